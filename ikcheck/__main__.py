@@ -1,0 +1,3 @@
+from ikcheck.cli import main
+
+main()

@@ -1,0 +1,86 @@
+"""The application context every service takes: settings, the database and who is acting."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ikcheck import matrix as matrix_mod
+from ikcheck.config import Settings, load_settings
+from ikcheck.errors import NotFound, UserError
+from ikcheck.store import Database, audit
+from ikcheck.store.models import Organisation, RiskMatrix, Unit
+
+
+class App:
+    def __init__(self, settings: Settings | None = None, read_only: bool = False):
+        self.settings = settings or load_settings()
+        self.read_only = read_only
+
+    @cached_property
+    def db(self) -> Database:
+        return Database(self.settings.database_url, read_only=self.read_only)
+
+    @property
+    def user(self) -> str:
+        return self.settings.user
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self.db.session() as s:
+            yield s
+
+    def audit(self, s: Session, action: str, entity: str, entity_id: Any = None,
+              before: Any = None, after: Any = None, org_id: int | None = None) -> None:
+        audit.record(s, self.user, action, entity, entity_id, before, after, org_id)
+
+    # --- lookups shared by every service -------------------------------------------------------
+    def org(self, s: Session, code: str | None = None) -> Organisation:
+        """The organisation named, or the only one in the database."""
+        if code:
+            org = s.scalar(select(Organisation).where(Organisation.code == code))
+            if org is None:
+                known = ", ".join(s.scalars(select(Organisation.code))) or "inga"
+                raise NotFound(f"Organisationen {code!r} finns inte (finns: {known}).")
+            return org
+        orgs = s.scalars(select(Organisation).order_by(Organisation.id).limit(2)).all()
+        if not orgs:
+            raise NotFound(
+                "Databasen har ingen organisation ännu. Skapa en med `ikcheck init --org FIL` "
+                "eller prova `ikcheck demo`."
+            )
+        if len(orgs) > 1:
+            raise UserError("Databasen har flera organisationer: ange vilken med --org KOD.")
+        return orgs[0]
+
+    def unit(self, s: Session, org: Organisation, code: str) -> Unit:
+        unit = s.scalar(
+            select(Unit).where(Unit.org_id == org.id, (Unit.code == code) | (Unit.name == code))
+        )
+        if unit is None:
+            known = ", ".join(u.code for u in org.units)
+            raise NotFound(f"Enheten {code!r} finns inte i {org.name} (finns: {known}).")
+        return unit
+
+    def matrix_row(self, s: Session, m: matrix_mod.Matrix) -> RiskMatrix:
+        """The stored version of a matrix, created the first time it is used."""
+        row = s.scalar(
+            select(RiskMatrix).where(
+                RiskMatrix.name == m.name, RiskMatrix.content_hash == m.content_hash
+            )
+        )
+        if row is None:
+            row = RiskMatrix(name=m.name, version=m.version, content_hash=m.content_hash,
+                             definition=m.definition)
+            s.add(row)
+            s.flush()
+            self.audit(s, "registrera", "risk_matrix", row.id, after=audit.snapshot(row))
+        return row
+
+    def load_matrix(self, name: str) -> matrix_mod.Matrix:
+        return matrix_mod.load(name, self.settings.matrices_dir)

@@ -1,0 +1,58 @@
+"""Audit-log services: verification and filtered listing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from ikcheck.app import App
+from ikcheck.errors import UserError
+from ikcheck.store import audit
+from ikcheck.store.models import AuditEvent
+
+
+def verify(app: App) -> audit.VerifyResult:
+    with app.session() as s:
+        return audit.verify(s)
+
+
+def _date(value: str | None, name: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{name}: {value!r} är inget datum (förväntat ÅÅÅÅ-MM-DD).") from None
+
+
+def events(app: App, *, entity: str | None = None, entity_id: str | None = None,
+           actor: str | None = None, since: str | None = None, until: str | None = None,
+           limit: int = 50) -> list[dict]:
+    q = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
+    if entity:
+        q = q.where(AuditEvent.entity == entity)
+    if entity_id:
+        q = q.where(AuditEvent.entity_id == entity_id)
+    if actor:
+        q = q.where(AuditEvent.actor == actor)
+    if d := _date(since, "--since"):
+        q = q.where(AuditEvent.at >= dt.datetime.combine(d, dt.time()))
+    if d := _date(until, "--until"):
+        q = q.where(AuditEvent.at < dt.datetime.combine(d + dt.timedelta(days=1), dt.time()))
+    with app.session() as s:
+        return [
+            {"nr": e.seq, "när (UTC)": e.at.strftime("%Y-%m-%d %H:%M:%S"), "vem": e.actor,
+             "vad": e.action, "post": e.entity, "id": e.entity_id or "",
+             "ändrat": _changed(e.before, e.after)}
+            for e in s.scalars(q)
+        ]
+
+
+def _changed(before: dict | None, after: dict | None) -> str:
+    if before is None:
+        return "ny"
+    if after is None:
+        return "borttagen"
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    return ", ".join(f"{k}: {before.get(k)!r} → {after.get(k)!r}" for k in keys[:4])

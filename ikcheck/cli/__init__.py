@@ -1,0 +1,65 @@
+"""The `ikcheck` command line: Typer groups, Swedish help, thin (parse, call a service, print).
+
+User errors print a Swedish message and exit 2, never a traceback."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from sqlalchemy.exc import OperationalError
+
+from ikcheck import __version__
+from ikcheck.cli import audit, db, demo, matrix, org, risk
+from ikcheck.cli.common import err_console, state
+from ikcheck.errors import UserError
+
+app = typer.Typer(
+    name="ikcheck",
+    help="ikcheck – regler, spårbarhet och rapporter för intern kontroll i kommuner, nämnder och bolag.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+
+@app.callback()
+def _global(
+    database: str = typer.Option(None, "--db", help="Databas: sökväg till SQLite-fil eller SQLAlchemy-URL "
+                                 "(annars IKCHECK_DATABASE_URL, ikcheck.toml eller standardfilen)."),
+    user: str = typer.Option(None, "--user", help="Vem som utför ändringen (för granskningsloggen)."),
+    read_only: bool = typer.Option(False, "--read-only", help="Öppna databasen skrivskyddad (revisorer)."),
+    org_code: str = typer.Option(None, "--org", help="Organisationens kod när databasen har flera."),
+) -> None:
+    state.database, state.user, state.read_only, state.org = database, user, read_only, org_code
+    state._app = None
+
+
+@app.command("version")
+def _version() -> None:
+    """Visa ikchecks version."""
+    typer.echo(f"ikcheck {__version__}")
+
+
+app.command("init")(org.init)
+app.command("demo")(demo.demo)
+app.add_typer(org.app, name="org")
+app.add_typer(matrix.app, name="matrix")
+app.add_typer(risk.app, name="risk")
+app.add_typer(audit.app, name="audit")
+app.add_typer(db.app, name="db")
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        app(args=argv, prog_name="ikcheck")  # standalone: Typer reports usage errors (exit 2)
+    except UserError as exc:
+        err_console.print(f"[bold red]Fel:[/bold red] {exc}", markup=True, soft_wrap=True)
+        sys.exit(2)
+    except OperationalError as exc:
+        text = str(exc.orig) if exc.orig else str(exc)
+        if "readonly" in text or "read-only" in text or "read only" in text:
+            err_console.print("[bold red]Fel:[/bold red] Databasen är öppnad skrivskyddad; ingenting ändrades.")
+        else:
+            err_console.print(f"[bold red]Fel:[/bold red] Databasen kunde inte användas: {text}")
+        sys.exit(2)

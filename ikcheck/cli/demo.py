@@ -1,0 +1,33 @@
+"""`ikcheck demo`: Exempelby kommun through the whole cycle."""
+
+from pathlib import Path
+
+import typer
+
+from ikcheck.cli.common import console, state
+from ikcheck.config import load_settings
+from ikcheck.demo import run_demo
+
+
+def demo(
+    directory: Path = typer.Option(Path("ikcheck-demo"), "--dir", help="Katalog för demons databas och filer."),
+    scale: int = typer.Option(0, "--scale", min=0, help="Skapa N kommuner med samma struktur (för prestandamätning)."),
+    seed: int = typer.Option(2025, help="Slumpfrö för --scale."),
+) -> None:
+    """Kör den fiktiva Exempelby kommun genom hela årscykeln och skriv rapporterna."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    settings = load_settings(None, state.user)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("Skapar Exempelby kommun …")
+        summary = run_demo(settings, directory, database=state.database, scale=scale, seed=seed,
+                           progress=lambda msg: progress.update(task, description=msg))
+    console.print(f"[bold]ikcheck demo[/bold] – databas: {summary.database}")
+    for line in summary.lines:
+        console.print(f"  • {line}")
+    if summary.files:
+        console.print("Skrivna filer:")
+        for f in summary.files:
+            console.print(f"  {f}")
+    console.print(f"Utforska vidare: ikcheck --db {summary.database.removeprefix('sqlite:///')} org show")

@@ -1,0 +1,43 @@
+"""`ikcheck init` and `ikcheck org`: organisations (kommuner)."""
+
+from pathlib import Path
+
+import typer
+
+from ikcheck import organisation
+from ikcheck.cli.common import console, ok, print_table, state
+
+app = typer.Typer(help="Organisationen: kommunen, dess enheter, processer och årshjul.", no_args_is_help=True)
+
+
+def init(
+    org_file: Path = typer.Option(..., "--org", help="YAML-fil som beskriver kommunen (se riskregister/demo/exempelby.yaml)."),
+) -> None:
+    """Skapa en kommun från en organisationsfil (allt eller inget)."""
+    o = organisation.init_org(state.app(), org_file)
+    ok(f"{o.name} ({o.code}) skapad med {len(o.units)} enheter.")
+
+
+@app.command("show")
+def show(code: str = typer.Argument(None, help="Organisationens kod (behövs bara om det finns flera).")) -> None:
+    """Visa kommunens enheter, processer, riskmatris och årshjul."""
+    d = organisation.describe(state.app(), code or state.org)
+    console.print(f"[bold]{d['name']}[/bold] ({d['code']})")
+    console.print(f"Riskmatris: {d['matrix']}   Rapportering: {', '.join(d['periods'])}")
+    aj = d["arshjul"]
+    console.print(
+        f"Årshjul: plan beslutas senast {aj['plan_beslut']} året före, halvårsrapport senast "
+        f"{aj['halvar_rapport']}, årsrapport senast {aj['ar_rapport']} året efter."
+    )
+    print_table(
+        [{"Kod": u["code"], "Namn": u["name"], "Typ": u["kind"], "Förvaltning": u["forvaltning"],
+          "Processer": ", ".join(u["processes"])} for u in d["units"]],
+        title="Enheter",
+    )
+
+
+@app.command("list")
+def list_() -> None:
+    """Lista organisationerna i databasen."""
+    print_table([{"Kod": c, "Namn": n} for c, n in organisation.list_orgs(state.app())],
+                empty="Databasen har inga organisationer.")

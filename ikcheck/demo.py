@@ -1,0 +1,137 @@
+"""The demo kommun ("Exempelby kommun") carried through every stage of the annual cycle that exists,
+and a seeded generator of N kommuner of the same shape for benchmarks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ikcheck import organisation, register, yamlsrc
+from ikcheck.app import App
+from ikcheck.config import Settings, database_url_for
+from ikcheck.store.db import dispose
+from ikcheck.store.models import Organisation
+
+DEMO_YEAR = 2025  # the plan year the demo runs through (workshops in autumn 2024)
+PARTICIPANTS = ["Anna Lind (controller)", "Erik Holm (verksamhetschef)"]
+
+
+@dataclass
+class DemoSummary:
+    directory: Path
+    database: str
+    organisations: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+
+def demo_settings(base: Settings, directory: Path, database: str | None) -> Settings:
+    """The demo writes to its own database (in its directory) unless one is given explicitly."""
+    url = database_url_for(database) or database_url_for(str(directory / "ikcheck.db"))
+    return Settings(url, base.rules_dir, base.riskregister_dir, base.reports_dir, base.engine, base.user)
+
+
+def _fresh_sqlite(url: str) -> None:
+    if url.startswith("sqlite:///"):
+        dispose(url)
+        path = Path(url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def run_demo(base: Settings, directory: Path, database: str | None = None, scale: int = 0,
+             progress: Callable[[str], None] | None = None, seed: int = 2025) -> DemoSummary:
+    directory = Path(directory).resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    settings = demo_settings(base, directory, database)
+    if database is None:
+        _fresh_sqlite(settings.database_url)
+    app = App(settings)
+    summary = DemoSummary(directory, settings.database_url)
+    say = progress or (lambda _msg: None)
+    org_file = settings.riskregister_dir / "demo" / "exempelby.yaml"
+    risk_file = settings.riskregister_dir / "demo" / "risker.yaml"
+    if scale:
+        rng = random.Random(seed)
+        for n in range(1, scale + 1):
+            code = f"exempelby-{n:03d}"
+            build_kommun(app, org_file, risk_file, code=code, name=f"Exempelby {n:03d} kommun", rng=rng)
+            summary.organisations.append(code)
+            if n % 10 == 0 or n == scale:
+                say(f"{n} av {scale} kommuner skapade")
+        summary.lines.append(f"{scale} kommuner med samma struktur som Exempelby (frö {seed}).")
+        return summary
+    org = build_kommun(app, org_file, risk_file)
+    summary.organisations.append(org.code)
+    say("Organisation och riskregister skapade")
+    with app.session() as s:
+        o = app.org(s, org.code)
+        n_units = len(o.units)
+        kinds = [u.kind for u in o.units]
+        n_proc = sum(len(u.processes) for u in o.units)
+        rows = register.current_assessments(s, o.id, DEMO_YEAR)
+        levels: dict[str, int] = {}
+        for _risk, ra in rows:
+            levels[ra.level] = levels.get(ra.level, 0) + 1
+    summary.lines.append(
+        f"{o.name}: {n_units} enheter (KS, {kinds.count('namnd')} nämnder, "
+        f"{kinds.count('bolag')} bolag), {n_proc} processer."
+    )
+    summary.lines.append(
+        f"Riskregister: {len(rows)} risker bedömda inför {DEMO_YEAR} "
+        f"({', '.join(f'{v} {k}' for k, v in sorted(levels.items()))}), med historik från {DEMO_YEAR - 1}."
+    )
+    return summary
+
+
+def build_kommun(app: App, org_file: Path, risk_file: Path, code: str | None = None,
+                 name: str | None = None, rng: random.Random | None = None) -> Organisation:
+    """Create the demo organisation and its register: two years of workshop assessments."""
+    if code:
+        spec = organisation.parse_org_file(org_file, app)
+        spec.code, spec.name = code, name or code
+        org = organisation.create_org(app, spec)
+    else:
+        org = organisation.init_org(app, org_file)
+    data = yamlsrc.load(risk_file)
+    years = list(data["years"])
+    m = app.load_matrix(org.matrix_name)
+    with app.session() as s:
+        org = app.org(s, org.code)
+        units = {u.code: u for u in org.units}
+        for item in data["risks"]:
+            unit = units[item["unit"]]
+            risk = register.create_risk(
+                app, s, org, unit, item["title"],
+                process=register.find_process(s, unit, item.get("process")),
+                category=item.get("category", "verksamhet"), owner=item.get("owner"),
+                legal=bool(item.get("legal", False)),
+            )
+            for year in years:
+                li, im = item["scores"][year]
+                if rng is not None:
+                    li = _jitter(rng, li, m.likelihood_values())
+                    im = _jitter(rng, im, m.impact_values())
+                # Two participants: one agrees with the agreed score, one differs by a step at most
+                other = (max(1, li - 1), im) if (year + len(risk.title)) % 3 == 0 else (li, im)
+                participants = [
+                    {"name": PARTICIPANTS[0], "likelihood": li, "impact": im},
+                    {"name": PARTICIPANTS[1], "likelihood": other[0], "impact": other[1]},
+                ]
+                register.record_assessment(
+                    app, s, org, risk, year, m,
+                    register.Scores(li, im, max(1, li - 1), im),
+                    assessed_by=f"Riskworkshop {unit.code} hösten {year - 1}",
+                    participants=participants,
+                    spread=m.steps_between((li, im), other),
+                    assessed_at=dt.datetime(year - 1, 9, 15, 9, 0),
+                )
+        return org
+
+
+def _jitter(rng: random.Random, value: int, allowed: list[int]) -> int:
+    v = value + rng.choice([-1, 0, 0, 0, 1])
+    return min(max(v, allowed[0]), allowed[-1])

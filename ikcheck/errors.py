@@ -1,0 +1,61 @@
+"""The one exception base class for errors a user can fix. Messages are Swedish."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input, located as precisely as the input allows."""
+
+    message: str
+    file: str | None = None
+    sheet: str | None = None
+    row: int | None = None
+    column: str | None = None
+    line: int | None = None
+    field: str | None = None
+    expected: str | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.file:
+            where.append(f"fil {self.file}")
+        if self.sheet:
+            where.append(f"blad {self.sheet!r}")
+        if self.row is not None:
+            where.append(f"rad {self.row}")
+        if self.line is not None:
+            where.append(f"rad {self.line}")
+        if self.column:
+            where.append(f"kolumn {self.column}")
+        if self.field:
+            where.append(f"fält {self.field}")
+        text = self.message
+        if self.expected:
+            text += f" (förväntat: {self.expected})"
+        return f"{', '.join(where)}: {text}" if where else text
+
+
+class UserError(Exception):
+    """An error the user can fix. `str()` is a Swedish message; `problems` lists every detail."""
+
+    def __init__(self, message: str, problems: list[Problem] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.problems = list(problems or [])
+
+    def __str__(self) -> str:
+        if not self.problems:
+            return self.message
+        lines = [self.message] + [f"  - {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+class NotFound(UserError):
+    """A named thing (unit, risk, plan ...) does not exist."""
+
+
+class ValidationFailed(UserError):
+    """An input was rejected; nothing was written."""

@@ -1,0 +1,318 @@
+"""The risk register: risks per unit and process, their yearly assessments and full history.
+
+An assessment's `year` is the plan year it informs: the autumn 2024 workshop scores risks "inför
+2025" and its assessments have year 2025. Levels are always computed from the matrix grid.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ikcheck import matrix as matrix_mod
+from ikcheck.app import App
+from ikcheck.errors import NotFound, UserError
+from ikcheck.store.audit import snapshot
+from ikcheck.store.models import Organisation, Process, Risk, RiskAssessment, Unit
+
+CATEGORIES = ["omvärld", "verksamhet", "legal", "IT", "rapportering"]
+SOURCES = ["workshop", "revision", "incident", "KS"]
+STATUSES = {"active": "aktiv", "retired": "avslutad"}
+EDITABLE = {"title", "description", "category", "owner", "source", "process", "legal_requirement"}
+
+
+@dataclass
+class Scores:
+    likelihood: int
+    impact: int
+    residual_likelihood: int | None = None
+    residual_impact: int | None = None
+
+
+def check_category(value: str) -> str:
+    for c in CATEGORIES:
+        if c.lower() == str(value).strip().lower():
+            return c
+    raise UserError(f"Okänd kategori {value!r}; välj en av: {', '.join(CATEGORIES)}.")
+
+
+def check_source(value: str) -> str:
+    for c in SOURCES:
+        if c.lower() == str(value).strip().lower():
+            return c
+    raise UserError(f"Okänd källa {value!r}; välj en av: {', '.join(SOURCES)}.")
+
+
+def check_scores(m: matrix_mod.Matrix, sc: Scores) -> None:
+    for name, value, allowed in (
+        ("sannolikhet", sc.likelihood, m.likelihood_values()),
+        ("konsekvens", sc.impact, m.impact_values()),
+        ("kvarvarande sannolikhet", sc.residual_likelihood, m.likelihood_values() + [None]),
+        ("kvarvarande konsekvens", sc.residual_impact, m.impact_values() + [None]),
+    ):
+        if value not in allowed:
+            raise UserError(
+                f"{name.capitalize()} {value!r} finns inte i matrisen {m.name} "
+                f"(tillåtet: {', '.join(str(a) for a in allowed if a is not None)})."
+            )
+    if (sc.residual_likelihood is None) != (sc.residual_impact is None):
+        raise UserError("Ange både kvarvarande sannolikhet och konsekvens, eller ingen av dem.")
+
+
+def next_risk_code(s: Session, org: Organisation, unit: Unit) -> str:
+    prefix = f"{unit.code}-R"
+    existing = s.scalars(select(Risk.code).where(Risk.org_id == org.id, Risk.code.like(prefix + "%")))
+    numbers = [int(c[len(prefix):]) for c in existing if c[len(prefix):].isdigit()]
+    return f"{prefix}{max(numbers, default=0) + 1:03d}"
+
+
+def find_process(s: Session, unit: Unit, name_or_code: str | None) -> Process | None:
+    if not name_or_code:
+        return None
+    proc = s.scalar(
+        select(Process).where(
+            Process.unit_id == unit.id,
+            (Process.code == name_or_code) | (Process.name == name_or_code),
+        )
+    )
+    if proc is None:
+        known = ", ".join(f"{p.code} ({p.name})" for p in unit.processes) or "inga"
+        raise NotFound(f"Processen {name_or_code!r} finns inte i {unit.name} (finns: {known}).")
+    return proc
+
+
+def find_risk(s: Session, org: Organisation, code: str) -> Risk:
+    risk = s.scalar(select(Risk).where(Risk.org_id == org.id, Risk.code == code))
+    if risk is None:
+        raise NotFound(f"Risken {code!r} finns inte i {org.name}.")
+    return risk
+
+
+def create_risk(app: App, s: Session, org: Organisation, unit: Unit, title: str, *,
+                process: Process | None = None, category: str = "verksamhet",
+                owner: str | None = None, source: str = "workshop", description: str | None = None,
+                legal: bool = False, code: str | None = None) -> Risk:
+    if not title or not title.strip():
+        raise UserError("En risk måste ha en rubrik.")
+    risk = Risk(
+        org_id=org.id, unit_id=unit.id, process_id=process.id if process else None,
+        code=code or next_risk_code(s, org, unit), title=title.strip(), description=description,
+        category=check_category(category), owner=owner, source=check_source(source),
+        legal_requirement=legal, status="active",
+    )
+    s.add(risk)
+    s.flush()
+    app.audit(s, "skapa", "risk", risk.code, after=snapshot(risk), org_id=org.id)
+    return risk
+
+
+def record_assessment(app: App, s: Session, org: Organisation, risk: Risk, year: int,
+                      m: matrix_mod.Matrix, sc: Scores, *, assessed_by: str,
+                      workshop_id: int | None = None, import_batch_id: int | None = None,
+                      participants: list[dict] | None = None, spread: int = 0,
+                      flagged: bool = False, assessed_at: dt.datetime | None = None) -> RiskAssessment:
+    """Store a year's assessment; an earlier one for the same year stays as history."""
+    check_scores(m, sc)
+    matrix_row = app.matrix_row(s, m)
+    previous = s.scalar(
+        select(RiskAssessment).where(
+            RiskAssessment.risk_id == risk.id, RiskAssessment.year == year,
+            RiskAssessment.is_current.is_(True),
+        )
+    )
+    residual = sc.residual_likelihood is not None
+    ra = RiskAssessment(
+        org_id=org.id, risk_id=risk.id, year=year, matrix_id=matrix_row.id,
+        likelihood=sc.likelihood, impact=sc.impact, score=m.score(sc.likelihood, sc.impact),
+        level=m.level(sc.likelihood, sc.impact).name,
+        residual_likelihood=sc.residual_likelihood, residual_impact=sc.residual_impact,
+        residual_score=m.score(sc.residual_likelihood, sc.residual_impact) if residual else None,
+        residual_level=m.level(sc.residual_likelihood, sc.residual_impact).name if residual else None,
+        spread=spread, flagged=flagged, participants=participants or [],
+        assessed_by=assessed_by, workshop_id=workshop_id, import_batch_id=import_batch_id,
+        supersedes_id=previous.id if previous else None,
+    )
+    if assessed_at:
+        ra.assessed_at = assessed_at
+    if previous:
+        previous.is_current = False
+    s.add(ra)
+    s.flush()
+    app.audit(s, "bedöm", "risk_assessment", ra.id, before=snapshot(previous) if previous else None,
+              after=snapshot(ra), org_id=org.id)
+    return ra
+
+
+# --- services the CLI calls ---------------------------------------------------------------------
+
+def add_risk(app: App, unit_code: str, title: str, *, org_code: str | None = None,
+             process: str | None = None, category: str = "verksamhet", owner: str | None = None,
+             source: str = "workshop", description: str | None = None, legal: bool = False) -> str:
+    with app.session() as s:
+        org = app.org(s, org_code)
+        unit = app.unit(s, org, unit_code)
+        risk = create_risk(app, s, org, unit, title, process=find_process(s, unit, process),
+                           category=category, owner=owner, source=source,
+                           description=description, legal=legal)
+        return risk.code
+
+
+def edit_risk(app: App, code: str, changes: dict[str, Any], org_code: str | None = None) -> None:
+    unknown = set(changes) - EDITABLE
+    if unknown:
+        raise UserError(f"Fälten {', '.join(sorted(unknown))} kan inte ändras.")
+    with app.session() as s:
+        org = app.org(s, org_code)
+        risk = find_risk(s, org, code)
+        before = snapshot(risk)
+        for key, value in changes.items():
+            if key == "process":
+                risk.process_id = find_process(s, risk.unit, value).id if value else None
+            elif key == "category":
+                risk.category = check_category(value)
+            elif key == "source":
+                risk.source = check_source(value)
+            else:
+                setattr(risk, key, value)
+        s.flush()
+        app.audit(s, "ändra", "risk", risk.code, before=before, after=snapshot(risk), org_id=org.id)
+
+
+def retire_risk(app: App, code: str, reason: str, org_code: str | None = None) -> None:
+    if not reason or not reason.strip():
+        raise UserError("Ange ett skäl (--reason) när en risk avslutas.")
+    with app.session() as s:
+        org = app.org(s, org_code)
+        risk = find_risk(s, org, code)
+        if risk.status == "retired":
+            raise UserError(f"Risken {code} är redan avslutad.")
+        before = snapshot(risk)
+        risk.status = "retired"
+        s.flush()
+        after = snapshot(risk) | {"reason": reason}
+        app.audit(s, "avsluta", "risk", risk.code, before=before, after=after, org_id=org.id)
+
+
+def assess(app: App, code: str, year: int, scores: Scores, org_code: str | None = None) -> dict:
+    """A single assessment entered by hand (outside a workshop)."""
+    with app.session() as s:
+        org = app.org(s, org_code)
+        risk = find_risk(s, org, code)
+        m = app.load_matrix(org.matrix_name)
+        ra = record_assessment(app, s, org, risk, year, m, scores, assessed_by=app.user)
+        return {"score": ra.score, "level": ra.level}
+
+
+def current_assessments(s: Session, org_id: int, year: int, unit_id: int | None = None):
+    """(risk, assessment) for every active risk with a current assessment for the year."""
+    q = (
+        select(Risk, RiskAssessment)
+        .join(RiskAssessment, RiskAssessment.risk_id == Risk.id)
+        .where(Risk.org_id == org_id, RiskAssessment.year == year,
+               RiskAssessment.is_current.is_(True), Risk.status == "active")
+        .order_by(Risk.code)
+    )
+    if unit_id is not None:
+        q = q.where(Risk.unit_id == unit_id)
+    return s.execute(q).all()
+
+
+def list_risks(app: App, *, org_code: str | None = None, unit: str | None = None,
+               year: int | None = None, level: str | None = None, category: str | None = None,
+               status: str | None = "active") -> list[dict]:
+    with app.session() as s:
+        org = app.org(s, org_code)
+        if year is None:
+            year = s.scalar(select(func.max(RiskAssessment.year)).where(RiskAssessment.org_id == org.id))
+        q = (
+            select(Risk, RiskAssessment, Unit.code, Process.name)
+            .join(Unit, Unit.id == Risk.unit_id)
+            .outerjoin(Process, Process.id == Risk.process_id)
+            .outerjoin(
+                RiskAssessment,
+                (RiskAssessment.risk_id == Risk.id) & (RiskAssessment.year == year)
+                & RiskAssessment.is_current.is_(True),
+            )
+            .where(Risk.org_id == org.id)
+            .order_by(Risk.code)
+        )
+        if unit:
+            q = q.where(Risk.unit_id == app.unit(s, org, unit).id)
+        if status:
+            q = q.where(Risk.status == status)
+        if category:
+            q = q.where(Risk.category == check_category(category))
+        if level:
+            q = q.where(RiskAssessment.level == level)
+        out = []
+        for risk, ra, unit_code, proc in s.execute(q):
+            out.append({
+                "risk": risk.code, "enhet": unit_code, "process": proc or "", "rubrik": risk.title,
+                "kategori": risk.category, "status": STATUSES[risk.status], "år": year,
+                "sannolikhet": ra.likelihood if ra else None, "konsekvens": ra.impact if ra else None,
+                "riskvärde": ra.score if ra else None, "nivå": ra.level if ra else None,
+                "spridning": ra.spread if ra else None, "diskutera": bool(ra and ra.flagged),
+            })
+        return out
+
+
+def risk_details(app: App, code: str, org_code: str | None = None) -> dict:
+    """One risk with its full assessment history (every year, every version)."""
+    with app.session() as s:
+        org = app.org(s, org_code)
+        risk = find_risk(s, org, code)
+        history = []
+        for ra in sorted(risk.assessments, key=lambda a: (a.year, a.id)):
+            history.append({
+                "år": ra.year, "sannolikhet": ra.likelihood, "konsekvens": ra.impact,
+                "riskvärde": ra.score, "nivå": ra.level,
+                "kvarvarande": f"{ra.residual_score} ({ra.residual_level})" if ra.residual_score else "",
+                "spridning": ra.spread, "diskutera": ra.flagged, "gällande": ra.is_current,
+                "bedömd av": ra.assessed_by, "när": ra.assessed_at.strftime("%Y-%m-%d %H:%M"),
+                "matris": f"{ra.matrix.name} v{ra.matrix.version}",
+                "deltagare": ", ".join(p.get("name", "") for p in ra.participants),
+            })
+        return {
+            "risk": risk.code, "rubrik": risk.title, "beskrivning": risk.description or "",
+            "enhet": risk.unit.name, "process": risk.process.name if risk.process else "",
+            "kategori": risk.category, "ägare": risk.owner or "", "status": STATUSES[risk.status],
+            "källa": risk.source, "lagkrav": risk.legal_requirement, "historik": history,
+        }
+
+
+@dataclass
+class Heatmap:
+    matrix: matrix_mod.Matrix
+    cells: dict[tuple[int, int], list[str]]
+    unit: str
+    year: int
+
+    def count(self, likelihood: int, impact: int) -> int:
+        return len(self.cells.get((likelihood, impact), []))
+
+
+def heatmap(app: App, unit_code: str, year: int, org_code: str | None = None,
+            residual: bool = False) -> Heatmap:
+    with app.session() as s:
+        org = app.org(s, org_code)
+        unit = app.unit(s, org, unit_code)
+        return heatmap_in(app, s, org, unit, year, residual)
+
+
+def heatmap_in(app: App, s: Session, org: Organisation, unit: Unit, year: int,
+               residual: bool = False) -> Heatmap:
+    cells: dict[tuple[int, int], list[str]] = {}
+    rows = current_assessments(s, org.id, year, unit.id)
+    m = app.load_matrix(org.matrix_name)
+    if rows:
+        # Draw on the matrix the assessments were scored on, not whatever the file says today.
+        m = matrix_mod.from_definition(rows[0][1].matrix.definition)
+    for risk, ra in rows:
+        key = (ra.residual_likelihood, ra.residual_impact) if residual else (ra.likelihood, ra.impact)
+        if key[0] is not None:
+            cells.setdefault(key, []).append(risk.code)
+    return Heatmap(m, cells, unit.name, year)

@@ -1,0 +1,79 @@
+"""The heat map of a unit's risks as a self-contained HTML table or an Excel sheet: each cell shows the
+count and the risk ids, coloured by the matrix's risk level."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import Environment, select_autoescape
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+
+from ikcheck.register import Heatmap
+
+_env = Environment(autoescape=select_autoescape(default=True))
+
+HTML = _env.from_string("""<!doctype html>
+<html lang="sv"><head><meta charset="utf-8"><title>Värmekarta {{ hm.unit }} {{ hm.year }}</title>
+<style>{{ css }}</style></head><body>
+<h1>Värmekarta – {{ hm.unit }} {{ hm.year }}</h1>
+{{ table }}
+</body></html>""")
+
+TABLE = _env.from_string("""<table class="heatmap">
+<caption>Antal risker per ruta ({{ hm.matrix.title }}, v{{ hm.matrix.version }})</caption>
+<tr><th>Sannolikhet \\ Konsekvens</th>{% for im in hm.matrix.impact %}<th>{{ im.value }} {{ im.label }}</th>{% endfor %}</tr>
+{% for li in hm.matrix.likelihood|reverse %}<tr><th>{{ li.value }} {{ li.label }}</th>
+{% for im in hm.matrix.impact %}{% set ids = hm.cells.get((li.value, im.value), []) %}
+<td style="background:{{ hm.matrix.level(li.value, im.value).colour }}"><strong>{{ ids|length }}</strong>
+{% if ids %}<br><small>{{ ids|join(", ") }}</small>{% endif %}</td>{% endfor %}</tr>
+{% endfor %}</table>
+<p class="legend">{% for lvl in hm.matrix.levels %}<span style="background:{{ lvl.colour }}">{{ lvl.label }}</span> {{ lvl.implication }}. {% endfor %}</p>""")
+
+CSS = """
+body { font-family: "DejaVu Sans", Arial, sans-serif; }
+table.heatmap { border-collapse: collapse; }
+table.heatmap th, table.heatmap td { border: 1px solid #555; padding: 4px 6px; text-align: center; vertical-align: middle; font-size: 9pt; }
+table.heatmap td { min-width: 5em; color: #111; }
+table.heatmap small { font-size: 7pt; }
+.legend span { padding: 0 6px; border: 1px solid #555; }
+"""
+
+
+def html_table(hm: Heatmap) -> str:
+    """The heat map as an HTML fragment (plan and reports embed it)."""
+    return TABLE.render(hm=hm)
+
+
+def write_html(hm: Heatmap, path: Path) -> Path:
+    Path(path).write_text(HTML.render(hm=hm, css=CSS, table=html_table(hm)), encoding="utf-8")
+    return Path(path)
+
+
+def add_sheet(wb: Workbook, hm: Heatmap, title: str = "Värmekarta") -> None:
+    ws = wb.create_sheet(title)
+    thin = Side(style="thin", color="555555")
+    ws.cell(1, 1, f"Värmekarta – {hm.unit} {hm.year} ({hm.matrix.title})").font = Font(bold=True)
+    ws.cell(2, 1, "Sannolikhet \\ Konsekvens").font = Font(bold=True)
+    for j, im in enumerate(hm.matrix.impact, start=2):
+        ws.cell(2, j, f"{im.value} {im.label}").font = Font(bold=True)
+        ws.column_dimensions[ws.cell(2, j).column_letter].width = 22
+    ws.column_dimensions["A"].width = 26
+    for i, li in enumerate(reversed(hm.matrix.likelihood), start=3):
+        ws.cell(i, 1, f"{li.value} {li.label}").font = Font(bold=True)
+        for j, im in enumerate(hm.matrix.impact, start=2):
+            ids = hm.cells.get((li.value, im.value), [])
+            cell = ws.cell(i, j, f"{len(ids)}\n{', '.join(ids)}" if ids else "0")
+            colour = hm.matrix.level(li.value, im.value).colour.lstrip("#").upper()
+            cell.fill = PatternFill("solid", fgColor=colour)
+            cell.alignment = Alignment(wrap_text=True, horizontal="center", vertical="center")
+            cell.border = Border(left=thin, right=thin, top=thin, bottom=thin)
+        ws.row_dimensions[i].height = 48
+
+
+def write_xlsx(hm: Heatmap, path: Path) -> Path:
+    wb = Workbook()
+    wb.remove(wb.active)
+    add_sheet(wb, hm)
+    wb.save(path)
+    return Path(path)

@@ -1,0 +1,131 @@
+"""Engine and sessions. SQLite (WAL, foreign keys, busy timeout, BEGIN IMMEDIATE for writers) is the
+embedded default; PostgreSQL via IKCHECK_DATABASE_URL. The schema is made by Alembic migrations only."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from ikcheck.errors import UserError
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+_engines: dict[tuple[str, bool], Engine] = {}
+_lock = threading.Lock()
+
+
+def _sqlite_engine(url: str, read_only: bool) -> Engine:
+    u = make_url(url)
+    path = u.database
+    if read_only:
+        if not path or not Path(path).exists():
+            raise UserError(f"Databasen {path} finns inte och kan inte öppnas skrivskyddad.")
+        # SQLite itself refuses every write on a mode=ro connection.
+        uri = f"file:{Path(path).resolve()}?mode=ro"
+        engine = create_engine("sqlite://", creator=lambda: _ro_connect(uri))
+    else:
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        if not read_only:
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # Writers take the write lock up front, so two writers never both read the audit head.
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _ro_connect(uri: str):
+    import sqlite3
+
+    return sqlite3.connect(uri, uri=True, check_same_thread=False)
+
+
+def get_engine(url: str, read_only: bool = False) -> Engine:
+    key = (url, read_only)
+    with _lock:
+        if key not in _engines:
+            if url.startswith("sqlite"):
+                engine = _sqlite_engine(url, read_only)
+            else:
+                args = {"options": "-c default_transaction_read_only=on"} if read_only else {}
+                engine = create_engine(url, connect_args=args, pool_pre_ping=True)
+            _engines[key] = engine
+        return _engines[key]
+
+
+def dispose(url: str) -> None:
+    """Close and forget the engines of one database (before its file is replaced)."""
+    with _lock:
+        for key in [k for k in _engines if k[0] == url]:
+            _engines.pop(key).dispose()
+
+
+def dispose_all() -> None:
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration."""
+    command.upgrade(alembic_config(engine), "head")
+
+
+def schema_is_current(engine: Engine) -> bool:
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision() == head
+
+
+class Database:
+    """A database the services work on: an engine plus a session factory."""
+
+    def __init__(self, url: str, read_only: bool = False, auto_migrate: bool = True):
+        self.url = url
+        self.read_only = read_only
+        self.engine = get_engine(url, read_only)
+        if auto_migrate and not read_only and not schema_is_current(self.engine):
+            migrate(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back on any error."""
+        with self._sessions() as s:
+            with s.begin():
+                yield s
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name

@@ -1,0 +1,377 @@
+"""SQLAlchemy 2.0 models for the whole domain (see DOMAIN.md for the Swedish terms).
+
+Every entity belongs to an organisation (kommun, the tenant). Decided plans, reported results and
+submitted reports are never updated in place: a change is a new row pointing at the one it supersedes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0, tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Organisation(Base):
+    """A kommun(koncern): the tenant."""
+
+    __tablename__ = "organisation"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    matrix_name: Mapped[str] = mapped_column(String(64))
+    # årshjul dates and other settings (reporting periods, thresholds a kommun chooses)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    units: Mapped[list[Unit]] = relationship(back_populates="organisation", order_by="Unit.id")
+
+
+class Unit(Base):
+    """KS, a nämnd or a bolag, with its förvaltning."""
+
+    __tablename__ = "unit"
+    __table_args__ = (UniqueConstraint("org_id", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))  # ks | namnd | bolag
+    forvaltning: Mapped[str | None] = mapped_column(String(200))
+
+    organisation: Mapped[Organisation] = relationship(back_populates="units")
+    processes: Mapped[list[Process]] = relationship(back_populates="unit", order_by="Process.id")
+
+
+class Process(Base):
+    """A process or rutin of a unit (e.g. Inköp, Löneutbetalning)."""
+
+    __tablename__ = "process"
+    __table_args__ = (UniqueConstraint("unit_id", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+
+    unit: Mapped[Unit] = relationship(back_populates="processes")
+
+
+class RiskMatrix(Base):
+    """One version of a risk matrix, stored whole so old assessments keep their meaning."""
+
+    __tablename__ = "risk_matrix"
+    __table_args__ = (UniqueConstraint("name", "content_hash"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str] = mapped_column(String(32))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    definition: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Risk(Base):
+    __tablename__ = "risk"
+    __table_args__ = (UniqueConstraint("org_id", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    process_id: Mapped[int | None] = mapped_column(ForeignKey("process.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32))  # stable id shown to users, e.g. SN-R007
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(32))  # omvärld, verksamhet, legal, IT, rapportering
+    owner: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | retired
+    source: Mapped[str] = mapped_column(String(16), default="workshop")
+    legal_requirement: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    unit: Mapped[Unit] = relationship()
+    process: Mapped[Process | None] = relationship()
+    assessments: Mapped[list[RiskAssessment]] = relationship(
+        back_populates="risk", order_by="RiskAssessment.id"
+    )
+
+
+class Workshop(Base):
+    """A risk workshop of one unit and year; its files arrive as import batches."""
+
+    __tablename__ = "workshop"
+    __table_args__ = (UniqueConstraint("unit_id", "year"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    year: Mapped[int] = mapped_column(Integer)
+    held_on: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ImportBatch(Base):
+    """One imported file: what, who, when and its content hash (re-imports are recognised)."""
+
+    __tablename__ = "import_batch"
+    __table_args__ = (UniqueConstraint("org_id", "kind", "content_hash"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # workshop | results | org
+    filename: Mapped[str] = mapped_column(String(500))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    participant: Mapped[str | None] = mapped_column(String(200))
+    imported_by: Mapped[str] = mapped_column(String(200))
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RiskAssessment(Base):
+    """A risk's scores for one year: inherent and residual, on a recorded matrix version."""
+
+    __tablename__ = "risk_assessment"
+    __table_args__ = (Index("ix_risk_assessment_risk_year", "risk_id", "year"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    risk_id: Mapped[int] = mapped_column(ForeignKey("risk.id"))
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    matrix_id: Mapped[int] = mapped_column(ForeignKey("risk_matrix.id"))
+    likelihood: Mapped[int] = mapped_column(Integer)
+    impact: Mapped[int] = mapped_column(Integer)
+    score: Mapped[int] = mapped_column(Integer)
+    level: Mapped[str] = mapped_column(String(32))
+    residual_likelihood: Mapped[int | None] = mapped_column(Integer)
+    residual_impact: Mapped[int | None] = mapped_column(Integer)
+    residual_score: Mapped[int | None] = mapped_column(Integer)
+    residual_level: Mapped[str | None] = mapped_column(String(32))
+    # disagreement between workshop participants, in matrix steps (max - min over both scales)
+    spread: Mapped[int] = mapped_column(Integer, default=0)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    participants: Mapped[list[Any]] = mapped_column(default=list)  # [{name, likelihood, impact, file}]
+    assessed_by: Mapped[str] = mapped_column(String(200))
+    assessed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    workshop_id: Mapped[int | None] = mapped_column(ForeignKey("workshop.id"))
+    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"))
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("risk_assessment.id"))
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    risk: Mapped[Risk] = relationship(back_populates="assessments")
+    matrix: Mapped[RiskMatrix] = relationship()
+
+
+class ControlPlan(Base):
+    """One version of a unit's plan för intern kontroll for a year."""
+
+    __tablename__ = "control_plan"
+    __table_args__ = (UniqueConstraint("unit_id", "year", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    year: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | decided | superseded
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("control_plan.id"))
+    revision_reason: Mapped[str | None] = mapped_column(Text)
+    rules_hash: Mapped[str | None] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    decision_date: Mapped[dt.date | None] = mapped_column(Date)
+    decision_paragraph: Mapped[str | None] = mapped_column(String(32))
+    decision_dnr: Mapped[str | None] = mapped_column(String(64))
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    overrides: Mapped[list[Any]] = mapped_column(default=list)  # [{rule_id, subject, reason, by}]
+
+    unit: Mapped[Unit] = relationship()
+    points: Mapped[list[ControlPoint]] = relationship(
+        back_populates="plan", order_by="ControlPoint.position"
+    )
+
+
+class ControlPoint(Base):
+    """A kontrollpunkt (kontrollmoment) of one plan version."""
+
+    __tablename__ = "control_point"
+    __table_args__ = (UniqueConstraint("plan_id", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("control_plan.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    risk_id: Mapped[int | None] = mapped_column(ForeignKey("risk.id"), index=True)
+    process_id: Mapped[int | None] = mapped_column(ForeignKey("process.id"))
+    title: Mapped[str] = mapped_column(Text)  # kontrollmoment
+    method: Mapped[str | None] = mapped_column(String(64))
+    sample_size: Mapped[int | None] = mapped_column(Integer)
+    frequency: Mapped[str | None] = mapped_column(String(32))
+    owner: Mapped[str | None] = mapped_column(String(200))
+    reporting: Mapped[list[Any]] = mapped_column(default=list)  # periods: halvar, helar, T1..T3
+    municipality_wide: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="proposed")  # proposed|accepted|rejected
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+    rule_id: Mapped[str | None] = mapped_column(String(64))  # the rule that proposed it
+    why: Mapped[str | None] = mapped_column(Text)
+
+    plan: Mapped[ControlPlan] = relationship(back_populates="points")
+    risk: Mapped[Risk | None] = relationship()
+    process: Mapped[Process | None] = relationship()
+
+
+class ControlResult(Base):
+    """What a control found for one period. A correction is a new version superseding the old."""
+
+    __tablename__ = "control_result"
+    __table_args__ = (Index("ix_control_result_point_period", "control_point_id", "period"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    control_point_id: Mapped[int] = mapped_column(ForeignKey("control_point.id"))
+    period: Mapped[str] = mapped_column(String(8))  # halvar | helar | T1 | T2 | T3
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    performed: Mapped[bool | None] = mapped_column(Boolean)  # None: not reported
+    performed_on: Mapped[dt.date | None] = mapped_column(Date)
+    examined: Mapped[int | None] = mapped_column(Integer)
+    deviations: Mapped[int | None] = mapped_column(Integer)
+    assessment: Mapped[str | None] = mapped_column(String(32))
+    comment: Mapped[str | None] = mapped_column(Text)
+    performed_by: Mapped[str | None] = mapped_column(String(200))
+    approved_by: Mapped[str | None] = mapped_column(String(200))
+    reported_by: Mapped[str] = mapped_column(String(200))
+    reported_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"))
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("control_result.id"))
+    correction_reason: Mapped[str | None] = mapped_column(Text)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    control_point: Mapped[ControlPoint] = relationship()
+
+
+class Action(Base):
+    """An åtgärd: from a control result, or directly from a risk (direktåtgärd)."""
+
+    __tablename__ = "action"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    result_id: Mapped[int | None] = mapped_column(ForeignKey("control_result.id"))
+    risk_id: Mapped[int | None] = mapped_column(ForeignKey("risk.id"))
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("control_plan.id"))
+    description: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(200))
+    due_date: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="planerad")  # planerad|pågår|klar
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)
+    notes: Mapped[list[Any]] = mapped_column(default=list)  # [{at, by, text}]
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class RuleRun(Base):
+    """One evaluation of one ruleset over a batch of facts."""
+
+    __tablename__ = "rule_run"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    ruleset: Mapped[str] = mapped_column(String(64))
+    ruleset_version: Mapped[str] = mapped_column(String(32))
+    ruleset_hash: Mapped[str] = mapped_column(String(64))
+    engine: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[str] = mapped_column(String(64))  # e.g. "plan derive SN 2027"
+    facts: Mapped[int] = mapped_column(Integer)
+    conclusions: Mapped[int] = mapped_column(Integer)
+    run_by: Mapped[str] = mapped_column(String(200))
+    run_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Conclusion(Base):
+    """A rule firing: which rule, on which facts, concluded what about which subject."""
+
+    __tablename__ = "conclusion"
+    __table_args__ = (Index("ix_conclusion_subject", "subject_type", "subject_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("rule_run.id"), index=True)
+    rule_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    matched: Mapped[list[Any]] = mapped_column(default=list)
+
+    run: Mapped[RuleRun] = relationship()
+
+
+class ReportRecord(Base):
+    """A written report: the exact file's content hash, and its submission to KS."""
+
+    __tablename__ = "report_record"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # plan | halvar | ar | ks
+    year: Mapped[int] = mapped_column(Integer)
+    format: Mapped[str] = mapped_column(String(8))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    path: Mapped[str] = mapped_column(String(1000))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    data_hash: Mapped[str] = mapped_column(String(64))
+    rules_version: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    submitted_at: Mapped[dt.date | None] = mapped_column(Date)
+    submitted_by: Mapped[str | None] = mapped_column(String(200))
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("report_record.id"))
+
+
+class AuditEvent(Base):
+    """One link of the hash-chained audit log. Never updated, never deleted."""
+
+    __tablename__ = "audit_event"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    org_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(200), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_audit_event_entity", "entity", "entity_id"),)
+
+
+class AuditHead(Base):
+    """The chain's head (last seq and hash), written in the same transaction as each event, so
+    that deleting the newest events is detected too."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))

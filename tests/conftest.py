@@ -1,0 +1,124 @@
+"""Test fixtures: a fresh, migrated database per test, on SQLite or on the real PostgreSQL that
+`./dev test` starts (IKCHECK_TEST_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from ikcheck.app import App
+from ikcheck.config import Settings, bundled, default_engine
+from ikcheck.store.db import dispose_all, get_engine, migrate
+
+PG_URL = os.environ.get("IKCHECK_TEST_DATABASE_URL") or ""
+BACKEND = "postgresql" if PG_URL.startswith("postgresql") else "sqlite"
+_counter = itertools.count()
+
+
+def pytest_report_header(config):
+    return f"ikcheck database backend: {BACKEND}"
+
+
+@pytest.fixture(scope="session")
+def _template(tmp_path_factory):
+    """A migrated empty database that each test copies (migrations run once per session)."""
+    if BACKEND == "postgresql":
+        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        name = f"ikc_tmpl_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+        url = PG_URL.rsplit("/", 1)[0] + "/" + name
+        migrate(get_engine(url))
+        dispose_all()
+        yield name
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    else:
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        migrate(get_engine(f"sqlite:///{path}"))
+        dispose_all()
+        yield path
+
+
+@pytest.fixture
+def db_url(_template, tmp_path):
+    if BACKEND == "postgresql":
+        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        name = f"ikc_t{os.getpid()}_{next(_counter)}"
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{_template}"'))
+        yield PG_URL.rsplit("/", 1)[0] + "/" + name
+        dispose_all()
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    else:
+        path = tmp_path / "ikcheck.db"
+        shutil.copy(_template, path)
+        yield f"sqlite:///{path}"
+        dispose_all()
+
+
+def make_settings(url: str, **overrides) -> Settings:
+    values = dict(
+        database_url=url, rules_dir=bundled("rules"), riskregister_dir=bundled("riskregister"),
+        reports_dir=bundled("reports"), engine=default_engine(), user="testare",
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def app(db_url) -> App:
+    return App(make_settings(db_url))
+
+
+@pytest.fixture
+def demo_org_file() -> Path:
+    return bundled("riskregister") / "demo" / "exempelby.yaml"
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+@pytest.fixture
+def cli(db_url, capsys, monkeypatch):
+    """Run `ikcheck ARGS` as a user would, on the test database. Returns exit code and output."""
+    from ikcheck.cli import main
+    from ikcheck.cli import common
+
+    monkeypatch.setenv("IKCHECK_USER", "testare")
+    monkeypatch.setenv("COLUMNS", "200")
+    common.console.width = 200
+    common.err_console.width = 200
+
+    def run(*args: str, db: str | bool | None = None) -> CliResult:
+        """db=None: the test database; db=False: no --db at all (the user's defaults)."""
+        prefix = [] if db is False else ["--db", db or db_url]
+        argv = [*prefix, *[str(a) for a in args]]
+        capsys.readouterr()
+        try:
+            main(argv)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run

@@ -1,0 +1,87 @@
+"""The audit log proves nothing was altered: tampering with plain SQL is detected and named."""
+
+import pytest
+from sqlalchemy import text
+
+from ikcheck import auditlog, organisation, register
+
+
+@pytest.fixture
+def populated(app, demo_org_file):
+    organisation.init_org(app, demo_org_file)
+    register.add_risk(app, "SN", "Testrisk", category="legal")
+    register.edit_risk(app, "SN-R001", {"owner": "Socialchef"})
+    return app
+
+
+def sql(app, statement: str) -> None:
+    with app.db.engine.begin() as conn:
+        conn.execute(text(statement))
+
+
+def test_intact_log_verifies(populated, cli):
+    result = auditlog.verify(populated)
+    assert result.ok, result.problems
+    assert result.events > 20
+    r = cli("audit", "verify")
+    assert r.code == 0 and "obruten" in r.out
+
+
+def test_edited_event_is_named(populated, cli):
+    sql(populated, "UPDATE audit_event SET actor = 'någon annan' WHERE seq = 5")
+    result = auditlog.verify(populated)
+    assert not result.ok
+    assert any(p.startswith("Händelse 5 ") and "har ändrats" in p for p in result.problems)
+    r = cli("audit", "verify")
+    assert r.code == 1 and "Händelse 5" in r.err
+
+
+def test_edited_payload_is_named(populated):
+    sql(populated, "UPDATE audit_event SET after = '{\"owner\": \"x\"}' WHERE entity = 'risk' "
+                   "AND action = 'ändra'")
+    result = auditlog.verify(populated)
+    assert any("ändra risk SN-R001" in p for p in result.problems)
+
+
+def test_deleted_event_is_named(populated):
+    sql(populated, "DELETE FROM audit_event WHERE seq = 7")
+    result = auditlog.verify(populated)
+    assert any("Händelse 7 saknas" in p for p in result.problems)
+
+
+def test_deleting_the_newest_events_is_detected(populated):
+    with populated.db.engine.connect() as c:
+        last = c.execute(text("SELECT max(seq) FROM audit_event")).scalar()
+    sql(populated, f"DELETE FROM audit_event WHERE seq >= {last - 1}")
+    result = auditlog.verify(populated)
+    assert any(f"Händelse {last - 1}–{last} saknas" in p for p in result.problems)
+
+
+def test_inserted_event_is_detected(populated):
+    with populated.db.engine.connect() as c:
+        row = c.execute(text("SELECT max(seq), max(hash) FROM audit_event")).one()
+    sql(populated, "INSERT INTO audit_event (seq, at, actor, action, entity, prev_hash, hash) "
+                   f"VALUES ({row[0] + 1}, '2026-01-01 00:00:00', 'x', 'x', 'x', '{row[1]}', 'abc')")
+    problems = auditlog.verify(populated).problems
+    assert any(f"Händelse {row[0] + 1}" in p for p in problems)
+
+
+def test_rehashed_edit_breaks_the_next_link(populated):
+    """Someone who edits an event and recomputes its hash still breaks the chain at the next one."""
+    from ikcheck.store import audit
+    from ikcheck.store.models import AuditEvent
+
+    with populated.session() as s:
+        ev = s.get(AuditEvent, 4)
+        ev.actor = "förfalskare"
+        ev.hash = audit.event_hash(ev.seq, ev.org_id, ev.at, ev.actor, ev.action, ev.entity,
+                                   ev.entity_id, ev.before, ev.after, ev.prev_hash)
+    problems = auditlog.verify(populated).problems
+    assert any(p.startswith("Händelse 5: länken") for p in problems)
+
+
+def test_log_lists_before_and_after(populated, cli):
+    r = cli("audit", "log", "--entity", "risk", "--id", "SN-R001")
+    assert r.code == 0
+    assert "owner: None → 'Socialchef'" in r.out
+    assert "testare" in r.out

@@ -1,0 +1,108 @@
+"""Organisations from YAML files: created whole, or not at all, with errors naming file and line."""
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from ikcheck import organisation
+from ikcheck.errors import ValidationFailed
+from ikcheck.store.models import AuditEvent, Organisation, Process, Unit
+
+GOOD = """\
+kommun:
+  code: testby
+  name: Testby kommun
+  matrix: kommun-4x4
+units:
+  - code: KS
+    name: Kommunstyrelsen
+    kind: ks
+    processes:
+      - {code: INK, name: Inköp}
+  - code: SN
+    name: Socialnämnden
+    kind: namnd
+    forvaltning: Socialförvaltningen
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "org.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def count(app, model) -> int:
+    with app.session() as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+def test_init_creates_org_units_processes_and_audit_events(app, tmp_path):
+    org = organisation.init_org(app, write(tmp_path, GOOD))
+    d = organisation.describe(app, "testby")
+    assert org.code == "testby"
+    assert [u["code"] for u in d["units"]] == ["KS", "SN"]
+    assert d["units"][0]["processes"] == ["Inköp"]
+    assert d["arshjul"]["plan_beslut"] == "11-30"  # default årshjul
+    assert d["periods"] == ["halvar", "helar"]
+    # one event per organisation, unit, process, plus the matrix version it uses
+    assert count(app, AuditEvent) == 1 + 2 + 1 + 1
+
+
+@pytest.mark.parametrize(
+    "broken, line, words",
+    [
+        (GOOD.replace("  matrix: kommun-4x4", "  matrix: kommun-4x4\n  färg: blå"), 5, "okänd nyckel 'färg'"),
+        (GOOD.replace("code: SN", "code: KS"), 11, "enhetskoden 'KS' finns redan"),
+        (GOOD.replace("    name: Socialnämnden\n", ""), 11, "saknar 'name'"),
+        (GOOD.replace("kind: namnd", "kind: förvaltning"), 13, "okänd enhetstyp"),
+        (GOOD.replace("  name: Testby kommun\n", ""), 2, "kommun saknar 'name'"),
+        (GOOD.replace("matrix: kommun-4x4", "matrix: finns-inte"), 4, "Riskmatrisen 'finns-inte' finns inte"),
+        (GOOD.replace("kind: ks", "kind: namnd"), 5, "exakt en enhet av typen ks"),
+        (GOOD + "units: []\n", 15, "förekommer två gånger"),
+    ],
+)
+def test_bad_org_file_names_file_and_line_and_creates_nothing(app, tmp_path, broken, line, words):
+    path = write(tmp_path, broken)
+    with pytest.raises(ValidationFailed) as exc:
+        organisation.init_org(app, path)
+    message = str(exc.value)
+    assert words in message
+    assert f"fil {path}, rad {line}" in message
+    assert count(app, Organisation) == 0
+    assert count(app, Unit) == 0
+    assert count(app, AuditEvent) == 0
+
+
+def test_bad_org_file_through_cli_exits_2_in_swedish_without_traceback(cli, tmp_path):
+    path = write(tmp_path, GOOD.replace("code: SN", "code: KS"))
+    r = cli("init", "--org", path)
+    assert r.code == 2
+    assert "Organisationsfilen" in r.err and "ingenting har skapats" in r.err
+    assert "Traceback" not in r.text
+    assert cli("org", "show").code == 2  # still nothing there
+
+
+def test_same_org_twice_is_refused(app, tmp_path):
+    path = write(tmp_path, GOOD)
+    organisation.init_org(app, path)
+    with pytest.raises(Exception, match="finns redan"):
+        organisation.init_org(app, path)
+    assert count(app, Organisation) == 1
+    assert count(app, Process) == 1
+
+
+def test_org_show_through_cli(cli, demo_org_file):
+    assert cli("init", "--org", demo_org_file).code == 0
+    r = cli("org", "show")
+    assert r.code == 0
+    assert "Exempelby kommun" in r.out
+    assert "Socialnämnden" in r.out and "Exempelbyhem AB" in r.out
+    assert "kommun-4x4" in r.out
+
+
+def test_not_yaml_is_reported_with_line(app, tmp_path):
+    path = write(tmp_path, "kommun: [oavslutad\n")
+    with pytest.raises(ValidationFailed, match="inte giltig YAML"):
+        organisation.init_org(app, path)
