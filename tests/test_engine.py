@@ -1,0 +1,273 @@
+"""The rule engine: validation with precise Swedish errors, the ENGINE-NOTES traps reproduced and
+handled, chaining, groups, determinism, threads and long runs."""
+
+from __future__ import annotations
+
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ikcheck import engine
+from ikcheck.config import bundled
+from ikcheck.engine import durable as durable_mod
+from ikcheck.engine import reference
+from ikcheck.engine.evaluate import EngineMismatch
+from ikcheck.errors import ValidationFailed
+
+RULES = bundled("rules")
+ENGINES = ["durable", "python"] if durable_mod.available() else ["python"]
+
+
+def ruleset(name: str) -> engine.Ruleset:
+    return engine.load(RULES / f"{name}.yaml")
+
+
+def risk(i: int, score: int, **extra) -> dict:
+    level = "hög" if score >= 9 else "medel" if score >= 5 else "låg"
+    rank = {"låg": 0, "medel": 1, "hög": 2}[level]
+    return {"type": "risk", "risk_id": i, "code": f"R{i}", "title": f"Risk {i}", "score": score,
+            "level": level, "level_rank": rank, "legal": False, "earlier_deficiency": False,
+            "flagged": False, "spread": 0, "category": "verksamhet", **extra}
+
+
+def outcome(ev: engine.Evaluation, group: str = "utfall") -> dict[int, str]:
+    return {c.subject_id: c.name for c in ev.conclusions if c.group == group}
+
+
+# --- validation -----------------------------------------------------------------------------------
+
+BASE = """\
+ruleset: test
+version: "1"
+description: Test
+parameters: {gräns: 9}
+rules:
+  - id: T-01
+    title: Test
+    when:
+      - fact: risk
+        as: r
+        where:
+          score: {">=": {param: gräns}}
+    then:
+      conclusion: granskning
+      subject: r
+"""
+
+
+@pytest.mark.parametrize("change, words, line, field", [
+    (("    title: Test\n", "    title: Test\n    färg: röd\n"), "okänd nyckel 'färg'", 8, None),
+    (("fact: risk", "fact: risken"), "okänd faktatyp 'risken'", 9, "when.fact"),
+    (("score: {", "poäng: {"), "har inget fält 'poäng'", 12, "when.where.poäng"),
+    (('{">=": {param: gräns}}', '{">=": "hög"}'), "passar inte fältet score", 12, "when.where.score"),
+    (('{">=": {param: gräns}}', "{ref: x.score}"), "alias som inte är definierat", 12, "when.where.score"),
+    (("param: gräns", "param: saknas"), "parametern 'saknas' är inte definierad", 12, "when.where.score"),
+    (('{">=": {param: gräns}}', '{"~": 3}'), "okänd jämförelse '~'", 12, "when.where.score"),
+    (("      subject: r\n", "      subject: q\n"), "subject 'q' är inget alias", 15, "then.subject"),
+])
+def test_validation_names_file_line_rule_and_field(tmp_path, change, words, line, field):
+    path = tmp_path / "test.yaml"
+    path.write_text(BASE.replace(*change), encoding="utf-8")
+    with pytest.raises(ValidationFailed) as exc:
+        engine.load(path)
+    text = str(exc.value)
+    assert words in text
+    assert f"fil {path}, rad {line}" in text
+    assert "T-01" in text
+    if field:
+        assert f"fält {field}" in text
+
+
+def test_duplicate_rule_id_is_an_error(tmp_path):
+    path = tmp_path / "dup.yaml"
+    rules = BASE.split("rules:\n")[1]
+    path.write_text(BASE + rules, encoding="utf-8")
+    with pytest.raises(ValidationFailed, match="regel-id 'T-01' finns redan på rad 6"):
+        engine.load(path)
+
+
+def test_absence_on_the_positive_fact_type_is_refused(tmp_path):
+    path = tmp_path / "abs.yaml"
+    path.write_text(BASE.replace("    then:", "      - fact: risk\n        absent: true\n"
+                                             "        where: {score: {\">\": {ref: r.score}}}\n    then:"),
+                    encoding="utf-8")
+    rs = engine.load(path)
+    with pytest.raises(ValidationFailed, match="samma faktatyp"):
+        engine.evaluate(rs, [risk(1, 9)], engine="python")
+
+
+def test_bundled_rules_are_valid():
+    sets = engine.load_dir(RULES)
+    assert set(sets) >= {"prioritering", "kontrolldesign", "planvalidering", "resultat", "arshjul"}
+    for rs in sets.values():
+        assert rs.description and rs.version
+
+
+# --- the traps of ENGINE-NOTES ------------------------------------------------------------------
+
+@pytest.mark.parametrize("eng", ENGINES)
+def test_batch_with_unmatched_fact_fires_every_action(eng):
+    """Trap 1: a fact matching no rule made assert_facts skip the batch's actions."""
+    facts = [risk(i, 12) for i in range(50)]
+    facts.insert(25, {"type": "unit", "unit_id": 1, "code": "X"})  # no rule looks at units
+    ev = engine.evaluate(ruleset("prioritering"), facts, engine=eng)
+    assert sorted(outcome(ev)) == list(range(50))
+    assert set(outcome(ev).values()) == {"granskning"}
+
+
+def test_100k_facts_with_collision_prone_ids_lose_nothing():
+    """Trap 3: fact identity was a 32-bit hash; without explicit ids facts were silently lost."""
+    rng = random.Random(7)
+    # Domain ids far apart and clustered, the kind that collided; ids are kept in domain fields only.
+    ids = rng.sample(range(1, 2**31), 100_000)
+    facts = [risk(i, rng.choice([2, 6, 9, 12, 16])) for i in ids]
+    ev = engine.evaluate(ruleset("prioritering"), facts, engine=ENGINES[0])
+    got = outcome(ev)
+    assert len(got) == 100_000
+    assert set(got) == set(ids)
+
+
+@pytest.mark.parametrize("eng", ENGINES)
+def test_absence_rule_with_blocker_asserted_last(eng):
+    """Trap 5: a control point arriving after its risk did not cancel 'risk without control point'."""
+    facts = [risk(1, 12), risk(2, 12),
+             {"type": "control_point", "cp_id": 10, "code": "K1", "risk_id": 1, "status": "accepted",
+              "owner": "A", "method": "stickprov", "frequency": "halvår", "reporting": "halvar,helar",
+              "sample_size": 10}]
+    ev = engine.evaluate(ruleset("planvalidering"), facts, engine=eng)
+    uncovered = [c.subject_id for c in ev.conclusions if c.rule_id == "PV-01"]
+    assert uncovered == [2]
+
+
+def test_failure_while_reading_actions_is_raised_and_leaves_no_state(monkeypatch):
+    """Trap 6: exceptions inside actions were swallowed. Ours are raised after the batch is drained
+    and its state deleted; the next batch is right."""
+    if not durable_mod.available():
+        pytest.skip("durable_rules är inte installerat på denna Python")
+    rs = ruleset("prioritering")
+    compiled = durable_mod.compiled(rs)
+    name = next(n for n, r in compiled.rule_names.items() if r.id == "PRI-02")
+    monkeypatch.setitem(compiled.aliases, name, ["finns_inte"])
+    with pytest.raises(durable_mod.EngineError, match="Fel när regelträffar lästes"):
+        engine.evaluate(rs, [risk(1, 12), risk(2, 2)])
+    monkeypatch.undo()
+    ev = engine.evaluate(rs, [risk(1, 12), risk(2, 2)])
+    assert outcome(ev) == {1: "granskning", 2: "acceptera"}
+
+
+def test_disagreement_with_reference_raises(monkeypatch):
+    if not durable_mod.available():
+        pytest.skip("durable_rules är inte installerat på denna Python")
+    real = reference.evaluate
+    monkeypatch.setattr(reference, "evaluate", lambda rules, facts: set(list(real(rules, facts))[1:]))
+    with pytest.raises(EngineMismatch, match="oeniga"):
+        engine.evaluate(ruleset("prioritering"), [risk(1, 12), risk(2, 2)])
+
+
+# --- semantics ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("eng", ENGINES)
+def test_group_keeps_the_first_rule_and_records_the_rest(eng):
+    ev = engine.evaluate(ruleset("prioritering"), [risk(1, 16, earlier_deficiency=True)], engine=eng)
+    assert outcome(ev) == {1: "direktåtgärd"}
+    assert {c.rule_id for c in ev.shadowed} == {"PRI-02", "PRI-04", "PRI-05", "PRI-06"}
+    c = ev.conclusions[0]
+    assert c.attributes["reason"] == "Hög risk (16) med tidigare konstaterade brister"
+    assert c.matched[0]["fact"]["risk_id"] == 1
+
+
+@pytest.mark.parametrize("eng", ENGINES)
+def test_chaining_reaches_a_fixpoint(eng):
+    facts = [
+        {"type": "result", "result_id": 1, "performed": True, "reported": True, "examined": 20,
+         "deviations": 5, "deviation_rate": 0.25, "assessment": "mindre avvikelser", "has_action": False,
+         "previous_assessment": "väsentliga brister", "same_person": False},
+        {"type": "result", "result_id": 2, "performed": True, "reported": True, "examined": 20,
+         "deviations": 0, "deviation_rate": 0.0, "has_action": False, "same_person": True,
+         "performed_by": "Eva"},
+        {"type": "result", "result_id": 3, "performed": False, "reported": True, "same_person": False},
+    ]
+    ev = engine.evaluate(ruleset("resultat"), facts, engine=eng)
+    names = {(c.subject_id, c.name) for c in ev.conclusions}
+    assert names == {
+        (1, "bedömning"), (1, "motstridig_bedömning"), (1, "åtgärd_krävs"), (1, "eskalera_till_ks"),
+        (2, "bedömning"), (2, "bristande_dualitet"), (3, "ej_utförd"),
+    }
+    assert ev.rounds >= 2
+    motstridig = next(c for c in ev.conclusions if c.name == "motstridig_bedömning")
+    assert motstridig.attributes["message"] == "Rapporterat: mindre avvikelser; enligt regeln: väsentliga brister"
+
+
+def test_output_order_is_deterministic():
+    rng = random.Random(3)
+    facts = [risk(i, rng.choice([2, 6, 9, 12, 16]), flagged=rng.random() < 0.2) for i in range(300)]
+    first = engine.evaluate(ruleset("prioritering"), facts, engine=ENGINES[0])
+    shuffled = facts[:]
+    rng.shuffle(shuffled)
+    again = engine.evaluate(ruleset("prioritering"), shuffled, engine=ENGINES[0])
+    assert [(c.rule_id, c.subject_id) for c in first.conclusions] == \
+        [(c.rule_id, c.subject_id) for c in again.conclusions]
+
+
+def test_threshold_edit_moves_exactly_the_risks_at_the_edge(tmp_path):
+    text = (RULES / "prioritering.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "prioritering.yaml"
+    path.write_text(text.replace("granskning_från: 9 ", "granskning_från: 10 "), encoding="utf-8")
+    facts = [risk(1, 9), risk(2, 12), risk(3, 8)]
+    before = outcome(engine.evaluate(ruleset("prioritering"), facts, engine=ENGINES[0]))
+    after = outcome(engine.evaluate(engine.load(path), facts, engine=ENGINES[0]))
+    assert before == {1: "granskning", 2: "granskning", 3: "bevaka"}
+    assert after == {1: "bevaka", 2: "granskning", 3: "bevaka"}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 16), st.booleans(), st.booleans(), st.booleans()),
+                min_size=1, max_size=40))
+def test_durable_and_reference_agree_on_any_register(rows):
+    facts = [risk(i, s, legal=lg, earlier_deficiency=ed, flagged=fl) for i, (s, lg, ed, fl) in enumerate(rows)]
+    results = [engine.evaluate(ruleset("prioritering"), facts, engine=e) for e in ENGINES]
+    keys = [[(c.rule_id, c.subject_id, tuple(sorted(c.attributes.items()))) for c in r.conclusions] for r in results]
+    assert all(k == keys[0] for k in keys)
+    assert len(outcome(results[0])) == len(rows)  # exactly one outcome per risk
+
+
+# --- robustness -------------------------------------------------------------------------------------
+
+def _rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def test_a_thousand_runs_leave_no_threads_states_or_memory_behind():
+    rs = ruleset("planvalidering")
+    facts = [risk(i, 12) for i in range(20)] + [
+        {"type": "control_point", "cp_id": i, "code": f"K{i}", "risk_id": i, "status": "accepted"}
+        for i in range(0, 20, 2)]
+    threads = threading.active_count()
+    for _ in range(50):
+        engine.evaluate(rs, facts, engine=ENGINES[0])
+    rss = _rss_kib()
+    cached = durable_mod.cache_size()
+    for _ in range(1000):
+        ev = engine.evaluate(rs, facts, engine=ENGINES[0])
+    assert len([c for c in ev.conclusions if c.rule_id == "PV-01"]) == 10
+    assert threading.active_count() == threads
+    assert durable_mod.cache_size() == cached  # compiled once per content hash
+    assert _rss_kib() - rss < 20_000  # KiB; a leaked state per run would be far more
+
+
+def test_concurrent_evaluations_from_threads_agree():
+    rs = ruleset("prioritering")
+    rng = random.Random(11)
+    batches = [[risk(i, rng.choice([2, 6, 9, 12, 16])) for i in range(200)] for _ in range(16)]
+    expected = [outcome(engine.evaluate(rs, b, engine="python")) for b in batches]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda b: outcome(engine.evaluate(rs, b, engine=ENGINES[0])), batches))
+    assert got == expected
