@@ -84,7 +84,47 @@ def run_demo(base: Settings, directory: Path, database: str | None = None, scale
         f"Riskregister: {len(rows)} risker bedömda inför {DEMO_YEAR} "
         f"({', '.join(f'{v} {k}' for k, v in sorted(levels.items()))}), med historik från {DEMO_YEAR - 1}."
     )
+    run_plans(app, org.code, directory, summary, say)
     return summary
+
+
+DECISIONS = {  # unit: (date, paragraph, dnr) – the nämnder meet in November the year before
+    "KS": ("2024-11-18", "§ 187", "KS 2024/412"), "BUN": ("2024-11-20", "§ 96", "BUN 2024/88"),
+    "SN": ("2024-11-21", "§ 134", "SN 2024/201"), "SBN": ("2024-11-19", "§ 77", "SBN 2024/150"),
+    "KFN": ("2024-11-26", "§ 58", "KFN 2024/41"), "MBN": ("2024-11-27", "§ 112", "MBN 2024/309"),
+    "EBO": ("2024-11-14", "§ 9", "EBO 2024/12"), "EEN": ("2024-11-28", "§ 11", "EEN 2024/19"),
+}
+
+
+def run_plans(app: App, org_code: str, directory: Path, summary: DemoSummary, say) -> None:
+    """Every unit derives, adjusts and decides its plan; Socialnämnden revises it in March."""
+    from ikcheck import planning
+    from ikcheck.reporting import plan as plan_out
+
+    year = DEMO_YEAR
+    total = 0
+    for unit, (date, paragraph, dnr) in DECISIONS.items():
+        say(f"Plan för {unit} {year}")
+        r = planning.derive(app, unit, year, org_code=org_code)
+        planning.accept(app, unit, year, org_code=org_code)
+        planning.decide(app, unit, year, date, paragraph, dnr, org_code=org_code)
+        total += r.points + r.ks_points
+    planning.revise(app, "SN", year, "Ny kontroll av hemtjänstens nyckelhantering efter incident i februari",
+                    org_code=org_code)
+    planning.add_point(app, "SN", year, "Kvittens vid utlämning av nycklar i hemtjänsten",
+                       risk_code="SN-R010", fields={"method": "stickprov", "sample_size": 10,
+                                                    "frequency": "halvår", "owner": "Enhetschef hemtjänst"},
+                       org_code=org_code)
+    planning.decide(app, "SN", year, "2025-03-20", "§ 31", "SN 2025/44", org_code=org_code)
+    out = directory / "planer"
+    for unit in DECISIONS:
+        for fmt in ("pdf", "html", "xlsx"):
+            summary.files.append(plan_out.export(app, unit, year, fmt, out / f"plan-{unit}-{year}.{fmt}",
+                                                 org_code=org_code))
+    summary.lines.append(
+        f"Planer för intern kontroll {year}: {len(DECISIONS)} beslutade med {total} kontrollpunkter; "
+        f"Socialnämnden reviderade sin plan i mars (version 2). Exporterade som PDF, HTML och Excel i {out}."
+    )
 
 
 def build_kommun(app: App, org_file: Path, risk_file: Path, code: str | None = None,

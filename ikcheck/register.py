@@ -17,7 +17,9 @@ from ikcheck import matrix as matrix_mod
 from ikcheck.app import App
 from ikcheck.errors import NotFound, UserError
 from ikcheck.store.audit import snapshot
-from ikcheck.store.models import Organisation, Process, Risk, RiskAssessment, Unit
+from ikcheck.store.models import (
+    ControlPlan, ControlPoint, ControlResult, Organisation, Process, Risk, RiskAssessment, Unit,
+)
 
 CATEGORIES = ["omvärld", "verksamhet", "legal", "IT", "rapportering"]
 SOURCES = ["workshop", "revision", "incident", "KS"]
@@ -316,3 +318,47 @@ def heatmap_in(app: App, s: Session, org: Organisation, unit: Unit, year: int,
         if key[0] is not None:
             cells.setdefault(key, []).append(risk.code)
     return Heatmap(m, cells, unit.name, year)
+
+
+DEFICIENT = ("mindre avvikelser", "väsentliga brister")
+
+
+def risk_facts(s: Session, org: Organisation, year: int, unit_id: int | None = None) -> list[dict]:
+    """Facts for the rules: every active risk with its current assessment for the year, the
+    previous year's score, and whether an earlier control of it found deficiencies."""
+    rows = current_assessments(s, org.id, year, unit_id)
+    if not rows:
+        return []
+    units = {u.id: u for u in org.units}
+    processes = {p.id: p.name for u in org.units for p in u.processes}
+    prev = {
+        ra.risk_id: ra.score
+        for ra in s.scalars(select(RiskAssessment).where(
+            RiskAssessment.org_id == org.id, RiskAssessment.year == year - 1,
+            RiskAssessment.is_current.is_(True)))
+    }
+    deficient = set(s.scalars(
+        select(ControlPoint.risk_id)
+        .join(ControlResult, ControlResult.control_point_id == ControlPoint.id)
+        .join(ControlPlan, ControlPlan.id == ControlPoint.plan_id)
+        .where(ControlPoint.org_id == org.id, ControlPlan.year < year,
+               ControlResult.is_current.is_(True), ControlResult.assessment.in_(DEFICIENT),
+               ControlPoint.risk_id.is_not(None))
+    ))
+    ranks: dict[int, dict[str, int]] = {}
+    facts = []
+    for risk, ra in rows:
+        if ra.matrix_id not in ranks:
+            ranks[ra.matrix_id] = {lvl["name"]: lvl["rank"] for lvl in ra.matrix.definition["levels"]}
+        unit = units[risk.unit_id]
+        facts.append({
+            "type": "risk", "risk_id": risk.id, "code": risk.code, "unit": unit.code,
+            "unit_kind": unit.kind, "process": processes.get(risk.process_id), "title": risk.title,
+            "category": risk.category, "source": risk.source, "legal": risk.legal_requirement,
+            "year": year, "likelihood": ra.likelihood, "impact": ra.impact, "score": ra.score,
+            "level": ra.level, "level_rank": ranks[ra.matrix_id][ra.level],
+            "residual_score": ra.residual_score, "residual_level": ra.residual_level,
+            "spread": ra.spread, "flagged": ra.flagged, "previous_score": prev.get(risk.id),
+            "earlier_deficiency": risk.id in deficient,
+        })
+    return facts

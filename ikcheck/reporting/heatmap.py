@@ -15,7 +15,7 @@ _env = Environment(autoescape=select_autoescape(default=True))
 
 HTML = _env.from_string("""<!doctype html>
 <html lang="sv"><head><meta charset="utf-8"><title>Värmekarta {{ hm.unit }} {{ hm.year }}</title>
-<style>{{ css }}</style></head><body>
+<style>{{ css | safe }}</style></head><body>
 <h1>Värmekarta – {{ hm.unit }} {{ hm.year }}</h1>
 {{ table }}
 </body></html>""")

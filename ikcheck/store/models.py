@@ -186,6 +186,25 @@ class RiskAssessment(Base):
     matrix: Mapped[RiskMatrix] = relationship()
 
 
+class KsRequirement(Base):
+    """A kommunövergripande kontrollpunkt KS requires in every unit's plan for a year."""
+
+    __tablename__ = "ks_requirement"
+    __table_args__ = (UniqueConstraint("org_id", "year", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(Text)
+    method: Mapped[str | None] = mapped_column(String(64))
+    frequency: Mapped[str | None] = mapped_column(String(32))
+    sample_size: Mapped[int | None] = mapped_column(Integer)
+    owner: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(200))  # the file it came from, or "cli"
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class ControlPlan(Base):
     """One version of a unit's plan för intern kontroll for a year."""
 
@@ -233,6 +252,7 @@ class ControlPoint(Base):
     owner: Mapped[str | None] = mapped_column(String(200))
     reporting: Mapped[list[Any]] = mapped_column(default=list)  # periods: halvar, helar, T1..T3
     municipality_wide: Mapped[bool] = mapped_column(Boolean, default=False)
+    ks_code: Mapped[str | None] = mapped_column(String(32))  # the KsRequirement it fulfils
     status: Mapped[str] = mapped_column(String(16), default="proposed")  # proposed|accepted|rejected
     reject_reason: Mapped[str | None] = mapped_column(Text)
     rule_id: Mapped[str | None] = mapped_column(String(64))  # the rule that proposed it

@@ -1,0 +1,177 @@
+"""`ikcheck plan`: the plan för intern kontroll, from draft to decision and revision."""
+
+from pathlib import Path
+
+import typer
+
+from ikcheck import planning
+from ikcheck.cli.common import console, ok, print_table, state
+
+app = typer.Typer(help="Plan för intern kontroll: ta fram, justera, besluta, revidera, exportera.",
+                  no_args_is_help=True)
+
+UNIT = typer.Option(..., "--unit", help="Enhetens kod, t.ex. SN.")
+YEAR = typer.Option(..., "--year", help="Planåret.")
+
+
+def print_findings(found: list[planning.Finding]) -> None:
+    if not found:
+        ok("Planvalideringen hittar inga brister.")
+        return
+    for f in found:
+        mark = "[red]BLOCKERAR[/red]" if f.blocking and not f.overridden else (
+            "[yellow]åsidosatt[/yellow]" if f.overridden else "[yellow]varning[/yellow]")
+        extra = f" – skäl: {f.overridden}" if f.overridden else ""
+        console.print(f"  {mark} {f.message} [dim][{f.key}][/dim]{extra}")
+
+
+@app.command("derive")
+def derive(unit: str = UNIT, year: int = YEAR,
+           replace: bool = typer.Option(False, "--replace", help="Ersätt ett befintligt utkast.")) -> None:
+    """Ta fram ett planutkast ur riskregistret och reglerna (prioritering, kontrolldesign)."""
+    r = planning.derive(state.app(), unit, year, replace=replace, org_code=state.org)
+    ok(f"Utkast till plan för {r.unit} {year}: {r.points} kontrollpunkter ur riskerna, {r.ks_points} "
+       f"kommunövergripande, {r.actions} direktåtgärder; {r.watched} risker bevakas, "
+       f"{r.accepted_risks} accepteras.")
+    print_findings(r.findings)
+
+
+@app.command("show")
+def show(unit: str = UNIT, year: int = YEAR, version: int = typer.Option(None, help="Version (standard: senaste)."),
+         why: bool = typer.Option(False, "--why", help="Visa regeln och skälet bakom varje rad.")) -> None:
+    """Visa planen med kontrollpunkter och status."""
+    d = planning.show(state.app(), unit, year, version, org_code=state.org)
+    console.print(f"[bold]Plan för intern kontroll {d['year']} – {d['unit']}[/bold] (version {d['version']}, {d['status']})")
+    if d["decision"]:
+        dec = d["decision"]
+        console.print(f"Beslutad {dec['date']} {dec['paragraph']}, dnr {dec['dnr']}")
+    keys = ["kod", "process", "risk", "riskvärde", "kontrollmoment", "metod", "omfattning", "frekvens",
+            "ansvarig", "rapportering", "status"] + (["regel", "varför"] if why else [])
+    print_table([{k: ln[k] for k in keys} for ln in d["lines"]], title="Kontrollpunkter")
+    if d["rejected"]:
+        print_table([{k: ln[k] for k in ("kod", "kontrollmoment", "skäl avvisad")} for ln in d["rejected"]],
+                    title="Avvisade")
+    if d["others"]:
+        print_table(d["others"], title="Risker som inte granskas i år")
+    if d["actions"]:
+        print_table(d["actions"], title="Direktåtgärder")
+
+
+@app.command("validate")
+def validate(unit: str = UNIT, year: int = YEAR) -> None:
+    """Kör planvalideringen på den senaste versionen."""
+    print_findings(planning.findings(state.app(), unit, year, org_code=state.org))
+
+
+@app.command("accept")
+def accept(unit: str = UNIT, year: int = YEAR,
+           code: list[str] = typer.Option(None, "--code", help="Kontrollpunkt (kan upprepas); utan: alla föreslagna.")) -> None:
+    """Acceptera föreslagna kontrollpunkter."""
+    found = planning.accept(state.app(), unit, year, code or None, org_code=state.org)
+    ok("Accepterat.")
+    print_findings(found)
+
+
+@app.command("reject")
+def reject(unit: str = UNIT, year: int = YEAR, code: str = typer.Option(..., "--code"),
+           reason: str = typer.Option(..., "--reason", help="Skäl (krävs).")) -> None:
+    """Avvisa en kontrollpunkt med skäl."""
+    found = planning.reject(state.app(), unit, year, code, reason, org_code=state.org)
+    ok(f"{code} avvisad.")
+    print_findings(found)
+
+
+@app.command("edit")
+def edit(unit: str = UNIT, year: int = YEAR, code: str = typer.Option(..., "--code"),
+         title: str = typer.Option(None, help="Kontrollmoment."), method: str = typer.Option(None),
+         sample_size: int = typer.Option(None, "--sample-size", help="Omfattning (stickprovets storlek)."),
+         frequency: str = typer.Option(None), owner: str = typer.Option(None, help="Kontrollansvarig."),
+         reporting: str = typer.Option(None, help="Rapporteringstillfällen, t.ex. halvar,helar.")) -> None:
+    """Ändra en kontrollpunkt i utkastet."""
+    fields = {k: v for k, v in dict(title=title, method=method, sample_size=sample_size, frequency=frequency,
+                                    owner=owner, reporting=reporting).items() if v is not None}
+    found = planning.edit(state.app(), unit, year, code, fields, org_code=state.org)
+    ok(f"{code} ändrad.")
+    print_findings(found)
+
+
+@app.command("add")
+def add(unit: str = UNIT, year: int = YEAR, title: str = typer.Option(..., "--title", help="Kontrollmoment."),
+        risk: str = typer.Option(None, "--risk", help="Risken kontrollpunkten täcker."),
+        ks: str = typer.Option(None, "--ks", help="KS-kravets kod om det är en kommunövergripande punkt."),
+        method: str = typer.Option(None), sample_size: int = typer.Option(None, "--sample-size"),
+        frequency: str = typer.Option(None), owner: str = typer.Option(None),
+        reporting: str = typer.Option(None)) -> None:
+    """Lägg till en manuell kontrollpunkt."""
+    fields = {k: v for k, v in dict(method=method, sample_size=sample_size, frequency=frequency, owner=owner,
+                                    reporting=reporting).items() if v is not None}
+    code, found = planning.add_point(state.app(), unit, year, title, risk_code=risk, ks_code=ks, fields=fields,
+                                     org_code=state.org)
+    ok(f"Kontrollpunkten {code} är tillagd.")
+    print_findings(found)
+
+
+@app.command("override")
+def override(unit: str = UNIT, year: int = YEAR,
+             finding: str = typer.Option(..., "--finding", help="Fyndets nyckel, t.ex. PV-01:risk:12."),
+             reason: str = typer.Option(..., "--reason")) -> None:
+    """Åsidosätt ett blockerande fynd med ett skäl (sparas i planen)."""
+    print_findings(planning.override(state.app(), unit, year, finding, reason, org_code=state.org))
+
+
+@app.command("decide")
+def decide(unit: str = UNIT, year: int = YEAR,
+           date: str = typer.Option(..., "--date", help="Beslutsdatum ÅÅÅÅ-MM-DD."),
+           paragraph: str = typer.Option(..., "--paragraph", help="Paragraf i protokollet, t.ex. \"§ 123\"."),
+           dnr: str = typer.Option(..., "--dnr", help="Diarienummer, t.ex. \"SN 2026/197\".")) -> None:
+    """Registrera nämndens beslut: planen fryses."""
+    plan = planning.decide(state.app(), unit, year, date, paragraph, dnr, org_code=state.org)
+    ok(f"Planen (version {plan.version}) är beslutad {plan.decision_date} {plan.decision_paragraph}, "
+       f"dnr {plan.decision_dnr}, och kan inte längre ändras.")
+
+
+@app.command("revise")
+def revise(unit: str = UNIT, year: int = YEAR, reason: str = typer.Option(..., "--reason")) -> None:
+    """Starta en ny version av en beslutad plan (beslutas i sin tur)."""
+    version = planning.revise(state.app(), unit, year, reason, org_code=state.org)
+    ok(f"Version {version} är skapad som utkast. Den gällande planen gäller tills den nya beslutas.")
+
+
+@app.command("history")
+def history(unit: str = UNIT, year: int = YEAR) -> None:
+    """Visa planens alla versioner och vad som ändrats."""
+    print_table(planning.history(state.app(), unit, year, org_code=state.org), title="Versioner")
+
+
+@app.command("list")
+def list_(year: int = YEAR) -> None:
+    """Alla enheters planer för året: beslutade eller inte, och vem som är sen."""
+    print_table(planning.list_plans(state.app(), year, org_code=state.org), title=f"Planer {year}")
+
+
+@app.command("export")
+def export(unit: str = UNIT, year: int = YEAR,
+           fmt: str = typer.Option("pdf", "--format", help="xlsx, html eller pdf."),
+           out: Path = typer.Option(None, "--out", help="Fil att skriva (standard: plan-ENHET-ÅR.FORMAT)."),
+           version: int = typer.Option(None)) -> None:
+    """Exportera planen i det vanliga formatet (med beslut, värmekarta och regelversion)."""
+    from ikcheck.reporting import plan as plan_out
+
+    path = plan_out.export(state.app(), unit, year, fmt, out, version=version, org_code=state.org)
+    ok(f"Skrev {path}")
+
+
+@app.command("ks-add")
+def ks_add(year: int = YEAR, code: str = typer.Option(..., "--code"), title: str = typer.Option(..., "--title"),
+           method: str = typer.Option(None), frequency: str = typer.Option(None),
+           sample_size: int = typer.Option(None, "--sample-size"), owner: str = typer.Option(None)) -> None:
+    """Lägg till en kommunövergripande kontrollpunkt för ett år (KS beslut)."""
+    planning.add_ks_requirement(state.app(), year, code, title, method=method, frequency=frequency,
+                                sample_size=sample_size, owner=owner, org_code=state.org)
+    ok(f"{code} gäller för alla planer {year}.")
+
+
+@app.command("ks-list")
+def ks_list(year: int = YEAR) -> None:
+    """Visa årets kommunövergripande kontrollpunkter."""
+    print_table(planning.list_ks_requirements(state.app(), year, org_code=state.org), title=f"KS-krav {year}")

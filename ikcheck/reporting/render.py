@@ -1,0 +1,56 @@
+"""Shared rendering: the Jinja2 environment over the kommun's report templates (falling back to the
+bundled ones), HTML -> PDF with WeasyPrint, and writing files with their content hash."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from ikcheck import __version__
+from ikcheck.calendar import swedish_date
+from ikcheck.config import bundled
+
+
+def environment(reports_dir: Path) -> Environment:
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(str(reports_dir)), FileSystemLoader(str(bundled("reports")))]),
+        autoescape=select_autoescape(default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["sv_date"] = swedish_date
+    env.filters["blank"] = lambda v: "" if v is None else v
+    env.filters["pct"] = lambda v: "" if v is None else f"{v * 100:.0f} %".replace(".", ",")
+    env.globals["ikcheck_version"] = __version__
+    return env
+
+
+def css(reports_dir: Path, name: str = "ikcheck.css") -> str:
+    for base in (Path(reports_dir), bundled("reports")):
+        path = base / name
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    return ""
+
+
+def render_html(reports_dir: Path, template: str, **context: Any) -> str:
+    env = environment(reports_dir)
+    return env.get_template(template).render(css=css(reports_dir), **context)
+
+
+def write_pdf(html: str, path: Path, reports_dir: Path) -> None:
+    from weasyprint import HTML
+
+    HTML(string=html, base_url=str(reports_dir)).write_pdf(str(path))
+
+
+def file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -1,0 +1,183 @@
+"""Plan för intern kontroll: derive, adjust, decide, revise, export — through services and the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zipfile
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from ikcheck import demo, planning, register
+from ikcheck.config import bundled
+from ikcheck.errors import UserError, ValidationFailed
+from ikcheck.store.models import ControlPlan, ControlPoint, Conclusion
+
+YEAR = demo.DEMO_YEAR
+
+
+@pytest.fixture
+def kommun(app):
+    rr = bundled("riskregister") / "demo"
+    return demo.build_kommun(app, rr / "exempelby.yaml", rr / "risker.yaml")
+
+
+def test_derive_proposes_points_with_their_rules_and_ks_points(app, kommun):
+    r = planning.derive(app, "SN", YEAR)
+    d = planning.show(app, "SN", YEAR)
+    lines = d["lines"]
+    risk_lines = [ln for ln in lines if ln["regel"] != "KS"]
+    ks_lines = [ln for ln in lines if ln["regel"] == "KS"]
+    assert len(risk_lines) == r.points > 0 and len(ks_lines) == r.ks_points == 5
+    # every line's "why" names its rule, and the rule is one that sends risks to granskning
+    for ln in risk_lines:
+        assert ln["regel"] in {"PRI-02", "PRI-03", "PRI-04"}
+        assert ln["varför"].startswith(ln["regel"] + ":")
+        assert ln["metod"] and ln["frekvens"] and ln["omfattning"]
+    # priority order: highest score first
+    scores = [ln["riskvärde"] for ln in risk_lines]
+    assert scores == sorted(scores, reverse=True)
+    # every risk the rules send to granskning has a point; the others are listed with their reason
+    facts = {f["code"]: f for f in _facts(app, "SN")}
+    covered = {ln["risk"].split()[0] for ln in risk_lines}
+    high = {c for c, f in facts.items() if f["score"] >= 9 or (f["legal"] and f["score"] >= 6)}
+    assert covered == high
+    assert {o["risk"] for o in d["others"]} == set(facts) - high
+    assert all(o["skäl"] for o in d["others"])
+    assert d["status"] == "utkast"
+
+
+def _facts(app, unit):
+    with app.session() as s:
+        org = app.org(s)
+        return register.risk_facts(s, org, YEAR, app.unit(s, org, unit).id)
+
+
+def test_decide_requires_reviewed_points_and_no_blocking_findings(app, kommun):
+    planning.derive(app, "BUN", YEAR)
+    with pytest.raises(UserError, match="inte genomgångna"):
+        planning.decide(app, "BUN", YEAR, "2024-11-20", "§ 96", "BUN 2024/88")
+    planning.accept(app, "BUN", YEAR)
+    first = planning.show(app, "BUN", YEAR)["lines"][0]
+    found = planning.edit(app, "BUN", YEAR, first["kod"], {"owner": ""})
+    blocking = [f for f in found if f.blocking]
+    assert [f.rule_id for f in blocking] == ["PV-02"]
+    with pytest.raises(ValidationFailed) as exc:
+        planning.decide(app, "BUN", YEAR, "2024-11-20", "§ 96", "BUN 2024/88")
+    assert "saknar kontrollansvarig" in str(exc.value)
+    planning.override(app, "BUN", YEAR, blocking[0].key, "Ansvarig utses i januari")
+    plan = planning.decide(app, "BUN", YEAR, "2024-11-20", "§ 96", "BUN 2024/88")
+    assert plan.status == "decided" and plan.decision_paragraph == "§ 96"
+    d = planning.show(app, "BUN", YEAR)
+    assert d["overrides"][0]["reason"] == "Ansvarig utses i januari"
+
+
+def test_rejecting_a_high_risk_point_blocks_until_overridden(app, kommun):
+    planning.derive(app, "MBN", YEAR)
+    code = planning.show(app, "MBN", YEAR)["lines"][0]["kod"]
+    with pytest.raises(UserError, match="skäl"):
+        planning.reject(app, "MBN", YEAR, code, " ")
+    found = planning.reject(app, "MBN", YEAR, code, "Kontrolleras av revisionen i år")
+    assert any(f.rule_id == "PV-01" and f.blocking for f in found)
+
+
+def test_decided_plan_is_never_edited_and_revision_keeps_both(app, kommun, cli):
+    planning.derive(app, "KFN", YEAR)
+    planning.accept(app, "KFN", YEAR)
+    planning.decide(app, "KFN", YEAR, "2024-11-26", "§ 58", "KFN 2024/41")
+    code = planning.show(app, "KFN", YEAR)["lines"][0]["kod"]
+    r = cli("plan", "edit", "--unit", "KFN", "--year", YEAR, "--code", code, "--owner", "Någon")
+    assert r.code == 2
+    assert "en beslutad plan ändras aldrig" in r.err and "Traceback" not in r.text
+    with pytest.raises(UserError, match="revidering"):
+        planning.derive(app, "KFN", YEAR, replace=True)
+
+    assert planning.revise(app, "KFN", YEAR, "Ny kontroll efter incident") == 2
+    planning.edit(app, "KFN", YEAR, code, {"sample_size": 40})
+    new_code, _ = planning.add_point(app, "KFN", YEAR, "Kontroll av kassaavstämning", risk_code="KFN-R004",
+                                     fields={"method": "avstämning", "frequency": "kvartal", "owner": "Badchef",
+                                             "sample_size": 12})
+    assert new_code == f"KFN-{YEAR}-M01"
+    planning.decide(app, "KFN", YEAR, "2025-03-12", "§ 12", "KFN 2025/7")
+    hist = planning.history(app, "KFN", YEAR)
+    assert [h["status"] for h in hist] == ["ersatt", "beslutad"]
+    assert f"+ {new_code}" in hist[1]["ändringar"] and f"~ {code}: sample_size" in hist[1]["ändringar"]
+    assert hist[1]["skäl"] == "Ny kontroll efter incident"
+    v1 = planning.show(app, "KFN", YEAR, version=1)
+    assert v1["decision"]["paragraph"] == "§ 58"
+    assert next(ln for ln in v1["lines"] if ln["kod"] == code)["omfattning"] != 40
+    with app.session() as s:
+        assert s.scalar(select(func.count()).select_from(ControlPlan).where(ControlPlan.year == YEAR)) == 2
+
+
+def test_manual_point_needs_risk_or_ks_and_validates_fields(app, kommun):
+    planning.derive(app, "SBN", YEAR)
+    with pytest.raises(UserError, match="kopplas till en risk"):
+        planning.add_point(app, "SBN", YEAR, "Något")
+    with pytest.raises(UserError, match="Okänd metod"):
+        planning.add_point(app, "SBN", YEAR, "Något", risk_code="SBN-R001", fields={"method": "magi"})
+    with pytest.raises(UserError, match="annan enhet"):
+        planning.add_point(app, "SBN", YEAR, "Något", risk_code="SN-R001")
+
+
+def test_export_in_three_formats(app, kommun, tmp_path):
+    from ikcheck.reporting import plan as plan_out
+
+    planning.derive(app, "SN", YEAR)
+    planning.accept(app, "SN", YEAR)
+    planning.decide(app, "SN", YEAR, "2024-11-21", "§ 134", "SN 2024/201")
+    html = plan_out.export(app, "SN", YEAR, "html", tmp_path / "p.html").read_text(encoding="utf-8")
+    assert "Plan för intern kontroll 2025 – Socialnämnden" in html
+    assert "21 november 2024" in html and "§ 134" in html and "SN 2024/201" in html
+    assert "Process/rutin" in html and "Kontrollansvarig" in html and "Rapportering" in html
+    assert "prioritering v2026.1" in html  # rules version in the footer
+    assert "http" not in html and "<script" not in html  # self-contained
+    pdf = plan_out.export(app, "SN", YEAR, "pdf", tmp_path / "p.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and len(pdf) > 20_000
+    wb = load_workbook(plan_out.export(app, "SN", YEAR, "xlsx", tmp_path / "p.xlsx"))
+    assert wb.sheetnames == ["Plan", "Ej granskade", "Direktåtgärder", "Värmekarta"]
+    ws = wb["Plan"]
+    values = [c.value for row in ws.iter_rows() for c in row if c.value is not None]
+    assert "Beslutad 21 november 2024 § 134, dnr SN 2024/201" in values
+    assert ["Process/rutin", "Risk", "Riskvärde", "Kontrollmoment", "Metod", "Omfattning", "Frekvens",
+            "Kontrollansvarig", "Rapportering"] == [c.value for c in ws[5]][:9]
+    assert zipfile.is_zipfile(tmp_path / "p.xlsx")
+
+
+def test_plan_list_shows_who_is_late(app, kommun):
+    planning.derive(app, "SN", YEAR)
+    planning.accept(app, "SN", YEAR)
+    planning.decide(app, "SN", YEAR, "2024-12-10", "§ 140", "SN 2024/201")  # after 30 November
+    planning.derive(app, "KS", YEAR)  # never decided
+    rows = {r["enhet"]: r for r in planning.list_plans(app, YEAR, on=dt.date(2024, 12, 15))}
+    assert rows["SN"]["sen"] == "10 dagar" and rows["SN"]["status"] == "beslutad"
+    assert rows["KS"]["sen"] == "15 dagar" and rows["KS"]["status"] == "utkast"
+    assert rows["BUN"]["status"] == "saknas"
+
+
+def test_conclusions_are_stored_with_rule_and_hash(app, kommun):
+    planning.derive(app, "EBO", YEAR)
+    with app.session() as s:
+        rows = s.execute(select(Conclusion.rule_id, Conclusion.name)).all()
+        assert {"granskning", "omfattning", "metod"} <= {n for _r, n in rows}
+        cp = s.scalars(select(ControlPoint).where(ControlPoint.rule_id == "PRI-02")).first()
+        assert cp is not None and cp.why.startswith("PRI-02")
+
+
+def test_plan_cli_flow(cli, app, kommun, tmp_path):
+    assert cli("plan", "derive", "--unit", "EEN", "--year", YEAR).code == 0
+    r = cli("plan", "show", "--unit", "EEN", "--year", YEAR, "--why")
+    assert r.code == 0 and "PRI-0" in r.out and "utkast" in r.out
+    assert cli("plan", "accept", "--unit", "EEN", "--year", YEAR).code == 0
+    r = cli("plan", "decide", "--unit", "EEN", "--year", YEAR, "--date", "2024-13-01", "--paragraph", "§ 1",
+            "--dnr", "X")
+    assert r.code == 2 and "inget datum" in r.err
+    assert cli("plan", "decide", "--unit", "EEN", "--year", YEAR, "--date", "2024-11-28",
+               "--paragraph", "§ 11", "--dnr", "EEN 2024/19").code == 0
+    r = cli("plan", "list", "--year", YEAR)
+    assert "EEN" in r.out and "beslutad" in r.out
+    out = tmp_path / "een.xlsx"
+    assert cli("plan", "export", "--unit", "EEN", "--year", YEAR, "--format", "xlsx", "--out", out).code == 0
+    assert out.is_file()
+    assert cli("audit", "verify").code == 0
