@@ -85,6 +85,7 @@ def run_demo(base: Settings, directory: Path, database: str | None = None, scale
         f"({', '.join(f'{v} {k}' for k, v in sorted(levels.items()))}), med historik från {DEMO_YEAR - 1}."
     )
     run_plans(app, org.code, directory, summary, say)
+    run_results(app, org.code, directory, summary, say, random.Random(seed))
     return summary
 
 
@@ -175,3 +176,86 @@ def build_kommun(app: App, org_file: Path, risk_file: Path, code: str | None = N
 def _jitter(rng: random.Random, value: int, allowed: list[int]) -> int:
     v = value + rng.choice([-1, 0, 0, 0, 1])
     return min(max(v, allowed[0]), allowed[-1])
+
+
+def fill_results(template: Path, out: Path, rng: random.Random, period: str, year: int,
+                 skip: int | None = None, not_done: int | None = None, bad: set[int] | frozenset = frozenset()) -> Path:
+    """Fill a results template as a kontrollansvarig would (seeded): most controls clean, some with
+    deviations and an åtgärd; row `skip` left empty (not reported), row `not_done` not performed,
+    rows in `bad` with clear deficiencies."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(template)
+    ws = wb["Resultat"]
+    col = {c.value: c.column for c in ws[1]}
+    day = dt.date(year, 6, 12) if period == "halvar" else dt.date(year, 12, 10)
+    for i, r in enumerate(range(2, ws.max_row + 1)):
+        if i == skip:
+            continue
+        put = lambda header, value: ws.cell(r, col[header], value)  # noqa: E731
+        if i == not_done:
+            put("Utförd (ja/nej)", "nej")
+            put("Kommentar", "Kontrollen hann inte genomföras på grund av vakanser.")
+            continue
+        examined = int(ws.cell(r, col["Omfattning"]).value or 10)
+        deviations = rng.choice([0, 0, 0, 0, 1]) if i not in bad else max(2, examined // 5)
+        put("Utförd (ja/nej)", "ja")
+        put("Datum", day + dt.timedelta(days=i % 9))
+        put("Antal granskade", examined)
+        put("Antal avvikelser", deviations)
+        put("Utförd av", rng.choice(["Sara Ek", "Omar Nilsson", "Lena Berg"]))
+        put("Godkänd av", "Karin Ström (förvaltningschef)")
+        if deviations:
+            put("Kommentar", f"{deviations} av {examined} ärenden saknade fullständig dokumentation.")
+            put("Åtgärd", "Rutinen förtydligas och berörd personal utbildas.")
+            put("Åtgärd ansvarig", ws.cell(r, col["Kontrollansvarig"]).value or "Förvaltningschef")
+            put("Åtgärd klart senast", dt.date(year + (period == "helar"), 3 if period == "helar" else 10, 31))
+    wb.save(out)
+    return out
+
+
+def run_results(app: App, org_code: str, directory: Path, summary: DemoSummary, say, rng: random.Random) -> None:
+    """Both periods' results from filled templates; Socialnämnden has deficiencies twice (escalated),
+    Miljö- och byggnadsnämnden leaves one control unperformed and one unreported, and one result is
+    corrected with a reason."""
+    from ikcheck import results
+
+    year = DEMO_YEAR
+    out = directory / "resultat"
+    out.mkdir(parents=True, exist_ok=True)
+    totals = {"new": 0, "corrected": 0, "actions": 0, "not_reported": 0}
+    findings: dict[str, int] = {}
+    for period in ("halvar", "helar"):
+        files = []
+        for unit in DECISIONS:
+            say(f"Resultat {unit} {period}")
+            blank = out / f"mall-{unit}-{year}-{period}.xlsx"
+            results.template(app, unit, year, period, blank, org_code=org_code)
+            special = unit == "MBN" and period == "helar"
+            files.append(fill_results(blank, out / f"resultat-{unit}-{year}-{period}.xlsx", rng, period, year,
+                                      skip=1 if special else None, not_done=2 if special else None,
+                                      bad={0, 1} if unit == "SN" else frozenset()))
+        r = results.import_files(app, files, org_code=org_code, on=dt.date(year + 1, 1, 31))
+        for k in ("new", "corrected", "actions", "not_reported"):
+            totals[k] += getattr(r, k)
+        for k, v in r.findings.items():
+            findings[k] = findings.get(k, 0) + v
+    # a correction: KFN's first half-year file is re-sent with one count fixed
+    from openpyxl import load_workbook
+
+    path = out / f"resultat-KFN-{year}-halvar.xlsx"
+    wb = load_workbook(path)
+    ws = wb["Resultat"]
+    col = {c.value: c.column for c in ws[1]}
+    ws.cell(2, col["Antal granskade"], int(ws.cell(2, col["Antal granskade"]).value) + 5)
+    fixed = out / f"resultat-KFN-{year}-halvar-rättad.xlsx"
+    wb.save(fixed)
+    r = results.import_files(app, [fixed], reason="Fem ärenden till granskades efter påpekande från revisorerna",
+                             org_code=org_code, on=dt.date(year + 1, 1, 31))
+    totals["corrected"] += r.corrected
+    summary.lines.append(
+        f"Kontrollresultat {year}: {totals['new']} resultat inlästa ur {2 * len(DECISIONS)} ifyllda Excel-mallar "
+        f"(halvår och helår), {totals['corrected']} rättat med skäl, {totals['not_reported']} ej rapporterat, "
+        f"{totals['actions']} åtgärder. Regelslutsatser: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(findings.items())) + f". Filerna finns i {out}."
+    )

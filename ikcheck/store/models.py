@@ -278,6 +278,8 @@ class ControlResult(Base):
     examined: Mapped[int | None] = mapped_column(Integer)
     deviations: Mapped[int | None] = mapped_column(Integer)
     assessment: Mapped[str | None] = mapped_column(String(32))
+    # None: the reporter's own assessment; otherwise the rule that derived it (reporter left it empty)
+    assessment_rule: Mapped[str | None] = mapped_column(String(32))
     comment: Mapped[str | None] = mapped_column(Text)
     performed_by: Mapped[str | None] = mapped_column(String(200))
     approved_by: Mapped[str | None] = mapped_column(String(200))

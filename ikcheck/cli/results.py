@@ -1,0 +1,74 @@
+"""`ikcheck results` and `ikcheck action`: control results and åtgärder."""
+
+from pathlib import Path
+
+import typer
+
+from ikcheck import results
+from ikcheck.cli.common import console, ok, print_table, state
+
+app = typer.Typer(help="Kontrollresultat: mallar, inläsning, bedömning.", no_args_is_help=True)
+actions = typer.Typer(help="Åtgärder: lista, uppdatera, stänga.", no_args_is_help=True)
+
+
+@app.command("template")
+def template(unit: str = typer.Option(..., "--unit"), year: int = typer.Option(..., "--year"),
+             period: str = typer.Option(..., "--period", help="halvar, helar eller T1–T3."),
+             out: Path = typer.Option(None, "--out", help="Fil att skriva.")) -> None:
+    """Skriv en Excel-mall med en rad per kontrollpunkt som ska rapporteras i perioden."""
+    path = results.template(state.app(), unit, year, period, out, org_code=state.org)
+    ok(f"Skrev {path}")
+
+
+@app.command("import")
+def import_(files: list[Path] = typer.Argument(..., help="Ifyllda mallar (xlsx) eller CSV från Excel."),
+            reason: str = typer.Option(None, "--reason", help="Skäl, om filen rättar redan rapporterade resultat.")) -> None:
+    """Läs in resultat: allt valideras först; ett enda fel och ingenting sparas."""
+    r = results.import_files(state.app(), files, reason=reason, org_code=state.org)
+    for line in r.already:
+        console.print(f"[yellow]Redan inläst, ingenting ändrat:[/yellow] {line}")
+    if r.files:
+        ok(f"{len(r.files)} filer inlästa: {r.new} nya resultat, {r.corrected} rättade, {r.unchanged} oförändrade, "
+           f"{r.not_reported} tomma rader (ej rapporterade), {r.actions} åtgärder.")
+        if r.findings:
+            console.print("Regelslutsatser: " + ", ".join(f"{k} {v}" for k, v in sorted(r.findings.items())))
+
+
+@app.command("evaluate")
+def evaluate(unit: str = typer.Option(..., "--unit"), year: int = typer.Option(..., "--year"),
+             period: str = typer.Option(..., "--period")) -> None:
+    """Kör resultatreglerna igen för en enhet och period."""
+    found = results.evaluate(state.app(), unit, year, period, org_code=state.org)
+    ok("Regelslutsatser: " + (", ".join(f"{k} {v}" for k, v in sorted(found.items())) or "inga"))
+
+
+@app.command("list")
+def list_(unit: str = typer.Option(..., "--unit"), year: int = typer.Option(..., "--year"),
+          period: str = typer.Option(None, "--period"),
+          history: bool = typer.Option(False, "--history", help="Även ersatta versioner.")) -> None:
+    """Lista resultat."""
+    print_table(results.list_results(state.app(), unit, year, period, history, org_code=state.org), title="Resultat")
+
+
+@actions.command("list")
+def action_list(unit: str = typer.Option(None, "--unit"),
+                status: str = typer.Option(None, "--status", help="planerad, pågår, klar eller försenad.")) -> None:
+    """Lista åtgärder; status försenad räknas fram ur datumet."""
+    print_table(results.list_actions(state.app(), unit, status, org_code=state.org), title="Åtgärder")
+
+
+@actions.command("update")
+def action_update(code: str = typer.Argument(...), status: str = typer.Option(None),
+                  owner: str = typer.Option(None), due: str = typer.Option(None, help="Nytt klart-datum."),
+                  comment: str = typer.Option(None, help="Uppföljningskommentar.")) -> None:
+    """Uppdatera en åtgärd (status, ansvarig, datum, kommentar)."""
+    st = results.update_action(state.app(), code, status=status, owner=owner, due=due, comment=comment,
+                               org_code=state.org)
+    ok(f"{code}: {st}")
+
+
+@actions.command("close")
+def action_close(code: str = typer.Argument(...), comment: str = typer.Option(..., "--comment")) -> None:
+    """Stäng en åtgärd som klar."""
+    results.close_action(state.app(), code, comment, org_code=state.org)
+    ok(f"{code} är klar.")

@@ -1,0 +1,484 @@
+"""Control results: templates, all-or-nothing import, evaluation by the `resultat` rules, corrections
+as new versions, and åtgärder (actions) with their derived status."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from ikcheck import rulebook
+from ikcheck.app import App
+from ikcheck.calendar import parse_date, today
+from ikcheck.errors import NotFound, Problem, UserError, ValidationFailed
+from ikcheck.planning import decided_plan
+from ikcheck.store.audit import plain, snapshot
+from ikcheck.store.models import (
+    Action, Conclusion, ControlPlan, ControlPoint, ControlResult, ImportBatch, Organisation, Unit,
+)
+from ikcheck.workbooks import reader
+from ikcheck.workbooks import results as wbres
+
+DEFICIENT = ("mindre avvikelser", "väsentliga brister")
+ACTION_STATUS = ("planerad", "pågår", "klar")
+_FIELDS = ("performed", "performed_on", "examined", "deviations", "assessment", "comment", "performed_by",
+           "approved_by")
+
+
+def due_points(plan: ControlPlan, period: str) -> list[ControlPoint]:
+    return [p for p in plan.points if p.status != "rejected" and period in (p.reporting or [])]
+
+
+def _period_name(p: str) -> str:
+    return wbres.PERIODS.get(p, p)
+
+
+def _check_period(org: Organisation, period: str) -> str:
+    periods = org.settings.get("periods", ["halvar", "helar"])
+    if period not in periods:
+        raise UserError(f"Okänd period {period!r}; {org.name} rapporterar: {', '.join(periods)}.")
+    return period
+
+
+# --- template -----------------------------------------------------------------------------------
+
+def template(app: App, unit_code: str, year: int, period: str, out: Path | None = None,
+             org_code: str | None = None) -> Path:
+    with app.session() as s:
+        org = app.org(s, org_code)
+        unit = app.unit(s, org, unit_code)
+        _check_period(org, period)
+        plan = decided_plan(s, unit, year)
+        if plan is None:
+            raise UserError(f"{unit.name} har ingen beslutad plan för {year}; besluta planen först.")
+        points = [{"code": p.code, "title": p.title, "method": p.method, "sample": p.sample_size, "owner": p.owner}
+                  for p in due_points(plan, period)]
+        meta = {"org": org.code, "unit": unit.code, "unit_name": unit.name, "year": year, "period": period,
+                "version": plan.version}
+    path = Path(out or f"resultat-{unit.code}-{year}-{period}.xlsx")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return wbres.write_template(path, meta, points)
+
+
+# --- import -------------------------------------------------------------------------------------
+
+@dataclass
+class ImportReport:
+    files: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)  # "file: imported <when> by <who>"
+    new: int = 0
+    corrected: int = 0
+    unchanged: int = 0
+    not_reported: int = 0
+    actions: int = 0
+    findings: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Resolved:
+    row: wbres.ResultRow
+    cp: ControlPoint
+    unit: Unit
+    year: int
+    batch: int  # index of its file
+
+
+def import_files(app: App, files: list[Path], reason: str | None = None, org_code: str | None = None,
+                 on: dt.date | None = None) -> ImportReport:
+    """Validate every file and row first; then store everything in one transaction, or nothing."""
+    on = on or today()
+    report = ImportReport()
+    with app.session() as s:
+        org = app.org(s, org_code)
+        periods = org.settings.get("periods", ["halvar", "helar"])
+        tables, problems = [], []
+        for path in files:
+            path = Path(path)
+            digest = reader.content_hash(path) if path.is_file() else ""
+            prior = s.scalar(select(ImportBatch).where(ImportBatch.org_id == org.id, ImportBatch.kind == "results",
+                                                       ImportBatch.content_hash == digest)) if digest else None
+            if prior:
+                report.already.append(f"{path.name}: inläst {prior.imported_at:%Y-%m-%d %H:%M} av {prior.imported_by}")
+                continue
+            try:
+                table = reader.read(path, wbres.COLUMNS, sheet=wbres.SHEET, info_sheet=wbres.INFO)
+            except ValidationFailed as exc:
+                problems += exc.problems or [Problem(exc.message, file=path.name)]
+                continue
+            tables.append((path, digest, table))
+        parsed: list[tuple[int, wbres.ResultRow]] = []
+        for n, (_path, _digest, table) in enumerate(tables):
+            rows, empty, errs = wbres.parse_rows(table.rows, periods)
+            report.not_reported += empty
+            problems += errs
+            parsed += [(n, r) for r in rows]
+        resolved = _resolve(s, org, parsed, tables, on, problems)
+        if problems:
+            raise ValidationFailed(
+                f"Importen avbröts: {len(problems)} fel. Ingenting har sparats; rätta filerna och läs in igen.",
+                sorted(problems, key=lambda p: (p.file or "", p.sheet or "", p.row or 0, p.column or "")))
+        # corrections need a reason; identical rows change nothing
+        current = _current_results(s, [r.cp.id for r in resolved])
+        changes, corrections = [], []
+        for r in resolved:
+            old = current.get((r.cp.id, r.row.period))
+            values = _values(r.row)
+            if old is not None and _reported(old) == values:
+                report.unchanged += 1
+                continue
+            if old is not None:
+                corrections.append((r, old))
+            changes.append((r, old, values))
+        if corrections and not (reason and reason.strip()):
+            raise ValidationFailed(
+                f"{len(corrections)} resultat finns redan och skulle ersättas. Ange skälet till rättelsen med "
+                "--reason; ingenting har sparats.",
+                [r.row.row.problem("code", f"{r.cp.code} {_period_name(r.row.period)} är redan rapporterat "
+                                           f"(version {old.version}, {old.reported_by})") for r, old in corrections[:50]])
+        batches = []
+        for path, digest, table in tables:
+            b = ImportBatch(org_id=org.id, kind="results", filename=path.name, content_hash=digest,
+                            rows=len(table.rows), imported_by=app.user)
+            s.add(b)
+            batches.append(b)
+            report.files.append(path.name)
+        s.flush()
+        _store(app, s, org, batches, changes, reason, report)
+        groups = {(r.unit.id, r.year, r.row.period) for r, _old, _v in changes}
+        for unit_id, year, period in sorted(groups):
+            found = _evaluate(app, s, org, s.get(Unit, unit_id), year, period)
+            for k, v in found.items():
+                report.findings[k] = report.findings.get(k, 0) + v
+        return report
+
+
+def _resolve(s: Session, org: Organisation, parsed, tables, on: dt.date, problems: list[Problem]) -> list[_Resolved]:
+    codes = sorted({r.code for _n, r in parsed})
+    points: dict[str, list[tuple[ControlPoint, ControlPlan]]] = defaultdict(list)
+    for i in range(0, len(codes), 500):
+        for cp, plan in s.execute(select(ControlPoint, ControlPlan).join(ControlPlan, ControlPlan.id == ControlPoint.plan_id)
+                                  .where(ControlPoint.org_id == org.id, ControlPoint.code.in_(codes[i:i + 500]))):
+            points[cp.code].append((cp, plan))
+    units = {u.id: u for u in org.units}
+    in_force: dict[tuple[int, int], ControlPlan | None] = {}
+    seen: dict[tuple[str, str], Any] = {}
+    out = []
+    for n, r in parsed:
+        row = r.row
+        info = tables[n][2].extra
+        candidates = points.get(r.code)
+        if not candidates:
+            problems.append(row.problem("code", f"okänd kontrollpunkt {r.code!r}", "ett id ur mallen, t.ex. SN-2025-K01"))
+            continue
+        plan0 = candidates[0][1]
+        key = (plan0.unit_id, plan0.year)
+        if key not in in_force:
+            in_force[key] = decided_plan(s, units[plan0.unit_id], plan0.year)
+        plan = in_force[key]
+        unit = units[plan0.unit_id]
+        if info.get("unit") and str(info["unit"]) != unit.code:
+            problems.append(row.problem("code", f"kontrollpunkten {r.code} hör till {unit.code}, men filen är mallen för {info['unit']}",
+                                        f"kontrollpunkter i {info['unit']}s plan"))
+            continue
+        if info.get("year") and int(info["year"]) != plan0.year:
+            problems.append(row.problem("code", f"kontrollpunkten {r.code} hör till planen för {plan0.year}, men filen gäller {info['year']}"))
+            continue
+        if plan is None:
+            problems.append(row.problem("code", f"{unit.name} har ingen beslutad plan för {plan0.year}"))
+            continue
+        cp = next((c for c, p in candidates if p.id == plan.id), None)
+        if cp is None or cp.status == "rejected":
+            problems.append(row.problem("code", f"kontrollpunkten {r.code} finns inte i den gällande planen (version {plan.version})",
+                                        "en kontrollpunkt i den beslutade planen"))
+            continue
+        version = r.version or (int(info["version"]) if info.get("version") else None)
+        if version is not None and version != plan.version:
+            problems.append(row.problem("version", f"mallen gjordes för planversion {version}, men gällande plan är version {plan.version}",
+                                        f"en ny mall för version {plan.version} (`ikcheck results template`)"))
+            continue
+        if r.period not in (cp.reporting or []):
+            problems.append(row.problem("period", f"{r.code} ska inte rapporteras {_period_name(r.period)} enligt planen",
+                                        ", ".join(_period_name(p) for p in cp.reporting or [])))
+            continue
+        if r.date and r.date > on:
+            problems.append(row.problem("date", f"datumet {r.date} ligger i framtiden", f"senast {on}"))
+            continue
+        if r.date and r.date.year < plan0.year:
+            problems.append(row.problem("date", f"datumet {r.date} ligger före planåret {plan0.year}", f"ett datum {plan0.year} eller senare"))
+            continue
+        dup = seen.get((r.code, r.period))
+        if dup is not None:
+            problems.append(row.problem("code", f"{r.code} {_period_name(r.period)} förekommer redan i {dup.file} rad {dup.number}",
+                                        "en rad per kontrollpunkt och period"))
+            continue
+        seen[(r.code, r.period)] = row
+        out.append(_Resolved(r, cp, unit, plan0.year, n))
+    return out
+
+
+def _reported(res: ControlResult) -> dict[str, Any]:
+    """What the reporter sent (a rule-derived assessment was not sent)."""
+    out = {k: getattr(res, k) for k in _FIELDS}
+    if res.assessment_rule:
+        out["assessment"] = None
+    return out
+
+
+def _values(r: wbres.ResultRow) -> dict[str, Any]:
+    return {"performed": r.performed, "performed_on": r.date, "examined": r.examined if r.performed else None,
+            "deviations": r.deviations if r.performed else None, "assessment": r.assessment, "comment": r.comment,
+            "performed_by": r.performed_by, "approved_by": r.approved_by}
+
+
+def _current_results(s: Session, cp_ids: list[int]) -> dict[tuple[int, str], ControlResult]:
+    out = {}
+    ids = sorted(set(cp_ids))
+    for i in range(0, len(ids), 500):
+        for res in s.scalars(select(ControlResult).where(ControlResult.control_point_id.in_(ids[i:i + 500]),
+                                                         ControlResult.is_current.is_(True))):
+            out[(res.control_point_id, res.period)] = res
+    return out
+
+
+def _store(app: App, s: Session, org: Organisation, batches: list[ImportBatch], changes, reason: str | None,
+           report: ImportReport) -> None:
+    """Bulk insert (the 100k-row import must stay fast), with one audit event per file holding a digest
+    of every stored row, so the rows themselves can be checked against the log."""
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    superseded = [old.id for _r, old, _v in changes if old is not None]
+    for i in range(0, len(superseded), 500):
+        s.execute(update(ControlResult).where(ControlResult.id.in_(superseded[i:i + 500])).values(is_current=False))
+    rows = []
+    for r, old, values in changes:
+        rows.append({
+            "org_id": org.id, "control_point_id": r.cp.id, "period": r.row.period,
+            "version": old.version + 1 if old else 1, **values, "reported_by": app.user, "reported_at": now,
+            "import_batch_id": batches[r.batch].id, "supersedes_id": old.id if old else None,
+            "correction_reason": reason.strip() if old and reason else None, "is_current": True,
+        })
+    ids: list[int] = []
+    for i in range(0, len(rows), 5000):
+        chunk = rows[i:i + 5000]
+        ids += list(s.scalars(insert(ControlResult).returning(ControlResult.id, sort_by_parameter_order=True), chunk))
+    report.new = sum(1 for _r, old, _v in changes if old is None)
+    report.corrected = len(changes) - report.new
+    actions = []
+    for (r, _old, _values), rid in zip(changes, ids):
+        if r.row.action:
+            actions.append({"org_id": org.id, "unit_id": r.unit.id, "code": "", "result_id": rid,
+                            "risk_id": r.cp.risk_id, "description": r.row.action, "owner": r.row.action_owner,
+                            "due_date": r.row.action_due, "status": "planerad",
+                            "notes": [{"at": now.date().isoformat(), "by": app.user,
+                                       "text": f"Från resultatet för {r.cp.code} ({_period_name(r.row.period)})"}],
+                            "created_at": now})
+    if actions:
+        start = _next_action_number(s, org)
+        for k, a in enumerate(actions):
+            a["code"] = f"Å-{start + k:05d}"
+        s.execute(insert(Action), actions)
+    report.actions = len(actions)
+    per_batch: dict[int, list[dict]] = defaultdict(list)
+    for row, rid in zip(rows, ids):
+        per_batch[row["import_batch_id"]].append({"id": rid, **row})
+    for b in batches:
+        stored = per_batch.get(b.id, [])
+        digest = hashlib.sha256(json.dumps(plain(stored), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        b.rows = len(stored)
+        app.audit(s, "importera resultat", "import_batch", b.id, after={
+            "file": b.filename, "content_hash": b.content_hash, "results": len(stored),
+            "result_ids": [stored[0]["id"], stored[-1]["id"]] if stored else [],
+            "superseded": [x["supersedes_id"] for x in stored if x["supersedes_id"]][:1000],
+            "reason": reason, "rows_digest": digest}, org_id=org.id)
+    s.flush()
+
+
+def _next_action_number(s: Session, org: Organisation) -> int:
+    codes = s.scalars(select(Action.code).where(Action.org_id == org.id, Action.code.like("Å-%")))
+    return 1 + max((int(c[2:]) for c in codes if c[2:].isdigit()), default=0)
+
+
+# --- evaluation ---------------------------------------------------------------------------------
+
+def _previous(s: Session, cp: ControlPoint, year: int, period: str, periods: list[str]) -> ControlResult | None:
+    """The same control's result in the period before: earlier period this year, or the last period of
+    last year's plan for the same risk or KS requirement."""
+    idx = periods.index(period)
+    if idx > 0:
+        return s.scalar(select(ControlResult).where(ControlResult.control_point_id == cp.id,
+                                                    ControlResult.period == periods[idx - 1],
+                                                    ControlResult.is_current.is_(True)))
+    link = (ControlPoint.risk_id == cp.risk_id) if cp.risk_id else (ControlPoint.ks_code == cp.ks_code)
+    if not cp.risk_id and not cp.ks_code:
+        return None
+    plan = s.get(ControlPlan, cp.plan_id)
+    return s.scalar(
+        select(ControlResult).join(ControlPoint, ControlPoint.id == ControlResult.control_point_id)
+        .join(ControlPlan, ControlPlan.id == ControlPoint.plan_id)
+        .where(link, ControlPlan.unit_id == plan.unit_id, ControlPlan.year == year - 1,
+               ControlPlan.status == "decided", ControlResult.period == periods[-1],
+               ControlResult.is_current.is_(True))
+    )
+
+
+def result_facts(s: Session, org: Organisation, unit: Unit, year: int, period: str) -> list[dict]:
+    """One fact per kontrollpunkt due in the period; those with no result are `reported: false`
+    (result_id = −kontrollpunktens id)."""
+    plan = decided_plan(s, unit, year)
+    if plan is None:
+        return []
+    periods = org.settings.get("periods", ["halvar", "helar"])
+    points = due_points(plan, period)
+    current = _current_results(s, [p.id for p in points])
+    with_action = set(s.scalars(select(Action.result_id).where(Action.result_id.in_([r.id for r in current.values()]))))
+    facts = []
+    for cp in points:
+        res = current.get((cp.id, period))
+        prev = _previous(s, cp, year, period, periods)
+        base = {"type": "result", "cp_id": cp.id, "risk_id": cp.risk_id, "unit": unit.code, "period": period,
+                "year": year, "previous_assessment": prev.assessment if prev else None}
+        if res is None:
+            facts.append({**base, "result_id": -cp.id, "reported": False})
+            continue
+        same = bool(res.performed_by and res.approved_by
+                    and res.performed_by.strip().lower() == res.approved_by.strip().lower())
+        facts.append({
+            **base, "result_id": res.id, "reported": True, "performed": res.performed,
+            "examined": res.examined, "deviations": res.deviations,
+            "deviation_rate": (res.deviations / res.examined) if res.examined else None,
+            "assessment": res.assessment if res.assessment_rule is None else None,
+            "performed_by": res.performed_by, "approved_by": res.approved_by, "same_person": same,
+            "has_action": res.id in with_action,
+        })
+    return facts
+
+
+def _evaluate(app: App, s: Session, org: Organisation, unit: Unit, year: int, period: str) -> dict[str, int]:
+    facts = result_facts(s, org, unit, year, period)
+    if not facts:
+        return {}
+    rs = rulebook.ruleset(app, "resultat")
+    ev, run = rulebook.evaluate_and_store(app, s, org, rs, facts, f"resultat {unit.code} {year} {period}")
+    # A kontrollpunkt with no result is the subject of "ej rapporterad": store it as such.
+    s.execute(update(Conclusion).where(Conclusion.run_id == run.id, Conclusion.subject_type == "result",
+                                       Conclusion.subject_id < 0)
+              .values(subject_type="control_point", subject_id=-Conclusion.subject_id))
+    counts: dict[str, int] = defaultdict(int)
+    derived = []
+    for c in ev.conclusions:
+        counts[c.name] += 1
+        if c.name == "bedömning" and c.subject_id > 0:
+            fact = c.matched[0]["fact"]
+            if "assessment" not in fact:
+                derived.append((c.subject_id, c.attributes["value"], c.rule_id))
+    for rid, value, rule_id in derived:
+        res = s.get(ControlResult, rid)
+        if res.assessment != value or res.assessment_rule != rule_id:
+            res.assessment, res.assessment_rule = value, rule_id
+    s.flush()
+    return dict(counts)
+
+
+def evaluate(app: App, unit_code: str, year: int, period: str, org_code: str | None = None) -> dict[str, int]:
+    """Run the resultat rules on demand for a unit and period; conclusions are stored."""
+    with app.session() as s:
+        org = app.org(s, org_code)
+        _check_period(org, period)
+        return _evaluate(app, s, org, app.unit(s, org, unit_code), year, period)
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+def list_results(app: App, unit_code: str, year: int, period: str | None = None, history: bool = False,
+                 org_code: str | None = None) -> list[dict]:
+    with app.session() as s:
+        org = app.org(s, org_code)
+        unit = app.unit(s, org, unit_code)
+        plan = decided_plan(s, unit, year)
+        if plan is None:
+            raise NotFound(f"{unit.name} har ingen beslutad plan för {year}.")
+        q = (select(ControlResult, ControlPoint).join(ControlPoint, ControlPoint.id == ControlResult.control_point_id)
+             .join(ControlPlan, ControlPlan.id == ControlPoint.plan_id)
+             .where(ControlPlan.unit_id == unit.id, ControlPlan.year == year)
+             .order_by(ControlPoint.code, ControlResult.period, ControlResult.version))
+        if period:
+            q = q.where(ControlResult.period == period)
+        if not history:
+            q = q.where(ControlResult.is_current.is_(True))
+        return [{
+            "id": r.id, "kontrollpunkt": cp.code, "period": _period_name(r.period), "version": r.version,
+            "utförd": r.performed, "datum": r.performed_on, "granskade": r.examined, "avvikelser": r.deviations,
+            "bedömning": r.assessment, "bedömd av": r.assessment_rule or "rapportör",
+            "rapporterad av": r.reported_by, "gällande": r.is_current, "rättelse": r.correction_reason,
+        } for r, cp in s.execute(q)]
+
+
+# --- actions ------------------------------------------------------------------------------------
+
+def action_status(a: Action, on: dt.date | None = None) -> str:
+    """planerad/pågår/klar as set; försenad when the deadline has passed and it is not klar."""
+    on = on or today()
+    if a.status != "klar" and a.due_date and a.due_date < on:
+        return "försenad"
+    return a.status
+
+
+def list_actions(app: App, unit_code: str | None = None, status: str | None = None,
+                 org_code: str | None = None, on: dt.date | None = None) -> list[dict]:
+    with app.session() as s:
+        org = app.org(s, org_code)
+        q = select(Action, Unit.code).join(Unit, Unit.id == Action.unit_id).where(Action.org_id == org.id).order_by(Action.code)
+        if unit_code:
+            q = q.where(Action.unit_id == app.unit(s, org, unit_code).id)
+        out = []
+        for a, ucode in s.execute(q):
+            st = action_status(a, on)
+            if status and st != status:
+                continue
+            out.append({"kod": a.code, "enhet": ucode, "åtgärd": a.description, "ansvarig": a.owner,
+                        "klart senast": a.due_date, "status": st,
+                        "senaste kommentar": a.notes[-1]["text"] if a.notes else ""})
+        return out
+
+
+def _action(s: Session, org: Organisation, code: str) -> Action:
+    a = s.scalar(select(Action).where(Action.org_id == org.id, Action.code == code))
+    if a is None:
+        raise NotFound(f"Åtgärden {code!r} finns inte.")
+    return a
+
+
+def update_action(app: App, code: str, *, status: str | None = None, owner: str | None = None,
+                  due: str | None = None, comment: str | None = None, org_code: str | None = None) -> str:
+    if status is not None and status not in ACTION_STATUS:
+        raise UserError(f"Okänd status {status!r}; välj {', '.join(ACTION_STATUS)} (försenad räknas fram ur datumet).")
+    with app.session() as s:
+        org = app.org(s, org_code)
+        a = _action(s, org, code)
+        before = snapshot(a)
+        if status:
+            a.status = status
+            a.closed_on = today() if status == "klar" else None
+        if owner:
+            a.owner = owner
+        if due:
+            a.due_date = parse_date(due, "--due")
+        if comment:
+            a.notes = [*(a.notes or []), {"at": today().isoformat(), "by": app.user, "text": comment}]
+        if snapshot(a) == before:
+            raise UserError("Ingenting att ändra: ange --status, --owner, --due eller --comment.")
+        s.flush()
+        app.audit(s, "uppdatera", "action", a.code, before=before, after=snapshot(a), org_id=org.id)
+        return action_status(a)
+
+
+def close_action(app: App, code: str, comment: str, org_code: str | None = None) -> None:
+    if not comment or not comment.strip():
+        raise UserError("Beskriv hur åtgärden genomförts (--comment).")
+    update_action(app, code, status="klar", comment=comment, org_code=org_code)

@@ -1,0 +1,204 @@
+"""The results workbook: the template a kontrollansvarig fills in, and the reader of what comes back
+(the same columns from xlsx or from CSV saved by Excel). No database here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from ikcheck.errors import Problem
+from ikcheck.workbooks.reader import Column, Invalid, Row, as_choice, as_date, as_int, as_text
+from ikcheck.workbooks.safe import set_text
+
+SHEET = "Resultat"
+INFO = "Info"
+ASSESSMENTS = ["inga avvikelser", "mindre avvikelser", "väsentliga brister"]
+YES_NO = {"ja": True, "j": True, "yes": True, "x": True, "nej": False, "n": False, "no": False}
+PERIODS = {"halvar": "halvår", "helar": "helår", "T1": "tertial 1", "T2": "tertial 2", "T3": "tertial 3"}
+
+COLUMNS = [
+    Column("code", "Kontrollpunkt", aliases=("Kontrollpunkt-id", "Id")),
+    Column("period", "Period"),
+    Column("version", "Planversion", required=False),
+    Column("title", "Kontrollmoment", required=False),
+    Column("method", "Metod", required=False),
+    Column("sample", "Omfattning", required=False),
+    Column("owner", "Kontrollansvarig", required=False),
+    Column("performed", "Utförd (ja/nej)", aliases=("Utförd",)),
+    Column("date", "Datum"),
+    Column("examined", "Antal granskade"),
+    Column("deviations", "Antal avvikelser"),
+    Column("assessment", "Bedömning"),
+    Column("comment", "Kommentar", required=False),
+    Column("performed_by", "Utförd av"),
+    Column("approved_by", "Godkänd av"),
+    Column("action", "Åtgärd", required=False),
+    Column("action_owner", "Åtgärd ansvarig", required=False),
+    Column("action_due", "Åtgärd klart senast", required=False),
+]
+FILLED = ["performed", "date", "examined", "deviations", "assessment", "comment", "performed_by",
+          "approved_by", "action", "action_owner", "action_due"]
+
+
+@dataclass
+class ResultRow:
+    row: Row
+    code: str
+    period: str
+    version: int | None
+    performed: bool | None
+    date: dt.date | None
+    examined: int | None
+    deviations: int | None
+    assessment: str | None
+    comment: str | None
+    performed_by: str | None
+    approved_by: str | None
+    action: str | None
+    action_owner: str | None
+    action_due: dt.date | None
+
+
+def parse_rows(rows: list[Row], periods: list[str]) -> tuple[list[ResultRow], int, list[Problem]]:
+    """Typed rows, the number of rows left empty (not reported), and every problem found."""
+    out: list[ResultRow] = []
+    problems: list[Problem] = []
+    empty = 0
+    period_choices = {**{k.lower(): k for k in periods}, **{PERIODS[k].lower(): k for k in periods if k in PERIODS}}
+    for row in rows:
+        v = row.values
+        if row.is_empty(FILLED):
+            if v.get("code"):
+                empty += 1  # nothing reported for this kontrollpunkt: "not reported", never "no deviations"
+            continue
+        errs: list[Problem] = []
+
+        def get(key: str, fn, *args, **kw) -> Any:
+            try:
+                return fn(v.get(key), *args, **kw)
+            except Invalid as exc:
+                errs.append(row.problem(key, exc.message, exc.expected))
+                return None
+
+        code = get("code", as_text, 32)
+        if not code:
+            errs.append(row.problem("code", "kontrollpunktens id saknas", "id från mallen, t.ex. SN-2025-K01"))
+        period = get("period", as_choice, period_choices)
+        if period is None and not any(p.column == row.letters.get("period") for p in errs):
+            errs.append(row.problem("period", "perioden saknas", ", ".join(PERIODS.get(p, p) for p in periods)))
+        version = get("version", as_int, minimum=1)
+        performed = get("performed", as_choice, YES_NO)
+        date = get("date", as_date)
+        examined = get("examined", as_int, minimum=0)
+        deviations = get("deviations", as_int, minimum=0)
+        assessment = get("assessment", as_choice, {a: a for a in ASSESSMENTS})
+        r = ResultRow(row, code or "", period or "", version, performed, date, examined, deviations, assessment,
+                      get("comment", as_text), get("performed_by", as_text, 200), get("approved_by", as_text, 200),
+                      get("action", as_text), get("action_owner", as_text, 200), get("action_due", as_date))
+        if not errs:
+            errs += _consistency(r)
+        problems += errs
+        if not errs:
+            out.append(r)
+    return out, empty, problems
+
+
+def _consistency(r: ResultRow) -> list[Problem]:
+    p = []
+    row = r.row
+    if r.performed is None:
+        p.append(row.problem("performed", "ange om kontrollen är utförd", "ja eller nej"))
+    elif r.performed:
+        if r.examined is None:
+            p.append(row.problem("examined", "antal granskade saknas för en utförd kontroll", "ett heltal ≥ 0"))
+        if r.deviations is None:
+            p.append(row.problem("deviations", "antal avvikelser saknas för en utförd kontroll", "ett heltal ≥ 0 (0 om inga)"))
+        if r.date is None:
+            p.append(row.problem("date", "datum saknas för en utförd kontroll", "ett datum ÅÅÅÅ-MM-DD"))
+        if r.examined is not None and r.deviations is not None and r.deviations > r.examined:
+            p.append(row.problem("deviations", f"{r.deviations} avvikelser men bara {r.examined} granskade",
+                                 f"högst {r.examined}"))
+        if not r.performed_by:
+            p.append(row.problem("performed_by", "det saknas vem som utfört kontrollen", "ett namn"))
+    else:
+        if r.examined or r.deviations or r.assessment:
+            p.append(row.problem("performed", "kontrollen är markerad som ej utförd men har resultat",
+                                 "ja om kontrollen är utförd"))
+    if r.action and (not r.action_owner or not r.action_due):
+        p.append(row.problem("action_owner" if not r.action_owner else "action_due",
+                             "en åtgärd behöver ansvarig och klart-datum", "namn och datum ÅÅÅÅ-MM-DD"))
+    return p
+
+
+def write_template(path: Path, meta: dict[str, Any], points: list[dict[str, Any]]) -> Path:
+    """meta: org, unit, unit_name, year, period, version. points: code, title, method, sample, owner."""
+    wb = Workbook()
+    guide = wb.active
+    guide.title = "Instruktioner"
+    lines = [
+        f"Kontrollresultat {PERIODS.get(meta['period'], meta['period'])} {meta['year']} – {meta['unit_name']}",
+        "",
+        "Så fyller du i:",
+        "1. Bladet 'Resultat' har en rad per kontrollpunkt i den beslutade planen som ska rapporteras nu.",
+        "2. Fyll i Utförd (ja/nej), Datum, Antal granskade, Antal avvikelser, Bedömning, Utförd av och Godkänd av.",
+        "3. Bedömningen kan lämnas tom: då räknas den fram ur avvikelseandelen enligt kommunens regler.",
+        "4. Har kontrollen inte gjorts: skriv nej i Utförd och förklara i Kommentar. En rad som lämnas helt tom"
+        " räknas som ej rapporterad – aldrig som 'inga avvikelser'.",
+        "5. Vid brister: beskriv åtgärden, vem som ansvarar och när den ska vara klar.",
+        "6. Den som utför kontrollen ska inte själv godkänna den.",
+        "7. Ändra inte kolumnerna Kontrollpunkt, Period och Planversion. Datum skrivs ÅÅÅÅ-MM-DD.",
+        "",
+        "Lämna filen till controllern; den läses in med `ikcheck results import`.",
+    ]
+    for i, text in enumerate(lines, start=1):
+        set_text(guide.cell(i, 1), text)
+    guide["A1"].font = Font(bold=True, size=14)
+    guide.column_dimensions["A"].width = 120
+    ws = wb.create_sheet(SHEET)
+    widths = {"Kontrollmoment": 50, "Kommentar": 40, "Åtgärd": 40}
+    fill = PatternFill("solid", fgColor="FFF8DC")
+    for j, col in enumerate(COLUMNS, start=1):
+        c = set_text(ws.cell(1, j), col.header)
+        c.font = Font(bold=True)
+        c.alignment = Alignment(wrap_text=True)
+        ws.column_dimensions[c.column_letter].width = widths.get(col.header, 16)
+    ws.freeze_panes = "B2"
+    for i, p in enumerate(points, start=2):
+        values = [p["code"], PERIODS.get(meta["period"], meta["period"]), meta["version"], p["title"], p.get("method"),
+                  p.get("sample"), p.get("owner")]
+        for j, value in enumerate(values, start=1):
+            set_text(ws.cell(i, j), value)
+        for j in range(8, len(COLUMNS) + 1):
+            ws.cell(i, j).fill = fill
+    last = max(len(points) + 1, 2)
+    col = {c.key: j for j, c in enumerate(COLUMNS, start=1)}
+    letter = lambda k: ws.cell(1, col[k]).column_letter  # noqa: E731
+    yes_no = DataValidation(type="list", formula1='"ja,nej"', allow_blank=True)
+    yes_no.error, yes_no.errorTitle = "Skriv ja eller nej.", "Utförd"
+    grade = DataValidation(type="list", formula1='"' + ",".join(ASSESSMENTS) + '"', allow_blank=True)
+    grade.error, grade.errorTitle = "Välj en bedömning i listan.", "Bedömning"
+    counts = DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=True)
+    counts.error = "Ett heltal, 0 eller större."
+    dates = DataValidation(type="date", operator="greaterThan", formula1="36526", allow_blank=True)
+    dates.error = "Ett datum, ÅÅÅÅ-MM-DD."
+    for dv, keys in ((yes_no, ["performed"]), (grade, ["assessment"]), (counts, ["examined", "deviations"]),
+                     (dates, ["date", "action_due"])):
+        ws.add_data_validation(dv)
+        for k in keys:
+            dv.add(f"{letter(k)}2:{letter(k)}{last}")
+    info = wb.create_sheet(INFO)
+    for i, (k, value) in enumerate([("org", meta["org"]), ("unit", meta["unit"]), ("year", meta["year"]),
+                                    ("period", meta["period"]), ("version", meta["version"]),
+                                    ("generated", dt.date.today().isoformat())], start=1):
+        set_text(info.cell(i, 1), k)
+        set_text(info.cell(i, 2), value)
+    info.sheet_state = "hidden"
+    wb.active = 1
+    wb.save(path)
+    return Path(path)

@@ -1,0 +1,254 @@
+"""Control results: template, import from xlsx and Swedish CSV, evaluation, corrections, actions,
+and a corpus of broken files that must each be refused in Swedish without changing a byte."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import zipfile
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import MetaData, select
+
+from ikcheck import demo, planning, results
+from ikcheck.config import bundled
+from ikcheck.errors import ValidationFailed
+from ikcheck.store.models import Action, Conclusion, ControlResult
+
+YEAR = demo.DEMO_YEAR
+ON = dt.date(YEAR + 1, 1, 31)
+
+
+@pytest.fixture
+def kommun(app):
+    rr = bundled("riskregister") / "demo"
+    org = demo.build_kommun(app, rr / "exempelby.yaml", rr / "risker.yaml")
+    for unit in ("SN", "BUN"):
+        planning.derive(app, unit, YEAR)
+        planning.accept(app, unit, YEAR)
+        planning.decide(app, unit, YEAR, "2024-11-21", "§ 1", f"{unit} 2024/1")
+    return org
+
+
+def dump(app) -> list:
+    """Every row of every table, ordered: equal dumps mean an unchanged database."""
+    meta = MetaData()
+    meta.reflect(app.db.engine)
+    out = []
+    with app.db.engine.connect() as c:
+        for name in sorted(meta.tables):
+            t = meta.tables[name]
+            rows = c.execute(t.select().order_by(*t.primary_key.columns)).all()
+            out.append((name, [tuple(r) for r in rows]))
+    return out
+
+
+def filled(app, tmp_path, unit="SN", period="halvar", name=None, **kw) -> Path:
+    blank = results.template(app, unit, YEAR, period, tmp_path / f"mall-{unit}-{period}.xlsx")
+    return demo.fill_results(blank, tmp_path / (name or f"{unit}-{period}.xlsx"), random.Random(1), period, YEAR, **kw)
+
+
+def edit_cell(path: Path, header: str, row: int, value, out: Path | None = None) -> Path:
+    wb = load_workbook(path)
+    ws = wb["Resultat"]
+    col = {c.value: c.column for c in ws[1]}
+    ws.cell(row, col[header], value)
+    wb.save(out or path)
+    return out or path
+
+
+def test_template_has_a_row_per_due_point_and_dropdowns(app, kommun, tmp_path):
+    path = results.template(app, "SN", YEAR, "halvar", tmp_path / "t.xlsx")
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["Instruktioner", "Resultat", "Info"]
+    assert wb["Info"].sheet_state == "hidden"
+    ws = wb["Resultat"]
+    codes = [r[0].value for r in ws.iter_rows(min_row=2)]
+    plan = planning.show(app, "SN", YEAR)
+    assert codes == [ln["kod"] for ln in plan["lines"] if "halvår" in ln["rapportering"]]
+    lists = [dv.formula1 for dv in ws.data_validations.dataValidation]
+    assert '"ja,nej"' in lists and '"inga avvikelser,mindre avvikelser,väsentliga brister"' in lists
+
+
+def test_import_evaluates_and_derives_assessments(app, kommun, tmp_path):
+    path = filled(app, tmp_path, bad={0})
+    path = edit_cell(path, "Godkänd av", 3, "Sara Ek")
+    path = edit_cell(path, "Utförd av", 3, "Sara Ek")
+    path = edit_cell(path, "Bedömning", 4, "inga avvikelser")
+    path = edit_cell(path, "Antal avvikelser", 4, 5)
+    r = results.import_files(app, [path], on=ON)
+    rows = results.list_results(app, "SN", YEAR, "halvar")
+    assert r.new == len(rows) > 3
+    first = rows[0]
+    assert first["bedömning"] == "väsentliga brister" and first["bedömd av"] == "RES-02"
+    assert r.findings["bristande_dualitet"] == 1
+    assert r.findings["motstridig_bedömning"] == 1  # reported "inga avvikelser" with 5 deviations
+    assert rows[2]["bedömning"] == "inga avvikelser" and rows[2]["bedömd av"] == "rapportör"
+    with app.session() as s:
+        assert s.scalars(select(Action)).all()  # the åtgärd written in the file
+        names = set(s.scalars(select(Conclusion.name)))
+    assert {"bedömning", "bristande_dualitet", "motstridig_bedömning"} <= names
+
+
+def test_same_file_twice_changes_nothing_and_says_so(app, kommun, tmp_path, cli):
+    path = filled(app, tmp_path)
+    assert cli("results", "import", path).code == 0
+    before = dump(app)
+    r = cli("results", "import", path)
+    assert r.code == 0 and "Redan inläst, ingenting ändrat" in r.out
+    assert dump(app) == before
+
+
+def test_correction_supersedes_with_reason_and_keeps_the_old(app, kommun, tmp_path):
+    path = filled(app, tmp_path)
+    results.import_files(app, [path], on=ON)
+    fixed = edit_cell(path, "Antal granskade", 2, 99, tmp_path / "rättad.xlsx")
+    before = dump(app)
+    with pytest.raises(ValidationFailed, match="ange skälet|Ange skälet"):
+        results.import_files(app, [fixed], on=ON)
+    assert dump(app) == before
+    r = results.import_files(app, [fixed], reason="Fel antal i första filen", on=ON)
+    assert (r.corrected, r.new) == (1, 0)
+    hist = [x for x in results.list_results(app, "SN", YEAR, "halvar", history=True) if x["id"] in (1,) or x["version"] == 2]
+    assert any(x["version"] == 2 and x["granskade"] == 99 and x["rättelse"] == "Fel antal i första filen" for x in hist)
+    with app.session() as s:
+        old = s.get(ControlResult, 1)
+        assert old.is_current is False and old.examined != 99
+
+
+def test_empty_row_is_not_reported_never_no_deviations(app, kommun, tmp_path):
+    path = filled(app, tmp_path, skip=0)
+    r = results.import_files(app, [path], on=ON)
+    assert r.not_reported == 1 and r.findings["ej_rapporterad"] == 1
+    codes = {x["kontrollpunkt"] for x in results.list_results(app, "SN", YEAR, "halvar")}
+    first = planning.show(app, "SN", YEAR)["lines"][0]["kod"]
+    assert first not in codes
+
+
+def test_swedish_csv_in_cp1252_with_semicolons(app, kommun, tmp_path):
+    plan = planning.show(app, "SN", YEAR)
+    code = plan["lines"][0]["kod"]
+    text = ("Kontrollpunkt;Period;Utförd (ja/nej);Datum;Antal granskade;Antal avvikelser;Bedömning;Kommentar;"
+            "Utförd av;Godkänd av\n"
+            f"{code};halvår;ja;2025-05-20;20,0;1;mindre avvikelser;Två ärenden saknade underskrift – åtgärdat;"
+            "Åsa Öberg;Göran Ärlig\n")
+    path = tmp_path / "resultat.csv"
+    path.write_bytes(text.encode("cp1252"))
+    r = results.import_files(app, [path], on=ON)
+    assert r.new == 1
+    row = results.list_results(app, "SN", YEAR, "halvar")[0]
+    assert row["granskade"] == 20 and row["avvikelser"] == 1
+    with app.session() as s:
+        assert s.get(ControlResult, row["id"]).performed_by == "Åsa Öberg"
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + text.replace(code, plan["lines"][1]["kod"]).replace(";", ",").replace("20,0", "20")
+                    .encode("utf-8"))
+    assert results.import_files(app, [bom], on=ON).new == 1
+
+
+# --- the broken-input corpus ----------------------------------------------------------------------
+
+def _corpus(app, tmp_path: Path) -> list[tuple[str, Path, list[str]]]:
+    good = filled(app, tmp_path, name="good.xlsx")
+    bun = filled(app, tmp_path, unit="BUN", name="bun.xlsx")
+    cases = []
+
+    def variant(name: str, header: str, row: int, value, words: list[str]):
+        cases.append((name, edit_cell(good, header, row, value, tmp_path / f"{name}.xlsx"), words))
+
+    variant("text-count", "Antal granskade", 2, "tjugo", ["rad 2", "kolumn J", "'tjugo' är inget heltal"])
+    variant("negative", "Antal avvikelser", 3, -1, ["rad 3", "kolumn K", "utanför", "ett heltal ≥ 0"])
+    variant("more-deviations", "Antal avvikelser", 2, 500, ["rad 2", "500 avvikelser men bara"])
+    variant("unknown-point", "Kontrollpunkt", 2, "SN-2025-K99", ["okänd kontrollpunkt 'SN-2025-K99'"])
+    variant("future", "Datum", 2, dt.date(2030, 1, 1), ["datumet 2030-01-01 ligger i framtiden"])
+    variant("date-text", "Datum", 2, "i maj", ["'i maj' är inget datum", "ÅÅÅÅ-MM-DD"])
+    variant("formula", "Antal granskade", 2, "=5*4", ["formeln '=5*4'"])
+    variant("old-version", "Planversion", 2, 7, ["planversion 7", "gällande plan är version 1"])
+    variant("period", "Period", 2, "kvartal", ["'kvartal' är inget giltigt val"])
+    # a BUN kontrollpunkt pasted into SN's file
+    bun_code = load_workbook(bun)["Resultat"].cell(2, 1).value
+    variant("other-unit", "Kontrollpunkt", 2, bun_code, [f"kontrollpunkten {bun_code} hör till BUN"])
+    wb = load_workbook(good)
+    ws = wb["Resultat"]
+    ws.cell(1, 1, "Punkt")
+    wb.save(tmp_path / "wrong-header.xlsx")
+    cases.append(("wrong-header", tmp_path / "wrong-header.xlsx", ["kolumnen 'Kontrollpunkt' saknas"]))
+    wb = load_workbook(good)
+    wb["Resultat"].delete_cols(1)
+    wb.save(tmp_path / "no-id.xlsx")
+    cases.append(("no-id", tmp_path / "no-id.xlsx", ["kolumnen 'Kontrollpunkt' saknas"]))
+    wb = load_workbook(good)
+    wb["Resultat"].merge_cells("J2:K3")
+    wb.save(tmp_path / "merged.xlsx")
+    cases.append(("merged", tmp_path / "merged.xlsx", ["J2:K3 är sammanfogade"]))
+    wb = load_workbook(good)
+    wb["Resultat"].delete_rows(1, 200)
+    wb.save(tmp_path / "empty-sheet.xlsx")
+    cases.append(("empty-sheet", tmp_path / "empty-sheet.xlsx", ["bladet är tomt"]))
+    (tmp_path / "empty.xlsx").write_bytes(b"")
+    cases.append(("empty-file", tmp_path / "empty.xlsx", ["är tom"]))
+    with zipfile.ZipFile(tmp_path / "zip.xlsx", "w") as z:
+        z.writestr("word/document.xml", "<w/>")
+    cases.append(("docx-as-xlsx", tmp_path / "zip.xlsx", ["Word-dokument"]))
+    with zipfile.ZipFile(tmp_path / "zip2.xlsx", "w") as z:
+        z.writestr("bilder/foto.txt", "x")
+    cases.append(("zip-as-xlsx", tmp_path / "zip2.xlsx", ["zip-fil med annat innehåll"]))
+    big = tmp_path / "stor.xlsx"
+    with open(big, "wb") as fh:
+        fh.write(b"\x00" + os.urandom(1024) * (50 * 1024))  # 50 MB of binary noise with an .xlsx name
+    cases.append(("50mb", big, ["varken en Excel-arbetsbok eller en textfil"]))
+    code = load_workbook(good)["Resultat"].cell(2, 1).value
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("Kontrollpunkt;Period;Utförd (ja/nej);Datum;Antal granskade;Antal avvikelser;Bedömning;Utförd av;Godkänd av\n"
+                     f"{code},halvår,ja,2025-05-01,10,0,,A,B\n", encoding="utf-8")
+    cases.append(("mixed-separators", mixed, ["raden har 1 fält men rubrikraden har 9"]))
+    quoting = tmp_path / "quote.csv"
+    quoting.write_text("Kontrollpunkt;Period;Utförd (ja/nej);Datum;Antal granskade;Antal avvikelser;Bedömning;Utförd av;Godkänd av\n"
+                       f'{code};halvår;ja;2025-05-01;10;0;"inga avvikelser;A;B\n', encoding="utf-8")
+    cases.append(("broken-quoting", quoting, ["citattecknen"]))
+    dup = tmp_path / "dup.xlsx"
+    wb = load_workbook(good)
+    ws = wb["Resultat"]
+    ws.cell(3, 1, ws.cell(2, 1).value)
+    wb.save(dup)
+    cases.append(("duplicate", dup, ["förekommer redan i dup.xlsx rad 2"]))
+    return cases
+
+
+def test_broken_input_corpus_changes_nothing(app, kommun, tmp_path, cli):
+    cases = _corpus(app, tmp_path)
+    before = dump(app)
+    for name, path, words in cases:
+        with pytest.raises(ValidationFailed) as exc:
+            results.import_files(app, [path], on=ON)
+        text = str(exc.value)
+        for w in words:
+            assert w in text, (name, text)
+        assert path.name in text, (name, text)
+        assert dump(app) == before, name
+    # one bad file among good ones: nothing from any of them is stored
+    good = tmp_path / "good.xlsx"
+    with pytest.raises(ValidationFailed):
+        results.import_files(app, [good, tmp_path / "negative.xlsx"], on=ON)
+    assert dump(app) == before
+    r = cli("results", "import", tmp_path / "negative.xlsx")
+    assert r.code == 2 and "fil negative.xlsx, blad 'Resultat', rad 3, kolumn K" in r.err
+    assert dump(app) == before
+
+
+def test_actions_update_close_and_overdue(app, kommun, tmp_path, cli):
+    results.import_files(app, [filled(app, tmp_path, bad={0})], on=ON)
+    acts = results.list_actions(app, "SN", on=dt.date(YEAR, 7, 1))
+    assert acts and acts[0]["status"] == "planerad"
+    late = results.list_actions(app, "SN", on=dt.date(YEAR + 1, 6, 1))
+    assert late[0]["status"] == "försenad"
+    code = acts[0]["kod"]
+    assert cli("action", "update", code, "--status", "pågår", "--comment", "Utbildning bokad").code == 0
+    r = cli("action", "update", code, "--status", "avbruten")
+    assert r.code == 2 and "Okänd status" in r.err
+    assert cli("action", "close", code, "--comment", "Utbildningen genomförd 2025-09-12").code == 0
+    closed = next(a for a in results.list_actions(app, "SN", on=dt.date(YEAR + 2, 1, 1)) if a["kod"] == code)
+    assert closed["status"] == "klar" and "genomförd" in closed["senaste kommentar"]
