@@ -86,6 +86,7 @@ def run_demo(base: Settings, directory: Path, database: str | None = None, scale
     )
     run_plans(app, org.code, directory, summary, say)
     run_results(app, org.code, directory, summary, say, random.Random(seed))
+    run_reports(app, org.code, directory, summary, say)
     return summary
 
 
@@ -198,7 +199,7 @@ def fill_results(template: Path, out: Path, rng: random.Random, period: str, yea
             put("Kommentar", "Kontrollen hann inte genomföras på grund av vakanser.")
             continue
         examined = int(ws.cell(r, col["Omfattning"]).value or 10)
-        deviations = rng.choice([0, 0, 0, 0, 1]) if i not in bad else max(2, examined // 5)
+        deviations = rng.choice([0] * 9 + [1]) if i not in bad else max(2, examined // 5)
         put("Utförd (ja/nej)", "ja")
         put("Datum", day + dt.timedelta(days=i % 9))
         put("Antal granskade", examined)
@@ -258,4 +259,41 @@ def run_results(app: App, org_code: str, directory: Path, summary: DemoSummary, 
         f"(halvår och helår), {totals['corrected']} rättat med skäl, {totals['not_reported']} ej rapporterat, "
         f"{totals['actions']} åtgärder. Regelslutsatser: "
         + ", ".join(f"{k} {v}" for k, v in sorted(findings.items())) + f". Filerna finns i {out}."
+    )
+
+
+SUBMITTED = {"halvar": "2025-09-{day:02d}", "ar": "2026-02-{day:02d}"}
+
+
+def run_reports(app: App, org_code: str, directory: Path, summary: DemoSummary, say) -> None:
+    """Every unit's halvårsrapport and årsrapport, submitted to KS on time except Kultur- och
+    fritidsnämndens årsrapport (late on purpose); then KS's summary in every format."""
+    from ikcheck.reporting import reports
+
+    year = DEMO_YEAR
+    out = directory / "rapporter"
+    text = ("Förvaltningen delar bedömningen. Bristerna i dokumentationen har åtgärdats genom utbildning av "
+            "handläggarna och en ny checklista som används sedan december.")
+    own = out / "forvaltningens-text.txt"
+    out.mkdir(parents=True, exist_ok=True)
+    own.write_text(text, encoding="utf-8")
+    for i, unit in enumerate(DECISIONS, start=1):
+        say(f"Rapporter {unit}")
+        reports.submit(app, unit, year, "halvar", out_dir=out, date=SUBMITTED["halvar"].format(day=10 + i),
+                       org_code=org_code)
+        late = unit == "KFN"
+        reports.submit(app, unit, year, "ar", out_dir=out, date="2026-03-20" if late else SUBMITTED["ar"].format(day=10 + i),
+                       own_text=own if unit == "SN" else None, org_code=org_code)
+    for fmt in ("pdf", "html", "xlsx"):
+        summary.files.append(reports.unit_report(app, "SN", year, "ar", fmt, out / f"arsrapport-SN-{year}.{fmt}",
+                                                 own_text=own, org_code=org_code)[0])
+    colours = None
+    for fmt in ("pdf", "html", "xlsx"):
+        path, data = reports.ks_report(app, year, "ar", fmt, out / f"ks-sammanstallning-{year}.{fmt}", org_code=org_code)
+        summary.files.append(path)
+        colours = data["colours"]
+    summary.lines.append(
+        f"Rapporter {year}: {2 * len(DECISIONS)} halvårs- och årsrapporter inlämnade till KS (Kultur- och "
+        f"fritidsnämndens årsrapport för sent); KS-sammanställningen bedömer {colours.get('grön', 0)} enheter gröna, "
+        f"{colours.get('gul', 0)} gula och {colours.get('röd', 0)} röda. Filerna finns i {out}."
     )

@@ -7,6 +7,7 @@ import itertools
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,23 +49,34 @@ def _template(tmp_path_factory):
         yield path
 
 
-@pytest.fixture
-def db_url(_template, tmp_path):
+@contextmanager
+def fresh_database(template, directory: Path):
+    """A new database copied from the migrated template; dropped afterwards."""
     if BACKEND == "postgresql":
         admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
         name = f"ikc_t{os.getpid()}_{next(_counter)}"
         with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{_template}"'))
-        yield PG_URL.rsplit("/", 1)[0] + "/" + name
-        dispose_all()
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+            c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        try:
+            yield PG_URL.rsplit("/", 1)[0] + "/" + name
+        finally:
+            dispose_all()
+            with admin.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
     else:
-        path = tmp_path / "ikcheck.db"
-        shutil.copy(_template, path)
-        yield f"sqlite:///{path}"
-        dispose_all()
+        path = directory / "ikcheck.db"
+        shutil.copy(template, path)
+        try:
+            yield f"sqlite:///{path}"
+        finally:
+            dispose_all()
+
+
+@pytest.fixture
+def db_url(_template, tmp_path):
+    with fresh_database(_template, tmp_path) as url:
+        yield url
 
 
 def make_settings(url: str, **overrides) -> Settings:

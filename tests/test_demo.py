@@ -1,42 +1,107 @@
-"""`ikcheck demo` as a user runs it: a whole kommun, a summary in Swedish, an intact audit log."""
+"""`ikcheck demo` as a user runs it: a whole kommun through the whole cycle, a Swedish summary, every
+file written, an intact audit log; and the KS summary flags the unit that was late on purpose."""
 
+from __future__ import annotations
+
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import BACKEND
+from ikcheck import demo
+
+from tests.conftest import BACKEND, fresh_database
 
 
-def demo_url(tmp_path: Path, db_url: str) -> str:
-    return db_url if BACKEND == "postgresql" else f"sqlite:///{tmp_path / 'demo' / 'ikcheck.db'}"
+@pytest.fixture(scope="module")
+def demo_run(_template, tmp_path_factory):
+    """One full demo per backend: on SQLite exactly as the README runs it (its own database file)."""
+    directory = tmp_path_factory.mktemp("demo")
+    with fresh_database(_template, directory / "db") if BACKEND == "postgresql" else _nothing() as url:
+        cmd = [sys.executable, "-m", "ikcheck"] + (["--db", url] if url else []) + ["demo"]
+        (directory / "db").mkdir(exist_ok=True)
+        out = subprocess.run(cmd, cwd=directory, capture_output=True, text=True, env=_env())
+        yield directory / "ikcheck-demo", url or f"sqlite:///{directory / 'ikcheck-demo' / 'ikcheck.db'}", out
 
 
-def test_demo_with_its_own_database_prints_summary(cli, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("IKCHECK_DATABASE_URL", raising=False)
-    r = cli("demo", db=False)  # exactly what the README runs: no options at all
-    assert r.code == 0, r.text
-    assert "Exempelby kommun: 8 enheter (KS, 5 nämnder, 2 bolag), 14 processer." in r.out
-    assert "60 risker bedömda inför 2025" in r.out
-    assert (tmp_path / "ikcheck-demo" / "ikcheck.db").is_file()
-    # Running it again starts afresh instead of failing on the existing kommun.
-    assert cli("demo", db=False).code == 0
+class _nothing:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
 
 
-def test_demo_database_verifies_and_has_two_years(cli, tmp_path, db_url):
-    url = demo_url(tmp_path, db_url)
-    assert cli("demo", "--dir", tmp_path / "demo", db=url).code == 0
+def _env() -> dict:
+    import os
+
+    env = dict(os.environ)
+    env.pop("IKCHECK_DATABASE_URL", None)
+    env["COLUMNS"] = "200"
+    return env
+
+
+def test_demo_prints_the_whole_cycle_in_swedish(demo_run):
+    directory, _url, out = demo_run
+    assert out.returncode == 0, out.stderr
+    text_out = " ".join(out.stdout.split())
+    assert "Exempelby kommun: 8 enheter (KS, 5 nämnder, 2 bolag), 14 processer." in text_out
+    assert "60 risker bedömda inför 2025" in text_out
+    assert "Planer för intern kontroll 2025: 8 beslutade" in text_out
+    assert "Kontrollresultat 2025:" in text_out and "1 rättat med skäl" in text_out
+    assert "16 halvårs- och årsrapporter inlämnade till KS" in text_out
+    assert "Traceback" not in out.stderr
+
+
+def test_demo_writes_every_report_in_every_format(demo_run):
+    directory, _url, _out = demo_run
+    for unit in demo.DECISIONS:
+        assert (directory / "planer" / f"plan-{unit}-2025.pdf").read_bytes().startswith(b"%PDF")
+        assert (directory / "rapporter" / f"arsrapport-{unit}-2025-v1.pdf").is_file()
+        assert (directory / "rapporter" / f"halvarsrapport-{unit}-2025-v1.pdf").is_file()
+    for fmt in ("pdf", "html", "xlsx"):
+        assert (directory / "rapporter" / f"ks-sammanstallning-2025.{fmt}").stat().st_size > 5000
+        assert (directory / "rapporter" / f"arsrapport-SN-2025.{fmt}").stat().st_size > 5000
+
+
+def test_demo_database_is_intact_and_complete(demo_run, cli):
+    _directory, url, _out = demo_run
     assert cli("audit", "verify", db=url).code == 0
     engine = create_engine(url)
     with engine.connect() as c:
         years = c.execute(text("SELECT year, count(*) FROM risk_assessment GROUP BY year ORDER BY year")).all()
+        plans = c.execute(text("SELECT count(*) FROM control_plan WHERE status = 'decided'")).scalar()
+        superseded = c.execute(text("SELECT count(*) FROM control_plan WHERE status = 'superseded'")).scalar()
+        reports = c.execute(text("SELECT count(*) FROM report_record WHERE submitted_at IS NOT NULL")).scalar()
     engine.dispose()
     assert [tuple(y) for y in years] == [(2024, 60), (2025, 60)]
+    assert (plans, superseded, reports) == (8, 1, 16)
+
+
+def test_ks_summary_flags_the_unit_late_on_purpose(demo_run):
+    directory, _url, _out = demo_run
+    html = (directory / "rapporter" / "ks-sammanstallning-2025.html").read_text(encoding="utf-8")
+    kfn = html.split("Kultur- och fritidsnämnden", 1)[1].split("</tr>", 1)[0]
+    assert "ARS-05" in kfn or "ARS-04" in kfn
+    assert "lämnades till KS 20 dagar för sent" in kfn
+    others = html.split("Socialnämnden", 1)[1].split("</tr>", 1)[0]
+    assert "för sent" not in others
 
 
 def test_demo_scale_makes_n_kommuner(cli, tmp_path, db_url):
-    url = demo_url(tmp_path, db_url)
+    url = db_url if BACKEND == "postgresql" else f"sqlite:///{tmp_path / 'scale.db'}"
     r = cli("demo", "--dir", tmp_path / "demo", "--scale", "2", db=url)
     assert r.code == 0, r.text
     r = cli("org", "list", db=url)
     assert "exempelby-001" in r.out and "exempelby-002" in r.out
+
+
+def test_demo_starts_afresh_in_its_own_directory(tmp_path):
+    db = tmp_path / "ikcheck.db"
+    db.write_text("gammalt")
+    Path(str(db) + "-wal").write_text("x")
+    demo._fresh_sqlite(f"sqlite:///{db}")
+    assert not db.exists() and not Path(str(db) + "-wal").exists()
+

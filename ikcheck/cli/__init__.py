@@ -10,7 +10,7 @@ import typer
 from sqlalchemy.exc import OperationalError
 
 from ikcheck import __version__
-from ikcheck.cli import audit, db, demo, matrix, org, plan, results, risk, rules
+from ikcheck.cli import audit, db, demo, matrix, org, plan, report, results, risk, rules
 from ikcheck.cli.common import err_console, state
 from ikcheck.errors import UserError
 
@@ -50,6 +50,7 @@ app.add_typer(rules.app, name="rules")
 app.add_typer(plan.app, name="plan")
 app.add_typer(results.app, name="results")
 app.add_typer(results.actions, name="action")
+app.add_typer(report.app, name="report")
 app.add_typer(audit.app, name="audit")
 app.add_typer(db.app, name="db")
 

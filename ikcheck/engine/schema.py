@@ -54,8 +54,8 @@ FACT_TYPES: dict[str, FactType] = {
         }, "En rapport (halvår eller helår) och om den lämnats in i tid"),
         FactType("unit", "unit_id", {
             "unit_id": INT, "code": STR, "name": STR, "kind": STR, "year": INT,
-            "significant": INT, "minor": INT, "not_performed": INT, "escalations": INT,
-            "overdue_actions": INT, "late": INT, "performed_share": NUM,
+            "points": INT, "significant": INT, "minor": INT, "not_performed": INT, "not_reported": INT,
+            "escalations": INT, "overdue_actions": INT, "late": INT, "performed_share": NUM,
         }, "En enhet med årets sammanfattade resultat"),
     ]
 }

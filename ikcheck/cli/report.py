@@ -1,0 +1,64 @@
+"""`ikcheck report`: halvårsrapport, årsrapport, KS-sammanställning and submission to KS."""
+
+from pathlib import Path
+
+import typer
+
+from ikcheck.cli.common import console, ok, print_table, state
+from ikcheck.reporting import reports
+
+app = typer.Typer(help="Rapporter: halvår, år, KS-sammanställning och inlämning till KS.", no_args_is_help=True)
+
+FMT = typer.Option("pdf", "--format", help="html, pdf eller xlsx.")
+
+
+def _unit(kind: str, unit: str, year: int, fmt: str, out: Path | None, text: Path | None) -> None:
+    path, data = reports.unit_report(state.app(), unit, year, kind, fmt, out, text, org_code=state.org)
+    j = data["judgement"]
+    ok(f"Skrev {path} – bedömning {j['colour']} ({j['rule_id']}).")
+
+
+@app.command("halvar")
+def halvar(unit: str = typer.Option(..., "--unit"), year: int = typer.Option(..., "--year"), fmt: str = FMT,
+           out: Path = typer.Option(None, "--out"),
+           text: Path = typer.Option(None, "--text", help="Förvaltningens egen bedömning (textfil) att foga in.")) -> None:
+    """Halvårsrapport för en enhet."""
+    _unit("halvar", unit, year, fmt, out, text)
+
+
+@app.command("ar")
+def ar(unit: str = typer.Option(..., "--unit"), year: int = typer.Option(..., "--year"), fmt: str = FMT,
+       out: Path = typer.Option(None, "--out"),
+       text: Path = typer.Option(None, "--text", help="Förvaltningens egen bedömning (textfil) att foga in.")) -> None:
+    """Årsrapport för en enhet."""
+    _unit("ar", unit, year, fmt, out, text)
+
+
+@app.command("ks")
+def ks(year: int = typer.Option(..., "--year"), period: str = typer.Option("ar", "--period", help="halvar eller ar."),
+       fmt: str = FMT, out: Path = typer.Option(None, "--out")) -> None:
+    """KS-sammanställning över alla nämnder och bolag (uppsiktsplikt)."""
+    path, data = reports.ks_report(state.app(), year, period, fmt, out, org_code=state.org)
+    c = data["colours"]
+    ok(f"Skrev {path} – {c.get('grön', 0)} gröna, {c.get('gul', 0)} gula, {c.get('röd', 0)} röda.")
+
+
+@app.command("submit")
+def submit(unit: str = typer.Option(..., "--unit"), year: int = typer.Option(..., "--year"),
+           period: str = typer.Option("ar", "--period", help="halvar eller ar."), fmt: str = FMT,
+           out_dir: Path = typer.Option(Path("rapporter"), "--dir", help="Katalog för den inlämnade filen."),
+           date: str = typer.Option(None, "--date", help="Inlämningsdatum (standard: i dag)."),
+           text: Path = typer.Option(None, "--text")) -> None:
+    """Lämna rapporten till KS: filen fryses med sitt innehållshash; en ändring blir en ny version."""
+    r = reports.submit(state.app(), unit, year, period, fmt=fmt, out_dir=out_dir, date=date, own_text=text,
+                       org_code=state.org)
+    if r["unchanged"]:
+        console.print(f"Rapporten är redan inlämnad som version {r['version']} ({r['submitted']}) och är oförändrad.")
+    else:
+        ok(f"Version {r['version']} inlämnad {r['submitted']}: {r['path']} (sha256 {r['hash'][:16]}…)")
+
+
+@app.command("list")
+def list_(year: int = typer.Option(..., "--year")) -> None:
+    """Visa inlämnade rapporter och deras versioner."""
+    print_table(reports.submissions(state.app(), year, org_code=state.org), title=f"Inlämnade rapporter {year}")

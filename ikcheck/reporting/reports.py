@@ -1,0 +1,219 @@
+"""Halvårsrapport, årsrapport and KS-sammanställning: rendering to HTML, PDF and XLSX, reproducibly
+(the same database state gives the same bytes), and submission of a unit's report to KS."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from sqlalchemy import select
+
+from ikcheck.app import App
+from ikcheck.calendar import parse_date, swedish_date, today
+from ikcheck.errors import UserError
+from ikcheck.reporting import datasets, heatmap
+from ikcheck.reporting.render import file_hash, render_html, write_pdf
+from ikcheck.store.audit import snapshot
+from ikcheck.store.models import ReportRecord
+from ikcheck.workbooks.safe import set_text
+
+FORMATS = ("html", "pdf", "xlsx")
+EPOCH_2000 = 946684800
+
+
+@contextmanager
+def _source_date(at: dt.datetime | None):
+    """Fonts embedded in a PDF carry a timestamp; pin it to the data's own time (reproducible)."""
+    old = os.environ.get("SOURCE_DATE_EPOCH")
+    stamp = int(at.replace(tzinfo=dt.timezone.utc).timestamp()) if at else EPOCH_2000
+    os.environ["SOURCE_DATE_EPOCH"] = str(stamp)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("SOURCE_DATE_EPOCH", None)
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = old
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise UserError(f"Okänt format {fmt!r}; välj html, pdf eller xlsx.")
+
+
+def unit_report(app: App, unit_code: str, year: int, kind: str, fmt: str, out: Path | None = None,
+                own_text: Path | None = None, org_code: str | None = None) -> tuple[Path, dict]:
+    _check_format(fmt)
+    text = None
+    if own_text:
+        try:
+            text = Path(own_text).read_text(encoding="utf-8").strip()
+        except (FileNotFoundError, UnicodeDecodeError):
+            raise UserError(f"Textfilen {own_text} kan inte läsas (förväntat en textfil i UTF-8).") from None
+    with app.session() as s:
+        org = app.org(s, org_code)
+        unit = app.unit(s, org, unit_code)
+        data = datasets.unit_report(app, s, org, unit, year, kind, text)
+    path = Path(out or f"{'halvarsrapport' if kind == 'halvar' else 'arsrapport'}-{unit.code}-{year}.{fmt}")
+    _write(app, path, fmt, "rapport.html.j2", {"r": data, "heatmap_html": heatmap.html_table(data["heatmap"])},
+           data, _unit_sheets)
+    return path, data
+
+
+def ks_report(app: App, year: int, kind: str, fmt: str, out: Path | None = None,
+              org_code: str | None = None) -> tuple[Path, dict]:
+    _check_format(fmt)
+    with app.session() as s:
+        org = app.org(s, org_code)
+        data = datasets.ks_summary(app, s, org, year, kind)
+    path = Path(out or f"ks-sammanstallning-{year}{'-halvar' if kind == 'halvar' else ''}.{fmt}")
+    _write(app, path, fmt, "ks.html.j2", {"k": data}, data, _ks_sheets)
+    return path, data
+
+
+def _write(app: App, path: Path, fmt: str, template: str, context: dict, data: dict, sheets) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    at = data["provenance"]["as_of"]
+    if fmt == "xlsx":
+        wb = Workbook()
+        wb.remove(wb.active)
+        sheets(wb, data)
+        _save_reproducibly(wb, path, at)
+        return
+    html = render_html(app.settings.reports_dir, template, **context)
+    if fmt == "html":
+        path.write_text(html, encoding="utf-8")
+    else:
+        with _source_date(at):
+            write_pdf(html, path, app.settings.reports_dir)
+
+
+def _save_reproducibly(wb: Workbook, path: Path, at: dt.datetime | None) -> None:
+    """openpyxl stamps the file with 'now' (document properties and zip entries); pin both."""
+    stamp = (at or dt.datetime(2000, 1, 1)).replace(microsecond=0)
+    wb.properties.created = wb.properties.modified = stamp
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw.xlsx"
+        wb.save(raw)
+        iso = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+        with zipfile.ZipFile(raw) as src, zipfile.ZipFile(Path(tmp) / "out.xlsx", "w", zipfile.ZIP_DEFLATED) as dst:
+            for info in src.infolist():
+                body = src.read(info.filename)
+                if info.filename == "docProps/core.xml":
+                    body = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*", lambda m: m.group(1) + iso.encode(), body)
+                fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+                fixed.compress_type = zipfile.ZIP_DEFLATED
+                dst.writestr(fixed, body)
+        shutil.move(str(Path(tmp) / "out.xlsx"), path)
+
+
+def _sheet(wb: Workbook, title: str, headers: list[str], rows: list[list[Any]]) -> None:
+    ws = wb.create_sheet(title)
+    for j, h in enumerate(headers, start=1):
+        set_text(ws.cell(1, j), h).font = Font(bold=True)
+        ws.column_dimensions[ws.cell(1, j).column_letter].width = 44 if len(h) > 14 or h in (
+            "Kontrollmoment", "Åtgärd", "Iakttagelse", "Risk", "Kommentar", "Bedömning av intern kontroll") else 15
+    for i, r in enumerate(rows, start=2):
+        for j, v in enumerate(r, start=1):
+            set_text(ws.cell(i, j), v)
+
+
+def _unit_sheets(wb: Workbook, d: dict) -> None:
+    s = d["summary"]
+    _sheet(wb, "Sammanfattning", ["Uppgift", "Värde"], [
+        ["Rapport", f"{d['title']} – {d['unit']}"], ["Kontrollpunkter", s["points"]], ["Utförda", s["performed"]],
+        ["Med avvikelser", s["with_deviations"]], ["Väsentliga brister", s["significant"]],
+        ["Ej utförda", s["not_performed"]], ["Ej rapporterade", s["not_reported"]], ["Åtgärder", s["actions"]],
+        ["Försenade åtgärder", s["overdue_actions"]],
+        ["Bedömning", f"{d['judgement']['colour']}: {d['judgement']['text']} ({d['judgement']['rule_id']})"],
+        ["Förvaltningens bedömning", d["own_text"]],
+        ["Data t.o.m. händelse", d["provenance"]["as_of_seq"]], ["Innehållshash", d["provenance"]["data_hash"]],
+        ["Regler", d["rules_version"]]])
+    _sheet(wb, "Resultat", ["Period", "Kontrollpunkt", "Risk", "Riskvärde", "Kontrollmoment", "Metod", "Omfattning",
+                            "Rapporterad", "Utförd", "Granskade", "Avvikelser", "Bedömning", "Bedömd av", "Kommentar"],
+           [[r["period"], r["code"], r["risk"], r["score"], r["title"], r["method"], r["sample"], r["reported"],
+             r["performed"], r["examined"], r["deviations"], r["assessment"], r["assessed_by"], r["comment"]]
+            for r in d["rows"]])
+    _sheet(wb, "Iakttagelser", ["Period", "Kontrollpunkt", "Regel", "Iakttagelse"],
+           [[f["period"], f["code"], f["rule_id"], f["message"]] for f in d["findings"]])
+    _sheet(wb, "Åtgärder", ["Kod", "Åtgärd", "Ansvarig", "Klart senast", "Status"],
+           [[a["code"], a["description"], a["owner"], a["due"], a["status"]] for a in d["actions"]])
+    heatmap.add_sheet(wb, d["heatmap"])
+
+
+def _ks_sheets(wb: Workbook, d: dict) -> None:
+    _sheet(wb, "Enheter", ["Enhet", "Bedömning", "Regel", "Bedömning av intern kontroll", "Plan beslutad",
+                           "Inlämnad version", "Inlämnad", "Kontrollpunkter", "Utförda", "Väsentliga brister",
+                           "Ej utförda", "Ej rapporterade", "Eskaleringar", "Försenade åtgärder",
+                           "Väsentliga brister föreg. år", "Årshjul"],
+           [[u["unit"], u["judgement"]["colour"], u["judgement"]["rule_id"], u["judgement"]["text"],
+             u["plan"]["decided"] if u["plan"] else None,
+             u["submitted"]["version"] if u["submitted"] else None, u["submitted"]["date"] if u["submitted"] else None,
+             u["summary"]["points"], u["summary"]["performed"], u["summary"]["significant"],
+             u["summary"]["not_performed"], u["summary"]["not_reported"], u["summary"]["escalations"],
+             u["summary"]["overdue_actions"], u["last_year"]["significant"] if u["last_year"]["points"] else None,
+             "; ".join(t["message"] for t in u["timing"])] for u in d["units"]])
+    _sheet(wb, "Brister", ["Enhet", "Kontrollpunkt", "Period", "Iakttagelse"],
+           [[b["unit"], b.get("code"), b["period"],
+             b["message"] if b.get("escalated") else f"{b['title']}: {b['deviations']} av {b['examined']}"]
+            for b in d["brister"]])
+    _sheet(wb, "Försenade åtgärder", ["Enhet", "Kod", "Åtgärd", "Ansvarig", "Klart senast"],
+           [[a["unit"], a["code"], a["description"], a["owner"], a["due"]] for a in d["overdue"]])
+    _sheet(wb, "Underlag", ["Uppgift", "Värde"], [["Data t.o.m. händelse", d["provenance"]["as_of_seq"]],
+                                                  ["Innehållshash", d["provenance"]["data_hash"]],
+                                                  ["Regler", d["rules_version"]]])
+
+
+# --- submission ---------------------------------------------------------------------------------
+
+def submit(app: App, unit_code: str, year: int, kind: str, *, fmt: str = "pdf", out_dir: Path | None = None,
+           date: str | None = None, own_text: Path | None = None, org_code: str | None = None) -> dict:
+    """Generate the report and record that it was sent to KS: date, by whom, the file's content hash.
+    A submitted report is frozen; a changed report submitted again becomes a new version."""
+    submitted_on = parse_date(date, "--date") if date else today()
+    out_dir = Path(out_dir or "rapporter")
+    tmp = out_dir / f".utkast-{unit_code}-{year}-{kind}.{fmt}"
+    path, data = unit_report(app, unit_code, year, kind, fmt, tmp, own_text, org_code)
+    digest = file_hash(path)
+    with app.session() as s:
+        org = app.org(s, org_code)
+        unit = app.unit(s, org, unit_code)
+        last = s.scalar(select(ReportRecord).where(ReportRecord.unit_id == unit.id, ReportRecord.year == year,
+                                                   ReportRecord.kind == kind, ReportRecord.submitted_at.is_not(None))
+                        .order_by(ReportRecord.version.desc()))
+        if last is not None and last.content_hash == digest:
+            path.unlink()
+            return {"version": last.version, "path": last.path, "hash": digest, "unchanged": True,
+                    "submitted": last.submitted_at}
+        version = (last.version + 1) if last else 1
+        final = out_dir / f"{'halvarsrapport' if kind == 'halvar' else 'arsrapport'}-{unit.code}-{year}-v{version}.{fmt}"
+        path.replace(final)
+        rec = ReportRecord(org_id=org.id, unit_id=unit.id, kind=kind, year=year, format=fmt, version=version,
+                           path=str(final.resolve()), content_hash=digest, data_hash=data["provenance"]["data_hash"],
+                           rules_version=data["rules_version"], created_by=app.user, submitted_at=submitted_on,
+                           submitted_by=app.user, supersedes_id=last.id if last else None)
+        s.add(rec)
+        s.flush()
+        app.audit(s, "lämna till KS", "report_record", rec.id, after=snapshot(rec), org_id=org.id)
+        return {"version": version, "path": str(final), "hash": digest, "unchanged": False,
+                "submitted": submitted_on, "judgement": data["judgement"]["colour"]}
+
+
+def submissions(app: App, year: int, org_code: str | None = None) -> list[dict]:
+    with app.session() as s:
+        org = app.org(s, org_code)
+        units = {u.id: u.code for u in org.units}
+        return [{"enhet": units.get(r.unit_id), "rapport": r.kind, "version": r.version,
+                 "inlämnad": swedish_date(r.submitted_at), "av": r.submitted_by, "hash": r.content_hash[:16],
+                 "fil": r.path}
+                for r in s.scalars(select(ReportRecord).where(ReportRecord.org_id == org.id, ReportRecord.year == year)
+                                   .order_by(ReportRecord.unit_id, ReportRecord.kind, ReportRecord.version))]

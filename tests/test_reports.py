@@ -1,0 +1,118 @@
+"""Halvårsrapport, årsrapport, KS-sammanställning and submission: content, formats, reproducibility."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pytest
+from openpyxl import load_workbook
+
+from ikcheck import demo, planning, results
+from ikcheck.config import bundled
+from ikcheck.reporting import reports
+from ikcheck.reporting.render import file_hash
+
+YEAR = demo.DEMO_YEAR
+ON = dt.date(YEAR + 1, 1, 31)
+
+
+@pytest.fixture
+def cycle(app, tmp_path):
+    rr = bundled("riskregister") / "demo"
+    demo.build_kommun(app, rr / "exempelby.yaml", rr / "risker.yaml")
+    for unit, date in (("SN", "2024-11-21"), ("BUN", "2024-12-09")):  # BUN decides late
+        planning.derive(app, unit, YEAR)
+        planning.accept(app, unit, YEAR)
+        planning.decide(app, unit, YEAR, date, "§ 1", f"{unit} 2024/1")
+    rng = random.Random(5)
+    for period in ("halvar", "helar"):
+        files = []
+        for unit in ("SN", "BUN"):
+            blank = results.template(app, unit, YEAR, period, tmp_path / f"m-{unit}-{period}.xlsx")
+            files.append(demo.fill_results(blank, tmp_path / f"r-{unit}-{period}.xlsx", rng, period, YEAR,
+                                           bad={0} if unit == "SN" else frozenset(),
+                                           not_done=1 if unit == "BUN" and period == "helar" else None))
+        results.import_files(app, files, on=ON)
+    return app
+
+
+def test_annual_report_has_every_section_and_names_its_rule(cycle, tmp_path):
+    own = tmp_path / "text.txt"
+    own.write_text("Förvaltningen instämmer.\n\nNya rutiner införs i januari.", encoding="utf-8")
+    path, data = reports.unit_report(cycle, "SN", YEAR, "ar", "html", tmp_path / "sn.html", own_text=own)
+    html = path.read_text(encoding="utf-8")
+    for section in ("Sammanfattning", "Bedömning av den interna kontrollen", "Resultat per kontrollpunkt",
+                    "Åtgärder", "Kontroller som inte utförts eller rapporterats", "Jämförelse", "Riskbild 2025",
+                    "Förvaltningens bedömning", "Nya rutiner införs i januari."):
+        assert section in html, section
+    s = data["summary"]
+    assert s["points"] == len(data["rows"]) and s["significant"] >= 2  # the same point failed both periods
+    assert data["judgement"]["rule_id"] == "BED-01" and data["judgement"]["colour"] == "röd"
+    assert f"Regel {data['judgement']['rule_id']}" in html
+    assert "<svg" in html and "<script" not in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+    assert data["provenance"]["data_hash"] in html
+
+
+def test_half_year_report_xlsx_has_one_sheet_per_table(cycle, tmp_path):
+    path, data = reports.unit_report(cycle, "BUN", YEAR, "halvar", "xlsx", tmp_path / "bun.xlsx")
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["Sammanfattning", "Resultat", "Iakttagelser", "Åtgärder", "Värmekarta"]
+    assert wb["Resultat"].max_row == len(data["rows"]) + 1
+    assert all(r["period"] == "halvar" for r in data["rows"])
+
+
+def test_regenerating_gives_the_same_bytes_in_every_format(cycle, tmp_path):
+    for fmt in ("pdf", "html", "xlsx"):
+        a, _ = reports.unit_report(cycle, "SN", YEAR, "ar", fmt, tmp_path / f"a.{fmt}")
+        b, _ = reports.unit_report(cycle, "SN", YEAR, "ar", fmt, tmp_path / f"b.{fmt}")
+        assert file_hash(a) == file_hash(b), fmt
+
+
+def test_submission_is_frozen_and_a_change_is_a_new_version(cycle, tmp_path, cli):
+    first = reports.submit(cycle, "SN", YEAR, "ar", out_dir=tmp_path, date="2026-02-20")
+    assert first["version"] == 1 and not first["unchanged"]
+    # regenerating the submitted report yields the same content hash
+    again, _ = reports.unit_report(cycle, "SN", YEAR, "ar", "pdf", tmp_path / "again.pdf")
+    assert file_hash(again) == first["hash"] == file_hash(tmp_path / "arsrapport-SN-2025-v1.pdf")
+    assert reports.submit(cycle, "SN", YEAR, "ar", out_dir=tmp_path, date="2026-02-21")["unchanged"]
+    # KS uses the submitted version; a later correction shows as changed, then as version 2
+    path = tmp_path / "r-SN-helar.xlsx"
+    from tests.test_results import edit_cell
+
+    fixed = edit_cell(path, "Antal granskade", 2, 30, tmp_path / "fix.xlsx")
+    results.import_files(cycle, [fixed], reason="Omräknat", on=ON)
+    _p, ks = reports.ks_report(cycle, YEAR, "ar", "html", tmp_path / "ks.html")
+    sn = next(u for u in ks["units"] if u["code"] == "SN")
+    assert sn["submitted"]["version"] == 1 and sn["submitted"]["changed_since"] is True
+    second = reports.submit(cycle, "SN", YEAR, "ar", out_dir=tmp_path, date="2026-02-25")
+    assert second["version"] == 2 and second["hash"] != first["hash"]
+    assert (tmp_path / "arsrapport-SN-2025-v1.pdf").is_file()  # the old version is kept as sent
+    r = cli("report", "list", "--year", YEAR)
+    assert r.code == 0 and "SN" in r.out and "2" in r.out
+
+
+def test_ks_summary_flags_late_plan_and_late_report(cycle, tmp_path):
+    reports.submit(cycle, "SN", YEAR, "ar", out_dir=tmp_path, date="2026-02-20")
+    reports.submit(cycle, "BUN", YEAR, "ar", out_dir=tmp_path, date="2026-04-15")  # 46 days late
+    path, ks = reports.ks_report(cycle, YEAR, "ar", "html", tmp_path / "ks.html")
+    units = {u["code"]: u for u in ks["units"]}
+    bun = {t["rule_id"]: t["message"] for t in units["BUN"]["timing"]}
+    assert bun["ARS-02"] == "Planen för 2025 beslutades 9 dagar för sent"
+    assert bun["ARS-04"] == "Rapporten för 2025 (årsrapporten) lämnades till KS 46 dagar för sent"
+    assert "ARS-04" not in {t["rule_id"] for t in units["SN"]["timing"]}
+    assert units["KS"]["judgement"]["colour"] == "röd" and units["KS"]["plan"] is None
+    html = path.read_text(encoding="utf-8")
+    assert "46 dagar för sent" in html and "Eskaleras till KS" in html
+
+
+def test_report_cli_formats_and_errors(cycle, cli, tmp_path):
+    for fmt in ("html", "pdf", "xlsx"):
+        r = cli("report", "halvar", "--unit", "SN", "--year", YEAR, "--format", fmt, "--out", tmp_path / f"h.{fmt}")
+        assert r.code == 0 and (tmp_path / f"h.{fmt}").is_file()
+    r = cli("report", "ks", "--year", YEAR, "--format", "xlsx", "--out", tmp_path / "ks.xlsx")
+    assert r.code == 0 and "röda" in r.out
+    r = cli("report", "ar", "--unit", "KFN", "--year", YEAR, "--format", "html")
+    assert r.code == 2 and "ingen beslutad plan" in r.err
+    r = cli("report", "ar", "--unit", "SN", "--year", YEAR, "--format", "docx")
+    assert r.code == 2 and "Okänt format" in r.err
