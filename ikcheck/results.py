@@ -18,6 +18,7 @@ from ikcheck import rulebook
 from ikcheck.app import App
 from ikcheck.calendar import parse_date, today
 from ikcheck.errors import NotFound, Problem, UserError, ValidationFailed
+from ikcheck.gcpause import paused_gc
 from ikcheck.planning import decided_plan
 from ikcheck.store.audit import plain, snapshot
 from ikcheck.store.models import (
@@ -93,7 +94,12 @@ class _Resolved:
 def import_files(app: App, files: list[Path], reason: str | None = None, org_code: str | None = None,
                  on: dt.date | None = None) -> ImportReport:
     """Validate every file and row first; then store everything in one transaction, or nothing."""
-    on = on or today()
+    with paused_gc():
+        return _import_files(app, files, reason, org_code, on or today())
+
+
+def _import_files(app: App, files: list[Path], reason: str | None, org_code: str | None,
+                  on: dt.date) -> ImportReport:
     report = ImportReport()
     with app.session() as s:
         org = app.org(s, org_code)
@@ -263,10 +269,13 @@ def _store(app: App, s: Session, org: Organisation, batches: list[ImportBatch], 
             "import_batch_id": batches[r.batch].id, "supersedes_id": old.id if old else None,
             "correction_reason": reason.strip() if old and reason else None, "is_current": True,
         })
-    ids: list[int] = []
     for i in range(0, len(rows), 5000):
-        chunk = rows[i:i + 5000]
-        ids += list(s.scalars(insert(ControlResult).returning(ControlResult.id, sort_by_parameter_order=True), chunk))
+        s.execute(insert(ControlResult), rows[i:i + 5000])
+    # the new ids, read back in one query (RETURNING with parameter order is quadratic on SQLite)
+    new_ids = {(cp, period): rid for rid, cp, period in s.execute(
+        select(ControlResult.id, ControlResult.control_point_id, ControlResult.period)
+        .where(ControlResult.import_batch_id.in_([b.id for b in batches]), ControlResult.is_current.is_(True)))}
+    ids = [new_ids[(row["control_point_id"], row["period"])] for row in rows]
     report.new = sum(1 for _r, old, _v in changes if old is None)
     report.corrected = len(changes) - report.new
     actions = []
@@ -306,25 +315,25 @@ def _next_action_number(s: Session, org: Organisation) -> int:
 
 # --- evaluation ---------------------------------------------------------------------------------
 
-def _previous(s: Session, cp: ControlPoint, year: int, period: str, periods: list[str]) -> ControlResult | None:
-    """The same control's result in the period before: earlier period this year, or the last period of
-    last year's plan for the same risk or KS requirement."""
+def _previous_assessments(s: Session, plan: ControlPlan, points: list[ControlPoint], period: str,
+                          periods: list[str]) -> dict[int, str | None]:
+    """The same control's assessment in the period before, for every point at once: the earlier period
+    this year, or last year's last period for the same risk or KS requirement (one query either way)."""
     idx = periods.index(period)
     if idx > 0:
-        return s.scalar(select(ControlResult).where(ControlResult.control_point_id == cp.id,
-                                                    ControlResult.period == periods[idx - 1],
-                                                    ControlResult.is_current.is_(True)))
-    link = (ControlPoint.risk_id == cp.risk_id) if cp.risk_id else (ControlPoint.ks_code == cp.ks_code)
-    if not cp.risk_id and not cp.ks_code:
-        return None
-    plan = s.get(ControlPlan, cp.plan_id)
-    return s.scalar(
-        select(ControlResult).join(ControlPoint, ControlPoint.id == ControlResult.control_point_id)
+        prev = _current_results(s, [p.id for p in points])
+        return {p.id: r.assessment for p in points if (r := prev.get((p.id, periods[idx - 1])))}
+    rows = s.execute(
+        select(ControlPoint.risk_id, ControlPoint.ks_code, ControlResult.assessment)
+        .join(ControlResult, ControlResult.control_point_id == ControlPoint.id)
         .join(ControlPlan, ControlPlan.id == ControlPoint.plan_id)
-        .where(link, ControlPlan.unit_id == plan.unit_id, ControlPlan.year == year - 1,
+        .where(ControlPlan.unit_id == plan.unit_id, ControlPlan.year == plan.year - 1,
                ControlPlan.status == "decided", ControlResult.period == periods[-1],
                ControlResult.is_current.is_(True))
-    )
+    ).all()
+    by_risk = {r: a for r, _k, a in rows if r}
+    by_ks = {k: a for _r, k, a in rows if k}
+    return {p.id: by_risk.get(p.risk_id) if p.risk_id else by_ks.get(p.ks_code) for p in points}
 
 
 def result_facts(s: Session, org: Organisation, unit: Unit, year: int, period: str) -> list[dict]:
@@ -336,13 +345,18 @@ def result_facts(s: Session, org: Organisation, unit: Unit, year: int, period: s
     periods = org.settings.get("periods", ["halvar", "helar"])
     points = due_points(plan, period)
     current = _current_results(s, [p.id for p in points])
-    with_action = set(s.scalars(select(Action.result_id).where(Action.result_id.in_([r.id for r in current.values()]))))
+    result_ids = [r.id for r in current.values()]
+    with_action: set[int] = set()
+    for i in range(0, len(result_ids), 500):
+        with_action |= set(s.scalars(select(Action.result_id).where(Action.result_id.in_(result_ids[i:i + 500]))))
+    previous = _previous_assessments(s, plan, points, period, periods)
     facts = []
-    for cp in points:
+    for n, cp in enumerate(points):
         res = current.get((cp.id, period))
-        prev = _previous(s, cp, year, period, periods)
+        # `batch`: the resultat rules only join a result with its own conclusions, so large plans are
+        # evaluated in batches of 2,000 (durable_rules slows down on very large batches)
         base = {"type": "result", "cp_id": cp.id, "risk_id": cp.risk_id, "unit": unit.code, "period": period,
-                "year": year, "previous_assessment": prev.assessment if prev else None}
+                "year": year, "previous_assessment": previous.get(cp.id), "batch": n // 2000}
         if res is None:
             facts.append({**base, "result_id": -cp.id, "reported": False})
             continue
@@ -364,7 +378,8 @@ def _evaluate(app: App, s: Session, org: Organisation, unit: Unit, year: int, pe
     if not facts:
         return {}
     rs = rulebook.ruleset(app, "resultat")
-    ev, run = rulebook.evaluate_and_store(app, s, org, rs, facts, f"resultat {unit.code} {year} {period}")
+    ev, run = rulebook.evaluate_and_store(app, s, org, rs, facts, f"resultat {unit.code} {year} {period}",
+                                          partition="batch")
     # A kontrollpunkt with no result is the subject of "ej rapporterad": store it as such.
     s.execute(update(Conclusion).where(Conclusion.run_id == run.id, Conclusion.subject_type == "result",
                                        Conclusion.subject_id < 0)
@@ -377,11 +392,14 @@ def _evaluate(app: App, s: Session, org: Organisation, unit: Unit, year: int, pe
             fact = c.matched[0]["fact"]
             if "assessment" not in fact:
                 derived.append((c.subject_id, c.attributes["value"], c.rule_id))
+    by_value: dict[tuple[str, str], list[int]] = defaultdict(list)
     for rid, value, rule_id in derived:
-        res = s.get(ControlResult, rid)
-        if res.assessment != value or res.assessment_rule != rule_id:
-            res.assessment, res.assessment_rule = value, rule_id
-    s.flush()
+        by_value[(value, rule_id)].append(rid)
+    for (value, rule_id), ids in by_value.items():
+        for i in range(0, len(ids), 500):
+            s.execute(update(ControlResult).where(ControlResult.id.in_(ids[i:i + 500]))
+                      .values(assessment=value, assessment_rule=rule_id))
+    s.expire_all()
     return dict(counts)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ikcheck import engine, register, yamlsrc
@@ -44,13 +44,12 @@ def evaluate_and_store(app: App, s: Session, org: Organisation, rs: engine.Rules
                   run_by=app.user)
     s.add(run)
     s.flush()
-    s.add_all([
-        Conclusion(org_id=org.id, run_id=run.id, rule_id=c.rule_id, name=c.name,
-                   subject_type=c.subject_type, subject_id=c.subject_id, attributes=c.attributes,
-                   matched=[{"alias": m["alias"], "type": m["type"], "fact": m["fact"]} for m in c.matched])
-        for c in ev.conclusions
-    ])
-    s.flush()
+    rows = [{"org_id": org.id, "run_id": run.id, "rule_id": c.rule_id, "name": c.name,
+             "subject_type": c.subject_type, "subject_id": c.subject_id, "attributes": c.attributes,
+             "matched": [{"alias": m["alias"], "type": m["type"], "fact": m["fact"]} for m in c.matched]}
+            for c in ev.conclusions]
+    for i in range(0, len(rows), 5000):  # bulk: a run over 100k facts stores 100k conclusions
+        s.execute(insert(Conclusion), rows[i:i + 5000])
     app.audit(s, "regelkörning", "rule_run", run.id, after={
         "ruleset": rs.name, "version": rs.version, "hash": rs.content_hash, "purpose": purpose,
         "facts": ev.facts, "conclusions": len(ev.conclusions)}, org_id=org.id)

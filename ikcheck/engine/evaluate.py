@@ -9,7 +9,6 @@ is cross-checked against the reference evaluator; any difference raises and noth
 
 from __future__ import annotations
 
-import gc
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +18,7 @@ from ikcheck.engine.compile import assert_order
 from ikcheck.engine.rules import Rule, Ruleset, render_attributes
 from ikcheck.engine.schema import CONCLUSION, FACT_TYPES
 from ikcheck.errors import UserError
+from ikcheck.gcpause import paused_gc
 
 ENGINES = ("durable", "python")
 
@@ -96,15 +96,8 @@ def evaluate(rs: Ruleset, facts: list[dict], engine: str = "durable",
              partition: str | None = None, cross_check: bool = True) -> Evaluation:
     """Evaluate a ruleset over facts. `partition` splits the batch by a fact field (facts without
     it go to every part); rules must then only join facts within a part."""
-    # The cyclic GC rescans every live fact dict again and again while a large batch is built,
-    # which made time grow faster than the batch; nothing here makes reference cycles.
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with paused_gc():
         return _evaluate(rs, facts, engine, partition, cross_check)
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _evaluate(rs: Ruleset, facts: list[dict], engine: str, partition: str | None,
@@ -128,6 +121,7 @@ def _evaluate(rs: Ruleset, facts: list[dict], engine: str, partition: str | None
     parts = [sorted(g + shared) for _, g in sorted(groups.items(), key=lambda kv: str(kv[0]))] or [shared]
     chains = any(p.fact == CONCLUSION for r in rs.rules for p in r.patterns)
     subject_pos = {r.id: [p.alias for p in r.positives].index(r.subject) for r in rs.rules}
+    needed = _fields_used(rs)
 
     kept: dict[tuple, Conclusion] = {}
     where: dict[tuple, set[int]] = {}  # conclusion key -> the parts it fired in
@@ -146,7 +140,10 @@ def _evaluate(rs: Ruleset, facts: list[dict], engine: str, partition: str | None
             perm = sorted(range(len(batch)), key=lambda k: rank[batch[k]["type"]])
             batch = [batch[k] for k in perm]
             ids = [ids[k] for k in perm]
-            for rule_id, idxs in _run(rs, batch, engine, cross_check):
+            # durable_rules gets only the fields the rules read (its cost grows with fact size);
+            # conclusions keep the whole facts for the explanation.
+            lean = [f if f["type"] == CONCLUSION else {k: f[k] for k in needed[f["type"]] if k in f} for f in batch]
+            for rule_id, idxs in _run(rs, lean, engine, cross_check):
                 key = (rule_id, tuple(ids[i] for i in idxs))
                 firings[key] = (rs.rule(rule_id), tuple(batch[i] for i in idxs))
                 fired_in[key].add(n)
@@ -158,6 +155,21 @@ def _evaluate(rs: Ruleset, facts: list[dict], engine: str, partition: str | None
             break
     conclusions = sorted(kept.values(), key=lambda c: _output_order(rs, c))
     return Evaluation(rs, engine, len(base), rounds, conclusions, losers)
+
+
+def _fields_used(rs: Ruleset) -> dict[str, set[str]]:
+    """Per fact type, the fields any rule reads (conditions, joins, keys): all a batch needs."""
+    aliases_by_rule = {r.id: {p.alias: p.fact for p in r.patterns} for r in rs.rules}
+    needed: dict[str, set[str]] = defaultdict(lambda: {"type"})
+    for name, ft in FACT_TYPES.items():
+        needed[name].add(ft.key)
+    for r in rs.rules:
+        for p in r.patterns:
+            for c in p.conds:
+                needed[p.fact].add(c.field)
+                if c.ref:
+                    needed[aliases_by_rule[r.id][c.ref[0]]].add(c.ref[1])
+    return needed
 
 
 def _output_order(rs: Ruleset, c: Conclusion) -> tuple:
@@ -188,15 +200,18 @@ def _resolve_groups(rs: Ruleset, firings: dict[tuple, tuple], subject_pos: dict[
     """Winners: every firing outside a group, and per (group, subject) the best-ranked one."""
     winners: list[tuple] = []
     best: dict[tuple, tuple] = {}
+    best_rank: dict[tuple, tuple] = {}
     members: dict[tuple, list[tuple]] = defaultdict(list)
+    ranks = {r.id: (r.priority, r.order) for r in rs.rules}
     for key, (rule, facts) in firings.items():
         if rule.group is None:
             winners.append(key)
             continue
         slot = (rule.group, *_subject(rule, facts, subject_pos[rule.id]))
         members[slot].append(key)
-        if slot not in best or _rank(rs, key[0], key) < _rank(rs, best[slot][0], best[slot]):
-            best[slot] = key
+        rank = (ranks[key[0]], key)
+        if slot not in best or rank < best_rank[slot]:
+            best[slot], best_rank[slot] = key, rank
     winners.extend(best.values())
     losers = [
         Shadowed(k[0], slot[1], slot[2], best[slot][0])

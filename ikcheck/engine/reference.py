@@ -112,11 +112,30 @@ def matches(rule: Rule, facts: list[dict], index: _Index | None = None) -> Itera
     yield from walk(0, {}, {})
 
 
+def _predicate(conds: tuple[Cond, ...]):
+    """One function testing all of a pattern's literal conditions (the common, fast case)."""
+    if not conds:
+        return lambda fact: True
+    if len(conds) == 1:
+        c = conds[0]
+        return lambda fact: cond_holds(c, fact, _NO_BINDING)
+    return lambda fact: all(cond_holds(c, fact, _NO_BINDING) for c in conds)
+
+
+_NO_BINDING: dict[str, dict] = {}
+
+
 def evaluate(rules: list[Rule], facts: list[dict]) -> set[tuple[str, tuple[int, ...]]]:
     """(rule id, fact indices in alias order) for every firing."""
     index = _Index(facts)
     out: set[tuple[str, tuple[int, ...]]] = set()
     for rule in rules:
+        if len(rule.patterns) == 1 and not any(c.ref for c in rule.patterns[0].conds):
+            # a single pattern with literal conditions: a plain filter, no join machinery
+            test = _predicate(rule.patterns[0].conds)
+            rid = rule.id
+            out.update((rid, (i,)) for i in index.by_type.get(rule.patterns[0].fact, ()) if test(facts[i]))
+            continue
         aliases = [p.alias for p in rule.positives]
         for b in matches(rule, facts, index):
             out.add((rule.id, tuple(b[a] for a in aliases)))

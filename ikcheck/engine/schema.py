@@ -46,7 +46,7 @@ FACT_TYPES: dict[str, FactType] = {
             "result_id": INT, "cp_id": INT, "risk_id": INT, "unit": STR, "period": STR,
             "year": INT, "reported": BOOL, "performed": BOOL, "examined": INT, "deviations": INT,
             "deviation_rate": NUM, "assessment": STR, "performed_by": STR, "approved_by": STR,
-            "same_person": BOOL, "previous_assessment": STR, "has_action": BOOL,
+            "same_person": BOOL, "previous_assessment": STR, "has_action": BOOL, "batch": INT,
         }, "Ett kontrollresultat för en period"),
         FactType("report", "report_id", {
             "report_id": INT, "unit": STR, "unit_kind": STR, "year": INT, "period": STR,

@@ -1,0 +1,137 @@
+"""Results import speed: 10k and 100k result rows, as xlsx and as Swedish CSV.
+
+Baselines in the same run on the same files: bare openpyxl read_only iteration (values_only) of the xlsx,
+and pandas.read_csv of the CSV. ikcheck's import = read + validate every row + resolve kontrollpunkter +
+store in one transaction + the resultat rules + stored conclusions.
+Target: ikcheck ≥ 0.5× the baseline's rows/s; growth linear (time(100k)/time(10k) ≈ 10).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from common import best_of, table
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import insert
+
+from ikcheck import results
+from ikcheck.app import App
+from ikcheck.config import Settings, bundled, default_engine
+from ikcheck.store.db import dispose_all
+from ikcheck.store.models import ControlPlan, ControlPoint, Organisation, Unit
+from ikcheck.workbooks.results import COLUMNS
+
+YEAR = 2025
+
+
+def make_db(path: Path, n: int) -> App:
+    app = App(Settings(f"sqlite:///{path}", bundled("rules"), bundled("riskregister"), bundled("reports"),
+                       default_engine(), "bench"))
+    with app.session() as s:
+        org = Organisation(code="bench", name="Benchkommun", matrix_name="kommun-4x4",
+                           settings={"periods": ["halvar", "helar"],
+                                     "arshjul": {"plan_beslut": "11-30", "halvar_rapport": "09-30", "ar_rapport": "02-28"}})
+        s.add(org)
+        s.flush()
+        unit = Unit(org_id=org.id, code="U", name="Enheten", kind="namnd")
+        s.add(unit)
+        s.flush()
+        plan = ControlPlan(org_id=org.id, unit_id=unit.id, year=YEAR, version=1, status="decided", created_by="bench",
+                           decision_date=dt.date(YEAR - 1, 11, 20), decision_paragraph="§ 1", decision_dnr="1")
+        s.add(plan)
+        s.flush()
+        s.execute(insert(ControlPoint), [
+            {"org_id": org.id, "plan_id": plan.id, "code": f"U-{YEAR}-K{i:06d}", "position": i, "title": f"Kontroll {i}",
+             "method": "stickprov", "sample_size": 20, "frequency": "halvår", "owner": "Ansvarig",
+             "reporting": ["halvar", "helar"], "status": "accepted", "rule_id": "bench"} for i in range(n)])
+    return app
+
+
+def rows(n: int) -> list[list]:
+    out = []
+    for i in range(n):
+        dev = i % 7 == 0
+        out.append([f"U-{YEAR}-K{i:06d}", "halvår", 1, "ja", dt.date(YEAR, 5, 1 + i % 28), 20, 3 if dev else 0, None,
+                    "Kontrollen genomförd" if dev else None, "Sara Ek", "Karin Ström",
+                    "Rutinen ses över" if dev else None, "Enhetschef" if dev else None,
+                    dt.date(YEAR, 10, 31) if dev else None])
+    return out
+
+
+HEAD = ["Kontrollpunkt", "Period", "Planversion", "Utförd (ja/nej)", "Datum", "Antal granskade", "Antal avvikelser",
+        "Bedömning", "Kommentar", "Utförd av", "Godkänd av", "Åtgärd", "Åtgärd ansvarig", "Åtgärd klart senast"]
+assert all(h in {c.header for c in COLUMNS} for h in HEAD)
+
+
+def write_xlsx(path: Path, data: list[list]) -> None:
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("Resultat")
+    ws.append(HEAD)
+    for r in data:
+        ws.append(r)
+    wb.save(path)
+
+
+def write_csv(path: Path, data: list[list]) -> None:
+    with open(path, "w", encoding="cp1252", newline="") as fh:
+        w = csv.writer(fh, delimiter=";")
+        w.writerow(HEAD)
+        for r in data:
+            w.writerow(["" if v is None else (v.isoformat() if isinstance(v, dt.date) else v) for v in r])
+
+
+def bare_openpyxl(path: Path) -> int:
+    wb = load_workbook(path, read_only=True)
+    n = sum(1 for _ in wb["Resultat"].iter_rows(values_only=True))
+    wb.close()
+    return n
+
+
+def import_once(template_db: Path, work: Path, files: list[Path]) -> results.ImportReport:
+    db = work / "run.db"
+    shutil.copy(template_db, db)
+    dispose_all()
+    app = App(Settings(f"sqlite:///{db}", bundled("rules"), bundled("riskregister"), bundled("reports"),
+                       default_engine(), "bench"))
+    report = results.import_files(app, files, on=dt.date(YEAR + 1, 1, 1))
+    dispose_all()
+    return report
+
+
+def main() -> None:
+    out = []
+    times = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for n in (10_000, 100_000):
+            template_db = tmp / f"base-{n}.db"
+            make_db(template_db, n)
+            dispose_all()
+            data = rows(n)
+            xlsx, csvf = tmp / f"r{n}.xlsx", tmp / f"r{n}.csv"
+            write_xlsx(xlsx, data)
+            write_csv(csvf, data)
+            reps = 2 if n < 100_000 else 1
+            t_base, _ = best_of(reps, bare_openpyxl, xlsx)
+            t_ik, rep = best_of(reps, import_once, template_db, tmp, [xlsx])
+            assert rep.new == n, rep
+            t_pd, _ = best_of(reps, pd.read_csv, csvf, sep=";", encoding="cp1252", decimal=",")
+            t_ikc, rep = best_of(reps, import_once, template_db, tmp, [csvf])
+            assert rep.new == n
+            times[n] = (t_ik, t_ikc)
+            out.append([f"{n:,}".replace(",", " "), "xlsx", f"{n / t_base:,.0f}", f"{n / t_ik:,.0f}", f"{t_base / t_ik:.2f}×"])
+            out.append(["", "csv", f"{n / t_pd:,.0f}", f"{n / t_ikc:,.0f}", f"{t_pd / t_ikc:.2f}×"])
+    print("Inläsning av kontrollresultat – rader per sekund (baslinje: openpyxl read_only / pandas.read_csv)\n")
+    print(table(["rader", "format", "baslinje", "ikcheck", "ikcheck / baslinje"], out))
+    print(f"\ntid(100k)/tid(10k): xlsx {times[100_000][0] / times[10_000][0]:.1f}, "
+          f"csv {times[100_000][1] / times[10_000][1]:.1f}  (linjärt ≈ 10)")
+    print("mål: ikcheck / baslinje ≥ 0.5× (inklusive validering, regler och skrivning)")
+
+
+if __name__ == "__main__":
+    main()
