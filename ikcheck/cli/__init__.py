@@ -10,7 +10,7 @@ import typer
 from sqlalchemy.exc import OperationalError
 
 from ikcheck import __version__
-from ikcheck.cli import audit, db, demo, matrix, org, plan, report, results, risk, rules
+from ikcheck.cli import audit, db, demo, matrix, org, plan, report, results, risk, rules, workshop
 from ikcheck.cli.common import err_console, state
 from ikcheck.errors import UserError
 
@@ -46,6 +46,7 @@ app.command("demo")(demo.demo)
 app.add_typer(org.app, name="org")
 app.add_typer(matrix.app, name="matrix")
 app.add_typer(risk.app, name="risk")
+app.add_typer(workshop.app, name="workshop")
 app.add_typer(rules.app, name="rules")
 app.add_typer(plan.app, name="plan")
 app.add_typer(results.app, name="results")

@@ -113,3 +113,11 @@ def heatmap(
         for path in filter(None, (html, xlsx)):
             (hm_out.write_html if path == html else hm_out.write_xlsx)(hm, path)
             ok(f"Skrev {path}")
+
+
+@app.command("catalogue")
+def catalogue() -> None:
+    """Visa riskkatalogen: vanliga kommunala risker att utgå från i workshoppen."""
+    from ikcheck import workshop
+
+    print_table(workshop.list_catalogue(state.app()), title="Riskkatalog")

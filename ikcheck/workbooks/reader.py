@@ -221,6 +221,7 @@ def _read_xlsx(path: Path, columns: list[Column], sheet: str | None, info_sheet:
         if best is None or _missing(best[1], columns):
             raise _header_problem(name, ws.title, best, columns)
         header_row, found = best
+        extra["_preamble"] = head[:header_row]
         merged = [r for r in _merged_ranges(path, ws) if _range_rows(r)[1] > header_row + 1]
         if merged:
             raise ValidationFailed(f"Bladet {ws.title!r} i {name} har sammanfogade celler.", [

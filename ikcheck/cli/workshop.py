@@ -1,0 +1,32 @@
+"""`ikcheck workshop`: risk workshops in Excel."""
+
+from pathlib import Path
+
+import typer
+
+from ikcheck import workshop
+from ikcheck.cli.common import console, ok, state
+
+app = typer.Typer(help="Riskworkshoppar i Excel: mallar och inläsning.", no_args_is_help=True)
+
+
+@app.command("template")
+def template(unit: str = typer.Option(..., "--unit"), year: int = typer.Option(..., "--year", help="Året bedömningen gäller."),
+             participants: int = typer.Option(1, "--participants", help="Skriv en fil per deltagare."),
+             out: Path = typer.Option(None, "--out", help="Fil att skriva.")) -> None:
+    """Skriv workshopmallen: enhetens risker med förra årets bedömning, listor och riskmatrisens färger."""
+    for path in workshop.template(state.app(), unit, year, out, participants, org_code=state.org):
+        ok(f"Skrev {path}")
+
+
+@app.command("import")
+def import_(files: list[Path] = typer.Argument(..., help="En eller flera deltagares ifyllda mallar."),
+            unit: str = typer.Option(None, "--unit", help="Kontrollera att filerna gäller denna enhet."),
+            year: int = typer.Option(None, "--year", help="Kontrollera att filerna gäller detta år.")) -> None:
+    """Läs in deltagarnas bedömningar: median, spridning och flaggor; nya rader blir nya risker."""
+    r = workshop.import_files(state.app(), files, unit, year, org_code=state.org)
+    for line in r.already:
+        console.print(f"[yellow]Redan inläst, ingenting ändrat:[/yellow] {line}")
+    if r.files:
+        ok(f"Workshop {r.unit} {r.year}: {len(r.files)} filer ({', '.join(r.participants)}), {r.assessed} risker "
+           f"bedömda, {r.new_risks} nya risker, {r.flagged} att diskutera (deltagarna skilde sig ≥ 2 steg).")

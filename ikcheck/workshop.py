@@ -1,0 +1,287 @@
+"""Risk workshops in Excel: a template per participant, and the import of one or many participants'
+files: agreed score = median, spread recorded, disagreements flagged, new rows become new risks.
+
+Median rounding: with an even number of participants the two middle values are averaged and rounded
+up to the next step (the cautious choice: a tie between "2" and "3" counts as 3).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import insert, select, update
+
+from ikcheck import register, yamlsrc
+from ikcheck.app import App
+from ikcheck.errors import Problem, UserError, ValidationFailed
+from ikcheck.gcpause import paused_gc
+from ikcheck.matrix import Matrix
+from ikcheck.store.audit import plain
+from ikcheck.store.models import ImportBatch, Organisation, Risk, RiskAssessment, Unit, Workshop, utcnow
+from ikcheck.workbooks import reader
+from ikcheck.workbooks import workshop as wbw
+
+FLAG_SPREAD = 2
+
+
+def median_step(values: list[int]) -> int:
+    ordered = sorted(values)
+    n = len(ordered)
+    if n % 2:
+        return ordered[n // 2]
+    return math.ceil((ordered[n // 2 - 1] + ordered[n // 2]) / 2)
+
+
+def catalogue(app: App) -> list[dict]:
+    path = app.settings.riskregister_dir / "katalog.yaml"
+    if not path.is_file():
+        return []
+    return [dict(r) for r in yamlsrc.load(path).get("risks") or []]
+
+
+def template(app: App, unit_code: str, year: int, out: Path | None = None, participants: int = 1,
+             org_code: str | None = None) -> list[Path]:
+    if participants < 1 or participants > 50:
+        raise UserError("Antal deltagare ska vara 1–50.")
+    with app.session() as s:
+        org = app.org(s, org_code)
+        unit = app.unit(s, org, unit_code)
+        m = app.load_matrix(org.matrix_name)
+        prev = {r.id: (ra.likelihood, ra.impact) for r, ra in register.current_assessments(s, org.id, year - 1, unit.id)}
+        procs = {p.id: p.name for p in unit.processes}
+        risks = [{"id": f"R{r.id}", "code": r.code, "process": procs.get(r.process_id), "title": r.title,
+                  "category": r.category, "description": r.description, "prev": prev.get(r.id)}
+                 for r in s.scalars(select(Risk).where(Risk.unit_id == unit.id, Risk.status == "active").order_by(Risk.code))]
+        meta = {"org": org.code, "unit": unit.code, "unit_name": unit.name, "year": year}
+        processes = [p.name for p in unit.processes]
+    base = Path(out or f"workshop-{unit.code}-{year}.xlsx")
+    base.parent.mkdir(parents=True, exist_ok=True)
+    cat = catalogue(app)
+    if participants == 1:
+        return [wbw.write_template(base, meta, m, processes, risks, cat)]
+    return [wbw.write_template(base.with_name(f"{base.stem}-deltagare-{i}{base.suffix}"), meta, m, processes, risks, cat)
+            for i in range(1, participants + 1)]
+
+
+@dataclass
+class WorkshopReport:
+    unit: str = ""
+    year: int = 0
+    files: list[str] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+    participants: list[str] = field(default_factory=list)
+    assessed: int = 0
+    new_risks: int = 0
+    flagged: int = 0
+
+
+def import_files(app: App, files: list[Path], unit_code: str | None = None, year: int | None = None,
+                 org_code: str | None = None) -> WorkshopReport:
+    """Validate every file first (same workshop, known risks, scores on the matrix); then one transaction."""
+    with paused_gc():
+        return _import(app, [Path(f) for f in files], unit_code, year, org_code)
+
+
+def _import(app: App, files: list[Path], unit_code: str | None, year: int | None,
+            org_code: str | None) -> WorkshopReport:
+    report = WorkshopReport()
+    with app.session() as s:
+        org = app.org(s, org_code)
+        m = app.load_matrix(org.matrix_name)
+        problems: list[Problem] = []
+        tables = []
+        for path in files:
+            digest = reader.content_hash(path) if path.is_file() else ""
+            prior = s.scalar(select(ImportBatch).where(ImportBatch.org_id == org.id, ImportBatch.kind == "workshop",
+                                                       ImportBatch.content_hash == digest)) if digest else None
+            if prior:
+                report.already.append(f"{path.name}: inläst {prior.imported_at:%Y-%m-%d %H:%M} av {prior.imported_by}")
+                continue
+            try:
+                if reader.sniff(path) != "xlsx":
+                    raise ValidationFailed(f"Filen {path.name} är ingen Excel-arbetsbok.", [Problem(
+                        "filen är en textfil (t.ex. CSV) med Excel-namn, inte workshopmallen", file=path.name,
+                        expected="den ifyllda workshopmallen (.xlsx)")])
+                table = reader.read(path, wbw.COLUMNS, sheet=wbw.SHEET, info_sheet=wbw.INFO)
+            except ValidationFailed as exc:
+                problems += exc.problems or [Problem(exc.message, file=path.name)]
+                continue
+            tables.append((path, digest, table))
+        if not tables and not problems:
+            return report  # every file was imported before: nothing changes
+        unit, year = _which_workshop(s, org, m, tables, unit_code, year, problems)
+        if unit is None:
+            raise ValidationFailed("Workshopfilerna kunde inte läsas; ingenting har sparats.", problems)
+        risks = {f"R{r.id}": r for r in s.scalars(select(Risk).where(Risk.unit_id == unit.id))}
+        processes = {p.name.lower(): p for p in unit.processes} | {p.code.lower(): p for p in unit.processes}
+        scored: dict[str, list[dict]] = defaultdict(list)   # risk key -> participants' scores
+        new: dict[str, dict] = {}                            # normalised title -> new risk
+        for n, (path, _digest, table) in enumerate(tables):
+            name = wbw.participant(table) or path.stem
+            report.participants.append(name)
+            rows, errs = wbw.parse_rows(table.rows, m)
+            problems += errs
+            for r in rows:
+                entry = {"name": name, "file": path.name, "likelihood": r.likelihood, "impact": r.impact,
+                         "res_l": r.res_l, "res_i": r.res_i, "comment": r.comment, "batch": n}
+                if r.id is not None:
+                    risk = risks.get(r.id)
+                    if risk is None:
+                        problems.append(r.row.problem("id", f"risken {r.id} hör inte till {unit.name}",
+                                                      f"rader ur {unit.name}s mall"))
+                    elif risk.status != "active":
+                        problems.append(r.row.problem("id", f"risken {risk.code} är avslutad", "aktiva risker"))
+                    else:
+                        scored[r.id].append(entry)
+                    continue
+                proc = processes.get((r.process or "").lower())
+                if r.process and proc is None:
+                    problems.append(r.row.problem("process", f"processen {r.process!r} finns inte i {unit.name}",
+                                                  ", ".join(p.name for p in unit.processes)))
+                    continue
+                key = " ".join(r.title.lower().split())
+                item = new.setdefault(key, {"title": r.title, "process": proc, "category": r.category,
+                                            "description": r.description, "scores": []})
+                item["scores"].append(entry)
+        if problems:
+            raise ValidationFailed(
+                f"Workshopimporten avbröts: {len(problems)} fel. Ingenting har sparats; rätta filerna och läs in igen.",
+                sorted(problems, key=lambda p: (p.file or "", p.sheet or "", p.row or 0, p.column or "")))
+        report.unit, report.year = unit.code, year
+        if not tables:
+            return report
+        _store(app, s, org, unit, year, m, tables, risks, scored, new, report)
+        return report
+
+
+def _which_workshop(s, org: Organisation, m: Matrix, tables, unit_code, year, problems):
+    """All files must be templates of the same unit and year, made with the matrix in force."""
+    seen = None
+    for path, _d, table in tables:
+        info = table.extra
+        if str(info.get("org") or "") != org.code:
+            problems.append(Problem(f"filen är en mall för {info.get('org')!r}, inte för {org.code}", file=path.name,
+                                    sheet=wbw.INFO, expected="en workshopmall från ikcheck för den här kommunen"))
+            continue
+        key = (str(info.get("unit")), int(info.get("year") or 0))
+        if unit_code and key[0] != unit_code or year and key[1] != year:
+            problems.append(Problem(f"filen gäller {key[0]} {key[1]}, inte {unit_code or key[0]} {year or key[1]}",
+                                    file=path.name, expected=f"mallen för {unit_code or key[0]} {year or key[1]}"))
+            continue
+        if seen and key != seen[0]:
+            problems.append(Problem(f"filen gäller {key[0]} {key[1]} men {seen[1]} gäller {seen[0][0]} {seen[0][1]}",
+                                    file=path.name, expected="filer från samma workshop"))
+            continue
+        if info.get("matrix_hash") and info["matrix_hash"] != m.content_hash:
+            problems.append(Problem("mallen gjordes med en annan version av riskmatrisen", file=path.name,
+                                    expected=f"en ny mall för {m.name} v{m.version}"))
+            continue
+        seen = seen or (key, path.name)
+    if seen is None:
+        return None, None
+    unit = s.scalar(select(Unit).where(Unit.org_id == org.id, Unit.code == seen[0][0]))
+    if unit is None:
+        problems.append(Problem(f"enheten {seen[0][0]!r} finns inte", file=seen[1]))
+        return None, None
+    return unit, seen[0][1]
+
+
+def _agree(m: Matrix, scores: list[dict]) -> dict:
+    ls, is_ = [e["likelihood"] for e in scores], [e["impact"] for e in scores]
+    out = {"likelihood": median_step(ls), "impact": median_step(is_), "residual_likelihood": None,
+           "residual_impact": None}
+    res = [e for e in scores if e["res_l"] is not None]
+    if res:
+        out["residual_likelihood"] = median_step([e["res_l"] for e in res])
+        out["residual_impact"] = median_step([e["res_i"] for e in res])
+    li, im = m.likelihood_values(), m.impact_values()
+    out["spread"] = max(max(li.index(x) for x in ls) - min(li.index(x) for x in ls),
+                        max(im.index(x) for x in is_) - min(im.index(x) for x in is_))
+    return out
+
+
+def _store(app: App, s, org: Organisation, unit: Unit, year: int, m: Matrix, tables, risks, scored, new,
+           report: WorkshopReport) -> None:
+    now = utcnow()
+    workshop = s.scalar(select(Workshop).where(Workshop.unit_id == unit.id, Workshop.year == year))
+    if workshop is None:
+        workshop = Workshop(org_id=org.id, unit_id=unit.id, year=year, held_on=dt.date.today())
+        s.add(workshop)
+    batches = []
+    for path, digest, table in tables:
+        b = ImportBatch(org_id=org.id, kind="workshop", filename=path.name, content_hash=digest,
+                        rows=len(table.rows), participant=wbw.participant(table) or path.stem, imported_by=app.user)
+        s.add(b)
+        batches.append(b)
+    s.flush()
+    matrix_row = app.matrix_row(s, m)
+    # new risks first (bulk), numbered after the unit's existing ones
+    if new:
+        start = int(register.next_risk_code(s, org, unit).rsplit("R", 1)[1])
+        s.execute(insert(Risk), [{
+            "org_id": org.id, "unit_id": unit.id, "process_id": item["process"].id if item["process"] else None,
+            "code": f"{unit.code}-R{start + k:03d}", "title": item["title"], "description": item["description"],
+            "category": item["category"], "owner": None, "status": "active", "source": "workshop",
+            "legal_requirement": item["category"] == "legal", "created_at": now} for k, item in enumerate(new.values())])
+        codes = [f"{unit.code}-R{start + k:03d}" for k in range(len(new))]
+        by_code = {r.code: r for r in s.scalars(select(Risk).where(Risk.org_id == org.id, Risk.code.in_(codes)))}
+        for code, item in zip(codes, new.values()):
+            risk = by_code[code]
+            risks[f"R{risk.id}"] = risk
+            scored[f"R{risk.id}"] = item["scores"]
+        report.new_risks = len(new)
+    # earlier participants of the same workshop count too (files sent in on another day)
+    ids = [risks[k].id for k in scored]
+    current = {}
+    for i in range(0, len(ids), 500):
+        for ra in s.scalars(select(RiskAssessment).where(RiskAssessment.risk_id.in_(ids[i:i + 500]),
+                                                         RiskAssessment.year == year, RiskAssessment.is_current.is_(True))):
+            current[ra.risk_id] = ra
+    rows = []
+    for key, scores in scored.items():
+        risk = risks[key]
+        old = current.get(risk.id)
+        earlier = [dict(p) for p in (old.participants if old and old.workshop_id == workshop.id else [])]
+        entries = earlier + [{k: v for k, v in e.items() if k != "batch"} | {"batch_id": batches[e["batch"]].id}
+                             for e in scores]
+        a = _agree(m, entries)
+        lvl = m.level(a["likelihood"], a["impact"]).name
+        res = a["residual_likelihood"] is not None
+        rows.append({
+            "org_id": org.id, "risk_id": risk.id, "year": year, "matrix_id": matrix_row.id,
+            "likelihood": a["likelihood"], "impact": a["impact"], "score": a["likelihood"] * a["impact"], "level": lvl,
+            "residual_likelihood": a["residual_likelihood"], "residual_impact": a["residual_impact"],
+            "residual_score": a["residual_likelihood"] * a["residual_impact"] if res else None,
+            "residual_level": m.level(a["residual_likelihood"], a["residual_impact"]).name if res else None,
+            "spread": a["spread"], "flagged": a["spread"] >= FLAG_SPREAD, "participants": entries,
+            "assessed_by": f"Riskworkshop {unit.code} {year} ({len(entries)} deltagare)", "assessed_at": now,
+            "workshop_id": workshop.id, "import_batch_id": batches[scores[-1]["batch"]].id,
+            "supersedes_id": old.id if old else None, "is_current": True})
+    superseded = [r["supersedes_id"] for r in rows if r["supersedes_id"]]
+    for i in range(0, len(superseded), 500):
+        s.execute(update(RiskAssessment).where(RiskAssessment.id.in_(superseded[i:i + 500])).values(is_current=False))
+    for i in range(0, len(rows), 5000):
+        s.execute(insert(RiskAssessment), rows[i:i + 5000])
+    report.assessed = len(rows)
+    report.flagged = sum(1 for r in rows if r["flagged"])
+    report.files = [b.filename for b in batches]
+    digest = hashlib.sha256(json.dumps(plain(rows), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    app.audit(s, "importera workshop", "workshop", workshop.id, after={
+        "unit": unit.code, "year": year, "files": [{"file": b.filename, "hash": b.content_hash,
+                                                    "participant": b.participant} for b in batches],
+        "assessments": len(rows), "new_risks": report.new_risks, "flagged": report.flagged,
+        "superseded": superseded[:1000], "rows_digest": digest}, org_id=org.id)
+    s.flush()
+
+
+def list_catalogue(app: App) -> list[dict]:
+    return [{"område": r.get("area"), "kategori": r.get("category"), "risk": r.get("title")} for r in catalogue(app)]
+
+
+

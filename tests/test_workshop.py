@@ -1,0 +1,194 @@
+"""Risk workshops in Excel: template, several participants, medians and flags, and broken files."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from openpyxl import load_workbook
+
+from ikcheck import demo, register, workshop
+from ikcheck.config import bundled
+from ikcheck.errors import ValidationFailed
+from tests.test_results import dump
+
+YEAR = 2026
+
+
+@pytest.fixture
+def kommun(app):
+    rr = bundled("riskregister") / "demo"
+    return demo.build_kommun(app, rr / "exempelby.yaml", rr / "risker.yaml")
+
+
+def fill(path: Path, name: str, scores: dict[str, tuple], new: list[tuple] = (), out: Path | None = None) -> Path:
+    """Write a participant's name and scores {risk code: (L, I[, rL, rI])}, plus new risk rows."""
+    wb = load_workbook(path)
+    ws = wb["Risker"]
+    ws["B2"] = name
+    col = {c.value: c.column for c in ws[4]}
+    free = None
+    for r in range(5, ws.max_row + 1):
+        code = ws.cell(r, col["Risk-id"]).value
+        if code in scores:
+            s = scores[code]
+            ws.cell(r, col["Sannolikhet"], f"{s[0]} – x")
+            ws.cell(r, col["Konsekvens"], s[1])
+            if len(s) > 2:
+                ws.cell(r, col["Kvarvarande sannolikhet"], s[2])
+                ws.cell(r, col["Kvarvarande konsekvens"], s[3])
+        if free is None and not ws.cell(r, col["Id"]).value:
+            free = r
+    for k, (process, title, category, li, im) in enumerate(new):
+        r = free + k
+        for header, value in (("Process", process), ("Risk", title), ("Kategori", category),
+                              ("Sannolikhet", li), ("Konsekvens", im)):
+            ws.cell(r, col[header], value)
+    target = out or path
+    wb.save(target)
+    return target
+
+
+def test_template_is_what_a_person_opens_in_excel(app, kommun, tmp_path):
+    [path] = workshop.template(app, "SN", YEAR, tmp_path / "sn.xlsx")
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["Instruktioner", "Risker", "Info", "Listor", "Katalog"]
+    assert wb["Info"].sheet_state == "hidden" and wb["Listor"].sheet_state == "hidden"
+    ws = wb["Risker"]
+    assert ws.column_dimensions["A"].hidden and ws.protection.sheet
+    header = [c.value for c in ws[4]]
+    assert header[:5] == ["Id", "Risk-id", "Process", "Risk", "Kategori"]
+    col = {h: i + 1 for i, h in enumerate(header)}
+    rows = {ws.cell(r, col["Risk-id"]).value: r for r in range(5, ws.max_row + 1) if ws.cell(r, col["Risk-id"]).value}
+    assert len(rows) == 10  # Socialnämnden's risks
+    r = rows["SN-R002"]  # scored 3 × 4 for 2025 in the demo register
+    assert ws.cell(r, col["Förra årets riskvärde"]).value == 12
+    assert ws.cell(r, col["Sannolikhet"]).value == "3 – Möjlig" and ws.cell(r, col["Konsekvens"]).value == "4 – Allvarlig"
+    assert str(ws.cell(r, col["Riskvärde"]).value).startswith("=IF(")
+    assert ws.cell(r, col["Sannolikhet"]).protection.locked is False and ws.cell(r, col["Risk"]).protection.locked
+    formulas = [dv.formula1 for dv in ws.data_validations.dataValidation]
+    assert "Listor!$A$1:$A$4" in formulas and "Listor!$B$1:$B$4" in formulas
+    assert len(ws.conditional_formatting) >= 1
+    assert "Osannolik" in " ".join(str(c.value) for c in wb["Instruktioner"]["A"] if c.value)
+    assert wb["Katalog"].max_row > 20
+    two = workshop.template(app, "SN", YEAR, tmp_path / "x.xlsx", participants=2)
+    assert [p.name for p in two] == ["x-deltagare-1.xlsx", "x-deltagare-2.xlsx"]
+
+
+def test_two_participants_give_medians_spreads_flags_and_provenance(app, kommun, tmp_path, cli):
+    a, b = workshop.template(app, "SN", YEAR, tmp_path / "ws.xlsx", participants=2)
+    fill(a, "Anna Lind", {"SN-R001": (2, 4, 1, 4), "SN-R002": (1, 2)},
+         new=[("Ekonomiskt bistånd", "Hot och våld mot handläggare", "verksamhet", "3 – Möjlig", 4)])
+    fill(b, "Erik Holm", {"SN-R001": (3, 4, 2, 4), "SN-R002": (4, 3)},
+         new=[("Ekonomiskt bistånd", "hot och våld mot  handläggare", "verksamhet", 2, 4)])
+    r = workshop.import_files(app, [a, b])
+    assert (r.unit, r.year, r.new_risks) == ("SN", YEAR, 1)
+    assert r.participants == ["Anna Lind", "Erik Holm"]
+    d1 = register.risk_details(app, "SN-R001")["historik"][-1]
+    assert (d1["sannolikhet"], d1["konsekvens"], d1["riskvärde"]) == (3, 4, 12)  # median of 2 and 3 rounds up
+    assert d1["kvarvarande"] == "8 (medel)" and d1["spridning"] == 1 and not d1["diskutera"]
+    assert d1["deltagare"] == "Anna Lind, Erik Holm"
+    d2 = register.risk_details(app, "SN-R002")["historik"][-1]
+    assert (d2["sannolikhet"], d2["konsekvens"], d2["spridning"], d2["diskutera"]) == (3, 3, 3, True)
+    new = [x for x in register.list_risks(app, unit="SN", year=YEAR) if x["rubrik"] == "Hot och våld mot handläggare"]
+    assert len(new) == 1 and (new[0]["riskvärde"], new[0]["kategori"]) == (12, "verksamhet")
+    assert r.flagged == 1
+    hm = register.heatmap(app, "SN", YEAR)
+    assert "SN-R002" in hm.cells[(3, 3)] and "SN-R001" in hm.cells[(3, 4)]
+    # the same file again changes nothing and says so
+    before = dump(app)
+    res = cli("workshop", "import", a)
+    assert res.code == 0 and "Redan inläst, ingenting ändrat" in res.out
+    assert dump(app) == before
+
+
+def test_a_participant_sending_later_joins_the_same_workshop(app, kommun, tmp_path):
+    a, b, c = workshop.template(app, "SN", YEAR, tmp_path / "ws.xlsx", participants=3)
+    fill(a, "A", {"SN-R001": (1, 1)})
+    fill(b, "B", {"SN-R001": (2, 1)})
+    workshop.import_files(app, [a, b])
+    fill(c, "C", {"SN-R001": (4, 1)})
+    workshop.import_files(app, [c])
+    last = register.risk_details(app, "SN-R001")["historik"][-1]
+    assert (last["sannolikhet"], last["spridning"], last["deltagare"]) == (2, 3, "A, B, C")
+
+
+@given(st.lists(st.integers(1, 4), min_size=1, max_size=9))
+def test_median_step_is_a_middle_value_rounded_up(values):
+    m = workshop.median_step(values)
+    ordered = sorted(values)
+    assert ordered[(len(values) - 1) // 2] <= m <= ordered[len(values) // 2]
+    assert sum(v < m for v in values) <= len(values) / 2
+
+
+def _broken(app, tmp_path: Path) -> list[tuple[str, Path, list[str]]]:
+    [base] = workshop.template(app, "SN", YEAR, tmp_path / "base.xlsx")
+    good = fill(base, "Anna", {"SN-R001": (2, 3)}, out=tmp_path / "good.xlsx")
+    cases = []
+
+    def edit(name: str, change, words: list[str]):
+        wb = load_workbook(good)
+        change(wb["Risker"], wb)
+        path = tmp_path / f"{name}.xlsx"
+        wb.save(path)
+        cases.append((name, path, words))
+
+    def col(ws, header):
+        return next(c.column for c in ws[4] if c.value == header)
+
+    edit("wrong-header", lambda ws, wb: ws.cell(4, col(ws, "Sannolikhet"), "Sannolikhet (1-4)"), ["kolumnen 'Sannolikhet' saknas"])
+    edit("deleted-id", lambda ws, wb: ws.delete_cols(1), ["kolumnen 'Id' saknas"])
+    for name, value, words in (("zero", 0, "sannolikhet 0 finns inte"), ("five", 5, "sannolikhet 5 finns inte"),
+                               ("hog", "hög", "'hög' är ingen giltig sannolikhet"), ("half", 3.5, "3,5 är ingen giltig")):
+        edit(f"score-{name}", lambda ws, wb, v=value: ws.cell(5, col(ws, "Sannolikhet"), v), [words, "rad 5"])
+    edit("formula", lambda ws, wb: ws.cell(5, col(ws, "Konsekvens"), "=1+2"), ["formeln '=1+2'"])
+    edit("merged", lambda ws, wb: ws.merge_cells("J6:K7"), ["J6:K7 är sammanfogade"])
+    edit("empty", lambda ws, wb: ws.delete_rows(1, 400), ["bladet är tomt"])
+    edit("duplicate", lambda ws, wb: ws.cell(6, 1, ws.cell(5, 1).value), ["förekommer redan på rad 5"])
+    edit("other-year", lambda ws, wb: wb["Info"].cell(3, 2, YEAR + 1), [f"filen gäller SN {YEAR + 1}, inte SN {YEAR}"])
+    edit("other-unit-risk", lambda ws, wb: ws.cell(5, 1, "R1"), ["hör inte till Socialnämnden"])
+    csv = tmp_path / "renamed.xlsx"
+    csv.write_text("Id;Risk\nR1;x\n", encoding="utf-8")
+    cases.append(("renamed-csv", csv, ["textfil", "inte workshopmallen"]))
+    docx = tmp_path / "renamed-docx.xlsx"
+    with zipfile.ZipFile(docx, "w") as z:
+        z.writestr("word/document.xml", "<w/>")
+    cases.append(("renamed-docx", docx, ["Word-dokument"]))
+    [ks] = workshop.template(app, "KS", YEAR, tmp_path / "ks.xlsx")
+    cases.append(("other-unit", fill(ks, "Anna", {"KS-R001": (2, 2)}), ["filen gäller KS 2026, inte SN 2026"]))
+    moved = tmp_path / "moved.xlsx"
+    wb = load_workbook(good)
+    wb["Risker"].insert_rows(1, 2)  # the header now starts on row 6: still found
+    wb.save(moved)
+    return cases, good, moved
+
+
+def test_broken_files_are_refused_in_swedish_and_change_nothing(app, kommun, tmp_path):
+    cases, good, moved = _broken(app, tmp_path)
+    before = dump(app)
+    for name, path, words in cases:
+        with pytest.raises(ValidationFailed) as exc:
+            workshop.import_files(app, [path], unit_code="SN", year=YEAR)
+        text = str(exc.value)
+        for w in words:
+            assert w in text, (name, text)
+        assert dump(app) == before, name
+    with pytest.raises(ValidationFailed):  # one bad file spoils the batch
+        workshop.import_files(app, [good, tmp_path / "score-five.xlsx"])
+    assert dump(app) == before
+    r = workshop.import_files(app, [moved])  # a moved header is found
+    assert r.assessed == 10 and r.participants == ["Anna"]  # last year's scores were pre-filled
+
+
+def test_workshop_cli(cli, app, kommun, tmp_path):
+    r = cli("workshop", "template", "--unit", "MBN", "--year", YEAR, "--out", tmp_path / "mbn.xlsx")
+    assert r.code == 0
+    fill(tmp_path / "mbn.xlsx", "Lena", {"MBN-R001": (4, 4)})
+    r = cli("workshop", "import", tmp_path / "mbn.xlsx", "--unit", "MBN", "--year", YEAR)
+    assert r.code == 0 and "7 risker bedömda" in r.out.replace("\n", " ")  # MBN has 7 risks, all pre-filled
+    r = cli("workshop", "import", tmp_path / "nope.xlsx")
+    assert r.code == 2 and "finns inte" in r.err
+    assert "Direktupphandling" in cli("risk", "catalogue").out
