@@ -7,10 +7,10 @@ from __future__ import annotations
 import sys
 
 import typer
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from ikcheck import __version__
-from ikcheck.cli import audit, db, demo, matrix, org, plan, report, results, risk, rules, workshop
+from ikcheck.cli import audit, db, demo, matrix, org, plan, query, report, results, risk, rules, workshop
 from ikcheck.cli.common import err_console, state
 from ikcheck.errors import UserError
 
@@ -52,6 +52,8 @@ app.add_typer(plan.app, name="plan")
 app.add_typer(results.app, name="results")
 app.add_typer(results.actions, name="action")
 app.add_typer(report.app, name="report")
+app.add_typer(query.app, name="query")
+app.command("trace")(query.trace)
 app.add_typer(audit.app, name="audit")
 app.add_typer(db.app, name="db")
 
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as exc:
         err_console.print(f"[bold red]Fel:[/bold red] {exc}", markup=True, soft_wrap=True)
         sys.exit(2)
-    except OperationalError as exc:
+    except DBAPIError as exc:
         text = str(exc.orig) if exc.orig else str(exc)
         if "readonly" in text or "read-only" in text or "read only" in text:
             err_console.print("[bold red]Fel:[/bold red] Databasen är öppnad skrivskyddad; ingenting ändrades.")

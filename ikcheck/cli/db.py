@@ -23,3 +23,14 @@ def status() -> None:
     url = a.db.engine.url.render_as_string(hide_password=True)
     console.print(f"Databas: {url}")
     console.print("Schema: " + ("aktuellt" if schema_is_current(a.db.engine) else "behöver uppgraderas"))
+
+
+@app.command("create-reader")
+def create_reader(name: str = typer.Option("ikcheck_reader", "--name", help="Rollens namn."),
+                  password: str = typer.Option(..., "--password", prompt=True, hide_input=True,
+                                               help="Lösenord för rollen.")) -> None:
+    """Skapa en skrivskyddad roll för revisorer och BI-verktyg (PostgreSQL)."""
+    from ikcheck.store.db import create_reader as make
+
+    make(state.app().db.engine, name, password)
+    ok(f"Rollen {name} kan läsa men inte ändra något (default_transaction_read_only, endast SELECT).")

@@ -129,3 +129,26 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+
+def create_reader(engine: Engine, name: str, password: str) -> None:
+    """A PostgreSQL role that can read every table and view and write nothing."""
+    import re
+
+    from sqlalchemy import text
+
+    if engine.dialect.name != "postgresql":
+        raise UserError("Skrivskyddade roller finns i PostgreSQL. För SQLite: använd --read-only "
+                        "(filen öppnas med mode=ro) eller filrättigheter.")
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+        raise UserError(f"Ogiltigt rollnamn {name!r} (små bokstäver, siffror och _).")
+    with engine.begin() as conn:
+        db = conn.execute(text("SELECT current_database()")).scalar()
+        exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :n"), {"n": name}).scalar()
+        pw = password.replace("'", "''")
+        conn.execute(text(f"{'ALTER' if exists else 'CREATE'} ROLE {name} LOGIN PASSWORD '{pw}'"))
+        conn.execute(text(f'GRANT CONNECT ON DATABASE "{db}" TO {name}'))
+        conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {name}"))
+        conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {name}"))
+        conn.execute(text(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO {name}"))
+        conn.execute(text(f"ALTER ROLE {name} SET default_transaction_read_only = on"))

@@ -1,0 +1,97 @@
+"""`ikcheck query` and `ikcheck trace`: the auditor's questions."""
+
+from pathlib import Path
+
+import typer
+
+from ikcheck import query as q
+from ikcheck import trace as tr
+from ikcheck.cli.common import console, ok, print_table, state
+
+app = typer.Typer(help="Frågor för revisorer: risker, planer, resultat, åtgärder, regelslutsatser.", no_args_is_help=True)
+
+
+SHOWN = {  # the columns that fit a terminal; csv/xlsx/json export every column
+    "risks": ["unit", "risk", "title", "category", "year", "score", "level", "spread", "flagged"],
+    "plans": ["unit", "year", "version", "plan_status", "control_point", "risk", "method", "frequency", "rule_id"],
+    "results": ["result_id", "unit", "control_point", "period", "version", "examined", "deviations", "assessment",
+                "assessment_rule", "reported_by"],
+    "actions": ["unit", "action", "description", "owner", "due_date", "status"],
+    "conclusions": ["conclusion_id", "ruleset", "rule_id", "conclusion", "subject_type", "subject_id", "purpose"],
+}
+
+
+def _run(what: str, fmt: str, out: Path | None, semicolon: bool, **filters) -> None:
+    df = q.run(state.app(), what, org=state.org, **filters)
+    if fmt == "table":
+        shown = df[SHOWN[what]].head(500)
+        print_table([{k: (None if v != v else v) for k, v in r.items()} for r in shown.to_dict(orient="records")],
+                    title=f"{what} ({len(df)} rader)")
+        if len(df) > 500:
+            console.print(f"Visar 500 av {len(df)} rader; använd --format csv/xlsx/json för alla.")
+        return
+    path = q.export(df, fmt, out or Path(f"{what}.{fmt}"), semicolon=semicolon)
+    ok(f"Skrev {len(df)} rader till {path}")
+
+
+FMT = typer.Option("table", "--format", help="table, csv, xlsx eller json.")
+OUT = typer.Option(None, "--out", help="Fil att skriva (för csv, xlsx, json).")
+SEMI = typer.Option(False, "--semicolon", help="CSV med semikolon och decimalkomma (svensk Excel).")
+
+
+@app.command("risks")
+def risks(unit: str = typer.Option(None), year: int = typer.Option(None), level: str = typer.Option(None),
+          category: str = typer.Option(None), status: str = typer.Option(None),
+          text: str = typer.Option(None, "--text", help="Sök i rubriken."), fmt: str = FMT, out: Path = OUT,
+          semicolon: bool = SEMI) -> None:
+    """Risker med bedömningar (vyn v_risks)."""
+    _run("risks", fmt, out, semicolon, unit=unit, year=year, level=level, category=category, status=status, text=text)
+
+
+@app.command("plans")
+def plans(unit: str = typer.Option(None), year: int = typer.Option(None), status: str = typer.Option(None),
+          rule: str = typer.Option(None, "--rule", help="Regel-id som föreslog raden."),
+          text: str = typer.Option(None, "--text"), fmt: str = FMT, out: Path = OUT, semicolon: bool = SEMI) -> None:
+    """Planrader i alla versioner (vyn v_plan_lines)."""
+    _run("plans", fmt, out, semicolon, unit=unit, year=year, status=status, rule=rule, text=text)
+
+
+@app.command("results")
+def results(unit: str = typer.Option(None), year: int = typer.Option(None), period: str = typer.Option(None),
+            assessment: str = typer.Option(None), text: str = typer.Option(None, "--text", help="Sök i kommentaren."),
+            all_versions: bool = typer.Option(False, "--all-versions", help="Även ersatta versioner."),
+            fmt: str = FMT, out: Path = OUT, semicolon: bool = SEMI) -> None:
+    """Kontrollresultat (vyn v_results)."""
+    _run("results", fmt, out, semicolon, unit=unit, year=year, period=period, assessment=assessment, text=text,
+         current=None if all_versions else True)
+
+
+@app.command("actions")
+def actions(unit: str = typer.Option(None), status: str = typer.Option(None), text: str = typer.Option(None, "--text"),
+            fmt: str = FMT, out: Path = OUT, semicolon: bool = SEMI) -> None:
+    """Åtgärder (vyn v_actions)."""
+    _run("actions", fmt, out, semicolon, unit=unit, status=status, text=text)
+
+
+@app.command("conclusions")
+def conclusions(rule: str = typer.Option(None, "--rule"), ruleset: str = typer.Option(None),
+                text: str = typer.Option(None, "--text", help="Sök i körningens syfte, t.ex. 'SN 2025'."),
+                fmt: str = FMT, out: Path = OUT, semicolon: bool = SEMI) -> None:
+    """Regelslutsatser (vyn v_conclusions)."""
+    _run("conclusions", fmt, out, semicolon, rule=rule, ruleset=ruleset, text=text)
+
+
+def trace(ident: str = typer.Argument(..., help="result:ID, action:KOD, risk:KOD, point:KOD, report:ID – eller bara koden.")) -> None:
+    """Spåra bakåt till källorna (kontrollpunkt, plan och beslut, risk, bedömning, regler, fil) och framåt till rapporter."""
+    d = tr.trace(state.app(), ident, org_code=state.org)
+    console.print(f"[bold]{d['subject']}[/bold]")
+    console.print("[bold]Bakåt[/bold]")
+    for step in d["backward"]:
+        console.print(f"  • [bold]{step['kind']}[/bold] [dim]{step['id']}[/dim] {step['text']}")
+        if step.get("details"):
+            console.print(f"      [dim]{step['details']}[/dim]")
+    console.print("[bold]Framåt[/bold]")
+    if not d["forward"]:
+        console.print("  –")
+    for step in d["forward"]:
+        console.print(f"  • [bold]{step['kind']}[/bold] [dim]{step['id']}[/dim] {step['text']}")

@@ -1,0 +1,125 @@
+"""Auditor access: queries, exports, trace, SQL views, read-only sessions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import create_engine, text
+
+from ikcheck import demo, planning, query, register, results, trace
+from ikcheck.app import App
+from ikcheck.config import bundled
+from ikcheck.reporting import reports
+from tests.conftest import BACKEND, make_settings
+
+YEAR = demo.DEMO_YEAR
+
+
+@pytest.fixture
+def cycle(app, tmp_path):
+    rr = bundled("riskregister") / "demo"
+    demo.build_kommun(app, rr / "exempelby.yaml", rr / "risker.yaml")
+    planning.derive(app, "SN", YEAR)
+    planning.accept(app, "SN", YEAR)
+    planning.decide(app, "SN", YEAR, "2024-11-21", "§ 134", "SN 2024/201")
+    blank = results.template(app, "SN", YEAR, "halvar", tmp_path / "m.xlsx")
+    filled = demo.fill_results(blank, tmp_path / "sn.xlsx", random.Random(2), "halvar", YEAR, bad={0})
+    results.import_files(app, [filled], on=dt.date(YEAR + 1, 1, 1))
+    return app
+
+
+def test_queries_filter_and_return_dataframes(cycle):
+    df = query.results(cycle, unit="SN", year=YEAR, assessment="väsentliga brister")
+    assert len(df) >= 1 and set(df["assessment"]) == {"väsentliga brister"}
+    assert {"control_point", "source_file", "source_hash"} <= set(df.columns)
+    risks = query.risks(cycle, unit="SN", year=YEAR, level="hög")
+    assert set(risks["level"]) == {"hög"} and len(risks) == len(register.list_risks(cycle, unit="SN", year=YEAR, level="hög"))
+    assert len(query.plans(cycle, unit="SN", rule="PRI-02")) >= 1
+    assert len(query.conclusions(cycle, rule="PRI-02")) >= 1
+    assert len(query.risks(cycle, text="ORosanmälningar", year=YEAR)) == 1  # case-insensitive text search
+    with pytest.raises(Exception, match="gäller inte"):
+        query.actions(cycle, level="hög")
+
+
+def test_views_exist_for_bi_tools(cycle):
+    with cycle.db.engine.connect() as c:
+        for view in ("v_risks", "v_plan_lines", "v_results", "v_actions", "v_conclusions"):
+            assert c.execute(text(f"SELECT count(*) FROM {view}")).scalar() > 0, view
+
+
+def test_exports_keep_swedish_text_and_neutralise_formulas(cycle, tmp_path, cli):
+    register.add_risk(cycle, "SN", '=HYPERLINK("http://ond.example","klicka")')
+    register.assess(cycle, "SN-R011", YEAR, register.Scores(2, 2))
+    df = query.risks(cycle, unit="SN", year=YEAR)
+    csv_path = query.export(df, "csv", tmp_path / "r.csv", semicolon=True)
+    raw = csv_path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads UTF-8 and keeps å, ä, ö
+    body = raw.decode("utf-8-sig")
+    assert "Orosanmälningar" in body and ";" in body.splitlines()[0]
+    assert "'=HYPERLINK" in body and ";=HYPERLINK" not in body
+    ws = load_workbook(query.export(df, "xlsx", tmp_path / "r.xlsx"))["Resultat"]
+    cells = [c for row in ws.iter_rows() for c in row if isinstance(c.value, str) and "HYPERLINK" in c.value]
+    assert cells and all(c.data_type == "s" for c in cells)  # stored as text, not as a formula
+    data = json.loads(query.export(df, "json", tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert any(r["title"].startswith("=HYPERLINK") for r in data)
+    r = cli("query", "risks", "--unit", "SN", "--format", "csv", "--out", tmp_path / "cli.csv")
+    assert r.code == 0 and (tmp_path / "cli.csv").is_file()
+
+
+def test_trace_from_a_result_back_to_its_sources_and_forward_to_reports(cycle, tmp_path, cli):
+    reports.submit(cycle, "SN", YEAR, "halvar", out_dir=tmp_path, date="2025-09-20")
+    rid = int(query.results(cycle, unit="SN", assessment="väsentliga brister")["result_id"].iloc[0])
+    t = trace.trace(cycle, f"result:{rid}")
+    kinds = [s["kind"] for s in t["backward"]]
+    for kind in ("resultat", "fil", "kontrollpunkt", "plan", "risk", "bedömning", "regelslutsats"):
+        assert kind in kinds, kind
+    assert any("§ 134" in s["text"] for s in t["backward"])
+    assert any("RES-02" in s["text"] for s in t["backward"])
+    assert any("PRI-0" in s["text"] for s in t["backward"])
+    assert any(s["kind"] == "rapport" for s in t["forward"])
+    r = cli("trace", f"result:{rid}")
+    assert r.code == 0 and "Bakåt" in r.out and "Framåt" in r.out
+
+
+def test_every_figure_of_a_report_traces_to_results(cycle, tmp_path):
+    sub = reports.submit(cycle, "SN", YEAR, "halvar", out_dir=tmp_path, date="2025-09-20")
+    with cycle.session() as s:
+        rec_id = s.execute(text("SELECT max(id) FROM report_record")).scalar()
+    t = trace.trace(cycle, f"report:{rec_id}")
+    figures = {s["id"]: s for s in t["backward"] if s["kind"] == "siffra"}
+    _p, data = reports.unit_report(cycle, "SN", YEAR, "halvar", "html", tmp_path / "x.html")
+    for key in ("performed", "with_deviations", "significant", "not_performed", "not_reported"):
+        n = data["summary"][key]
+        assert figures[key]["text"].endswith(f": {n}")
+        listed = [x for x in figures[key]["details"].split(", ") if x != "–"]
+        assert len(listed) == n
+    assert "oförändrat" in t["backward"][0]["details"] and sub["version"] == 1
+
+
+def test_read_only_session_cannot_write(cycle, cli, db_url):
+    ro = App(make_settings(db_url), read_only=True)
+    assert len(query.risks(ro, unit="SN")) > 0  # reading works
+    with pytest.raises(Exception):
+        register.add_risk(ro, "SN", "Försök att skriva")
+    r = cli("--read-only", "risk", "add", "--unit", "SN", "--title", "Försök")
+    assert r.code == 2 and "skrivskyddad" in r.err
+    assert cli("--read-only", "audit", "verify").code == 0
+    assert register.list_risks(cycle, unit="SN", status=None)[-1]["rubrik"] != "Försök"
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="läsroller finns bara i PostgreSQL")
+def test_reader_role_on_postgresql_cannot_write(cycle, cli, db_url):
+    r = cli("db", "create-reader", "--name", "revisor_test", "--password", "hemligt")
+    assert r.code == 0
+    url = db_url.replace("ikcheck@", "revisor_test:hemligt@")
+    engine = create_engine(url)
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM v_risks")).scalar() > 0
+    with pytest.raises(Exception, match="read-only|permission denied"):
+        with engine.begin() as c:
+            c.execute(text("UPDATE risk SET title = 'ändrad'"))
+    engine.dispose()
