@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -14,7 +15,8 @@ from ikcheck import matrix as matrix_mod
 from ikcheck.config import Settings, load_settings
 from ikcheck.errors import NotFound, UserError
 from ikcheck.store import Database, audit
-from ikcheck.store.models import Organisation, RiskMatrix, Unit
+from ikcheck.store.models import ImportBatch, Organisation, RiskMatrix, Unit
+from ikcheck.workbooks.reader import content_hash
 
 
 class App:
@@ -66,6 +68,16 @@ class App:
             known = ", ".join(u.code for u in org.units)
             raise NotFound(f"Enheten {code!r} finns inte i {org.name} (finns: {known}).")
         return unit
+
+    def already_imported(self, s: Session, org: Organisation, kind: str, path: Path) -> tuple[str, str | None]:
+        """The file's content hash, and a Swedish line saying when and by whom it was imported before
+        (None if it never was): the same file twice changes nothing."""
+        digest = content_hash(path) if Path(path).is_file() else ""
+        prior = s.scalar(select(ImportBatch).where(ImportBatch.org_id == org.id, ImportBatch.kind == kind,
+                                                   ImportBatch.content_hash == digest)) if digest else None
+        if prior is None:
+            return digest, None
+        return digest, f"{Path(path).name}: inläst {prior.imported_at:%Y-%m-%d %H:%M} av {prior.imported_by}"
 
     def matrix_row(self, s: Session, m: matrix_mod.Matrix) -> RiskMatrix:
         """The stored version of a matrix, created the first time it is used."""

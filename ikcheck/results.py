@@ -107,11 +107,9 @@ def _import_files(app: App, files: list[Path], reason: str | None, org_code: str
         tables, problems = [], []
         for path in files:
             path = Path(path)
-            digest = reader.content_hash(path) if path.is_file() else ""
-            prior = s.scalar(select(ImportBatch).where(ImportBatch.org_id == org.id, ImportBatch.kind == "results",
-                                                       ImportBatch.content_hash == digest)) if digest else None
+            digest, prior = app.already_imported(s, org, "results", path)
             if prior:
-                report.already.append(f"{path.name}: inläst {prior.imported_at:%Y-%m-%d %H:%M} av {prior.imported_by}")
+                report.already.append(prior)
                 continue
             try:
                 table = reader.read(path, wbres.COLUMNS, sheet=wbres.SHEET, info_sheet=wbres.INFO)

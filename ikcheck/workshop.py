@@ -97,11 +97,9 @@ def _import(app: App, files: list[Path], unit_code: str | None, year: int | None
         problems: list[Problem] = []
         tables = []
         for path in files:
-            digest = reader.content_hash(path) if path.is_file() else ""
-            prior = s.scalar(select(ImportBatch).where(ImportBatch.org_id == org.id, ImportBatch.kind == "workshop",
-                                                       ImportBatch.content_hash == digest)) if digest else None
+            digest, prior = app.already_imported(s, org, "workshop", path)
             if prior:
-                report.already.append(f"{path.name}: inläst {prior.imported_at:%Y-%m-%d %H:%M} av {prior.imported_by}")
+                report.already.append(prior)
                 continue
             try:
                 if reader.sniff(path) != "xlsx":

@@ -3,7 +3,7 @@
 import typer
 
 from ikcheck import auditlog
-from ikcheck.cli.common import console, err_console, ok, print_table, state
+from ikcheck.cli.common import err_console, ok, print_table, state
 
 app = typer.Typer(help="Granskningsloggen: verifiera och visa.", no_args_is_help=True)
 

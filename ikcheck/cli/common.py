@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +54,13 @@ def print_table(rows: list[dict], title: str | None = None, empty: str = "Inga t
     for row in rows:
         table.add_row(*(fmt(v) for v in row.values()))
     console.print(table)
+
+
+@contextmanager
+def busy(message: str) -> Iterator[None]:
+    """A spinner with elapsed time on the terminal while something slow runs (imports, PDFs)."""
+    with console.status(f"{message} …", spinner="dots"):
+        yield
 
 
 def ok(message: str) -> None:

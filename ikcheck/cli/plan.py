@@ -5,7 +5,7 @@ from pathlib import Path
 import typer
 
 from ikcheck import planning
-from ikcheck.cli.common import console, ok, print_table, state
+from ikcheck.cli.common import busy, console, ok, print_table, state
 
 app = typer.Typer(help="Plan för intern kontroll: ta fram, justera, besluta, revidera, exportera.",
                   no_args_is_help=True)
@@ -29,7 +29,8 @@ def print_findings(found: list[planning.Finding]) -> None:
 def derive(unit: str = UNIT, year: int = YEAR,
            replace: bool = typer.Option(False, "--replace", help="Ersätt ett befintligt utkast.")) -> None:
     """Ta fram ett planutkast ur riskregistret och reglerna (prioritering, kontrolldesign)."""
-    r = planning.derive(state.app(), unit, year, replace=replace, org_code=state.org)
+    with busy("Kör reglerna och tar fram utkastet"):
+        r = planning.derive(state.app(), unit, year, replace=replace, org_code=state.org)
     ok(f"Utkast till plan för {r.unit} {year}: {r.points} kontrollpunkter ur riskerna, {r.ks_points} "
        f"kommunövergripande, {r.actions} direktåtgärder; {r.watched} risker bevakas, "
        f"{r.accepted_risks} accepteras.")
@@ -157,7 +158,8 @@ def export(unit: str = UNIT, year: int = YEAR,
     """Exportera planen i det vanliga formatet (med beslut, värmekarta och regelversion)."""
     from ikcheck.reporting import plan as plan_out
 
-    path = plan_out.export(state.app(), unit, year, fmt, out, version=version, org_code=state.org)
+    with busy(f"Skriver planen ({fmt})"):
+        path = plan_out.export(state.app(), unit, year, fmt, out, version=version, org_code=state.org)
     ok(f"Skrev {path}")
 
 

@@ -4,8 +4,6 @@ from pathlib import Path
 
 import typer
 
-from ikcheck import query as q
-from ikcheck import trace as tr
 from ikcheck.cli.common import console, ok, print_table, state
 
 app = typer.Typer(help="Frågor för revisorer: risker, planer, resultat, åtgärder, regelslutsatser.", no_args_is_help=True)
@@ -22,6 +20,8 @@ SHOWN = {  # the columns that fit a terminal; csv/xlsx/json export every column
 
 
 def _run(what: str, fmt: str, out: Path | None, semicolon: bool, **filters) -> None:
+    from ikcheck import query as q  # pandas is imported only when a query runs
+
     df = q.run(state.app(), what, org=state.org, **filters)
     if fmt == "table":
         shown = df[SHOWN[what]].head(500)
@@ -83,6 +83,8 @@ def conclusions(rule: str = typer.Option(None, "--rule"), ruleset: str = typer.O
 
 def trace(ident: str = typer.Argument(..., help="result:ID, action:KOD, risk:KOD, point:KOD, report:ID – eller bara koden.")) -> None:
     """Spåra bakåt till källorna (kontrollpunkt, plan och beslut, risk, bedömning, regler, fil) och framåt till rapporter."""
+    from ikcheck import trace as tr
+
     d = tr.trace(state.app(), ident, org_code=state.org)
     console.print(f"[bold]{d['subject']}[/bold]")
     console.print("[bold]Bakåt[/bold]")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import typer
 
-from ikcheck.cli.common import console, ok, print_table, state
+from ikcheck.cli.common import busy, console, ok, print_table, state
 from ikcheck.reporting import reports
 
 app = typer.Typer(help="Rapporter: halvår, år, KS-sammanställning och inlämning till KS.", no_args_is_help=True)
@@ -13,7 +13,8 @@ FMT = typer.Option("pdf", "--format", help="html, pdf eller xlsx.")
 
 
 def _unit(kind: str, unit: str, year: int, fmt: str, out: Path | None, text: Path | None) -> None:
-    path, data = reports.unit_report(state.app(), unit, year, kind, fmt, out, text, org_code=state.org)
+    with busy(f"Skriver rapporten ({fmt})"):
+        path, data = reports.unit_report(state.app(), unit, year, kind, fmt, out, text, org_code=state.org)
     j = data["judgement"]
     ok(f"Skrev {path} – bedömning {j['colour']} ({j['rule_id']}).")
 
@@ -38,7 +39,8 @@ def ar(unit: str = typer.Option(..., "--unit"), year: int = typer.Option(..., "-
 def ks(year: int = typer.Option(..., "--year"), period: str = typer.Option("ar", "--period", help="halvar eller ar."),
        fmt: str = FMT, out: Path = typer.Option(None, "--out")) -> None:
     """KS-sammanställning över alla nämnder och bolag (uppsiktsplikt)."""
-    path, data = reports.ks_report(state.app(), year, period, fmt, out, org_code=state.org)
+    with busy(f"Sammanställer alla enheter ({fmt})"):
+        path, data = reports.ks_report(state.app(), year, period, fmt, out, org_code=state.org)
     c = data["colours"]
     ok(f"Skrev {path} – {c.get('grön', 0)} gröna, {c.get('gul', 0)} gula, {c.get('röd', 0)} röda.")
 
@@ -50,8 +52,9 @@ def submit(unit: str = typer.Option(..., "--unit"), year: int = typer.Option(...
            date: str = typer.Option(None, "--date", help="Inlämningsdatum (standard: i dag)."),
            text: Path = typer.Option(None, "--text")) -> None:
     """Lämna rapporten till KS: filen fryses med sitt innehållshash; en ändring blir en ny version."""
-    r = reports.submit(state.app(), unit, year, period, fmt=fmt, out_dir=out_dir, date=date, own_text=text,
-                       org_code=state.org)
+    with busy("Skriver och lämnar in rapporten"):
+        r = reports.submit(state.app(), unit, year, period, fmt=fmt, out_dir=out_dir, date=date, own_text=text,
+                           org_code=state.org)
     if r["unchanged"]:
         console.print(f"Rapporten är redan inlämnad som version {r['version']} ({r['submitted']}) och är oförändrad.")
     else:

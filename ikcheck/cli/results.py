@@ -5,7 +5,7 @@ from pathlib import Path
 import typer
 
 from ikcheck import results
-from ikcheck.cli.common import console, ok, print_table, state
+from ikcheck.cli.common import busy, console, ok, print_table, state
 
 app = typer.Typer(help="Kontrollresultat: mallar, inläsning, bedömning.", no_args_is_help=True)
 actions = typer.Typer(help="Åtgärder: lista, uppdatera, stänga.", no_args_is_help=True)
@@ -24,7 +24,8 @@ def template(unit: str = typer.Option(..., "--unit"), year: int = typer.Option(.
 def import_(files: list[Path] = typer.Argument(..., help="Ifyllda mallar (xlsx) eller CSV från Excel."),
             reason: str = typer.Option(None, "--reason", help="Skäl, om filen rättar redan rapporterade resultat.")) -> None:
     """Läs in resultat: allt valideras först; ett enda fel och ingenting sparas."""
-    r = results.import_files(state.app(), files, reason=reason, org_code=state.org)
+    with busy("Läser in och bedömer resultaten"):
+        r = results.import_files(state.app(), files, reason=reason, org_code=state.org)
     for line in r.already:
         console.print(f"[yellow]Redan inläst, ingenting ändrat:[/yellow] {line}")
     if r.files:

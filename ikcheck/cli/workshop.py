@@ -5,7 +5,7 @@ from pathlib import Path
 import typer
 
 from ikcheck import workshop
-from ikcheck.cli.common import console, ok, state
+from ikcheck.cli.common import busy, console, ok, state
 
 app = typer.Typer(help="Riskworkshoppar i Excel: mallar och inläsning.", no_args_is_help=True)
 
@@ -24,7 +24,8 @@ def import_(files: list[Path] = typer.Argument(..., help="En eller flera deltaga
             unit: str = typer.Option(None, "--unit", help="Kontrollera att filerna gäller denna enhet."),
             year: int = typer.Option(None, "--year", help="Kontrollera att filerna gäller detta år.")) -> None:
     """Läs in deltagarnas bedömningar: median, spridning och flaggor; nya rader blir nya risker."""
-    r = workshop.import_files(state.app(), files, unit, year, org_code=state.org)
+    with busy("Läser in workshopfilerna"):
+        r = workshop.import_files(state.app(), files, unit, year, org_code=state.org)
     for line in r.already:
         console.print(f"[yellow]Redan inläst, ingenting ändrat:[/yellow] {line}")
     if r.files:

@@ -3,7 +3,6 @@ bundled ones), HTML -> PDF with WeasyPrint, and writing files with their content
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined,
 from ikcheck import __version__
 from ikcheck.calendar import swedish_date
 from ikcheck.config import bundled
+from ikcheck.workbooks.reader import content_hash as file_hash  # noqa: F401  (one hash for every file)
 
 
 def environment(reports_dir: Path) -> Environment:
@@ -24,6 +24,7 @@ def environment(reports_dir: Path) -> Environment:
     )
     env.filters["sv_date"] = swedish_date
     env.filters["blank"] = lambda v: "" if v is None else v
+    env.filters["period"] = lambda p: {"halvar": "halvår", "helar": "helår"}.get(p, p)
     env.filters["pct"] = lambda v: "" if v is None else f"{v * 100:.0f} %".replace(".", ",")
     env.globals["ikcheck_version"] = __version__
     return env
@@ -46,11 +47,3 @@ def write_pdf(html: str, path: Path, reports_dir: Path) -> None:
     from weasyprint import HTML
 
     HTML(string=html, base_url=str(reports_dir)).write_pdf(str(path))
-
-
-def file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

@@ -362,7 +362,7 @@ class ReportRecord(Base):
     path: Mapped[str] = mapped_column(String(1000))
     content_hash: Mapped[str] = mapped_column(String(64))
     data_hash: Mapped[str] = mapped_column(String(64))
-    rules_version: Mapped[str | None] = mapped_column(String(200))
+    rules_version: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     submitted_at: Mapped[dt.date | None] = mapped_column(Date)
