@@ -88,6 +88,7 @@ def test_ks_summary_flags_the_unit_late_on_purpose(demo_run):
     assert "lämnades till KS 20 dagar för sent" in kfn
     others = html.split("Socialnämnden", 1)[1].split("</tr>", 1)[0]
     assert "för sent" not in others
+    assert "ändrats efter inlämning" not in html  # nothing changed after the units submitted
 
 
 def test_demo_scale_makes_n_kommuner(cli, tmp_path, db_url):

@@ -179,7 +179,8 @@ def unit_report(app: App, s: Session, org: Organisation, unit: Unit, year: int, 
 
 
 def _with_provenance(data: dict, stamp: dict) -> dict:
-    hashed = {k: v for k, v in data.items() if k != "heatmap"}
+    # the hash covers the data from the database, not the förvaltning's own text merged into the report
+    hashed = {k: v for k, v in data.items() if k not in ("heatmap", "own_text")}
     hashed["heatmap_cells"] = sorted((f"{k[0]},{k[1]}", v) for k, v in data["heatmap"].cells.items())
     data["provenance"] = {"as_of_seq": stamp["seq"], "as_of": stamp["at"], "data_hash": data_hash(hashed),
                           "ikcheck": __version__}
