@@ -46,7 +46,8 @@ ORDER = {"risks": "org, risk, year", "plans": "org, unit, year, version, positio
          "conclusions": "conclusion_id"}
 
 
-def run(app: App, what: str, **filters: Any) -> pd.DataFrame:
+def sql_for(what: str, filters: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The SQL and its parameters for a query (also what the benchmark runs bare)."""
     if what not in VIEWS:
         raise UserError(f"Okänd fråga {what!r}; välj {', '.join(VIEWS)}.")
     allowed = FILTERS[what]
@@ -64,6 +65,11 @@ def run(app: App, what: str, **filters: Any) -> pd.DataFrame:
             where.append(f"{column} = :{name}")
             params[name] = value
     sql = f"SELECT * FROM {VIEWS[what]}" + (f" WHERE {' AND '.join(where)}" if where else "") + f" ORDER BY {ORDER[what]}"
+    return sql, params
+
+
+def run(app: App, what: str, **filters: Any) -> pd.DataFrame:
+    sql, params = sql_for(what, filters)
     with app.db.engine.connect() as conn:
         return pd.read_sql_query(text(sql), conn, params=params)
 

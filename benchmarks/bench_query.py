@@ -1,0 +1,132 @@
+"""Auditor query latency over a national-scale volume: 290 kommuner × 8 units, ≈ 500k risks with
+assessments, ≈ 2M results (synthetic rows bulk-inserted here; `demo --scale` builds registers only).
+
+Baseline in the same run: the same SQL run bare through the driver (sqlite3 cursor, rows fetched).
+ikcheck = `ikcheck.query` (the view, parameters, a pandas DataFrame). Median of repeated runs.
+Target: ikcheck ≤ 1.5× the bare query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import table
+
+from ikcheck import query
+from ikcheck.app import App
+from ikcheck.config import Settings, bundled, default_engine
+from ikcheck.store.db import dispose_all
+
+KOMMUNER, UNITS, RISKS_PER_UNIT, POINTS_PER_UNIT, YEAR = 290, 8, 215, 215, 2025
+
+
+def build(path: Path, kommuner: int) -> None:
+    app = App(Settings(f"sqlite:///{path}", bundled("rules"), bundled("riskregister"), bundled("reports"),
+                       default_engine(), "bench"))
+    app.db  # migrate
+    dispose_all()
+    rng = random.Random(1)
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("INSERT INTO risk_matrix (id, name, version, content_hash, definition, created_at) "
+                "VALUES (1, 'kommun-4x4', '1', 'x', '{}', '2025-01-01')")
+    now = "2025-01-01 00:00:00"
+    rid = cpid = resid = 0
+    for k in range(1, kommuner + 1):
+        con.execute("INSERT INTO organisation (id, code, name, matrix_name, settings, created_at) VALUES (?,?,?,?,?,?)",
+                    (k, f"k{k:03d}", f"Kommun {k}", "kommun-4x4", '{"periods": ["halvar", "helar"]}', now))
+        risks, assessments, plans, points, results = [], [], [], [], []
+        for u in range(UNITS):
+            unit_id = (k - 1) * UNITS + u + 1
+            con.execute("INSERT INTO unit (id, org_id, code, name, kind) VALUES (?,?,?,?,?)",
+                        (unit_id, k, f"U{u}", f"Enhet {u}", "namnd"))
+            plans.append((unit_id, k, unit_id, YEAR, 1, "decided", "bench", now, "[]"))
+            for i in range(RISKS_PER_UNIT):
+                rid += 1
+                li, im = rng.randint(1, 4), rng.randint(1, 4)
+                s = li * im
+                risks.append((rid, k, unit_id, f"U{u}-R{i:03d}", f"Risk {i} om {rng.choice(['inköp', 'lön', 'bistånd', 'bygglov'])}",
+                              rng.choice(["legal", "IT", "verksamhet"]), "active", "workshop", 0, now))
+                assessments.append((k, rid, YEAR, 1, li, im, s, "hög" if s >= 9 else "medel" if s >= 5 else "låg",
+                                    0, 0, "[]", "bench", now, 1))
+            for i in range(POINTS_PER_UNIT):
+                cpid += 1
+                points.append((cpid, k, unit_id, f"U{u}-{YEAR}-K{i:03d}", i, f"Kontroll {i}", '["halvar", "helar"]',
+                               0, "accepted"))
+                for period in ("halvar", "helar"):
+                    for version in (1, 2) if i % 40 == 0 else (1,):
+                        resid += 1
+                        dev = rng.choice([0, 0, 0, 1, 3])
+                        results.append((resid, k, cpid, period, version, 1, 20, dev,
+                                        "väsentliga brister" if dev >= 3 else "mindre avvikelser" if dev else "inga avvikelser",
+                                        "bench", now, 1 if version == 2 or i % 40 else 0))
+        con.executemany("INSERT INTO risk (id, org_id, unit_id, code, title, category, status, source, legal_requirement, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)", risks)
+        con.executemany("INSERT INTO risk_assessment (org_id, risk_id, year, matrix_id, likelihood, impact, score, level, spread, flagged, participants, assessed_by, assessed_at, is_current) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", assessments)
+        con.executemany("INSERT INTO control_plan (id, org_id, unit_id, year, version, status, created_by, created_at, overrides) VALUES (?,?,?,?,?,?,?,?,?)", plans)
+        con.executemany("INSERT INTO control_point (id, org_id, plan_id, code, position, title, reporting, municipality_wide, status) VALUES (?,?,?,?,?,?,?,?,?)", points)
+        con.executemany("INSERT INTO control_result (id, org_id, control_point_id, period, version, performed, examined, deviations, assessment, reported_by, reported_at, is_current) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", results)
+        con.commit()
+    con.close()
+
+
+QUERIES = [
+    ("resultat: en kommuns enhet och år", "results", {"org": "k145", "unit": "U3", "year": YEAR, "current": True}),
+    ("väsentliga brister i en kommun", "results", {"org": "k145", "assessment": "väsentliga brister", "current": True}),
+    ("höga risker i en kommun", "risks", {"org": "k200", "level": "hög"}),
+    ("fritextsökning i riskrubriker, en kommun", "risks", {"org": "k010", "text": "bistånd"}),
+    ("planrader för en enhet", "plans", {"org": "k077", "unit": "U5", "year": YEAR}),
+]
+
+
+_bare: dict[Path, sqlite3.Connection] = {}
+
+
+def bare(path: Path, what: str, filters: dict) -> int:
+    """The same SQL through the sqlite3 driver on one open connection, all rows fetched."""
+    sql, params = query.sql_for(what, filters)
+    con = _bare.setdefault(path, sqlite3.connect(f"file:{path}?mode=ro", uri=True))
+    return len(con.execute(sql, params).fetchall())
+
+
+def median_time(fn, n: int = 7) -> float:
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main(kommuner: int = KOMMUNER) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "scale.db"
+        t = time.perf_counter()
+        build(path, kommuner)
+        print(f"Byggde {kommuner} kommuner på {time.perf_counter() - t:.0f} s")
+        con = sqlite3.connect(path)
+        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("risk", "control_result")}
+        con.close()
+        print(f"{counts['risk']:,} risker, {counts['control_result']:,} resultat\n".replace(",", " "))
+        app = App(Settings(f"sqlite:///{path}", bundled("rules"), bundled("riskregister"), bundled("reports"),
+                           default_engine(), "bench"), read_only=True)
+        rows = []
+        for label, what, filters in QUERIES:
+            n_bare = bare(path, what, filters)
+            n_ik = len(query.run(app, what, **filters))
+            assert n_bare == n_ik, (label, n_bare, n_ik)
+            t_bare = median_time(lambda: bare(path, what, filters))
+            t_ik = median_time(lambda: query.run(app, what, **filters))
+            rows.append([label, n_ik, f"{t_bare * 1000:.1f}", f"{t_ik * 1000:.1f}", f"{t_ik / t_bare:.2f}×"])
+        print(table(["fråga", "rader", "bar SQL ms", "ikcheck ms", "ikcheck / bar"], rows))
+        print("\nmål: ikcheck ≤ 1.5× samma SQL direkt genom drivrutinen (median av 7)")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else KOMMUNER)
