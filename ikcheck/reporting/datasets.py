@@ -221,12 +221,13 @@ def arshjul_facts(s: Session, org: Organisation, year: int, units: list[Unit], o
     return facts
 
 
-def ks_summary(app: App, s: Session, org: Organisation, year: int, kind: str) -> dict:
-    """KS-sammanställning for uppsiktsplikt: every unit side by side."""
+def ks_summary(app: App, s: Session, org: Organisation, year: int, kind: str,
+               units: list[Unit] | None = None) -> dict:
+    """KS-sammanställning for uppsiktsplikt: every unit side by side (or the units given)."""
     periods = report_periods(org, kind)
     stamp = as_of(s, org)
     on = stamp["at"].date() if stamp["at"] else dt.date(year, 12, 31)
-    units = list(org.units)
+    units = list(units if units is not None else org.units)
     ars = rulebook.ruleset(app, "arshjul")
     facts = arshjul_facts(s, org, year, units, on)
     ev = engine.evaluate(ars, facts, engine=app.settings.engine)
