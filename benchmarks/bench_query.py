@@ -8,7 +8,6 @@ Target: ikcheck ≤ 1.5× the bare query.
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 import sqlite3
 import statistics
