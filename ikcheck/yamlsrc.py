@@ -82,15 +82,19 @@ def loads(text: str, filename: str) -> Any:
         ) from None
 
 
-def load(path: Path) -> Any:
+def read_text(path: Path) -> str:
+    """A file a kommun edits, as text; a missing or non-UTF-8 file is a Swedish user error."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ValidationFailed(f"Filen {path} finns inte.") from None
     except UnicodeDecodeError:
         raise ValidationFailed(f"Filen {path} är inte en textfil i UTF-8.") from None
-    return loads(text, str(path))
+
+
+def load(path: Path) -> Any:
+    return loads(read_text(path), str(path))
 
 
 def unknown_keys(node: Any, allowed: set[str], file: str, where: str = "") -> list[Problem]:

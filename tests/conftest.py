@@ -94,6 +94,15 @@ def app(db_url) -> App:
 
 
 @pytest.fixture
+def kommun(app):
+    """Exempelby's organisation and risk register (two years of assessments), no plans yet."""
+    from ikcheck import demo
+
+    rr = bundled("riskregister") / "demo"
+    return demo.build_kommun(app, rr / "exempelby.yaml", rr / "risker.yaml")
+
+
+@pytest.fixture
 def demo_org_file() -> Path:
     return bundled("riskregister") / "demo" / "exempelby.yaml"
 

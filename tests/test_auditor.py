@@ -12,7 +12,6 @@ from sqlalchemy import create_engine, text
 
 from ikcheck import demo, planning, query, register, results, trace
 from ikcheck.app import App
-from ikcheck.config import bundled
 from ikcheck.reporting import reports
 from tests.conftest import BACKEND, make_settings
 
@@ -20,9 +19,7 @@ YEAR = demo.DEMO_YEAR
 
 
 @pytest.fixture
-def cycle(app, tmp_path):
-    rr = bundled("riskregister") / "demo"
-    demo.build_kommun(app, rr / "exempelby.yaml", rr / "risker.yaml")
+def cycle(app, kommun, tmp_path):
     planning.derive(app, "SN", YEAR)
     planning.accept(app, "SN", YEAR)
     planning.decide(app, "SN", YEAR, "2024-11-21", "§ 134", "SN 2024/201")

@@ -10,17 +10,10 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from ikcheck import demo, planning, register
-from ikcheck.config import bundled
 from ikcheck.errors import UserError, ValidationFailed
 from ikcheck.store.models import ControlPlan, ControlPoint, Conclusion
 
 YEAR = demo.DEMO_YEAR
-
-
-@pytest.fixture
-def kommun(app):
-    rr = bundled("riskregister") / "demo"
-    return demo.build_kommun(app, rr / "exempelby.yaml", rr / "risker.yaml")
 
 
 def test_derive_proposes_points_with_their_rules_and_ks_points(app, kommun):

@@ -9,7 +9,6 @@ import pytest
 from openpyxl import load_workbook
 
 from ikcheck import demo, planning, results
-from ikcheck.config import bundled
 from ikcheck.reporting import reports
 from ikcheck.reporting.render import file_hash
 
@@ -18,9 +17,7 @@ ON = dt.date(YEAR + 1, 1, 31)
 
 
 @pytest.fixture
-def cycle(app, tmp_path):
-    rr = bundled("riskregister") / "demo"
-    demo.build_kommun(app, rr / "exempelby.yaml", rr / "risker.yaml")
+def cycle(app, kommun, tmp_path):
     for unit, date in (("SN", "2024-11-21"), ("BUN", "2024-12-09")):  # BUN decides late
         planning.derive(app, unit, YEAR)
         planning.accept(app, unit, YEAR)

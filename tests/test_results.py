@@ -14,7 +14,6 @@ from openpyxl import load_workbook
 from sqlalchemy import MetaData, select
 
 from ikcheck import demo, planning, results
-from ikcheck.config import bundled
 from ikcheck.errors import ValidationFailed
 from ikcheck.store.models import Action, Conclusion, ControlResult
 
@@ -23,9 +22,9 @@ ON = dt.date(YEAR + 1, 1, 31)
 
 
 @pytest.fixture
-def kommun(app):
-    rr = bundled("riskregister") / "demo"
-    org = demo.build_kommun(app, rr / "exempelby.yaml", rr / "risker.yaml")
+def kommun(kommun, app):
+    """The demo register, with decided plans for SN and BUN."""
+    org = kommun
     for unit in ("SN", "BUN"):
         planning.derive(app, unit, YEAR)
         planning.accept(app, unit, YEAR)

@@ -2,18 +2,11 @@
 
 import shutil
 
-import pytest
 
 from ikcheck import demo, planning, rulebook
 from ikcheck.config import bundled
 
 YEAR = demo.DEMO_YEAR
-
-
-@pytest.fixture
-def kommun(app):
-    rr = bundled("riskregister") / "demo"
-    return demo.build_kommun(app, rr / "exempelby.yaml", rr / "risker.yaml")
 
 
 def test_check_bundled_and_broken(cli, tmp_path):

@@ -10,18 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from ikcheck import demo, register, workshop
-from ikcheck.config import bundled
+from ikcheck import register, workshop
 from ikcheck.errors import ValidationFailed
 from tests.test_results import dump
 
 YEAR = 2026
-
-
-@pytest.fixture
-def kommun(app):
-    rr = bundled("riskregister") / "demo"
-    return demo.build_kommun(app, rr / "exempelby.yaml", rr / "risker.yaml")
 
 
 def fill(path: Path, name: str, scores: dict[str, tuple], new: list[tuple] = (), out: Path | None = None) -> Path:

@@ -121,12 +121,7 @@ def content_hash(text: str) -> str:
 
 
 def load(path: Path) -> Ruleset:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ValidationFailed(f"Regelfilen {path} finns inte.") from None
-    return parse(text, str(path))
+    return parse(yamlsrc.read_text(path), str(path))  # the text itself is hashed: the ruleset's identity
 
 
 def load_dir(directory: Path) -> dict[str, Ruleset]:
