@@ -22,6 +22,20 @@ def best_of(n: int, fn, *args, **kwargs) -> tuple[float, object]:
     return best, result
 
 
+def best_of_interleaved(n: int, contenders: dict[str, tuple]) -> tuple[dict[str, float], dict[str, object]]:
+    """The fastest of n runs of each contender, taking turns (A, B, C, A, B, C, …) so that a slow
+    spell of the machine hits them alike; and each one's last result. contenders: name -> (fn, *args)."""
+    best = {name: float("inf") for name in contenders}
+    results: dict[str, object] = {}
+    for _ in range(n):
+        for name, (fn, *args) in contenders.items():
+            gc.collect()
+            t = time.perf_counter()
+            results[name] = fn(*args)
+            best[name] = min(best[name], time.perf_counter() - t)
+    return best, results
+
+
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

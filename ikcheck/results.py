@@ -387,7 +387,7 @@ def _evaluate(app: App, s: Session, org: Organisation, unit: Unit, year: int, pe
     for c in ev.conclusions:
         counts[c.name] += 1
         if c.name == "bedömning" and c.subject_id > 0:
-            fact = c.matched[0]["fact"]
+            fact = c.facts[0]
             if "assessment" not in fact:
                 derived.append((c.subject_id, c.attributes["value"], c.rule_id))
     by_value: dict[tuple[str, str], list[int]] = defaultdict(list)

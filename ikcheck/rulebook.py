@@ -46,7 +46,7 @@ def evaluate_and_store(app: App, s: Session, org: Organisation, rs: engine.Rules
     s.flush()
     rows = [{"org_id": org.id, "run_id": run.id, "rule_id": c.rule_id, "name": c.name,
              "subject_type": c.subject_type, "subject_id": c.subject_id, "attributes": c.attributes,
-             "matched": [{"alias": m["alias"], "type": m["type"], "fact": m["fact"]} for m in c.matched]}
+             "matched": list(c.matched)}
             for c in ev.conclusions]
     for i in range(0, len(rows), 5000):  # bulk: a run over 100k facts stores 100k conclusions
         s.execute(insert(Conclusion), rows[i:i + 5000])

@@ -17,6 +17,7 @@ from ikcheck.config import bundled
 from ikcheck.engine import durable as durable_mod
 from ikcheck.engine import reference
 from ikcheck.engine.evaluate import EngineMismatch
+from ikcheck.engine.rules import Cond, Pattern, Rule
 from ikcheck.errors import ValidationFailed
 
 RULES = bundled("rules")
@@ -163,8 +164,8 @@ def test_failure_while_reading_actions_is_raised_and_leaves_no_state(monkeypatch
 def test_disagreement_with_reference_raises(monkeypatch):
     if not durable_mod.available():
         pytest.skip("durable_rules är inte installerat på denna Python")
-    real = reference.evaluate
-    monkeypatch.setattr(reference, "evaluate", lambda rules, facts: set(list(real(rules, facts))[1:]))
+    real = reference.Reference.run
+    monkeypatch.setattr(reference.Reference, "run", lambda self, facts: set(sorted(real(self, facts))[1:]))
     with pytest.raises(EngineMismatch, match="oeniga"):
         engine.evaluate(ruleset("prioritering"), [risk(1, 12), risk(2, 2)])
 
@@ -179,6 +180,19 @@ def test_group_keeps_the_first_rule_and_records_the_rest(eng):
     c = ev.conclusions[0]
     assert c.attributes["reason"] == "Hög risk (16) med tidigare konstaterade brister"
     assert c.matched[0]["fact"]["risk_id"] == 1
+
+
+@pytest.mark.parametrize("eng", ENGINES)
+def test_groups_are_decided_over_the_whole_batch_not_per_engine_chunk(eng):
+    """A batch larger than one engine chunk: the same subject in two chunks still gets one outcome,
+    the best-ranked one, and the loser is recorded."""
+    from ikcheck.engine.evaluate import CHUNK
+    facts = [risk(i, 2) for i in range(1, CHUNK + 500)]
+    facts.append(risk(1, 16))  # risk 1 again, in another chunk, now high
+    ev = engine.evaluate(ruleset("prioritering"), facts, engine=eng)
+    assert outcome(ev)[1] == "granskning"
+    assert len(outcome(ev)) == CHUNK + 499
+    assert any(s.subject_id == 1 and s.rule_id == "PRI-06" and s.winner == "PRI-02" for s in ev.shadowed)
 
 
 @pytest.mark.parametrize("eng", ENGINES)
@@ -234,6 +248,33 @@ def test_durable_and_reference_agree_on_any_register(rows):
     keys = [[(c.rule_id, c.subject_id, tuple(sorted(c.attributes.items()))) for c in r.conclusions] for r in results]
     assert all(k == keys[0] for k in keys)
     assert len(outcome(results[0])) == len(rows)  # exactly one outcome per risk
+
+
+_VALUES = st.one_of(st.booleans(), st.integers(-2, 3), st.sampled_from([0.5, 2.0, "hög", "a", "", "xhögx"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "contains",
+                                           "exists"]), _VALUES, st.lists(_VALUES, max_size=3)),
+                min_size=1, max_size=3),
+       st.dictionaries(st.sampled_from(["f0", "f1", "f2"]), _VALUES))
+def test_generated_predicates_mean_what_the_specification_says(conds, fact):
+    """The cross-check's speed comes from generated predicates; they must equal cond_holds exactly
+    (bools never equal numbers, missing fields and incomparable types are false)."""
+    built = []
+    for n, (op, value, values) in enumerate(conds):
+        if op in ("in", "not_in"):
+            value = tuple(values)
+        elif op == "contains":
+            value = value if isinstance(value, str) and value else "hög"
+        elif op == "exists":
+            value = bool(value)
+        built.append(Cond(f"f{n}", op, value))
+    pattern = Pattern("r", "risk", tuple(built))
+    expected = all(reference.cond_holds(c, fact, {}) for c in built)
+    assert reference.pattern_predicate(pattern)(fact, {}) is expected
+    rule = Rule("T", "t", "", "", 1, 0, (pattern,), "c", "r", None, ())
+    assert reference.Reference([rule]).run([{"type": "risk", **fact}]) == ({("T", (0,))} if expected else set())
 
 
 # --- robustness -------------------------------------------------------------------------------------

@@ -49,11 +49,10 @@ class CompiledRuleset:
         """(rule id, fact indices in alias order) for every firing over one batch."""
         with self.lock:
             sid = f"b{next(self._sids)}"
-            payload = []
-            for i, f in enumerate(facts):
-                if len(f) > MAX_FACT_PROPERTIES:
-                    raise EngineError(f"En fakta har {len(f)} egenskaper; högst {MAX_FACT_PROPERTIES}.")
-                payload.append({**f, "id": str(i), "sid": sid})
+            widest = max(map(len, facts), default=0)
+            if widest > MAX_FACT_PROPERTIES:
+                raise EngineError(f"En fakta har {widest} egenskaper; högst {MAX_FACT_PROPERTIES}.")
+            payload = [{**f, "id": str(i), "sid": sid} for i, f in enumerate(facts)]
             payload.append({"type": SENTINEL_TYPE, "id": str(len(facts)), "sid": sid})
             fired: set[tuple[str, tuple[int, ...]]] = set()
             errors: list[BaseException] = []
@@ -74,8 +73,13 @@ class CompiledRuleset:
                                 continue
                             aliases = self.aliases[name]
                             rule_id = self.rule_names[name].id
-                            for match in found if isinstance(found, list) else [found]:
-                                fired.add((rule_id, tuple(int(match[a]["id"]) for a in aliases)))
+                            found = found if isinstance(found, list) else [found]
+                            if len(aliases) == 1:
+                                a = aliases[0]
+                                fired.update([(rule_id, (int(m[a]["id"]),)) for m in found])
+                            else:
+                                fired.update([(rule_id, tuple([int(m[x]["id"]) for x in aliases]))
+                                              for m in found])
                     except BaseException as exc:  # keep draining; raise after the state is gone
                         errors.append(exc)
                     message = _c.complete_and_start_action(self.handle, offset)

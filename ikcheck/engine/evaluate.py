@@ -9,34 +9,47 @@ is cross-checked against the reference evaluator; any difference raises and noth
 
 from __future__ import annotations
 
+import threading
+from bisect import bisect_right
 from collections import defaultdict
+from operator import attrgetter, itemgetter
 from dataclasses import dataclass, field
 from typing import Any
 
 from ikcheck.engine import durable, reference
 from ikcheck.engine.compile import assert_order
-from ikcheck.engine.rules import Rule, Ruleset, render_attributes
+from ikcheck.engine.rules import Ruleset, attribute_renderer
 from ikcheck.engine.schema import CONCLUSION, FACT_TYPES
 from ikcheck.errors import UserError
 from ikcheck.gcpause import paused_gc
 
 ENGINES = ("durable", "python")
+# Facts per engine batch when every rule looks at one fact. durable_rules' cost per fact grows with
+# the batch: measured on prioritering, batches of 100–2,000 cost about the same per fact, 5,000 half
+# as much again and 20,000 nearly twice as much.
+CHUNK = 1000
 
 
 class EngineMismatch(RuntimeError):
     """durable_rules and the reference evaluator disagree: nothing may be stored."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Conclusion:
     rule_id: str
     name: str
     subject_type: str
     subject_id: int
     attributes: dict[str, Any]
-    matched: tuple[dict, ...]  # ({alias, type, fact}) for each positive pattern
+    facts: tuple[dict, ...]  # the matched facts, one per positive pattern
+    aliases: tuple[str, ...]  # the patterns' aliases, in the same order
     group: str | None
     key: tuple
+
+    @property
+    def matched(self) -> tuple[dict, ...]:
+        """({alias, type, fact}) for each positive pattern: what an explanation shows."""
+        return tuple({"alias": a, "type": f["type"], "fact": f} for a, f in zip(self.aliases, self.facts))
 
     def as_fact(self) -> dict:
         fact = {"type": CONCLUSION, "name": self.name, "subject_type": self.subject_type,
@@ -64,25 +77,32 @@ class Evaluation:
         return [c for c in self.conclusions if c.name == name]
 
 
+_SCALARS = frozenset({str, int, float, bool})
+_NONE = type(None)
+
+
 def check_facts(facts: list[dict]) -> list[dict]:
     """Flat, small, known types; None values dropped (a missing field never matches)."""
     out = []
     known = set(FACT_TYPES) | {CONCLUSION}
-    scalar = (str, int, float, bool)
     for i, f in enumerate(facts):
-        clean = {k: v for k, v in f.items() if v is not None}
-        if clean.get("type") not in known:
-            raise UserError(f"Fakta nr {i + 1} har okänd typ {clean.get('type')!r}.")
-        if "id" in clean or "sid" in clean:
+        kinds = set(map(type, f.values()))
+        if _NONE in kinds:
+            f = {k: v for k, v in f.items() if v is not None}
+            kinds.discard(_NONE)
+        if f.get("type") not in known:
+            raise UserError(f"Fakta nr {i + 1} har okänd typ {f.get('type')!r}.")
+        if "id" in f or "sid" in f:
             raise UserError(f"Fakta nr {i + 1}: fälten id och sid är reserverade för regelmotorn.")
-        for k, v in clean.items():
-            if not isinstance(v, scalar):
-                raise UserError(f"Fakta nr {i + 1}: fältet {k!r} måste vara ett enkelt värde.")
-        out.append(clean)
+        if not kinds <= _SCALARS:  # subclasses (numpy's float64) pass; lists and dicts do not
+            bad = next((k for k, v in f.items() if not isinstance(v, (str, int, float, bool))), None)
+            if bad is not None:
+                raise UserError(f"Fakta nr {i + 1}: fältet {bad!r} måste vara ett enkelt värde.")
+        out.append(f)
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Shadowed:
     """A firing that lost its group to a rule with higher priority."""
 
@@ -95,9 +115,54 @@ class Shadowed:
 def evaluate(rs: Ruleset, facts: list[dict], engine: str = "durable",
              partition: str | None = None, cross_check: bool = True) -> Evaluation:
     """Evaluate a ruleset over facts. `partition` splits the batch by a fact field (facts without
-    it go to every part); rules must then only join facts within a part."""
+    it go to every part); rules must then only join facts within a part. A ruleset whose rules each
+    look at one fact is split into chunks of CHUNK facts instead (any split is exact for it)."""
     with paused_gc():
         return _evaluate(rs, facts, engine, partition, cross_check)
+
+
+class _Prepared:
+    """What evaluation needs to know about a ruleset, worked out once per content hash."""
+
+    def __init__(self, rs: Ruleset):
+        self.order = assert_order(rs)
+        self.rank = {t: i for i, t in enumerate(self.order)}
+        self.chains = any(p.fact == CONCLUSION for r in rs.rules for p in r.patterns)
+        # every rule looks at one fact at a time: any split of the facts gives the same firings
+        self.independent = all(len(r.patterns) == 1 for r in rs.rules)
+        # per fact type, the fields the rules read and a picker for them (lean facts for the engine)
+        used = _fields_used(rs)
+        self.needed = {}
+        for t in self.order:
+            fields = tuple(sorted(used[t]))
+            self.needed[t] = (fields, itemgetter(*fields) if len(fields) > 1 else lambda f, k=fields[0]: (f[k],))
+        # per rule: the rule, the subject's position among the matched facts, the matched facts'
+        # aliases and the attribute renderer
+        self.rules = {
+            r.id: (r, [p.alias for p in r.positives].index(r.subject),
+                   tuple(p.alias for p in r.positives), attribute_renderer(r, rs.parameters))
+            for r in rs.rules
+        }
+        # rules from the best rank to the worst, each with None (no group) or (group, subject
+        # position, the subject's key field or None for a conclusion, whether it joins facts)
+        self.ranked = []
+        for r in sorted(rs.rules, key=lambda r: (r.priority, r.order)):
+            fact = r.subject_fact()
+            self.ranked.append((r.id, None if r.group is None else (
+                r.group, self.rules[r.id][1], None if fact == CONCLUSION else FACT_TYPES[fact].key,
+                len(r.positives) > 1)))
+
+
+_prepared: dict[str, _Prepared] = {}
+_prepared_lock = threading.Lock()
+
+
+def _prepare(rs: Ruleset) -> _Prepared:
+    with _prepared_lock:
+        prep = _prepared.get(rs.content_hash)
+        if prep is None:
+            prep = _prepared[rs.content_hash] = _Prepared(rs)
+        return prep
 
 
 def _evaluate(rs: Ruleset, facts: list[dict], engine: str, partition: str | None,
@@ -107,21 +172,38 @@ def _evaluate(rs: Ruleset, facts: list[dict], engine: str, partition: str | None
     if engine == "durable" and not durable.available():
         raise UserError("Regelmotorn durable_rules är inte installerad; sätt engine = \"python\".")
     base = check_facts(facts)
-    order = assert_order(rs)
-    rank = {t: i for i, t in enumerate(order)}
+    prep = _prepare(rs)
+    rank, needed = prep.rank, prep.needed
+    # durable_rules gets only the fields the rules read (its cost grows with fact size); the
+    # conclusions keep the whole facts for the explanation. Facts no rule looks at are left out.
+    fact_rank = [rank.get(f["type"], -1) for f in base]
+    lean: list[dict | None] = [None] * len(base)
+    for t, (fields, pick) in needed.items():
+        r = rank[t]
+        for i, f in enumerate(base):
+            if fact_rank[i] == r:
+                try:
+                    lean[i] = f if t == CONCLUSION else dict(zip(fields, pick(f)))
+                except KeyError:  # a missing field never matches, so it is simply left out
+                    lean[i] = {k: f[k] for k in fields if k in f}
     groups: dict[Any, list[int]] = defaultdict(list)
     shared: list[int] = []
-    for i, f in enumerate(base):
-        if f["type"] not in rank:
-            continue  # no rule looks at it
-        if partition and partition in f:
-            groups[f[partition]].append(i)
-        else:
-            shared.append(i)
-    parts = [sorted(g + shared) for _, g in sorted(groups.items(), key=lambda kv: str(kv[0]))] or [shared]
-    chains = any(p.fact == CONCLUSION for r in rs.rules for p in r.patterns)
-    subject_pos = {r.id: [p.alias for p in r.positives].index(r.subject) for r in rs.rules}
-    needed = _fields_used(rs)
+    if not prep.independent:
+        for i, f in enumerate(base):
+            if fact_rank[i] < 0:
+                continue
+            if partition and partition in f:
+                groups[f[partition]].append(i)
+            else:
+                shared.append(i)
+    if prep.independent:  # small batches are cheaper per fact for durable_rules and the caches
+        relevant = [i for i, r in enumerate(fact_rank) if r >= 0]
+        parts = [relevant[k:k + CHUNK] for k in range(0, len(relevant), CHUNK)] or [[]]
+    else:
+        parts = [sorted(g + shared) for _, g in sorted(groups.items(), key=lambda kv: str(kv[0]))] or [shared]
+    # blocker types first (compile.assert_order); a stable sort keeps the input order within a type
+    parts = [sorted(part, key=fact_rank.__getitem__) for part in parts]
+    conclusion_rank = rank.get(CONCLUSION, len(rank))
 
     kept: dict[tuple, Conclusion] = {}
     where: dict[tuple, set[int]] = {}  # conclusion key -> the parts it fired in
@@ -130,39 +212,56 @@ def _evaluate(rs: Ruleset, facts: list[dict], engine: str, partition: str | None
         rounds += 1
         if rounds > len(rs.rules) + 2:
             raise UserError(f"Reglerna i {rs.path} når ingen fast punkt (slutsatser som föder varandra i cirkel).")
-        firings: dict[tuple, tuple] = {}  # key -> (rule, facts, part)
+        firings: dict[tuple, tuple] = {}  # key -> matched facts
+        by_rule: dict[str, list[tuple]] = defaultdict(list)  # rule id -> its firings' keys
         fired_in: dict[tuple, set[int]] = defaultdict(set)
-        derived = sorted(kept.values(), key=lambda c: c.key)
+        derived = sorted(kept.values(), key=lambda c: c.key) if prep.chains else []
         for n, part in enumerate(parts):
+            ids: list = [("f", i) for i in part]
+            batch = [base[i] for i in part]
+            sent = [lean[i] for i in part]
             mine = [c for c in derived if n in where.get(c.key, ())]
-            ids = [("f", i) for i in part] + [("c", c.key) for c in mine]
-            batch = [base[i] for i in part] + [c.as_fact() for c in mine]
-            perm = sorted(range(len(batch)), key=lambda k: rank[batch[k]["type"]])
-            batch = [batch[k] for k in perm]
-            ids = [ids[k] for k in perm]
-            # durable_rules gets only the fields the rules read (its cost grows with fact size);
-            # conclusions keep the whole facts for the explanation.
-            lean = [f if f["type"] == CONCLUSION else {k: f[k] for k in needed[f["type"]] if k in f} for f in batch]
-            for rule_id, idxs in _run(rs, lean, engine, cross_check):
-                key = (rule_id, tuple(ids[i] for i in idxs))
-                firings[key] = (rs.rule(rule_id), tuple(batch[i] for i in idxs))
-                fired_in[key].add(n)
-        winners, losers = _resolve_groups(rs, firings, subject_pos)
-        new_kept = {k: kept.get(k) or _conclusion(rs, k, *firings[k]) for k in winners}
-        done = not chains or set(new_kept) == set(kept)
+            if mine:  # derived conclusions go where their type belongs in the assert order
+                at = bisect_right([fact_rank[i] for i in part], conclusion_rank)
+                as_facts = [c.as_fact() for c in mine]
+                ids[at:at] = [("c", c.key) for c in mine]
+                batch[at:at] = as_facts
+                sent[at:at] = as_facts
+            for rule_id, idxs in _run(rs, sent, engine, cross_check):
+                if len(idxs) == 1:
+                    key, matched = (rule_id, (ids[idxs[0]],)), (batch[idxs[0]],)
+                else:
+                    key, matched = (rule_id, tuple([ids[i] for i in idxs])), tuple([batch[i] for i in idxs])
+                if key not in firings:  # a rule over shared facts only fires in every part
+                    firings[key] = matched
+                    by_rule[rule_id].append(key)
+                if prep.chains:
+                    fired_in[key].add(n)
+        winners, losers = _resolve_groups(prep, firings, by_rule)
+        new_kept = {}
+        rules = prep.rules
+        for k in winners:  # inline: this runs once per conclusion, 100k times in a large run
+            c = kept.get(k)
+            if c is None:
+                matched = firings[k]
+                rule, pos, aliases, render = rules[k[0]]
+                subject_type, subject_id = _subject(matched[pos])
+                c = Conclusion(rule.id, rule.conclusion, subject_type, subject_id, render(matched), matched,
+                               aliases, rule.group, k)
+            new_kept[k] = c
+        done = not prep.chains or set(new_kept) == set(kept)
         kept, where = new_kept, fired_in
         if done:
             break
-    conclusions = sorted(kept.values(), key=lambda c: _output_order(rs, c))
+    conclusions = _in_output_order(prep, kept.values())
     return Evaluation(rs, engine, len(base), rounds, conclusions, losers)
 
 
 def _fields_used(rs: Ruleset) -> dict[str, set[str]]:
-    """Per fact type, the fields any rule reads (conditions, joins, keys): all a batch needs."""
+    """Per fact type, the fields any rule reads (conditions and joins): all the engine needs. Fact
+    identity is the engine's own `id`; the subject is taken from the whole fact afterwards."""
     aliases_by_rule = {r.id: {p.alias: p.fact for p in r.patterns} for r in rs.rules}
     needed: dict[str, set[str]] = defaultdict(lambda: {"type"})
-    for name, ft in FACT_TYPES.items():
-        needed[name].add(ft.key)
     for r in rs.rules:
         for p in r.patterns:
             for c in p.conds:
@@ -172,73 +271,81 @@ def _fields_used(rs: Ruleset) -> dict[str, set[str]]:
     return needed
 
 
-def _output_order(rs: Ruleset, c: Conclusion) -> tuple:
+def _fact_key(f: dict) -> tuple:
+    t = f["type"]
+    if t == CONCLUSION:
+        return t, str((f["subject_type"], f["subject_id"], f["rule_id"]))
+    return t, str(f.get(FACT_TYPES[t].key))
+
+
+def _in_output_order(prep: _Prepared, conclusions) -> list[Conclusion]:
     """Rule priority and file order, then subject, then the matched facts' own keys: independent
-    of the order the facts were given in."""
-    r = rs.rule(c.rule_id)
-    matched = tuple(
-        (m["type"], str(m["fact"].get(FACT_TYPES[m["type"]].key) if m["type"] in FACT_TYPES
-                        else (m["fact"]["subject_type"], m["fact"]["subject_id"], m["fact"]["rule_id"])))
-        for m in c.matched
-    )
-    return (r.priority, r.order, c.subject_type, c.subject_id, matched)
-
-
-def _subject(rule: Rule, facts: tuple, pos: int) -> tuple[str, int]:
-    subject = facts[pos]
-    if subject["type"] == CONCLUSION:
-        return subject["subject_type"], subject["subject_id"]
-    return subject["type"], subject[FACT_TYPES[subject["type"]].key]
-
-
-def _rank(rs: Ruleset, rule_id: str, key: tuple) -> tuple:
-    r = rs.rule(rule_id)
-    return (r.priority, r.order, key)
-
-
-def _resolve_groups(rs: Ruleset, firings: dict[tuple, tuple], subject_pos: dict[str, int]):
-    """Winners: every firing outside a group, and per (group, subject) the best-ranked one."""
-    winners: list[tuple] = []
-    best: dict[tuple, tuple] = {}
-    best_rank: dict[tuple, tuple] = {}
-    members: dict[tuple, list[tuple]] = defaultdict(list)
-    ranks = {r.id: (r.priority, r.order) for r in rs.rules}
-    for key, (rule, facts) in firings.items():
-        if rule.group is None:
-            winners.append(key)
+    of the order the facts were given in. The matched facts only decide between conclusions of the
+    same rule about the same subject, so only rules that have those are sorted by them."""
+    by_rule: dict[str, list[Conclusion]] = defaultdict(list)
+    for c in conclusions:
+        by_rule[c.rule_id].append(c)
+    subject = attrgetter("subject_type", "subject_id")
+    out: list[Conclusion] = []
+    for rule_id, _ in prep.ranked:
+        found = by_rule.get(rule_id)
+        if not found:
             continue
-        slot = (rule.group, *_subject(rule, facts, subject_pos[rule.id]))
-        members[slot].append(key)
-        rank = (ranks[key[0]], key)
-        if slot not in best or rank < best_rank[slot]:
-            best[slot], best_rank[slot] = key, rank
-    winners.extend(best.values())
-    losers = [
-        Shadowed(k[0], slot[1], slot[2], best[slot][0])
-        for slot, keys in sorted(members.items(), key=lambda kv: str(kv[0])) for k in sorted(keys)
-        if k != best[slot]
-    ]
-    return winners, losers
+        if len(set(map(subject, found))) < len(found):
+            found.sort(key=lambda c: (c.subject_type, c.subject_id, tuple(map(_fact_key, c.facts))))
+        else:
+            found.sort(key=subject)
+        out.extend(found)
+    return out
 
 
-def _conclusion(rs: Ruleset, key: tuple, rule: Rule, facts: tuple) -> Conclusion:
-    positives = rule.positives
-    bound = {p.alias: f for p, f in zip(positives, facts)}
-    subject_type, subject_id = _subject(rule, facts, [p.alias for p in positives].index(rule.subject))
-    return Conclusion(
-        rule_id=rule.id, name=rule.conclusion, subject_type=subject_type, subject_id=subject_id,
-        attributes=render_attributes(rule, rs.parameters, bound),
-        matched=tuple({"alias": p.alias, "type": f["type"], "fact": f} for p, f in zip(positives, facts)),
-        group=rule.group, key=key,
-    )
+def _subject(fact: dict) -> tuple[str, Any]:
+    t = fact["type"]
+    if t == CONCLUSION:
+        return fact["subject_type"], fact["subject_id"]
+    return t, fact[FACT_TYPES[t].key]
+
+
+def _resolve_groups(prep: _Prepared, firings: dict[tuple, tuple], by_rule: dict[str, list[tuple]]):
+    """Winners: every firing outside a group, and per (group, subject) the best-ranked one: the
+    lowest (priority, file order), and between firings of the same rule the lowest key. Rules are
+    visited best first, so the first firing to claim a subject wins it."""
+    winners: list[tuple] = []
+    losers: list[tuple] = []  # (slot, key, winning rule)
+    claimed: dict[tuple, str] = {}
+    for rule_id, grouped in prep.ranked:
+        keys = by_rule.get(rule_id)
+        if not keys:
+            continue
+        if grouped is None:
+            winners.extend(keys)
+            continue
+        group, pos, key_field, joins = grouped
+        if joins:
+            keys.sort()
+        for key in keys:
+            subject = firings[key][pos]
+            slot = (group, subject["type"], subject[key_field]) if key_field else \
+                (group, subject["subject_type"], subject["subject_id"])
+            won = claimed.get(slot)
+            if won is None:
+                claimed[slot] = rule_id
+                winners.append(key)
+            else:
+                losers.append((slot, key, won))
+    try:  # by subject; within a subject best rank first (the sort is stable)
+        losers.sort(key=itemgetter(0))
+    except TypeError:  # subject ids of mixed types (hand-written test facts)
+        losers.sort(key=lambda x: str(x[0]))
+    return winners, [Shadowed(key[0], slot[1], slot[2], won) for slot, key, won in losers]
 
 
 def _run(rs: Ruleset, batch: list[dict], engine: str, cross_check: bool) -> set:
     if engine == "python":
-        return reference.evaluate(rs.rules, batch)
+        return reference.compiled(rs).run(batch)
     fired = durable.compiled(rs).run(batch)
     if cross_check:
-        expected = reference.evaluate(rs.rules, batch)
+        expected = reference.compiled(rs).run(batch)
         if fired != expected:
             missing = sorted(expected - fired)[:3]
             extra = sorted(fired - expected)[:3]

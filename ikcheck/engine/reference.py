@@ -3,13 +3,20 @@
 Semantics match durable_rules as measured: a condition on a missing field is false (except
 `exists: false`); one fact never binds two aliases of the same rule; an absence pattern holds when no
 fact of its type satisfies its conditions given the bound aliases. Equality joins use a hash index.
+
+`cond_holds` is the specification, one condition at a time. Because every durable evaluation is
+cross-checked against this evaluator, it must cost little beside durable_rules itself: each pattern's
+conditions are therefore turned, once per ruleset, into one generated Python predicate with the same
+semantics (a test compares the two on random facts). A comparison between incomparable types falls
+back to the specification, which calls it false.
 """
 
 from __future__ import annotations
 
 import operator
+import threading
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ikcheck.engine.rules import Cond, Pattern, Rule
@@ -53,6 +60,87 @@ def _eq(a: Any, b: Any) -> bool:
     return a == b
 
 
+# --- generated predicates -------------------------------------------------------------------------
+
+_SYMBOL = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+
+class _Source:
+    """Python source for one pattern's conditions; literals that have no safe repr become globals."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, Any] = {"M": _MISSING, "_eq": _eq, "_holds": cond_holds}
+        self.n = 0
+
+    def const(self, value: Any) -> str:
+        if type(value) in (str, int, bool) or value is None:
+            return repr(value)
+        name = f"K{len(self.names)}"
+        self.names[name] = value
+        return name
+
+    def equal(self, var: str, lit: Any) -> str:
+        """`_eq(var, lit)` for a known literal: a bool only equals itself, never 0 or 1."""
+        if isinstance(lit, bool):
+            return f"{var} is {lit!r}"
+        if isinstance(lit, str):
+            return f"{var} == {lit!r}"
+        return f"({var} == {self.const(lit)} and {var}.__class__ is not bool)"
+
+    def cond(self, c: Cond) -> str:
+        self.n += 1
+        v = f"v{self.n}"
+        get = f"({v} := f.get({c.field!r}, M))"
+        if c.op == "exists":
+            return f"{get} is {'not ' if c.value else ''}M"
+        if c.ref:  # joins: the specification itself (rare, and dominated by the hash index)
+            name = f"C{len(self.names)}"
+            self.names[name] = c
+            return f"_holds({name}, f, b)"
+        if c.op == "eq":
+            return self.equal(get, c.value) if isinstance(c.value, (bool, str)) else \
+                f"{get} is not M and {self.equal(v, c.value)}"
+        if c.op == "ne":
+            return f"{get} is not M and not ({self.equal(v, c.value)})"
+        if c.op in ("in", "not_in"):
+            alts = " or ".join(self.equal(v, x) for x in c.value) or "False"
+            return f"{get} is not M and {'not ' if c.op == 'not_in' else ''}({alts})"
+        if c.op == "contains":
+            return f"isinstance({get}, str) and {c.value!r} in {v}"
+        return f"{get} is not M and {v} {_SYMBOL[c.op]} {self.const(c.value)}"
+
+
+def pattern_predicate(p: Pattern) -> Callable[[dict, dict], bool]:
+    """pred(fact, bound) ≡ all(cond_holds(c, fact, bound) for c in p.conds), as one function."""
+    if not p.conds:
+        return lambda f, b: True
+    src = _Source()
+    expr = " and ".join(f"({src.cond(c)})" for c in p.conds)
+    conds = p.conds
+    src.names["_slow"] = lambda f, b: all(cond_holds(c, f, b) for c in conds)
+    code = (f"def pred(f, b):\n"
+            f"    try:\n        return bool({expr})\n"
+            f"    except TypeError:\n        return _slow(f, b)\n")
+    exec(compile(code, f"<mönster {p.alias}>", "exec"), src.names)  # noqa: S102 - our own source
+    return src.names["pred"]
+
+
+def _filter(p: Pattern) -> Callable[[list[dict], list[int]], list[int]]:
+    """The indices of the facts that satisfy a pattern without joins: a loop, no calls per fact."""
+    pred = pattern_predicate(p)
+    if not p.conds:
+        return lambda facts, idx: list(idx)
+    src = _Source()
+    expr = " and ".join(f"({src.cond(c)})" for c in p.conds)
+    src.names["_pred"] = pred
+    code = (f"def scan(facts, idx):\n    out = []\n    for i in idx:\n        f = facts[i]\n"
+            f"        try:\n            if {expr}:\n                out.append(i)\n"
+            f"        except TypeError:\n            if _pred(f, {{}}):\n                out.append(i)\n"
+            f"    return out\n")
+    exec(compile(code, f"<filter {p.alias}>", "exec"), src.names)  # noqa: S102 - our own source
+    return src.names["scan"]
+
+
 class _Index:
     """Facts by type, and lazily built hash indexes on (type, field) for equality joins."""
 
@@ -81,62 +169,81 @@ class _Index:
         return self.by_type.get(p.fact, [])
 
 
-def matches(rule: Rule, facts: list[dict], index: _Index | None = None) -> Iterator[dict[str, int]]:
-    """Every binding {alias: fact index} of the rule's positive patterns that satisfies it."""
-    index = index or _Index(facts)
-    patterns = list(rule.patterns)
+class CompiledRule:
+    def __init__(self, rule: Rule):
+        self.rule = rule
+        self.id = rule.id
+        self.patterns = rule.patterns
+        self.preds = [pattern_predicate(p) for p in rule.patterns]
+        self.aliases = [p.alias for p in rule.positives]
+        single = len(rule.patterns) == 1 and not any(c.ref for c in rule.patterns[0].conds)
+        self.scan = _filter(rule.patterns[0]) if single else None
 
-    def walk(k: int, bound: dict[str, dict], used: dict[str, int]) -> Iterator[dict[str, int]]:
-        if k == len(patterns):
-            yield dict(used)
-            return
-        p = patterns[k]
-        if p.absent:
-            for i in index.candidates(p, bound):
-                if all(cond_holds(c, facts[i], bound) for c in p.conds):
-                    return
-            yield from walk(k + 1, bound, used)
-            return
-        taken = set(used.values())
-        for i in index.candidates(p, bound):
-            if i in taken:
-                continue
-            f = facts[i]
-            if all(cond_holds(c, f, bound) for c in p.conds):
-                bound[p.alias] = f
-                used[p.alias] = i
+    def matches(self, facts: list[dict], index: _Index) -> Iterator[dict[str, int]]:
+        """Every binding {alias: fact index} of the rule's positive patterns that satisfies it."""
+        patterns, preds = self.patterns, self.preds
+
+        def walk(k: int, bound: dict[str, dict], used: dict[str, int]) -> Iterator[dict[str, int]]:
+            if k == len(patterns):
+                yield dict(used)
+                return
+            p, pred = patterns[k], preds[k]
+            if p.absent:
+                for i in index.candidates(p, bound):
+                    if pred(facts[i], bound):
+                        return
                 yield from walk(k + 1, bound, used)
-                del bound[p.alias]
-                del used[p.alias]
+                return
+            taken = set(used.values())
+            for i in index.candidates(p, bound):
+                if i in taken:
+                    continue
+                f = facts[i]
+                if pred(f, bound):
+                    bound[p.alias] = f
+                    used[p.alias] = i
+                    yield from walk(k + 1, bound, used)
+                    del bound[p.alias]
+                    del used[p.alias]
 
-    yield from walk(0, {}, {})
+        yield from walk(0, {}, {})
+
+    def firings(self, facts: list[dict], index: _Index) -> Iterator[tuple[str, tuple[int, ...]]]:
+        rid = self.id
+        if self.scan is not None:  # a single pattern with literal conditions: a plain filter
+            return ((rid, (i,)) for i in self.scan(facts, index.by_type.get(self.patterns[0].fact, ())))
+        aliases = self.aliases
+        return ((rid, tuple(b[a] for a in aliases)) for b in self.matches(facts, index))
 
 
-def _predicate(conds: tuple[Cond, ...]):
-    """One function testing all of a pattern's literal conditions (the common, fast case)."""
-    if not conds:
-        return lambda fact: True
-    if len(conds) == 1:
-        c = conds[0]
-        return lambda fact: cond_holds(c, fact, _NO_BINDING)
-    return lambda fact: all(cond_holds(c, fact, _NO_BINDING) for c in conds)
+class Reference:
+    """A ruleset's rules with their generated predicates, built once and reused."""
+
+    def __init__(self, rules: list[Rule]):
+        self.rules = [CompiledRule(r) for r in rules]
+
+    def run(self, facts: list[dict]) -> set[tuple[str, tuple[int, ...]]]:
+        """(rule id, fact indices in alias order) for every firing."""
+        index = _Index(facts)
+        out: set[tuple[str, tuple[int, ...]]] = set()
+        for rule in self.rules:
+            out.update(rule.firings(facts, index))
+        return out
 
 
-_NO_BINDING: dict[str, dict] = {}
+_cache: dict[str, Reference] = {}
+_cache_lock = threading.Lock()
+
+
+def compiled(rs) -> Reference:
+    """The reference evaluator for this exact ruleset content, built once per process."""
+    with _cache_lock:
+        ref = _cache.get(rs.content_hash)
+        if ref is None:
+            ref = _cache[rs.content_hash] = Reference(rs.rules)
+        return ref
 
 
 def evaluate(rules: list[Rule], facts: list[dict]) -> set[tuple[str, tuple[int, ...]]]:
-    """(rule id, fact indices in alias order) for every firing."""
-    index = _Index(facts)
-    out: set[tuple[str, tuple[int, ...]]] = set()
-    for rule in rules:
-        if len(rule.patterns) == 1 and not any(c.ref for c in rule.patterns[0].conds):
-            # a single pattern with literal conditions: a plain filter, no join machinery
-            test = _predicate(rule.patterns[0].conds)
-            rid = rule.id
-            out.update((rid, (i,)) for i in index.by_type.get(rule.patterns[0].fact, ()) if test(facts[i]))
-            continue
-        aliases = [p.alias for p in rule.positives]
-        for b in matches(rule, facts, index):
-            out.add((rule.id, tuple(b[a] for a in aliases)))
-    return out
+    """(rule id, fact indices in alias order) for every firing (compiles the rules each call)."""
+    return Reference(rules).run(facts)

@@ -461,21 +461,45 @@ def _template_parts(text: str) -> tuple:
     return tuple(parts)
 
 
-def render_attributes(rule: Rule, params: dict[str, Any], bound: dict[str, dict]) -> dict[str, Any]:
-    """A conclusion's attributes, with references and templates filled from the matched facts."""
-    out: dict[str, Any] = {}
+def attribute_renderer(rule: Rule, params: dict[str, Any]):
+    """render(facts) -> the conclusion's attributes, filled from the matched facts (given in the order
+    of the rule's positive patterns). Parameters are filled in once, here: a kommun's thresholds do
+    not change mid-run; a template becomes a format string with one slot per fact field."""
+    position = {p.alias: i for i, p in enumerate(rule.positives)}
+    steps: list[tuple[str, int, Any]] = []
     for name, spec in rule.attributes:
         if isinstance(spec, tuple) and spec and spec[0] == "ref":
-            out[name] = bound[spec[1]].get(spec[2])
+            steps.append((name, 1, (position[spec[1]], spec[2])))
         elif isinstance(spec, tuple) and spec and spec[0] == "tpl":
-            pieces = []
+            text, slots = [], []
             for part in spec[2]:
                 if isinstance(part, str):
-                    pieces.append(part)
+                    text.append(part.replace("{", "{{").replace("}", "}}"))
+                elif len(part) == 1:
+                    text.append(_text(params.get(part[0])).replace("{", "{{").replace("}", "}}"))
                 else:
-                    value = params.get(part[0]) if len(part) == 1 else bound.get(part[0], {}).get(part[1])
-                    pieces.append("" if value is None else str(value))
-            out[name] = "".join(pieces)
+                    text.append("{}")
+                    slots.append((position[part[0]], part[1]))
+            steps.append((name, 2, ("".join(text), tuple(slots))))
         else:
-            out[name] = spec
-    return out
+            steps.append((name, 0, spec))
+
+    # one generated function per rule: this runs once per conclusion, 100k times in a large run
+    names: dict[str, Any] = {"_t": _text}
+    entries = []
+    for name, kind, data in steps:
+        if kind == 0:
+            names[f"K{len(names)}"] = data
+            entries.append(f"{name!r}: K{len(names) - 1}")
+        elif kind == 1:
+            entries.append(f"{name!r}: facts[{data[0]}].get({data[1]!r})")
+        else:
+            args = ", ".join(f"_t(facts[{i}].get({f!r}))" for i, f in data[1])
+            entries.append(f"{name!r}: {data[0]!r}.format({args})")
+    code = "def render(facts):\n    return {" + ", ".join(entries) + "}\n"
+    exec(compile(code, f"<attribut {rule.id}>", "exec"), names)  # noqa: S102 - our own source
+    return names["render"]
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
