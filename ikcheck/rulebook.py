@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ikcheck import engine, register, yamlsrc
 from ikcheck.app import App
 from ikcheck.engine.evaluate import Evaluation
 from ikcheck.errors import NotFound, Problem, UserError, ValidationFailed
+from ikcheck.store.db import bulk_insert
 from ikcheck.store.models import Conclusion, ControlPoint, ControlResult, Organisation, Risk, RuleRun
 
 TESTS_DIR = "tester"
@@ -48,8 +49,7 @@ def evaluate_and_store(app: App, s: Session, org: Organisation, rs: engine.Rules
              "subject_type": c.subject_type, "subject_id": c.subject_id, "attributes": c.attributes,
              "matched": list(c.matched)}
             for c in ev.conclusions]
-    for i in range(0, len(rows), 5000):  # bulk: a run over 100k facts stores 100k conclusions
-        s.execute(insert(Conclusion), rows[i:i + 5000])
+    bulk_insert(s, Conclusion, rows)  # a run over 100k facts stores 100k conclusions
     app.audit(s, "regelkörning", "rule_run", run.id, after={
         "ruleset": rs.name, "version": rs.version, "hash": rs.content_hash, "purpose": purpose,
         "facts": ev.facts, "conclusions": len(ev.conclusions)}, org_id=org.id)

@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 from ikcheck import register, yamlsrc
 from ikcheck.app import App
@@ -23,6 +23,7 @@ from ikcheck.errors import Problem, UserError, ValidationFailed
 from ikcheck.gcpause import paused_gc
 from ikcheck.matrix import Matrix
 from ikcheck.store.audit import plain
+from ikcheck.store.db import bulk_insert
 from ikcheck.store.models import ImportBatch, Organisation, Risk, RiskAssessment, Unit, Workshop, utcnow
 from ikcheck.workbooks import reader
 from ikcheck.workbooks import workshop as wbw
@@ -222,7 +223,7 @@ def _store(app: App, s, org: Organisation, unit: Unit, year: int, m: Matrix, tab
     # new risks first (bulk), numbered after the unit's existing ones
     if new:
         start = int(register.next_risk_code(s, org, unit).rsplit("R", 1)[1])
-        s.execute(insert(Risk), [{
+        bulk_insert(s, Risk, [{
             "org_id": org.id, "unit_id": unit.id, "process_id": item["process"].id if item["process"] else None,
             "code": f"{unit.code}-R{start + k:03d}", "title": item["title"], "description": item["description"],
             "category": item["category"], "owner": None, "status": "active", "source": "workshop",
@@ -264,8 +265,7 @@ def _store(app: App, s, org: Organisation, unit: Unit, year: int, m: Matrix, tab
     superseded = [r["supersedes_id"] for r in rows if r["supersedes_id"]]
     for i in range(0, len(superseded), 500):
         s.execute(update(RiskAssessment).where(RiskAssessment.id.in_(superseded[i:i + 500])).values(is_current=False))
-    for i in range(0, len(rows), 5000):
-        s.execute(insert(RiskAssessment), rows[i:i + 5000])
+    bulk_insert(s, RiskAssessment, rows)
     report.assessed = len(rows)
     report.flagged = sum(1 for r in rows if r["flagged"])
     report.files = [b.filename for b in batches]

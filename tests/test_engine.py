@@ -253,16 +253,20 @@ def test_durable_and_reference_agree_on_any_register(rows):
 _VALUES = st.one_of(st.booleans(), st.integers(-2, 3), st.sampled_from([0.5, 2.0, "hög", "a", "", "xhögx"]))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "contains",
-                                           "exists"]), _VALUES, st.lists(_VALUES, max_size=3)),
+                                           "exists"]), _VALUES, st.lists(_VALUES, max_size=3), st.booleans()),
                 min_size=1, max_size=3),
-       st.dictionaries(st.sampled_from(["f0", "f1", "f2"]), _VALUES))
-def test_generated_predicates_mean_what_the_specification_says(conds, fact):
+       st.dictionaries(st.sampled_from(["f0", "f1", "f2"]), _VALUES),
+       st.dictionaries(st.sampled_from(["g0", "g1"]), _VALUES))
+def test_generated_predicates_mean_what_the_specification_says(conds, fact, other):
     """The cross-check's speed comes from generated predicates; they must equal cond_holds exactly
-    (bools never equal numbers, missing fields and incomparable types are false)."""
+    (bools never equal numbers, missing fields and incomparable types are false), joins included."""
     built = []
-    for n, (op, value, values) in enumerate(conds):
+    for n, (op, value, values, join) in enumerate(conds):
+        if join and op in ("eq", "ne", "lt", "le", "gt", "ge"):
+            built.append(Cond(f"f{n}", op, None, ("x", f"g{n % 2}")))
+            continue
         if op in ("in", "not_in"):
             value = tuple(values)
         elif op == "contains":
@@ -270,11 +274,13 @@ def test_generated_predicates_mean_what_the_specification_says(conds, fact):
         elif op == "exists":
             value = bool(value)
         built.append(Cond(f"f{n}", op, value))
+    bound = {"x": other}
     pattern = Pattern("r", "risk", tuple(built))
-    expected = all(reference.cond_holds(c, fact, {}) for c in built)
-    assert reference.pattern_predicate(pattern)(fact, {}) is expected
-    rule = Rule("T", "t", "", "", 1, 0, (pattern,), "c", "r", None, ())
-    assert reference.Reference([rule]).run([{"type": "risk", **fact}]) == ({("T", (0,))} if expected else set())
+    expected = all(reference.cond_holds(c, fact, bound) for c in built)
+    assert reference.pattern_predicate(pattern)(fact, bound) is expected
+    if not any(c.ref for c in built):
+        rule = Rule("T", "t", "", "", 1, 0, (pattern,), "c", "r", None, ())
+        assert reference.Reference([rule]).run([{"type": "risk", **fact}]) == ({("T", (0,))} if expected else set())
 
 
 # --- robustness -------------------------------------------------------------------------------------

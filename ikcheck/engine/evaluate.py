@@ -215,12 +215,16 @@ def _evaluate(rs: Ruleset, facts: list[dict], engine: str, partition: str | None
         firings: dict[tuple, tuple] = {}  # key -> matched facts
         by_rule: dict[str, list[tuple]] = defaultdict(list)  # rule id -> its firings' keys
         fired_in: dict[tuple, set[int]] = defaultdict(set)
-        derived = sorted(kept.values(), key=lambda c: c.key) if prep.chains else []
+        derived_in: dict[int, list[Conclusion]] = defaultdict(list)  # part -> the conclusions it fed
+        if prep.chains:
+            for c in sorted(kept.values(), key=lambda c: c.key):
+                for n in sorted(where.get(c.key, ())):
+                    derived_in[n].append(c)
         for n, part in enumerate(parts):
             ids: list = [("f", i) for i in part]
             batch = [base[i] for i in part]
             sent = [lean[i] for i in part]
-            mine = [c for c in derived if n in where.get(c.key, ())]
+            mine = derived_in.get(n)
             if mine:  # derived conclusions go where their type belongs in the assert order
                 at = bisect_right([fact_rank[i] for i in part], conclusion_rank)
                 as_facts = [c.as_fact() for c in mine]

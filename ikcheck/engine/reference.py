@@ -69,7 +69,7 @@ class _Source:
     """Python source for one pattern's conditions; literals that have no safe repr become globals."""
 
     def __init__(self) -> None:
-        self.names: dict[str, Any] = {"M": _MISSING, "_eq": _eq, "_holds": cond_holds}
+        self.names: dict[str, Any] = {"M": _MISSING, "_eq": _eq}
         self.n = 0
 
     def const(self, value: Any) -> str:
@@ -93,10 +93,11 @@ class _Source:
         get = f"({v} := f.get({c.field!r}, M))"
         if c.op == "exists":
             return f"{get} is {'not ' if c.value else ''}M"
-        if c.ref:  # joins: the specification itself (rare, and dominated by the hash index)
-            name = f"C{len(self.names)}"
-            self.names[name] = c
-            return f"_holds({name}, f, b)"
+        if c.ref:  # a join: the other value comes from a fact bound earlier in the rule
+            o = f"o{self.n}"
+            other = f"({o} := b[{c.ref[0]!r}].get({c.ref[1]!r}, M))"
+            test = {"eq": f"_eq({v}, {o})", "ne": f"not _eq({v}, {o})"}.get(c.op) or f"{v} {_SYMBOL[c.op]} {o}"
+            return f"{get} is not M and {other} is not M and {test}"
         if c.op == "eq":
             return self.equal(get, c.value) if isinstance(c.value, (bool, str)) else \
                 f"{get} is not M and {self.equal(v, c.value)}"
@@ -178,6 +179,8 @@ class CompiledRule:
         self.aliases = [p.alias for p in rule.positives]
         single = len(rule.patterns) == 1 and not any(c.ref for c in rule.patterns[0].conds)
         self.scan = _filter(rule.patterns[0]) if single else None
+        # two positive patterns (a fact and what it joins): a plain double loop, no recursion
+        self.pair = len(rule.patterns) == 2 and not any(p.absent for p in rule.patterns)
 
     def matches(self, facts: list[dict], index: _Index) -> Iterator[dict[str, int]]:
         """Every binding {alias: fact index} of the rule's positive patterns that satisfies it."""
@@ -212,8 +215,20 @@ class CompiledRule:
         rid = self.id
         if self.scan is not None:  # a single pattern with literal conditions: a plain filter
             return ((rid, (i,)) for i in self.scan(facts, index.by_type.get(self.patterns[0].fact, ())))
+        if self.pair:
+            return self._pairs(facts, index)
         aliases = self.aliases
         return ((rid, tuple(b[a] for a in aliases)) for b in self.matches(facts, index))
+
+    def _pairs(self, facts: list[dict], index: _Index) -> list[tuple[str, tuple[int, int]]]:
+        (p0, p1), (q0, q1), rid = self.patterns, self.preds, self.id
+        out = []
+        for i in index.candidates(p0, {}):
+            f = facts[i]
+            bound = {p0.alias: f}
+            if q0(f, bound):
+                out.extend((rid, (i, j)) for j in index.candidates(p1, bound) if j != i and q1(facts[j], bound))
+        return out
 
 
 class Reference:

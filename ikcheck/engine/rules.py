@@ -120,8 +120,17 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+_parsed: dict[tuple[str, str], Ruleset] = {}
+
+
 def load(path: Path) -> Ruleset:
-    return parse(yamlsrc.read_text(path), str(path))  # the text itself is hashed: the ruleset's identity
+    """The ruleset in a file. The text itself is hashed (the ruleset's identity), and a text already
+    parsed and validated in this process is not parsed again: every import evaluates rules."""
+    text = yamlsrc.read_text(path)
+    key = (str(path), content_hash(text))
+    if key not in _parsed:
+        _parsed[key] = parse(text, str(path))
+    return _parsed[key]
 
 
 def load_dir(directory: Path) -> dict[str, Ruleset]:

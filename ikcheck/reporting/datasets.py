@@ -67,7 +67,7 @@ def _results_block(s: Session, org: Organisation, unit: Unit, year: int, periods
     scores = {r.id: ra.score for r, ra in register.current_assessments(s, org.id, year, unit.id)}
     rows = []
     for period in periods:
-        points = due_points(plan, period)
+        points = due_points(s, plan, period)
         current = {r.control_point_id: r for r in s.scalars(
             select(ControlResult).where(ControlResult.control_point_id.in_([p.id for p in points]),
                                         ControlResult.period == period, ControlResult.is_current.is_(True)))}

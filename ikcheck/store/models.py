@@ -237,7 +237,8 @@ class ControlPoint(Base):
     """A kontrollpunkt (kontrollmoment) of one plan version."""
 
     __tablename__ = "control_point"
-    __table_args__ = (UniqueConstraint("plan_id", "code"),)
+    # resolving the ids in an imported file (and `trace`, `explain`) looks points up by code
+    __table_args__ = (UniqueConstraint("plan_id", "code"), Index("ix_control_point_org_code", "org_id", "code"))
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("control_plan.id"), index=True)
@@ -285,7 +286,7 @@ class ControlResult(Base):
     approved_by: Mapped[str | None] = mapped_column(String(200))
     reported_by: Mapped[str] = mapped_column(String(200))
     reported_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
-    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"))
+    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"), index=True)
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("control_result.id"))
     correction_reason: Mapped[str | None] = mapped_column(Text)
     is_current: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -301,7 +302,7 @@ class Action(Base):
     org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), index=True)
     code: Mapped[str] = mapped_column(String(32))
-    result_id: Mapped[int | None] = mapped_column(ForeignKey("control_result.id"))
+    result_id: Mapped[int | None] = mapped_column(ForeignKey("control_result.id"), index=True)
     risk_id: Mapped[int | None] = mapped_column(ForeignKey("risk.id"))
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("control_plan.id"))
     description: Mapped[str] = mapped_column(Text)

@@ -308,9 +308,14 @@ def _formula(v: Any) -> None:
         raise Invalid(f"cellen innehåller formeln {v[:40]!r}", "ett inskrivet värde, inte en formel")
 
 
+_INT_TEXT = re.compile(r"[+-]?\d+([,.]0+)?")
+
+
 def as_int(v: Any, *, minimum: int | None = None, maximum: int | None = None) -> int | None:
     if v is None or v == "":
         return None
+    if type(v) is str and v.isdigit() and v.isascii():  # the common case, a plain number from a CSV
+        v = int(v)
     _formula(v)
     if isinstance(v, bool):
         raise Invalid(f"{v!r} är inget heltal", "ett heltal")
@@ -320,14 +325,14 @@ def as_int(v: Any, *, minimum: int | None = None, maximum: int | None = None) ->
         v = int(v)
     if isinstance(v, str):
         t = v.replace("\u00a0", "").replace(" ", "")
-        if re.fullmatch(r"[+-]?\d+([,.]0+)?", t):
+        if _INT_TEXT.fullmatch(t):
             v = int(re.split(r"[,.]", t)[0])
         else:
             raise Invalid(f"{v!r} är inget heltal", "ett heltal")
     if not isinstance(v, int):
         raise Invalid(f"{v!r} är inget heltal", "ett heltal")
-    rng = _range_text(minimum, maximum)
     if (minimum is not None and v < minimum) or (maximum is not None and v > maximum):
+        rng = _range_text(minimum, maximum)
         raise Invalid(f"{v} ligger utanför {rng}", rng)
     return v
 
