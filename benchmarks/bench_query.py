@@ -1,5 +1,7 @@
 """Auditor query latency over a national-scale volume: 290 kommuner × 8 units, ≈ 500k risks with
-assessments, ≈ 2M results (synthetic rows bulk-inserted here; `demo --scale` builds registers only).
+assessments for two years, ≈ 2M results over two years (synthetic rows bulk-inserted here; `demo --scale` builds registers only).
+Then each index the queries use is dropped in turn, inside a transaction that is rolled back, to show
+what it is worth.
 
 Baseline in the same run: the same SQL run bare through the driver (sqlite3 cursor, rows fetched).
 ikcheck = `ikcheck.query` (the view, parameters, a pandas DataFrame). Median of repeated runs.
@@ -23,7 +25,8 @@ from ikcheck.app import App
 from ikcheck.config import Settings, bundled, default_engine
 from ikcheck.store.db import dispose_all
 
-KOMMUNER, UNITS, RISKS_PER_UNIT, POINTS_PER_UNIT, YEAR = 290, 8, 215, 215, 2025
+KOMMUNER, UNITS, RISKS_PER_UNIT, POINTS_PER_UNIT, YEARS = 290, 8, 215, 215, (2024, 2025)
+YEAR = YEARS[-1]
 
 
 def build(path: Path, kommuner: int) -> None:
@@ -38,37 +41,42 @@ def build(path: Path, kommuner: int) -> None:
                 "VALUES (1, 'kommun-4x4', '1', 'x', '{}', '2025-01-01')")
     now = "2025-01-01 00:00:00"
     rid = cpid = resid = 0
+    plans: list[tuple] = []
     for k in range(1, kommuner + 1):
         con.execute("INSERT INTO organisation (id, code, name, matrix_name, settings, created_at) VALUES (?,?,?,?,?,?)",
                     (k, f"k{k:03d}", f"Kommun {k}", "kommun-4x4", '{"periods": ["halvar", "helar"]}', now))
-        risks, assessments, plans, points, results = [], [], [], [], []
+        risks, assessments, points, results = [], [], [], []
         for u in range(UNITS):
             unit_id = (k - 1) * UNITS + u + 1
             con.execute("INSERT INTO unit (id, org_id, code, name, kind) VALUES (?,?,?,?,?)",
                         (unit_id, k, f"U{u}", f"Enhet {u}", "namnd"))
-            plans.append((unit_id, k, unit_id, YEAR, 1, "decided", "bench", now, "[]"))
+            first = rid + 1
             for i in range(RISKS_PER_UNIT):
                 rid += 1
-                li, im = rng.randint(1, 4), rng.randint(1, 4)
-                s = li * im
                 risks.append((rid, k, unit_id, f"U{u}-R{i:03d}", f"Risk {i} om {rng.choice(['inköp', 'lön', 'bistånd', 'bygglov'])}",
                               rng.choice(["legal", "IT", "verksamhet"]), "active", "workshop", 0, now))
-                assessments.append((k, rid, YEAR, 1, li, im, s, "hög" if s >= 9 else "medel" if s >= 5 else "låg",
-                                    0, 0, "[]", "bench", now, 1))
-            for i in range(POINTS_PER_UNIT):
-                cpid += 1
-                points.append((cpid, k, unit_id, f"U{u}-{YEAR}-K{i:03d}", i, f"Kontroll {i}", '["halvar", "helar"]',
-                               0, "accepted"))
-                for period in ("halvar", "helar"):
-                    for version in (1, 2) if i % 40 == 0 else (1,):
-                        resid += 1
-                        dev = rng.choice([0, 0, 0, 1, 3])
-                        results.append((resid, k, cpid, period, version, 1, 20, dev,
-                                        "väsentliga brister" if dev >= 3 else "mindre avvikelser" if dev else "inga avvikelser",
-                                        "bench", now, 1 if version == 2 or i % 40 else 0))
+            for year in YEARS:  # two years of workshops, plans and results: the register keeps history
+                plan_id = len(plans) + 1
+                plans.append((plan_id, k, unit_id, year, 1, "decided", "bench", now, "[]"))
+                for r in range(first, rid + 1):
+                    li, im = rng.randint(1, 4), rng.randint(1, 4)
+                    sc = li * im
+                    assessments.append((k, r, year, 1, li, im, sc, "hög" if sc >= 9 else "medel" if sc >= 5 else "låg",
+                                        0, 0, "[]", "bench", now, 1))
+                for i in range(POINTS_PER_UNIT):
+                    cpid += 1
+                    points.append((cpid, k, plan_id, f"U{u}-{year}-K{i:03d}", i, f"Kontroll {i}", '["halvar", "helar"]',
+                                   0, "accepted"))
+                    for period in ("halvar", "helar"):
+                        for version in (1, 2) if i % 40 == 0 else (1,):
+                            resid += 1
+                            dev = rng.choice([0, 0, 0, 1, 3])
+                            results.append((resid, k, cpid, period, version, 1, 20, dev,
+                                            "väsentliga brister" if dev >= 3 else "mindre avvikelser" if dev else "inga avvikelser",
+                                            "bench", now, 1 if version == 2 or i % 40 else 0))
         con.executemany("INSERT INTO risk (id, org_id, unit_id, code, title, category, status, source, legal_requirement, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)", risks)
         con.executemany("INSERT INTO risk_assessment (org_id, risk_id, year, matrix_id, likelihood, impact, score, level, spread, flagged, participants, assessed_by, assessed_at, is_current) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", assessments)
-        con.executemany("INSERT INTO control_plan (id, org_id, unit_id, year, version, status, created_by, created_at, overrides) VALUES (?,?,?,?,?,?,?,?,?)", plans)
+        con.executemany("INSERT INTO control_plan (id, org_id, unit_id, year, version, status, created_by, created_at, overrides) VALUES (?,?,?,?,?,?,?,?,?)", plans[-UNITS * len(YEARS):])
         con.executemany("INSERT INTO control_point (id, org_id, plan_id, code, position, title, reporting, municipality_wide, status) VALUES (?,?,?,?,?,?,?,?,?)", points)
         con.executemany("INSERT INTO control_result (id, org_id, control_point_id, period, version, performed, examined, deviations, assessment, reported_by, reported_at, is_current) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", results)
         con.commit()
@@ -125,6 +133,58 @@ def main(kommuner: int = KOMMUNER) -> None:
             rows.append([label, n_ik, f"{t_bare * 1000:.1f}", f"{t_ik * 1000:.1f}", f"{t_ik / t_bare:.2f}×"])
         print(table(["fråga", "rader", "bar SQL ms", "ikcheck ms", "ikcheck / bar"], rows))
         print("\nmål: ikcheck ≤ 1.5× samma SQL direkt genom drivrutinen (median av 7)")
+        print("\nIndexen som frågorna använder, var för sig borttagna (i en transaktion som rullas tillbaka):\n")
+        print(table(["index", "fråga", "med ms", "utan ms", "utan / med"], index_justification(path)))
+
+
+def used_indexes(con: sqlite3.Connection) -> dict[str, list[str]]:
+    """Index name -> the queries whose plan (EXPLAIN QUERY PLAN) searches it; primary keys and
+    unique constraints are not optional and left out."""
+    used: dict[str, list[str]] = {}
+    for label, what, filters in QUERIES:
+        sql, params = query.sql_for(what, filters)
+        for row in con.execute("EXPLAIN QUERY PLAN " + sql, params):
+            words = row[3].split()
+            if "INDEX" in words:
+                name = words[words.index("INDEX") + 1]
+                if not name.startswith("sqlite_autoindex"):
+                    used.setdefault(name, []).append(label)
+    return used
+
+
+CAP = 20.0  # seconds: a query slower than this without an index is stopped and shown as "> 20 000 ms"
+
+
+def capped(con: sqlite3.Connection, sql: str, params: dict) -> float | None:
+    """One run's time, or None if it passed CAP (SQLite's progress handler interrupts it)."""
+    start = time.perf_counter()
+    con.set_progress_handler(lambda: time.perf_counter() - start > CAP, 10_000)
+    try:
+        con.execute(sql, params).fetchall()
+        return time.perf_counter() - start
+    except sqlite3.OperationalError:  # interrupted
+        return None
+    finally:
+        con.set_progress_handler(None, 0)
+
+
+def index_justification(path: Path) -> list[list]:
+    con = sqlite3.connect(path, isolation_level=None)
+    out = []
+    for name, labels in sorted(used_indexes(con).items()):
+        for label in labels:
+            what, filters = next((w, f) for lbl, w, f in QUERIES if lbl == label)
+            sql, params = query.sql_for(what, filters)
+            with_ix = median_time(lambda: con.execute(sql, params).fetchall(), 5)
+            con.execute("BEGIN")
+            con.execute(f"DROP INDEX {name}")
+            without = capped(con, sql, params)
+            con.execute("ROLLBACK")
+            out.append([name, label, f"{with_ix * 1000:.1f}",
+                        f"{without * 1000:.1f}" if without else f"> {CAP * 1000:.0f}",
+                        f"{without / with_ix:.0f}×" if without else f"> {CAP / with_ix:.0f}×"])
+    con.close()
+    return out
 
 
 if __name__ == "__main__":
