@@ -1,5 +1,6 @@
-"""The demo kommun ("Exempelby kommun") carried through every stage of the annual cycle that exists,
-and a seeded generator of N kommuner of the same shape for benchmarks."""
+"""The demo kommun ("Exempelby kommun") carried through every stage of the annual cycle, and beside it
+(`--scale N`) N seeded kommuner of the same shape with registers, decided plans and results, for
+benchmarks at national scale."""
 
 from __future__ import annotations
 
@@ -54,16 +55,6 @@ def run_demo(base: Settings, directory: Path, database: str | None = None, scale
     say = progress or (lambda _msg: None)
     org_file = settings.riskregister_dir / "demo" / "exempelby.yaml"
     risk_file = settings.riskregister_dir / "demo" / "risker.yaml"
-    if scale:
-        rng = random.Random(seed)
-        for n in range(1, scale + 1):
-            code = f"exempelby-{n:03d}"
-            build_kommun(app, org_file, risk_file, code=code, name=f"Exempelby {n:03d} kommun", rng=rng)
-            summary.organisations.append(code)
-            if n % 10 == 0 or n == scale:
-                say(f"{n} av {scale} kommuner skapade")
-        summary.lines.append(f"{scale} kommuner med samma struktur som Exempelby (frö {seed}).")
-        return summary
     org = build_kommun(app, org_file, risk_file)
     summary.organisations.append(org.code)
     say("Organisation och riskregister skapade")
@@ -87,7 +78,66 @@ def run_demo(base: Settings, directory: Path, database: str | None = None, scale
     run_plans(app, org.code, directory, summary, say)
     run_results(app, org.code, directory, summary, say, random.Random(seed))
     run_reports(app, org.code, directory, summary, say)
+    if scale:
+        run_scale(app, org_file, risk_file, scale, directory, summary, say, seed)
     return summary
+
+
+def run_scale(app: App, org_file: Path, risk_file: Path, n: int, directory: Path, summary: DemoSummary, say,
+              seed: int) -> None:
+    """N more kommuner of Exempelby's shape beside the demo kommun (a national database for the
+    benchmarks), through the same services: a register with two years of (jittered) workshop scores,
+    every unit's plan derived by the rules and decided, and both periods' results imported from the
+    semicolon CSV files a kontrollansvarig would send, evaluated by the rules."""
+    from ikcheck import planning, results
+
+    rng = random.Random(seed)
+    out = directory / "skala"
+    out.mkdir(parents=True, exist_ok=True)
+    imported = 0
+    for k in range(1, n + 1):
+        code = f"exempelby-{k:03d}"
+        build_kommun(app, org_file, risk_file, code=code, name=f"Exempelby {k:03d} kommun", rng=rng)
+        for unit, (date, paragraph, dnr) in DECISIONS.items():
+            planning.derive(app, unit, DEMO_YEAR, org_code=code)
+            planning.accept(app, unit, DEMO_YEAR, org_code=code)
+            planning.decide(app, unit, DEMO_YEAR, date, paragraph, dnr, org_code=code)
+        for period in ("halvar", "helar"):
+            path = results_csv(app, code, DEMO_YEAR, period, out / f"resultat-{code}-{period}.csv", rng)
+            imported += results.import_files(app, [path], org_code=code, on=dt.date(DEMO_YEAR + 1, 1, 31)).new
+        summary.organisations.append(code)
+        if k % 10 == 0 or k == n:
+            say(f"{k} av {n} kommuner till skapade")
+    summary.lines.append(f"{n} kommuner till med samma struktur (frö {seed}): register, beslutade planer och "
+                         f"{imported} kontrollresultat inlästa ur CSV-filer i {out}.")
+
+
+def results_csv(app: App, org_code: str, year: int, period: str, path: Path, rng: random.Random) -> Path:
+    """Every unit's results for a period in one semicolon CSV (UTF-8), as Swedish Excel saves it:
+    most controls clean, one in ten with deviations and an åtgärd."""
+    import csv
+
+    from ikcheck.planning import decided_plan
+    from ikcheck.results import due_points
+    from ikcheck.workbooks.results import PERIODS
+
+    head = ["Kontrollpunkt", "Period", "Utförd (ja/nej)", "Datum", "Antal granskade", "Antal avvikelser",
+            "Bedömning", "Kommentar", "Utförd av", "Godkänd av", "Åtgärd", "Åtgärd ansvarig", "Åtgärd klart senast"]
+    day = dt.date(year, 6, 12) if period == "halvar" else dt.date(year, 12, 10)
+    with app.session() as s, open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, delimiter=";")
+        w.writerow(head)
+        for unit in app.org(s, org_code).units:
+            plan = decided_plan(s, unit, year)
+            for i, p in enumerate(due_points(s, plan, period) if plan else []):
+                examined = p.sample_size or 10
+                dev = rng.choice([0] * 9 + [1])
+                w.writerow([p.code, PERIODS[period], "ja", (day + dt.timedelta(days=i % 9)).isoformat(), examined, dev,
+                            "", f"{dev} av {examined} ärenden saknade dokumentation." if dev else "",
+                            rng.choice(["Sara Ek", "Omar Nilsson", "Lena Berg"]), "Karin Ström (förvaltningschef)",
+                            "Rutinen förtydligas." if dev else "", (p.owner or "Förvaltningschef") if dev else "",
+                            dt.date(year + 1, 3, 31).isoformat() if dev else ""])
+    return path
 
 
 DECISIONS = {  # unit: (date, paragraph, dnr) – the nämnder meet in November the year before

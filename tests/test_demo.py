@@ -91,12 +91,21 @@ def test_ks_summary_flags_the_unit_late_on_purpose(demo_run):
     assert "ändrats efter inlämning" not in html  # nothing changed after the units submitted
 
 
-def test_demo_scale_makes_n_kommuner(cli, tmp_path, db_url):
+def test_demo_scale_adds_kommuner_through_the_whole_cycle(cli, tmp_path, db_url):
     url = db_url if BACKEND == "postgresql" else f"sqlite:///{tmp_path / 'scale.db'}"
     r = cli("demo", "--dir", tmp_path / "demo", "--scale", "2", db=url)
     assert r.code == 0, r.text
     r = cli("org", "list", db=url)
     assert "exempelby-001" in r.out and "exempelby-002" in r.out
+    for code in ("exempelby-001", "exempelby-002"):
+        r = cli("--org", code, "plan", "list", "--year", "2025", db=url)
+        assert r.code == 0 and "beslutad" in r.out, r.text
+        out = tmp_path / f"{code}.csv"
+        r = cli("--org", code, "query", "results", "--format", "csv", "--out", out, db=url)
+        assert r.code == 0, r.text
+        lines = out.read_text(encoding="utf-8-sig").splitlines()
+        assert len(lines) > 100 and all(code in line for line in lines[1:])
+        assert {"halvar", "helar"} <= {p for line in lines[1:] for p in line.split(",")}
 
 
 def test_demo_starts_afresh_in_its_own_directory(tmp_path):

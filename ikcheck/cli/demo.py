@@ -11,7 +11,7 @@ from ikcheck.demo import run_demo
 
 def demo(
     directory: Path = typer.Option(Path("ikcheck-demo"), "--dir", help="Katalog för demons databas och filer."),
-    scale: int = typer.Option(0, "--scale", min=0, help="Skapa N kommuner med samma struktur (för prestandamätning)."),
+    scale: int = typer.Option(0, "--scale", min=0, help="Lägg till N kommuner med samma struktur: register, beslutade planer och resultat (för prestandamätning)."),
     seed: int = typer.Option(2025, help="Slumpfrö för --scale."),
 ) -> None:
     """Kör den fiktiva Exempelby kommun genom hela årscykeln och skriv rapporterna."""
