@@ -157,11 +157,14 @@ class RiskAssessment(Base):
     """A risk's scores for one year: inherent and residual, on a recorded matrix version."""
 
     __tablename__ = "risk_assessment"
-    __table_args__ = (Index("ix_risk_assessment_risk_year", "risk_id", "year"),)
+    # by risk (its history), and a kommun's assessments for a year; not by year alone: with no
+    # statistics SQLite chose that index and read every kommun's assessments (migration 0006)
+    __table_args__ = (Index("ix_risk_assessment_risk_year", "risk_id", "year"),
+                      Index("ix_risk_assessment_org_year", "org_id", "year"))
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
     risk_id: Mapped[int] = mapped_column(ForeignKey("risk.id"))
-    year: Mapped[int] = mapped_column(Integer, index=True)
+    year: Mapped[int] = mapped_column(Integer)
     matrix_id: Mapped[int] = mapped_column(ForeignKey("risk_matrix.id"))
     likelihood: Mapped[int] = mapped_column(Integer)
     impact: Mapped[int] = mapped_column(Integer)
