@@ -186,9 +186,12 @@ def _evaluate(rs: Ruleset, facts: list[dict], engine: str, partition: str | None
                     lean[i] = f if t == CONCLUSION else dict(zip(fields, pick(f)))
                 except KeyError:  # a missing field never matches, so it is simply left out
                     lean[i] = {k: f[k] for k in fields if k in f}
-    groups: dict[Any, list[int]] = defaultdict(list)
-    shared: list[int] = []
-    if not prep.independent:
+    if prep.independent:  # small batches are cheaper per fact for durable_rules and the caches
+        relevant = [i for i, r in enumerate(fact_rank) if r >= 0]
+        parts = [relevant[k:k + CHUNK] for k in range(0, len(relevant), CHUNK)] or [[]]
+    else:
+        groups: dict[Any, list[int]] = defaultdict(list)
+        shared: list[int] = []
         for i, f in enumerate(base):
             if fact_rank[i] < 0:
                 continue
@@ -196,10 +199,6 @@ def _evaluate(rs: Ruleset, facts: list[dict], engine: str, partition: str | None
                 groups[f[partition]].append(i)
             else:
                 shared.append(i)
-    if prep.independent:  # small batches are cheaper per fact for durable_rules and the caches
-        relevant = [i for i, r in enumerate(fact_rank) if r >= 0]
-        parts = [relevant[k:k + CHUNK] for k in range(0, len(relevant), CHUNK)] or [[]]
-    else:
         parts = [sorted(g + shared) for _, g in sorted(groups.items(), key=lambda kv: str(kv[0]))] or [shared]
     # blocker types first (compile.assert_order); a stable sort keeps the input order within a type
     parts = [sorted(part, key=fact_rank.__getitem__) for part in parts]

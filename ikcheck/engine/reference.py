@@ -111,35 +111,34 @@ class _Source:
         return f"{get} is not M and {v} {_SYMBOL[c.op]} {self.const(c.value)}"
 
 
-def pattern_predicate(p: Pattern) -> Callable[[dict, dict], bool]:
-    """pred(fact, bound) ≡ all(cond_holds(c, fact, bound) for c in p.conds), as one function."""
-    if not p.conds:
-        return lambda f, b: True
+def _generated(p: Pattern, code: str, name: str) -> Callable:
+    """Compile `code` (which uses {expr}, the pattern's conditions as one expression, and _slow,
+    the specification) and return the function called `name`."""
     src = _Source()
     expr = " and ".join(f"({src.cond(c)})" for c in p.conds)
     conds = p.conds
     src.names["_slow"] = lambda f, b: all(cond_holds(c, f, b) for c in conds)
-    code = (f"def pred(f, b):\n"
-            f"    try:\n        return bool({expr})\n"
-            f"    except TypeError:\n        return _slow(f, b)\n")
-    exec(compile(code, f"<mönster {p.alias}>", "exec"), src.names)  # noqa: S102 - our own source
-    return src.names["pred"]
+    exec(compile(code.format(expr=expr), f"<mönster {p.alias}>", "exec"), src.names)  # noqa: S102 - our own source
+    return src.names[name]
+
+
+def pattern_predicate(p: Pattern) -> Callable[[dict, dict], bool]:
+    """pred(fact, bound) ≡ all(cond_holds(c, fact, bound) for c in p.conds), as one function."""
+    if not p.conds:
+        return lambda f, b: True
+    return _generated(p, "def pred(f, b):\n"
+                         "    try:\n        return bool({expr})\n"
+                         "    except TypeError:\n        return _slow(f, b)\n", "pred")
 
 
 def _filter(p: Pattern) -> Callable[[list[dict], list[int]], list[int]]:
     """The indices of the facts that satisfy a pattern without joins: a loop, no calls per fact."""
-    pred = pattern_predicate(p)
     if not p.conds:
         return lambda facts, idx: list(idx)
-    src = _Source()
-    expr = " and ".join(f"({src.cond(c)})" for c in p.conds)
-    src.names["_pred"] = pred
-    code = (f"def scan(facts, idx):\n    out = []\n    for i in idx:\n        f = facts[i]\n"
-            f"        try:\n            if {expr}:\n                out.append(i)\n"
-            f"        except TypeError:\n            if _pred(f, {{}}):\n                out.append(i)\n"
-            f"    return out\n")
-    exec(compile(code, f"<filter {p.alias}>", "exec"), src.names)  # noqa: S102 - our own source
-    return src.names["scan"]
+    return _generated(p, "def scan(facts, idx):\n    out = []\n    for i in idx:\n        f = facts[i]\n"
+                         "        try:\n            if {expr}:\n                out.append(i)\n"
+                         "        except TypeError:\n            if _slow(f, {{}}):\n                out.append(i)\n"
+                         "    return out\n", "scan")
 
 
 class _Index:
