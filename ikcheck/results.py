@@ -172,12 +172,12 @@ def _import_files(app: App, files: list[Path], reason: str | None, org_code: str
 def _resolve(s: Session, org: Organisation, parsed, tables, on: dt.date, problems: list[Problem]) -> list[_Resolved]:
     codes = sorted({r.code for _n, r in parsed})
     points: dict[str, list[Row]] = defaultdict(list)  # code -> the kontrollpunkter (every plan version)
-    cp = ControlPoint.__table__
+    t = ControlPoint.__table__.c
     for i in range(0, len(codes), 500):
-        for row in s.execute(select(cp.c.id, cp.c.code, cp.c.status, cp.c.reporting, cp.c.risk_id, cp.c.plan_id,
+        for row in s.execute(select(t.id, t.code, t.status, t.reporting, t.risk_id, t.plan_id,
                                     ControlPlan.unit_id, ControlPlan.year)
-                             .join(ControlPlan, ControlPlan.id == cp.c.plan_id)
-                             .where(cp.c.org_id == org.id, cp.c.code.in_(codes[i:i + 500]))):
+                             .join(ControlPlan, ControlPlan.id == t.plan_id)
+                             .where(t.org_id == org.id, t.code.in_(codes[i:i + 500]))):
             points[row.code].append(row)
     units = {u.id: u for u in org.units}
     in_force: dict[tuple[int, int], ControlPlan | None] = {}
