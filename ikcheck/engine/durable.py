@@ -14,7 +14,7 @@ import itertools
 import json
 import threading
 from ikcheck.engine.compile import SENTINEL_RULE, SENTINEL_TYPE, compile_ruleset
-from ikcheck.engine.rules import Ruleset
+from ikcheck.engine.rules import Ruleset, built_count, built_once
 
 try:  # durable_rules does not build on Python 3.13+: the `python` engine is used there
     import durable_rules_engine as _c
@@ -97,18 +97,10 @@ class CompiledRuleset:
             self.handle = None
 
 
-_cache: dict[str, CompiledRuleset] = {}
-_cache_lock = threading.Lock()
-
-
 def compiled(rs: Ruleset) -> CompiledRuleset:
     """The compiled ruleset for this exact content, compiled once per process."""
-    with _cache_lock:
-        c = _cache.get(rs.content_hash)
-        if c is None:
-            c = _cache[rs.content_hash] = CompiledRuleset(rs)
-        return c
+    return built_once("durable", rs, CompiledRuleset)
 
 
 def cache_size() -> int:
-    return len(_cache)
+    return built_count("durable")

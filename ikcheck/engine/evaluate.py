@@ -9,7 +9,6 @@ is cross-checked against the reference evaluator; any difference raises and noth
 
 from __future__ import annotations
 
-import threading
 from bisect import bisect_right
 from collections import defaultdict
 from operator import attrgetter, itemgetter
@@ -18,7 +17,7 @@ from typing import Any
 
 from ikcheck.engine import durable, reference
 from ikcheck.engine.compile import assert_order
-from ikcheck.engine.rules import Ruleset, attribute_renderer
+from ikcheck.engine.rules import Ruleset, attribute_renderer, built_once
 from ikcheck.engine.schema import CONCLUSION, FACT_TYPES
 from ikcheck.errors import UserError
 from ikcheck.gcpause import paused_gc
@@ -153,16 +152,8 @@ class _Prepared:
                 len(r.positives) > 1)))
 
 
-_prepared: dict[str, _Prepared] = {}
-_prepared_lock = threading.Lock()
-
-
 def _prepare(rs: Ruleset) -> _Prepared:
-    with _prepared_lock:
-        prep = _prepared.get(rs.content_hash)
-        if prep is None:
-            prep = _prepared[rs.content_hash] = _Prepared(rs)
-        return prep
+    return built_once("evaluation", rs, _Prepared)
 
 
 def _evaluate(rs: Ruleset, facts: list[dict], engine: str, partition: str | None,

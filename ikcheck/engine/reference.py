@@ -14,12 +14,11 @@ back to the specification, which calls it false.
 from __future__ import annotations
 
 import operator
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ikcheck.engine.rules import Cond, Pattern, Rule
+from ikcheck.engine.rules import Cond, Pattern, Rule, built_once
 
 _CMP = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le,
         "gt": operator.gt, "ge": operator.ge}
@@ -245,17 +244,9 @@ class Reference:
         return out
 
 
-_cache: dict[str, Reference] = {}
-_cache_lock = threading.Lock()
-
-
 def compiled(rs) -> Reference:
     """The reference evaluator for this exact ruleset content, built once per process."""
-    with _cache_lock:
-        ref = _cache.get(rs.content_hash)
-        if ref is None:
-            ref = _cache[rs.content_hash] = Reference(rs.rules)
-        return ref
+    return built_once("reference", rs, lambda r: Reference(r.rules))
 
 
 def evaluate(rules: list[Rule], facts: list[dict]) -> set[tuple[str, tuple[int, ...]]]:

@@ -33,9 +33,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ikcheck import yamlsrc
 from ikcheck.engine.schema import (
@@ -43,6 +45,7 @@ from ikcheck.engine.schema import (
 )
 from ikcheck.errors import Problem, ValidationFailed
 
+T = TypeVar("T")
 TOP_KEYS = {"ruleset", "version", "description", "parameters", "rules"}
 RULE_KEYS = {"id", "title", "description", "reference", "priority", "when", "then"}
 WHEN_KEYS = {"fact", "as", "where", "absent"}
@@ -121,6 +124,22 @@ def content_hash(text: str) -> str:
 
 
 _parsed: dict[tuple[str, str], Ruleset] = {}
+_built: dict[tuple[str, str], Any] = {}
+_built_lock = threading.Lock()
+
+
+def built_once(kind: str, rs: Ruleset, build: Callable[[Ruleset], T]) -> T:
+    """What `build` makes of this exact ruleset content (a compiled durable ruleset, the reference
+    evaluator, the evaluation plan), made once per process and shared by its threads."""
+    key = (kind, rs.content_hash)
+    with _built_lock:
+        if key not in _built:
+            _built[key] = build(rs)
+        return _built[key]
+
+
+def built_count(kind: str) -> int:
+    return sum(1 for k, _ in _built if k == kind)
 
 
 def load(path: Path) -> Ruleset:
