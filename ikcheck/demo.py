@@ -119,10 +119,11 @@ def results_csv(app: App, org_code: str, year: int, period: str, path: Path, rng
 
     from ikcheck.planning import decided_plan
     from ikcheck.results import due_points
-    from ikcheck.workbooks.results import PERIODS
+    from ikcheck.workbooks.results import COLUMNS, PERIODS
 
-    head = ["Kontrollpunkt", "Period", "Utförd (ja/nej)", "Datum", "Antal granskade", "Antal avvikelser",
-            "Bedömning", "Kommentar", "Utförd av", "Godkänd av", "Åtgärd", "Åtgärd ansvarig", "Åtgärd klart senast"]
+    header = {c.key: c.header for c in COLUMNS}  # the template's own headers
+    head = [header[k] for k in ("code", "period", "performed", "date", "examined", "deviations", "assessment",
+                                "comment", "performed_by", "approved_by", "action", "action_owner", "action_due")]
     day = dt.date(year, 6, 12) if period == "halvar" else dt.date(year, 12, 10)
     with app.session() as s, open(path, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, delimiter=";")
