@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import random
 
+import pandas as pd
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import create_engine, text
@@ -40,6 +41,49 @@ def test_queries_filter_and_return_dataframes(cycle):
     assert len(query.risks(cycle, text="ORosanmälningar", year=YEAR)) == 1  # case-insensitive text search
     with pytest.raises(Exception, match="gäller inte"):
         query.actions(cycle, level="hög")
+
+
+DTYPES = {"str": "str", "int": "int64", "Int64": "Int64", "bool": "bool", "boolean": "boolean", "date": "object",
+          "datetime": "datetime64[us]"}
+
+
+def _same(kind: str, got, raw) -> bool:
+    """A DataFrame cell against the value the driver returned (SQLite: 0/1 and ISO text)."""
+    if raw is None:
+        return pd.isna(got)
+    if kind == "date":
+        return got == (dt.date.fromisoformat(raw) if isinstance(raw, str) else raw)
+    if kind == "datetime":
+        return got.to_pydatetime() == (dt.datetime.fromisoformat(raw) if isinstance(raw, str) else raw)
+    if kind in ("bool", "boolean"):
+        return raw in (0, 1) and bool(got) == bool(raw)
+    return type(got.item() if hasattr(got, "item") else got) is type(raw) and got == raw
+
+
+def test_query_columns_keep_their_declared_types_whatever_the_rows(cycle):
+    kinds_seen = set()
+    for what, view in query.VIEWS.items():
+        kinds = query.COLUMNS[what]
+        df = query.run(cycle, what)
+        sql, _ = query.sql_for(what, {})
+        with cycle.db.engine.connect() as c:
+            raw = c.exec_driver_sql(sql).fetchall()
+        assert len(raw) == len(df) > 0, view
+        assert list(df.columns) == list(kinds), view
+        assert {c: str(t) for c, t in df.dtypes.items()} == {c: DTYPES[k] for c, k in kinds.items()}, view
+        for j, (name, kind) in enumerate(kinds.items()):
+            for i, row in enumerate(raw):
+                assert _same(kind, df[name].iloc[i], row[j]), (view, name, i, row[j], df[name].iloc[i])
+            kinds_seen |= {(kind, any(r[j] is None for r in raw))}
+        empty = query.run(cycle, what, org="ingen-sådan")
+        assert len(empty) == 0 and list(empty.dtypes) == list(df.dtypes), view
+    assert {k for k, _ in kinds_seen} == set(DTYPES)  # every type was met in real rows
+    assert ("Int64", True) in kinds_seen and ("str", True) in kinds_seen  # and missing values in them
+
+
+def test_query_table_in_the_terminal_shows_missing_values_as_empty(cycle, cli):
+    r = cli("query", "results", "--unit", "SN")  # assessment_rule and reported values are missing on some rows
+    assert r.code == 0 and "SN-" in r.out and "<NA>" not in r.out and "nan" not in r.out.lower()
 
 
 def test_views_exist_for_bi_tools(cycle):

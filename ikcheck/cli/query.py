@@ -25,7 +25,7 @@ def _run(what: str, fmt: str, out: Path | None, semicolon: bool, **filters) -> N
     df = q.run(state.app(), what, org=state.org, **filters)
     if fmt == "table":
         shown = df[SHOWN[what]].head(500)
-        print_table([{k: (None if v != v else v) for k, v in r.items()} for r in shown.to_dict(orient="records")],
+        print_table([{k: q.plain(v) for k, v in r.items()} for r in shown.to_dict(orient="records")],
                     title=f"{what} ({len(df)} rader)")
         if len(df) > 500:
             console.print(f"Visar 500 av {len(df)} rader; använd --format csv/xlsx/json för alla.")
