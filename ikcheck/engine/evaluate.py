@@ -9,6 +9,7 @@ is cross-checked against the reference evaluator; any difference raises and noth
 
 from __future__ import annotations
 
+import functools
 from bisect import bisect_right
 from collections import defaultdict
 from operator import attrgetter, itemgetter
@@ -66,7 +67,18 @@ class Evaluation:
     facts: int
     rounds: int
     conclusions: list[Conclusion] = field(default_factory=list)
-    shadowed: list[Shadowed] = field(default_factory=list)
+    losers: list[tuple] = field(default_factory=list, repr=False)  # (slot, key, winning rule)
+
+    @functools.cached_property
+    def shadowed(self) -> list[Shadowed]:
+        """The firings that lost their group, by subject and best rank first. Built when asked for:
+        a large run has several per subject and nothing stores them."""
+        losers = list(self.losers)  # in rank order; the sort below is stable
+        try:
+            losers.sort(key=itemgetter(0))
+        except TypeError:  # subject ids of mixed types (hand-written test facts)
+            losers.sort(key=lambda x: str(x[0]))
+        return [Shadowed(key[0], slot[1], slot[2], won) for slot, key, won in losers]
 
     def by_subject(self, subject_type: str, subject_id: int) -> list[Conclusion]:
         return [c for c in self.conclusions
@@ -221,9 +233,12 @@ def _evaluate(rs: Ruleset, facts: list[dict], engine: str, partition: str | None
                 ids[at:at] = [("c", c.key) for c in mine]
                 batch[at:at] = as_facts
                 sent[at:at] = as_facts
+            # a fact fires several rules: its one-fact key part and matched tuple are built once
+            alone = [((x,), (f,)) for x, f in zip(ids, batch)]
             for rule_id, idxs in _run(rs, sent, engine, cross_check):
                 if len(idxs) == 1:
-                    key, matched = (rule_id, (ids[idxs[0]],)), (batch[idxs[0]],)
+                    own, matched = alone[idxs[0]]
+                    key = (rule_id, own)
                 else:
                     key, matched = (rule_id, tuple([ids[i] for i in idxs])), tuple([batch[i] for i in idxs])
                 if key not in firings:  # a rule over shared facts only fires in every part
@@ -327,11 +342,7 @@ def _resolve_groups(prep: _Prepared, firings: dict[tuple, tuple], by_rule: dict[
                 winners.append(key)
             else:
                 losers.append((slot, key, won))
-    try:  # by subject; within a subject best rank first (the sort is stable)
-        losers.sort(key=itemgetter(0))
-    except TypeError:  # subject ids of mixed types (hand-written test facts)
-        losers.sort(key=lambda x: str(x[0]))
-    return winners, [Shadowed(key[0], slot[1], slot[2], won) for slot, key, won in losers]
+    return winners, losers
 
 
 def _run(rs: Ruleset, batch: list[dict], engine: str, cross_check: bool) -> set:
