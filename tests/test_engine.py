@@ -184,8 +184,8 @@ def test_group_keeps_the_first_rule_and_records_the_rest(eng):
 
 @pytest.mark.parametrize("eng", ENGINES)
 def test_groups_are_decided_over_the_whole_batch_not_per_engine_chunk(eng):
-    """A batch larger than one engine chunk: the same subject in two chunks still gets one outcome,
-    the best-ranked one, and the loser is recorded."""
+    """A batch larger than one engine chunk, the same subject first and last: it still gets one
+    outcome, the best-ranked one, and the loser is recorded."""
     from ikcheck.engine.evaluate import CHUNK
     facts = [risk(i, 2) for i in range(1, CHUNK + 500)]
     facts.append(risk(1, 16))  # risk 1 again, in another chunk, now high

@@ -67,7 +67,8 @@ class Evaluation:
     facts: int
     rounds: int
     conclusions: list[Conclusion] = field(default_factory=list)
-    losers: list[tuple] = field(default_factory=list, repr=False)  # (slot, key, winning rule)
+    # (group, subject type, subject id, rule, winning rule) per firing that lost its group
+    losers: list[tuple] = field(default_factory=list, repr=False)
 
     @functools.cached_property
     def shadowed(self) -> list[Shadowed]:
@@ -75,10 +76,10 @@ class Evaluation:
         a large run has several per subject and nothing stores them."""
         losers = list(self.losers)  # in rank order; the sort below is stable
         try:
-            losers.sort(key=itemgetter(0))
+            losers.sort(key=itemgetter(0, 1, 2))
         except TypeError:  # subject ids of mixed types (hand-written test facts)
-            losers.sort(key=lambda x: str(x[0]))
-        return [Shadowed(key[0], slot[1], slot[2], won) for slot, key, won in losers]
+            losers.sort(key=lambda x: str(x[:3]))
+        return [Shadowed(rule, subject_type, sid, won) for _, subject_type, sid, rule, won in losers]
 
     def by_subject(self, subject_type: str, subject_id: int) -> list[Conclusion]:
         return [c for c in self.conclusions
@@ -127,7 +128,8 @@ def evaluate(rs: Ruleset, facts: list[dict], engine: str = "durable",
              partition: str | None = None, cross_check: bool = True) -> Evaluation:
     """Evaluate a ruleset over facts. `partition` splits the batch by a fact field (facts without
     it go to every part); rules must then only join facts within a part. A ruleset whose rules each
-    look at one fact is split into chunks of CHUNK facts instead (any split is exact for it)."""
+    look at one fact is evaluated in chunks of about CHUNK facts instead, each subject's facts in one
+    chunk (exact for it: no rule looks at two facts, and a group is decided per subject)."""
     with paused_gc():
         return _evaluate(rs, facts, engine, partition, cross_check)
 
@@ -148,20 +150,18 @@ class _Prepared:
             fields = tuple(sorted(used[t]))
             self.needed[t] = (fields, itemgetter(*fields) if len(fields) > 1 else lambda f, k=fields[0]: (f[k],))
         # per rule: the rule, the subject's position among the matched facts, the matched facts'
-        # aliases and the attribute renderer
+        # aliases, the attribute renderer and the subject's (fact type, key field), None for a conclusion
         self.rules = {
             r.id: (r, [p.alias for p in r.positives].index(r.subject),
-                   tuple(p.alias for p in r.positives), attribute_renderer(r, rs.parameters))
+                   tuple(p.alias for p in r.positives), attribute_renderer(r, rs.parameters), _subject_of(r))
             for r in rs.rules
         }
         # rules from the best rank to the worst, each with None (no group) or (group, subject
-        # position, the subject's key field or None for a conclusion, whether it joins facts)
+        # position, the subject's (fact type, key field) or None for a conclusion, whether it joins facts)
         self.ranked = []
         for r in sorted(rs.rules, key=lambda r: (r.priority, r.order)):
-            fact = r.subject_fact()
             self.ranked.append((r.id, None if r.group is None else (
-                r.group, self.rules[r.id][1], None if fact == CONCLUSION else FACT_TYPES[fact].key,
-                len(r.positives) > 1)))
+                r.group, self.rules[r.id][1], _subject_of(r), len(r.positives) > 1)))
 
 
 def _prepare(rs: Ruleset) -> _Prepared:
@@ -189,9 +189,11 @@ def _evaluate(rs: Ruleset, facts: list[dict], engine: str, partition: str | None
                     lean[i] = f if t == CONCLUSION else dict(zip(fields, pick(f)))
                 except KeyError:  # a missing field never matches, so it is simply left out
                     lean[i] = {k: f[k] for k in fields if k in f}
-    if prep.independent:  # small batches are cheaper per fact for durable_rules and the caches
-        relevant = [i for i, r in enumerate(fact_rank) if r >= 0]
-        parts = [relevant[k:k + CHUNK] for k in range(0, len(relevant), CHUNK)] or [[]]
+    if prep.independent:
+        # Small batches are cheaper per fact for durable_rules and keep the bookkeeping in the CPU's
+        # caches, so such rulesets are evaluated chunk by chunk, each chunk to the end. Every fact
+        # about one subject goes in the same chunk, so a group is still decided over all of them.
+        parts = [[part] for part in _subject_chunks(base, fact_rank)]
     else:
         groups: dict[Any, list[int]] = defaultdict(list)
         shared: list[int] = []
@@ -202,11 +204,46 @@ def _evaluate(rs: Ruleset, facts: list[dict], engine: str, partition: str | None
                 groups[f[partition]].append(i)
             else:
                 shared.append(i)
-        parts = [sorted(g + shared) for _, g in sorted(groups.items(), key=lambda kv: str(kv[0]))] or [shared]
-    # blocker types first (compile.assert_order); a stable sort keeps the input order within a type
-    parts = [sorted(part, key=fact_rank.__getitem__) for part in parts]
-    conclusion_rank = rank.get(CONCLUSION, len(rank))
+        parts = [[sorted(g + shared) for _, g in sorted(groups.items(), key=lambda kv: str(kv[0]))] or [shared]]
+    kept: list[Conclusion] = []
+    losers: list[tuple] = []
+    rounds = 0
+    for chunk in parts:
+        # blocker types first (compile.assert_order); a stable sort keeps the input order within a type
+        chunk = [sorted(part, key=fact_rank.__getitem__) for part in chunk]
+        found, lost, n = _fixpoint(rs, prep, base, lean, fact_rank, chunk, engine, cross_check)
+        kept.extend(found)
+        losers.extend(lost)
+        rounds = max(rounds, n)
+    return Evaluation(rs, engine, len(base), rounds, _in_output_order(prep, kept), losers)
 
+
+def _subject_chunks(base: list[dict], fact_rank: list[int]) -> list[list[int]]:
+    """The facts any rule reads, in chunks of about CHUNK, every fact about one subject in one chunk."""
+    by_subject: dict[tuple, list[int]] = {}
+    for i, f in enumerate(base):
+        if fact_rank[i] < 0:
+            continue
+        t = f["type"]
+        subject = (f.get("subject_type"), f.get("subject_id")) if t == CONCLUSION else (t, f.get(FACT_TYPES[t].key, i))
+        same = by_subject.get(subject)
+        if same is None:
+            by_subject[subject] = [i]
+        else:
+            same.append(i)
+    chunks: list[list[int]] = [[]]
+    for same in by_subject.values():  # in order of each subject's first fact
+        if len(chunks[-1]) >= CHUNK:
+            chunks.append([])
+        chunks[-1].extend(same)
+    return chunks
+
+
+def _fixpoint(rs: Ruleset, prep: _Prepared, base: list[dict], lean: list[dict | None], fact_rank: list[int],
+              parts: list[list[int]], engine: str, cross_check: bool) -> tuple[list[Conclusion], list[tuple], int]:
+    """Evaluate the parts round by round, feeding each round's conclusions to the parts they came
+    from, until the conclusions stop changing: the conclusions, the group losers and the rounds."""
+    conclusion_rank = prep.rank.get(CONCLUSION, len(prep.rank))
     kept: dict[tuple, Conclusion] = {}
     where: dict[tuple, set[int]] = {}  # conclusion key -> the parts it fired in
     rounds = 0
@@ -253,17 +290,18 @@ def _evaluate(rs: Ruleset, facts: list[dict], engine: str, partition: str | None
             c = kept.get(k)
             if c is None:
                 matched = firings[k]
-                rule, pos, aliases, render = rules[k[0]]
-                subject_type, subject_id = _subject(matched[pos])
+                rule, pos, aliases, render, subject = rules[k[0]]
+                if subject:
+                    subject_type, subject_id = subject[0], matched[pos][subject[1]]
+                else:  # a conclusion names its subject
+                    subject_type, subject_id = matched[pos]["subject_type"], matched[pos]["subject_id"]
                 c = Conclusion(rule.id, rule.conclusion, subject_type, subject_id, render(matched), matched,
                                aliases, rule.group, k)
             new_kept[k] = c
         done = not prep.chains or set(new_kept) == set(kept)
         kept, where = new_kept, fired_in
         if done:
-            break
-    conclusions = _in_output_order(prep, kept.values())
-    return Evaluation(rs, engine, len(base), rounds, conclusions, losers)
+            return list(kept.values()), losers, rounds
 
 
 def _fields_used(rs: Ruleset) -> dict[str, set[str]]:
@@ -308,20 +346,20 @@ def _in_output_order(prep: _Prepared, conclusions) -> list[Conclusion]:
     return out
 
 
-def _subject(fact: dict) -> tuple[str, Any]:
-    t = fact["type"]
-    if t == CONCLUSION:
-        return fact["subject_type"], fact["subject_id"]
-    return t, fact[FACT_TYPES[t].key]
+def _subject_of(r) -> tuple[str, str] | None:
+    """A rule's subject as (fact type, key field), or None when the subject is a conclusion."""
+    fact = r.subject_fact()
+    return None if fact == CONCLUSION else (fact, FACT_TYPES[fact].key)
 
 
 def _resolve_groups(prep: _Prepared, firings: dict[tuple, tuple], by_rule: dict[str, list[tuple]]):
     """Winners: every firing outside a group, and per (group, subject) the best-ranked one: the
     lowest (priority, file order), and between firings of the same rule the lowest key. Rules are
-    visited best first, so the first firing to claim a subject wins it."""
+    visited best first, so the first firing to claim a subject wins it. Losers are kept as flat
+    tuples of plain values (group, subject type, subject id, rule, winning rule): cheap to keep."""
     winners: list[tuple] = []
-    losers: list[tuple] = []  # (slot, key, winning rule)
-    claimed: dict[tuple, str] = {}
+    losers: list[tuple] = []
+    claimed: dict[tuple[str, str], dict[Any, str]] = defaultdict(dict)  # (group, subject type) -> id -> rule
     for rule_id, grouped in prep.ranked:
         keys = by_rule.get(rule_id)
         if not keys:
@@ -329,19 +367,31 @@ def _resolve_groups(prep: _Prepared, firings: dict[tuple, tuple], by_rule: dict[
         if grouped is None:
             winners.extend(keys)
             continue
-        group, pos, key_field, joins = grouped
+        group, pos, subject_fact, joins = grouped
         if joins:
             keys.sort()
-        for key in keys:
+        if subject_fact:  # the subject is a fact of one type, identified by its key field
+            fact_type, key_field = subject_fact
+            claims = claimed[(group, fact_type)]
+            for key in keys:
+                sid = firings[key][pos][key_field]
+                won = claims.get(sid)
+                if won is None:
+                    claims[sid] = rule_id
+                    winners.append(key)
+                else:
+                    losers.append((group, fact_type, sid, rule_id, won))
+            continue
+        for key in keys:  # the subject is a conclusion: it names its subject
             subject = firings[key][pos]
-            slot = (group, subject["type"], subject[key_field]) if key_field else \
-                (group, subject["subject_type"], subject["subject_id"])
-            won = claimed.get(slot)
+            subject_type, sid = subject["subject_type"], subject["subject_id"]
+            claims = claimed[(group, subject_type)]
+            won = claims.get(sid)
             if won is None:
-                claimed[slot] = rule_id
+                claims[sid] = rule_id
                 winners.append(key)
             else:
-                losers.append((slot, key, won))
+                losers.append((group, subject_type, sid, rule_id, won))
     return winners, losers
 
 
