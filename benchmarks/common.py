@@ -29,10 +29,12 @@ def best_of_interleaved(n: int, contenders: dict[str, tuple]) -> tuple[dict[str,
     results: dict[str, object] = {}
     for _ in range(n):
         for name, (fn, *args) in contenders.items():
+            results.pop(name, None)  # freeing the previous run's result is not part of this run
             gc.collect()
             t = time.perf_counter()
-            results[name] = fn(*args)
+            out = fn(*args)
             best[name] = min(best[name], time.perf_counter() - t)
+            results[name] = out
     return best, results
 
 
