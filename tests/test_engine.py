@@ -318,3 +318,23 @@ def test_concurrent_evaluations_from_threads_agree():
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(lambda b: outcome(engine.evaluate(rs, b, engine=ENGINES[0])), batches))
     assert got == expected
+
+
+def test_evaluation_leaves_the_garbage_collector_as_it_found_it():
+    """Evaluation pauses the collector and collects between chunks, but only if the caller had it on."""
+    import gc
+
+    from ikcheck.engine.evaluate import CHUNK
+    facts = [risk(i, 4) for i in range(1, 3 * CHUNK)]
+    was = gc.isenabled()
+    try:
+        gc.disable()
+        before = gc.get_stats()[0]["collections"]
+        engine.evaluate(ruleset("prioritering"), facts, engine=ENGINES[0])
+        assert not gc.isenabled() and gc.get_stats()[0]["collections"] == before
+        gc.enable()
+        before = gc.get_stats()[0]["collections"]
+        engine.evaluate(ruleset("prioritering"), facts, engine=ENGINES[0])
+        assert gc.isenabled() and gc.get_stats()[0]["collections"] >= before + 2  # between the three chunks
+    finally:
+        (gc.enable if was else gc.disable)()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Callable
 from operator import attrgetter, itemgetter
 from dataclasses import dataclass, field
 from typing import Any
@@ -130,8 +131,8 @@ def evaluate(rs: Ruleset, facts: list[dict], engine: str = "durable",
     it go to every part); rules must then only join facts within a part. A ruleset whose rules each
     look at one fact is evaluated in chunks of about CHUNK facts instead, each subject's facts in one
     chunk (exact for it: no rule looks at two facts, and a group is decided per subject)."""
-    with paused_gc():
-        return _evaluate(rs, facts, engine, partition, cross_check)
+    with paused_gc() as settle:
+        return _evaluate(rs, facts, engine, partition, cross_check, settle)
 
 
 class _Prepared:
@@ -169,7 +170,7 @@ def _prepare(rs: Ruleset) -> _Prepared:
 
 
 def _evaluate(rs: Ruleset, facts: list[dict], engine: str, partition: str | None,
-              cross_check: bool) -> Evaluation:
+              cross_check: bool, settle: Callable[[], None]) -> Evaluation:
     if engine not in ENGINES:
         raise UserError(f"Okänd regelmotor {engine!r}; välj durable eller python.")
     if engine == "durable" and not durable.available():
@@ -215,6 +216,8 @@ def _evaluate(rs: Ruleset, facts: list[dict], engine: str, partition: str | None
         kept.extend(found)
         losers.extend(lost)
         rounds = max(rounds, n)
+        if len(parts) > 1:
+            settle()  # the chunk's objects, while they are still in the CPU's caches
     return Evaluation(rs, engine, len(base), rounds, _in_output_order(prep, kept), losers)
 
 
