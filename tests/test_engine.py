@@ -338,3 +338,39 @@ def test_evaluation_leaves_the_garbage_collector_as_it_found_it():
         assert gc.isenabled() and gc.get_stats()[0]["collections"] >= before + 2  # between the three chunks
     finally:
         (gc.enable if was else gc.disable)()
+
+
+@pytest.mark.parametrize("eng", ENGINES)
+def test_later_rounds_evaluate_only_the_rules_that_read_conclusions(eng, monkeypatch):
+    """After round one only RES-04/07/08 (they read bedömning conclusions) are evaluated again; the
+    outcome is the same as evaluating every rule in every round."""
+    import copy
+    import importlib
+
+    ev_mod = importlib.import_module("ikcheck.engine.evaluate")
+    rng = random.Random(7)
+    assessments = [None, "inga avvikelser", "mindre avvikelser", "väsentliga brister"]
+    facts = []
+    for i in range(1, 400):
+        examined = rng.randint(0, 20)
+        deviations = rng.randint(0, examined)
+        fact = {"type": "result", "result_id": i, "reported": rng.random() > 0.1, "performed": rng.random() > 0.1,
+                "examined": examined, "deviations": deviations, "has_action": rng.random() > 0.5,
+                "deviation_rate": deviations / examined if examined else None,
+                "assessment": rng.choice(assessments), "previous_assessment": rng.choice(assessments),
+                "same_person": rng.random() > 0.8, "batch": i // 150}
+        facts.append({k: v for k, v in fact.items() if v is not None})
+    rs = ruleset("resultat")
+    prep = ev_mod._prepare(rs)
+    assert prep.chained.rules and {r.id for r in prep.chained.rules} == {"RES-04", "RES-07", "RES-08"}
+    assert prep.feeds == {"bedömning"}
+    fast = engine.evaluate(rs, facts, engine=eng, partition="batch")
+    naive = copy.copy(prep)
+    naive.chained, naive.stable, naive.feeds = rs, frozenset(), None
+    monkeypatch.setattr(ev_mod, "_prepare", lambda _rs: naive)
+    slow = engine.evaluate(rs, facts, engine=eng, partition="batch")
+
+    def seen(ev):
+        return [(c.rule_id, c.subject_id, c.attributes, c.key) for c in ev.conclusions]
+    assert seen(fast) == seen(slow) and fast.rounds == slow.rounds
+    assert {c.rule_id for c in fast.conclusions} >= {"RES-04", "RES-07", "RES-08"}  # the chained rules fired

@@ -9,6 +9,7 @@ is cross-checked against the reference evaluator; any difference raises and noth
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from bisect import bisect_right
 from collections import defaultdict
@@ -142,6 +143,14 @@ class _Prepared:
         self.order = assert_order(rs)
         self.rank = {t: i for i, t in enumerate(self.order)}
         self.chains = any(p.fact == CONCLUSION for r in rs.rules for p in r.patterns)
+        # Rules that read no conclusion fire the same in every round: after the first round only
+        # the rules that read conclusions are evaluated again (`chained`, a ruleset of their own),
+        # fed only the conclusions their patterns can match (`feeds`: names; None for any).
+        chained = [r for r in rs.rules if any(p.fact == CONCLUSION for p in r.patterns)]
+        self.stable = frozenset(r.id for r in rs.rules) - {r.id for r in chained}
+        self.chained = dataclasses.replace(rs, rules=chained, content_hash=f"{rs.content_hash}:chained") \
+            if chained and self.stable else rs
+        self.feeds = _names_read(chained)
         # every rule looks at one fact at a time: any split of the facts gives the same firings
         self.independent = all(len(r.patterns) == 1 for r in rs.rules)
         # per fact type, the fields the rules read and a picker for them (lean facts for the engine)
@@ -249,19 +258,22 @@ def _fixpoint(rs: Ruleset, prep: _Prepared, base: list[dict], lean: list[dict | 
     conclusion_rank = prep.rank.get(CONCLUSION, len(prep.rank))
     kept: dict[tuple, Conclusion] = {}
     where: dict[tuple, set[int]] = {}  # conclusion key -> the parts it fired in
+    stable: tuple = ({}, {}, {})  # the stable rules' firings, keys by rule and parts, from round 1
     rounds = 0
     while True:
         rounds += 1
         if rounds > len(rs.rules) + 2:
             raise UserError(f"Reglerna i {rs.path} når ingen fast punkt (slutsatser som föder varandra i cirkel).")
-        firings: dict[tuple, tuple] = {}  # key -> matched facts
-        by_rule: dict[str, list[tuple]] = defaultdict(list)  # rule id -> its firings' keys
-        fired_in: dict[tuple, set[int]] = defaultdict(set)
+        firings: dict[tuple, tuple] = dict(stable[0])  # key -> matched facts
+        by_rule: dict[str, list[tuple]] = defaultdict(list, {r: list(k) for r, k in stable[1].items()})
+        fired_in: dict[tuple, set[int]] = defaultdict(set, stable[2])
         derived_in: dict[int, list[Conclusion]] = defaultdict(list)  # part -> the conclusions it fed
         if prep.chains:
             for c in sorted(kept.values(), key=lambda c: c.key):
-                for n in sorted(where.get(c.key, ())):
-                    derived_in[n].append(c)
+                if prep.feeds is None or c.name in prep.feeds:
+                    for n in sorted(where.get(c.key, ())):
+                        derived_in[n].append(c)
+        ruleset = rs if rounds == 1 else prep.chained
         for n, part in enumerate(parts):
             ids: list = [("f", i) for i in part]
             batch = [base[i] for i in part]
@@ -275,7 +287,7 @@ def _fixpoint(rs: Ruleset, prep: _Prepared, base: list[dict], lean: list[dict | 
                 sent[at:at] = as_facts
             # a fact fires several rules: its one-fact key part and matched tuple are built once
             alone = [((x,), (f,)) for x, f in zip(ids, batch)]
-            for rule_id, idxs in _run(rs, sent, engine, cross_check):
+            for rule_id, idxs in _run(ruleset, sent, engine, cross_check):
                 if len(idxs) == 1:
                     own, matched = alone[idxs[0]]
                     key = (rule_id, own)
@@ -286,6 +298,10 @@ def _fixpoint(rs: Ruleset, prep: _Prepared, base: list[dict], lean: list[dict | 
                     by_rule[rule_id].append(key)
                 if prep.chains:
                     fired_in[key].add(n)
+        if rounds == 1 and prep.chains and prep.chained is not rs:
+            stable = ({k: m for k, m in firings.items() if k[0] in prep.stable},
+                      {r: k for r, k in by_rule.items() if r in prep.stable},
+                      {k: n for k, n in fired_in.items() if k[0] in prep.stable})
         winners, losers = _resolve_groups(prep, firings, by_rule)
         new_kept = {}
         rules = prep.rules
@@ -347,6 +363,21 @@ def _in_output_order(prep: _Prepared, conclusions) -> list[Conclusion]:
             found.sort(key=subject)
         out.extend(found)
     return out
+
+
+def _names_read(rules: list) -> frozenset[str] | None:
+    """The conclusion names the rules' conclusion patterns can match, or None if one of them does
+    not name them (a literal `name` condition, = or in)."""
+    names: set[str] = set()
+    for r in rules:
+        for p in r.patterns:
+            if p.fact != CONCLUSION:
+                continue
+            cond = next((c for c in p.conds if c.field == "name" and c.ref is None and c.op in ("eq", "in")), None)
+            if cond is None:
+                return None
+            names.update([cond.value] if cond.op == "eq" else cond.value)
+    return frozenset(names)
 
 
 def _subject_of(r) -> tuple[str, str] | None:
