@@ -4,8 +4,6 @@ as new versions, and åtgärder (actions) with their derived status."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +18,7 @@ from ikcheck.calendar import parse_date, today
 from ikcheck.errors import NotFound, Problem, UserError, ValidationFailed
 from ikcheck.gcpause import paused_gc
 from ikcheck.planning import decided_plan
-from ikcheck.store.audit import plain, snapshot
+from ikcheck.store.audit import rows_digest, snapshot
 from ikcheck.store.db import bulk_insert
 from ikcheck.store.models import (
     Action, Conclusion, ControlPlan, ControlPoint, ControlResult, ImportBatch, Organisation, Unit,
@@ -306,7 +304,7 @@ def _store(app: App, s: Session, org: Organisation, batches: list[ImportBatch], 
         per_batch[row["import_batch_id"]].append({"id": rid, **row})
     for b in batches:
         stored = per_batch.get(b.id, [])
-        digest = hashlib.sha256(json.dumps(plain(stored), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        digest = rows_digest(stored)
         b.rows = len(stored)
         app.audit(s, "importera resultat", "import_batch", b.id, after={
             "file": b.filename, "content_hash": b.content_hash, "results": len(stored),

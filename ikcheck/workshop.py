@@ -8,8 +8,6 @@ up to the next step (the cautious choice: a tie between "2" and "3" counts as 3)
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -22,7 +20,7 @@ from ikcheck.app import App
 from ikcheck.errors import Problem, UserError, ValidationFailed
 from ikcheck.gcpause import paused_gc
 from ikcheck.matrix import Matrix
-from ikcheck.store.audit import plain
+from ikcheck.store.audit import rows_digest
 from ikcheck.store.db import bulk_insert
 from ikcheck.store.models import ImportBatch, Organisation, Risk, RiskAssessment, Unit, Workshop, utcnow
 from ikcheck.workbooks import reader
@@ -269,7 +267,7 @@ def _store(app: App, s, org: Organisation, unit: Unit, year: int, m: Matrix, tab
     report.assessed = len(rows)
     report.flagged = sum(1 for r in rows if r["flagged"])
     report.files = [b.filename for b in batches]
-    digest = hashlib.sha256(json.dumps(plain(rows), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    digest = rows_digest(rows)
     app.audit(s, "importera workshop", "workshop", workshop.id, after={
         "unit": unit.code, "year": year, "files": [{"file": b.filename, "hash": b.content_hash,
                                                     "participant": b.participant} for b in batches],

@@ -85,3 +85,20 @@ def test_log_lists_before_and_after(populated, cli):
     assert r.code == 0
     assert "owner: None → 'Socialchef'" in r.out
     assert "testare" in r.out
+
+
+def test_rows_digest_is_of_the_rows_as_the_log_holds_them():
+    import datetime as dt
+    import decimal
+    import hashlib
+    import json
+
+    from ikcheck.store.audit import plain, rows_digest
+    rows = [{"id": 1, "performed_on": dt.date(2025, 5, 1), "reported_at": dt.datetime(2025, 6, 1, 12, 30),
+             "comment": "Åtgärd krävs – “citat”", "examined": 20, "rate": 0.15, "none": None,
+             "amount": decimal.Decimal("1.50"), "tags": ("a", "b")},
+            {"id": 2, "comment": "=HYPERLINK(\"x\")", "z": True, "a": [1, {"b": 2.5}]}]
+    logged = json.dumps(plain(rows), sort_keys=True, ensure_ascii=False)
+    assert rows_digest(rows) == hashlib.sha256(logged.encode("utf-8")).hexdigest()
+    rows[0]["examined"] = 21
+    assert rows_digest(rows) != hashlib.sha256(logged.encode("utf-8")).hexdigest()
