@@ -348,18 +348,7 @@ def test_later_rounds_evaluate_only_the_rules_that_read_conclusions(eng, monkeyp
     import importlib
 
     ev_mod = importlib.import_module("ikcheck.engine.evaluate")
-    rng = random.Random(7)
-    assessments = [None, "inga avvikelser", "mindre avvikelser", "väsentliga brister"]
-    facts = []
-    for i in range(1, 400):
-        examined = rng.randint(0, 20)
-        deviations = rng.randint(0, examined)
-        fact = {"type": "result", "result_id": i, "reported": rng.random() > 0.1, "performed": rng.random() > 0.1,
-                "examined": examined, "deviations": deviations, "has_action": rng.random() > 0.5,
-                "deviation_rate": deviations / examined if examined else None,
-                "assessment": rng.choice(assessments), "previous_assessment": rng.choice(assessments),
-                "same_person": rng.random() > 0.8, "batch": i // 150}
-        facts.append({k: v for k, v in fact.items() if v is not None})
+    facts = random_results(400)
     rs = ruleset("resultat")
     prep = ev_mod._prepare(rs)
     assert prep.chained.rules and {r.id for r in prep.chained.rules} == {"RES-04", "RES-07", "RES-08"}
@@ -374,3 +363,37 @@ def test_later_rounds_evaluate_only_the_rules_that_read_conclusions(eng, monkeyp
         return [(c.rule_id, c.subject_id, c.attributes, c.key) for c in ev.conclusions]
     assert seen(fast) == seen(slow) and fast.rounds == slow.rounds
     assert {c.rule_id for c in fast.conclusions} >= {"RES-04", "RES-07", "RES-08"}  # the chained rules fired
+
+
+def random_results(n: int, seed: int = 7) -> list[dict]:
+    rng = random.Random(seed)
+    assessments = [None, "inga avvikelser", "mindre avvikelser", "väsentliga brister"]
+    facts = []
+    for i in range(1, n):
+        examined = rng.randint(0, 20)
+        deviations = rng.randint(0, examined)
+        fact = {"type": "result", "result_id": i, "reported": rng.random() > 0.1, "performed": rng.random() > 0.1,
+                "examined": examined, "deviations": deviations, "has_action": rng.random() > 0.5,
+                "deviation_rate": deviations / examined if examined else None,
+                "assessment": rng.choice(assessments), "previous_assessment": rng.choice(assessments),
+                "same_person": rng.random() > 0.8, "batch": i // 150}
+        facts.append({k: v for k, v in fact.items() if v is not None})
+    return facts
+
+
+@pytest.mark.parametrize("eng", ENGINES)
+def test_partitions_give_what_one_batch_gives(eng):
+    """Parts that share no facts are evaluated one after another and give what one batch gives; with
+    a result in two parts they go round together, so its group is still decided once."""
+    rs = ruleset("resultat")
+    facts = random_results(400)
+
+    def seen(ev):
+        return [(c.rule_id, c.subject_id, c.attributes) for c in ev.conclusions]
+    whole = engine.evaluate(rs, facts, engine=eng)
+    assert seen(engine.evaluate(rs, facts, engine=eng, partition="batch")) == seen(whole)
+    one = {"type": "result", "result_id": 1, "reported": True, "performed": True, "examined": 20, "deviations": 5,
+           "deviation_rate": 0.25, "has_action": False, "same_person": False}
+    twice = [f for f in facts if f["result_id"] != 1] + [{**one, "batch": 0}, {**one, "batch": 99}]  # two parts
+    ev = engine.evaluate(rs, twice, engine=eng, partition="batch")
+    assert [c.name for c in ev.conclusions if c.subject_id == 1].count("bedömning") == 1

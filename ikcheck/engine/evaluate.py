@@ -214,7 +214,10 @@ def _evaluate(rs: Ruleset, facts: list[dict], engine: str, partition: str | None
                 groups[f[partition]].append(i)
             else:
                 shared.append(i)
-        parts = [[sorted(g + shared) for _, g in sorted(groups.items(), key=lambda kv: str(kv[0]))] or [shared]]
+        parts = [sorted(g + shared) for _, g in sorted(groups.items(), key=lambda kv: str(kv[0]))] or [shared]
+        # Parts that share no facts, each subject within one part, are independent: each is
+        # evaluated to the end in turn, like the chunks above. Otherwise all go round together.
+        parts = [[part] for part in parts] if not shared and _confined(base, parts) else [parts]
     kept: list[Conclusion] = []
     losers: list[tuple] = []
     rounds = 0
@@ -230,14 +233,29 @@ def _evaluate(rs: Ruleset, facts: list[dict], engine: str, partition: str | None
     return Evaluation(rs, engine, len(base), rounds, _in_output_order(prep, kept), losers)
 
 
+def _subject_key(f: dict, i: int) -> tuple:
+    """What a fact is about: (type, key), a conclusion's subject, or its own position if it has no key."""
+    t = f["type"]
+    return (f.get("subject_type"), f.get("subject_id")) if t == CONCLUSION else (t, f.get(FACT_TYPES[t].key, i))
+
+
+def _confined(base: list[dict], parts: list[list[int]]) -> bool:
+    """Whether every subject's facts are within one part."""
+    home: dict[tuple, int] = {}
+    for n, part in enumerate(parts):
+        for i in part:
+            if home.setdefault(_subject_key(base[i], i), n) != n:
+                return False
+    return True
+
+
 def _subject_chunks(base: list[dict], fact_rank: list[int]) -> list[list[int]]:
     """The facts any rule reads, in chunks of about CHUNK, every fact about one subject in one chunk."""
     by_subject: dict[tuple, list[int]] = {}
     for i, f in enumerate(base):
         if fact_rank[i] < 0:
             continue
-        t = f["type"]
-        subject = (f.get("subject_type"), f.get("subject_id")) if t == CONCLUSION else (t, f.get(FACT_TYPES[t].key, i))
+        subject = _subject_key(f, i)
         same = by_subject.get(subject)
         if same is None:
             by_subject[subject] = [i]
