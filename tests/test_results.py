@@ -195,6 +195,12 @@ def _corpus(app, tmp_path: Path) -> list[tuple[str, Path, list[str]]]:
     with zipfile.ZipFile(tmp_path / "zip2.xlsx", "w") as z:
         z.writestr("bilder/foto.txt", "x")
     cases.append(("zip-as-xlsx", tmp_path / "zip2.xlsx", ["zip-fil med annat innehåll"]))
+    cut = tmp_path / "avbruten.xlsx"  # the sheet's XML ends halfway, as after a crash while saving
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(cut, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            zout.writestr(item, data[: len(data) // 2] if item.filename == "xl/worksheets/sheet2.xml" else data)
+    cases.append(("cut-sheet-xml", cut, ["blad 'Resultat'", "bladet är skadat"]))
     big = tmp_path / "stor.xlsx"
     with open(big, "wb") as fh:
         fh.write(b"\x00" + os.urandom(1024) * (50 * 1024))  # 50 MB of binary noise with an .xlsx name
@@ -251,3 +257,91 @@ def test_actions_update_close_and_overdue(app, kommun, tmp_path, cli):
     assert cli("action", "close", code, "--comment", "Utbildningen genomförd 2025-09-12").code == 0
     closed = next(a for a in results.list_actions(app, "SN", on=dt.date(YEAR + 2, 1, 1)) if a["kod"] == code)
     assert closed["status"] == "klar" and "genomförd" in closed["senaste kommentar"]
+
+
+# --- reading a sheet's cells --------------------------------------------------------------------
+
+SHEET_XML = """<row r="1"><c r="A1"><f t="shared" ref="A1:A3" si="0">B1*2</f><v>2</v></c><c r="B1"><v>1</v></c>\
+<c r="C1" t="str"><f>"a"&amp;"b"</f><v>ab</v></c><c r="D1" t="d"><v>2025-03-01T10:30:00</v></c>\
+<c r="E1" t="e"><v>#DIV/0!</v></c><c r="F1" s="1"><v>45659.5</v></c><c r="H1" t="b"><v>0</v></c></row>\
+<row r="2"><c r="A2"><f t="shared" si="0"/><v>4</v></c><c t="inlineStr"><is><r><t xml:space="preserve">Hej </t></r>\
+<r><rPr><b/></rPr><t>då &lt;&amp;&gt;</t></r><rPh sb="0" eb="1"><t>X</t></rPh></is></c><c><v/></c><c><v>-1.5E-3</v></c>\
+<c t="inlineStr"/></row><row r="5"><c r="C5"><f t="array" ref="C5:C6">SUM(A1:A2)</f><v>6</v></c></row>\
+<row><c r="B6" t="s"><v>1</v></c></row><row r="7"/><row r="8"><c r="A8" t="s"><v>0</v></c></row>"""
+SHARED_STRINGS = """<?xml version="1.0" encoding="UTF-8"?>
+<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="2" uniqueCount="2">\
+<si><t>Kontrollpunkt &amp; år</t></si><si><r><t>fet</t></r><r><rPr><i/></rPr><t xml:space="preserve"> kursiv</t></r>\
+<rPh sb="0" eb="1"><t>Y</t></rPh></si></sst>"""
+SHARED_STRINGS_TYPE = ('<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-'
+                       'officedocument.spreadsheetml.sharedStrings+xml"/>')
+
+
+def _sheet_variants(tmp_path: Path) -> list[Path]:
+    """Workbooks as openpyxl writes them (inline strings, with dimension), write-only (shared strings,
+    without), one with hand-written XML for what openpyxl does not write (shared and array formulas,
+    rich inline text, cells and rows without a reference, gaps), and that one with a namespace prefix."""
+    from openpyxl import Workbook
+
+    values = ["Åsa <Öberg> & co", 7, -2.25, 1e-05, True, dt.date(2025, 1, 2), dt.datetime(2025, 1, 2, 13, 45),
+              dt.timedelta(hours=30), None, "=SUM(B1:C1)", "#N/A", "", "  mellanslag  "]
+    wb = Workbook()
+    ws = wb.active
+    ws.append(values)
+    ws.append([])
+    ws.append([None, None, "ensam"])
+    ws.merge_cells("A4:B5")
+    ws["A4"] = "sammanfogad"
+    wb.save(tmp_path / "normal.xlsx")
+    wo = Workbook(write_only=True)
+    ws = wo.create_sheet("Blad")
+    for i in range(50):
+        ws.append([f"rad {i}", i, dt.date(2025, 1, 1) + dt.timedelta(days=i), None, "rad 0" if i % 3 else None])
+    wo.save(tmp_path / "write-only.xlsx")
+
+    def rewrite(source: Path, target: Path, change, strings: bool = False) -> Path:
+        with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w") as zout:
+            for item in zin.infolist():
+                data = zin.read(item.filename)
+                if item.filename == "xl/worksheets/sheet1.xml":
+                    data = change(data.decode()).encode()
+                elif item.filename == "[Content_Types].xml" and strings:
+                    data = data.replace(b"</Types>", SHARED_STRINGS_TYPE.encode() + b"</Types>")
+                zout.writestr(item, data)
+            if strings:  # as Excel saves text: in a shared table (openpyxl writes inline strings)
+                zout.writestr("xl/sharedStrings.xml", SHARED_STRINGS)
+        return target
+
+    import re
+    hand = rewrite(tmp_path / "write-only.xlsx", tmp_path / "hand.xlsx",
+                   lambda xml: re.sub(r"<sheetData>.*</sheetData>", lambda _: f"<sheetData>{SHEET_XML}</sheetData>",
+                                      xml, flags=re.S), strings=True)
+    prefixed = rewrite(hand, tmp_path / "prefixed.xlsx", lambda xml: re.sub(
+        r"<(/?)([A-Za-z]+)(?=[\s>/])", r"<\1x:\2",
+        xml.replace('xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"',
+                    'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"')))
+    return [tmp_path / "normal.xlsx", tmp_path / "write-only.xlsx", hand, prefixed]
+
+
+def _comparable(rows) -> list:
+    """openpyxl pads rows to the sheet's dimension when the file has one; values and positions count."""
+    out = [[(type(v).__name__, getattr(v, "text", v)) for v in r] for r in rows]
+    for r in out:
+        while r and r[-1] == ("NoneType", None):
+            r.pop()
+    while out and not out[-1]:
+        out.pop()
+    return out
+
+
+def test_sheet_cells_are_read_as_openpyxl_reads_them(tmp_path):
+    from ikcheck.workbooks.cells import read_sheet
+
+    for path in _sheet_variants(tmp_path):
+        wb = load_workbook(path, read_only=True)
+        ws = wb.worksheets[0]
+        expected = list(ws.iter_rows(values_only=True))
+        sheet = read_sheet(wb, ws)
+        wb.close()
+        assert _comparable(sheet.rows) == _comparable(expected), path.name
+        assert len(_comparable(expected)) > 2, path.name  # the variant really has rows
+        assert sheet.merged == (["A4:B5"] if path.name == "normal.xlsx" else []), path.name

@@ -14,11 +14,13 @@ import hashlib
 import io
 import re
 import zipfile
+from xml.parsers.expat import ExpatError
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ikcheck.errors import Problem, ValidationFailed
+from ikcheck.workbooks.cells import read_sheet
 
 MAX_BYTES = 200 * 1024 * 1024
 HEADER_SCAN_ROWS = 20
@@ -165,19 +167,6 @@ def _header_problem(file: str, sheet: str | None, best, columns: list[Column]) -
     )
 
 
-def _merged_ranges(path: Path, ws) -> list[str]:
-    """Merged ranges of a sheet; read-only worksheets do not expose them, so read the XML."""
-    inner = getattr(ws, "_worksheet_path", None)
-    if not inner:
-        return []
-    with zipfile.ZipFile(path) as z:
-        data = z.read(inner)
-    idx = data.rfind(b"<mergeCells")
-    if idx < 0:
-        return []
-    return [m.decode() for m in re.findall(rb'<mergeCell ref="([A-Z]+[0-9]+:[A-Z]+[0-9]+)"', data[idx:])]
-
-
 def _range_rows(ref: str) -> tuple[int, int]:
     a, b = ref.split(":")
     return int(re.sub(r"[A-Z]", "", a)), int(re.sub(r"[A-Z]", "", b))
@@ -210,9 +199,13 @@ def _read_xlsx(path: Path, columns: list[Column], sheet: str | None, info_sheet:
             for r in wb[info_sheet].iter_rows(values_only=True):
                 if r and r[0] is not None:
                     extra[str(r[0])] = r[1] if len(r) > 1 else None
-        head: list[list[Any]] = []
-        for cells in ws.iter_rows(max_row=HEADER_SCAN_ROWS, values_only=True):
-            head.append(list(cells))
+        try:
+            data = read_sheet(wb, ws)
+        except (ExpatError, zipfile.BadZipFile, KeyError, ValueError, IndexError) as exc:  # broken inside the zip
+            raise ValidationFailed(f"Bladet {ws.title!r} i {name} är skadat och kan inte läsas.",
+                                   [Problem(f"bladet är skadat ({type(exc).__name__})", file=name, sheet=ws.title,
+                                            expected="en arbetsbok sparad av Excel")]) from None
+        head = [list(cells) for cells in data.rows[:HEADER_SCAN_ROWS]]
         if not any(any(v not in (None, "") for v in r) for r in head):
             raise ValidationFailed(f"Bladet {ws.title!r} i {name} är tomt.",
                                    [Problem("bladet är tomt: det innehåller inga rader", file=name, sheet=ws.title)])
@@ -221,7 +214,7 @@ def _read_xlsx(path: Path, columns: list[Column], sheet: str | None, info_sheet:
             raise _header_problem(name, ws.title, best, columns)
         header_row, found = best
         extra["_preamble"] = head[:header_row]
-        merged = [r for r in _merged_ranges(path, ws) if _range_rows(r)[1] > header_row + 1]
+        merged = [r for r in data.merged if _range_rows(r)[1] > header_row + 1]
         if merged:
             raise ValidationFailed(f"Bladet {ws.title!r} i {name} har sammanfogade celler.", [
                 Problem(f"cellerna {ref} är sammanfogade; dela upp dem så att varje rad har egna värden",
@@ -229,9 +222,9 @@ def _read_xlsx(path: Path, columns: list[Column], sheet: str | None, info_sheet:
         letters = {k: _letter(i) for k, i in found.items()}
         rows: list[Row] = []
         items = list(found.items())
-        # values_only is several times faster than cell objects; a formula then arrives as its text
-        # ("=A1"), which typed readers (as_int, as_date, as_choice) refuse with a precise message.
-        for number, cells in enumerate(ws.iter_rows(min_row=header_row + 2, values_only=True), start=header_row + 2):
+        # Values, not cell objects: a formula arrives as its text ("=A1"), which typed readers (as_int,
+        # as_date, as_choice) refuse with a precise message.
+        for number, cells in enumerate(data.rows[header_row + 1:], start=header_row + 2):
             n = len(cells)
             values = {}
             for key, i in items:
