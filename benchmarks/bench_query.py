@@ -1,5 +1,6 @@
 """Auditor query latency over a national-scale volume: 290 kommuner × 8 units, ≈ 500k risks with
-assessments for two years, ≈ 2M results over two years (synthetic rows bulk-inserted here; `demo --scale` builds registers only).
+assessments for two years, ≈ 2M results over two years. The rows are bulk-inserted here: `demo --scale`
+builds kommuner of the demo kommun's size (~60 risks each), far below this volume.
 Then each index the queries use is dropped in turn, inside a transaction that is rolled back, to show
 what it is worth.
 
