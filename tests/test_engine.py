@@ -228,6 +228,18 @@ def test_output_order_is_deterministic():
         [(c.rule_id, c.subject_id) for c in again.conclusions]
 
 
+@pytest.mark.parametrize("eng", ENGINES)
+def test_a_subject_given_twice_is_concluded_from_its_first_fact(eng):
+    """Two facts about one risk fire the same grouped rule: the conclusion cites the fact given
+    first, not whichever firing the engine's (hash-ordered) output listed first."""
+    facts = [risk(i, 16) for i in range(1, 201)] + [risk(i, 16, title="samma risk igen") for i in range(1, 201)]
+    ev = engine.evaluate(ruleset("prioritering"), facts, engine=eng)
+    grouped = [c for c in ev.conclusions if c.group == "utfall"]
+    assert len(grouped) == 200
+    assert all(c.facts[0]["title"] == f"Risk {c.subject_id}" for c in grouped)
+    assert sum(s.winner == s.rule_id for s in ev.shadowed) == 200  # the second firings, recorded
+
+
 def test_threshold_edit_moves_exactly_the_risks_at_the_edge(tmp_path):
     text = (RULES / "prioritering.yaml").read_text(encoding="utf-8")
     path = tmp_path / "prioritering.yaml"

@@ -411,7 +411,20 @@ def _resolve_groups(prep: _Prepared, firings: dict[tuple, tuple], by_rule: dict[
     tuples of plain values (group, subject type, subject id, rule, winning rule): cheap to keep."""
     winners: list[tuple] = []
     losers: list[tuple] = []
-    claimed: dict[tuple[str, str], dict[Any, str]] = defaultdict(dict)  # (group, subject type) -> id -> rule
+    # (group, subject type) -> subject id -> (winning rule, its firing's place in winners)
+    claimed: dict[tuple[str, str], dict[Any, tuple[str, int]]] = defaultdict(dict)
+
+    def claim(claims: dict, group: str, subject_type: str, sid: Any, rule_id: str, key: tuple) -> None:
+        won = claims.get(sid)
+        if won is None:
+            claims[sid] = (rule_id, len(winners))
+            winners.append(key)
+        elif won[0] == rule_id and key < winners[won[1]]:  # the same rule twice (a subject given
+            winners[won[1]] = key  # twice): the lowest key wins, whatever order the engine gave
+            losers.append((group, subject_type, sid, rule_id, rule_id))
+        else:
+            losers.append((group, subject_type, sid, rule_id, won[0]))
+
     for rule_id, grouped in prep.ranked:
         keys = by_rule.get(rule_id)
         if not keys:
@@ -420,30 +433,22 @@ def _resolve_groups(prep: _Prepared, firings: dict[tuple, tuple], by_rule: dict[
             winners.extend(keys)
             continue
         group, pos, subject_fact, joins = grouped
-        if joins:
-            keys.sort()
         if subject_fact:  # the subject is a fact of one type, identified by its key field
             fact_type, key_field = subject_fact
             claims = claimed[(group, fact_type)]
             for key in keys:
                 sid = firings[key][pos][key_field]
                 won = claims.get(sid)
-                if won is None:
-                    claims[sid] = rule_id
+                if won is None:  # inline: the common case, once per firing
+                    claims[sid] = (rule_id, len(winners))
                     winners.append(key)
                 else:
-                    losers.append((group, fact_type, sid, rule_id, won))
+                    claim(claims, group, fact_type, sid, rule_id, key)
             continue
         for key in keys:  # the subject is a conclusion: it names its subject
             subject = firings[key][pos]
             subject_type, sid = subject["subject_type"], subject["subject_id"]
-            claims = claimed[(group, subject_type)]
-            won = claims.get(sid)
-            if won is None:
-                claims[sid] = rule_id
-                winners.append(key)
-            else:
-                losers.append((group, subject_type, sid, rule_id, won))
+            claim(claimed[(group, subject_type)], group, subject_type, sid, rule_id, key)
     return winners, losers
 
 
