@@ -251,6 +251,8 @@ def _confined(base: list[dict], parts: list[list[int]]) -> bool:
 
 def _subject_chunks(base: list[dict], fact_rank: list[int]) -> list[list[int]]:
     """The facts any rule reads, in chunks of about CHUNK, every fact about one subject in one chunk."""
+    if len(base) <= CHUNK:  # one chunk: no need to find where each subject's facts are
+        return [[i for i, r in enumerate(fact_rank) if r >= 0]]
     by_subject: dict[tuple, list[int]] = {}
     for i, f in enumerate(base):
         if fact_rank[i] < 0:
