@@ -345,3 +345,18 @@ def test_sheet_cells_are_read_as_openpyxl_reads_them(tmp_path):
         assert _comparable(sheet.rows) == _comparable(expected), path.name
         assert len(_comparable(expected)) > 2, path.name  # the variant really has rows
         assert sheet.merged == (["A4:B5"] if path.name == "normal.xlsx" else []), path.name
+    # rows out of order (openpyxl silently drops the later one): refused, so no row number is wrong
+    wb = load_workbook(path, read_only=True)
+    source = wb._archive.read(wb.worksheets[0]._worksheet_path).decode()
+    wb.close()
+    swapped = tmp_path / "swapped.xlsx"
+    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(swapped, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = source.replace('<x:row r="8">', '<x:row r="2">').encode()
+            zout.writestr(item, data)
+    wb = load_workbook(swapped, read_only=True)
+    with pytest.raises(ValueError, match="row 2 comes after row 7"):
+        read_sheet(wb, wb.worksheets[0])
+    wb.close()

@@ -75,7 +75,7 @@ def read_sheet(wb, ws) -> Sheet:
             formula = attrs
         elif name == _ROW:
             r = attrs.get("r")
-            row = int(float(r)) if r else row + 1
+            row = int(r) if r else row + 1
             col = 0
             cells.clear()
         elif name == _IS:
@@ -110,6 +110,8 @@ def read_sheet(wb, ws) -> Sheet:
             inline = False
             value = "".join(text)
         elif name == _ROW:
+            if row <= len(rows):  # Excel writes rows in order; a file that does not is refused, not guessed at
+                raise ValueError(f"row {row} comes after row {len(rows)}")
             rows.extend([()] * (row - 1 - len(rows)))  # rows missing from the file are empty
             if cells:
                 width = cells[-1][0]  # as openpyxl: the row is as wide as its last cell
