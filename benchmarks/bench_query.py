@@ -182,6 +182,10 @@ def capped(con: sqlite3.Connection, sql: str, params: dict) -> float | None:
         con.set_progress_handler(None, 0)
 
 
+def _times(ratio: float) -> str:
+    return f"{ratio:.1f}×" if ratio < 10 else f"{ratio:.0f}×"
+
+
 def index_justification(path: Path) -> list[list]:
     con = sqlite3.connect(path, isolation_level=None)
     out = []
@@ -196,7 +200,7 @@ def index_justification(path: Path) -> list[list]:
             con.execute("ROLLBACK")
             out.append([name, label, f"{with_ix * 1000:.1f}",
                         f"{without * 1000:.1f}" if without else f"> {CAP * 1000:.0f}",
-                        f"{without / with_ix:.0f}×" if without else f"> {CAP / with_ix:.0f}×"])
+                        _times(without / with_ix) if without else f"> {CAP / with_ix:.0f}×"])
     con.close()
     return out
 
