@@ -334,21 +334,23 @@ def _comparable(rows) -> list:
 
 
 def test_sheet_cells_are_read_as_openpyxl_reads_them(tmp_path):
-    from ikcheck.workbooks.cells import read_sheet
+    from ikcheck.workbooks.cells import Book
 
     for path in _sheet_variants(tmp_path):
         wb = load_workbook(path, read_only=True)
         ws = wb.worksheets[0]
         expected = list(ws.iter_rows(values_only=True))
-        sheet = read_sheet(wb, ws)
         wb.close()
+        with Book(path) as book:
+            assert book.sheetnames == [ws.title] and book.sheets[0].state == "visible"
+            sheet = book.read(book.sheets[0])
+            assert book.read(book.sheets[0], max_rows=2).rows == sheet.rows[:2]
         assert _comparable(sheet.rows) == _comparable(expected), path.name
         assert len(_comparable(expected)) > 2, path.name  # the variant really has rows
         assert sheet.merged == (["A4:B5"] if path.name == "normal.xlsx" else []), path.name
     # rows out of order (openpyxl silently drops the later one): refused, so no row number is wrong
-    wb = load_workbook(path, read_only=True)
-    source = wb._archive.read(wb.worksheets[0]._worksheet_path).decode()
-    wb.close()
+    with zipfile.ZipFile(path) as z:
+        source = z.read("xl/worksheets/sheet1.xml").decode()
     swapped = tmp_path / "swapped.xlsx"
     with zipfile.ZipFile(path) as zin, zipfile.ZipFile(swapped, "w") as zout:
         for item in zin.infolist():
@@ -356,7 +358,5 @@ def test_sheet_cells_are_read_as_openpyxl_reads_them(tmp_path):
             if item.filename == "xl/worksheets/sheet1.xml":
                 data = source.replace('<x:row r="8">', '<x:row r="2">').encode()
             zout.writestr(item, data)
-    wb = load_workbook(swapped, read_only=True)
-    with pytest.raises(ValueError, match="row 2 comes after row 7"):
-        read_sheet(wb, wb.worksheets[0])
-    wb.close()
+    with Book(swapped) as book, pytest.raises(ValueError, match="row 2 comes after row 7"):
+        book.read(book.sheets[0])

@@ -1,20 +1,25 @@
-"""The cell values of one worksheet, read straight from its XML.
+"""Reading an xlsx workbook's sheets as rows of values, for the imports.
 
-openpyxl opens the workbook (sheet names and states, shared strings, which styles are dates); this
-module then reads the one sheet an import needs with expat, giving each row exactly the values
-`ws.iter_rows(values_only=True)` gives (tests/test_results.py compares the two on every kind of cell),
-about four times as fast: openpyxl builds a dictionary and parses a coordinate per cell, which made
-reading the file most of a results import (benchmarks/bench_results.py). The same pass collects the
-sheet's merged ranges, which read-only openpyxl does not expose.
+openpyxl reads the workbook's parts (which sheets there are and where, the shared strings, which cell
+styles are dates); the sheets themselves are parsed here with expat, each row getting exactly the
+values openpyxl's `iter_rows(values_only=True)` gives (tests/test_results.py compares the two on every
+kind of cell), about four times as fast: openpyxl builds a dictionary and parses a coordinate per cell,
+which made reading the file most of a results import (benchmarks/bench_results.py). openpyxl's own
+read-only workbook is not used: opening it reads every sheet without a <dimension> element (files
+from programs other than Excel) to the end just to size it. The same pass collects merged ranges,
+which read-only openpyxl does not expose.
 """
 
 from __future__ import annotations
 
 import xml.parsers.expat
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from openpyxl.formula.translate import Translator
+from openpyxl.reader.excel import ExcelReader
+from openpyxl.styles.stylesheet import apply_stylesheet
 from openpyxl.utils.datetime import from_excel, from_ISO8601
 from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 from openpyxl.xml.constants import SHEET_MAIN_NS
@@ -29,6 +34,59 @@ class Sheet:
     merged: list[str]  # "A2:C2"
 
 
+@dataclass(frozen=True)
+class SheetInfo:
+    title: str
+    state: str  # visible, hidden, veryHidden
+    path: str  # inside the zip
+
+
+class Book:
+    """An open workbook: its worksheets (not chartsheets) in order, each read on demand."""
+
+    def __init__(self, path: Path):
+        reader = ExcelReader(path, read_only=True, keep_vba=False, data_only=False, keep_links=False)
+        try:
+            reader.read_manifest()
+            reader.read_strings()
+            reader.read_workbook()
+            apply_stylesheet(reader.archive, reader.parser.wb)
+        except BaseException:
+            reader.archive.close()
+            raise
+        wb = reader.parser.wb
+        self._archive = reader.archive
+        self._strings = reader.shared_strings
+        self._dates, self._deltas, self._epoch = wb._date_formats, wb._timedelta_formats, wb.epoch
+        self.sheets = [SheetInfo(sheet.name, sheet.state or "visible", rel.target)
+                       for sheet, rel in reader.parser.find_sheets()
+                       if rel.target in reader.valid_files and "chartsheet" not in rel.Type]
+
+    @property
+    def sheetnames(self) -> list[str]:
+        return [s.title for s in self.sheets]
+
+    def __getitem__(self, title: str) -> SheetInfo:
+        return next(s for s in self.sheets if s.title == title)
+
+    def read(self, sheet: SheetInfo, max_rows: int | None = None) -> Sheet:
+        """The sheet's rows (the first max_rows only, if given) and merged ranges."""
+        return _read(self._archive, sheet.path, self._strings, self._dates, self._deltas, self._epoch, max_rows)
+
+    def close(self) -> None:
+        self._archive.close()
+
+    def __enter__(self) -> Book:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Enough(Exception):
+    """Stops the parser once the rows asked for are read."""
+
+
 def _column(ref: str) -> int:
     """1-based column of a cell reference such as 'AB12'."""
     n = 0
@@ -41,12 +99,10 @@ def _column(ref: str) -> int:
     return n
 
 
-def read_sheet(wb, ws) -> Sheet:
-    """Every row of a read-only worksheet `ws` of workbook `wb` (openpyxl, read_only=True,
-    data_only=False): numbers, dates by their cell style, booleans, shared and inline strings, error
-    codes as text, and formulas as their text beginning with '='."""
-    strings = ws._shared_strings  # the workbook's table as read (wb.shared_strings is for writing)
-    dates, deltas, epoch = wb._date_formats, wb._timedelta_formats, wb.epoch
+def _read(archive, path: str, strings: list[str], dates: set[int], deltas: set[int], epoch,
+          max_rows: int | None) -> Sheet:
+    """Numbers, dates by their cell style, booleans, shared and inline strings, error codes as text,
+    and formulas as their text beginning with '='."""
     rows: list[tuple[Any, ...]] = []
     merged: list[str] = []
     shared_formulas: dict[str, Translator] = {}
@@ -122,6 +178,8 @@ def read_sheet(wb, ws) -> Sheet:
                 rows.append(tuple(out))
             else:
                 rows.append(())
+            if max_rows is not None and len(rows) >= max_rows:
+                raise _Enough
 
     def _value(kind: str, style: int, value: Any, formula: Any) -> Any:
         if formula is not None:
@@ -150,8 +208,11 @@ def read_sheet(wb, ws) -> Sheet:
     parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
     parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = start, end, data
     parser.buffer_text = True
-    with wb._archive.open(ws._worksheet_path) as fh:
-        parser.ParseFile(fh)
+    with archive.open(path) as fh:
+        try:
+            parser.ParseFile(fh)
+        except _Enough:
+            del rows[max_rows:]
     return Sheet(rows, merged)
 
 

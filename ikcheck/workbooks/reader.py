@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ikcheck.errors import Problem, ValidationFailed
-from ikcheck.workbooks.cells import read_sheet
+from ikcheck.workbooks.cells import Book, SheetInfo
 
 MAX_BYTES = 200 * 1024 * 1024
 HEADER_SCAN_ROWS = 20
@@ -172,68 +172,69 @@ def _range_rows(ref: str) -> tuple[int, int]:
     return int(re.sub(r"[A-Z]", "", a)), int(re.sub(r"[A-Z]", "", b))
 
 
-def _has_header(ws, columns: list[Column]) -> bool:
-    head = [list(r) for r in ws.iter_rows(max_row=HEADER_SCAN_ROWS, values_only=True)]
+def _has_header(book: Book, sheet: SheetInfo, columns: list[Column]) -> bool:
+    head = [list(r) for r in book.read(sheet, HEADER_SCAN_ROWS).rows]
     best = _find_header(head, columns)
     return best is not None and not _missing(best[1], columns)
 
 
-def _read_xlsx(path: Path, columns: list[Column], sheet: str | None, info_sheet: str | None) -> Table:
-    from openpyxl import load_workbook
+_BROKEN = (ExpatError, zipfile.BadZipFile, KeyError, ValueError, IndexError)  # damage inside the zip
 
+
+def _read_xlsx(path: Path, columns: list[Column], sheet: str | None, info_sheet: str | None) -> Table:
     name = path.name
     try:
-        wb = load_workbook(path, read_only=True, data_only=False)
+        book = Book(path)
     except Exception as exc:  # openpyxl raises many kinds for a broken workbook
         raise ValidationFailed(f"Filen {name} kan inte läsas som Excel-arbetsbok.",
                                [Problem(f"filen är skadad eller inte en riktig xlsx ({type(exc).__name__})", file=name)]) from None
-    try:
-        # The named sheet if there is one; otherwise the first visible sheet with the right headers.
-        if sheet and sheet in wb.sheetnames:
-            ws = wb[sheet]
-        else:
-            ws = next((w for w in wb.worksheets if w.sheet_state == "visible" and _has_header(w, columns)),
-                      wb.worksheets[0])
-        extra = {}
-        if info_sheet and info_sheet in wb.sheetnames:
-            for r in wb[info_sheet].iter_rows(values_only=True):
-                if r and r[0] is not None:
-                    extra[str(r[0])] = r[1] if len(r) > 1 else None
+    with book:
+        if not book.sheets:
+            raise ValidationFailed(f"Filen {name} har inga kalkylblad.", [Problem("arbetsboken har inga kalkylblad", file=name)])
+        ws = book.sheets[0]
         try:
-            data = read_sheet(wb, ws)
-        except (ExpatError, zipfile.BadZipFile, KeyError, ValueError, IndexError) as exc:  # broken inside the zip
+            # The named sheet if there is one; otherwise the first visible sheet with the right headers.
+            if sheet and sheet in book.sheetnames:
+                ws = book[sheet]
+            else:
+                ws = next((w for w in book.sheets if w.state == "visible" and _has_header(book, w, columns)), ws)
+            extra = {}
+            if info_sheet and info_sheet in book.sheetnames:
+                for r in book.read(book[info_sheet]).rows:
+                    if r and r[0] is not None:
+                        extra[str(r[0])] = r[1] if len(r) > 1 else None
+            data = book.read(ws)
+        except _BROKEN as exc:
             raise ValidationFailed(f"Bladet {ws.title!r} i {name} är skadat och kan inte läsas.",
                                    [Problem(f"bladet är skadat ({type(exc).__name__})", file=name, sheet=ws.title,
                                             expected="en arbetsbok sparad av Excel")]) from None
-        head = [list(cells) for cells in data.rows[:HEADER_SCAN_ROWS]]
-        if not any(any(v not in (None, "") for v in r) for r in head):
-            raise ValidationFailed(f"Bladet {ws.title!r} i {name} är tomt.",
-                                   [Problem("bladet är tomt: det innehåller inga rader", file=name, sheet=ws.title)])
-        best = _find_header(head, columns)
-        if best is None or _missing(best[1], columns):
-            raise _header_problem(name, ws.title, best, columns)
-        header_row, found = best
-        extra["_preamble"] = head[:header_row]
-        merged = [r for r in data.merged if _range_rows(r)[1] > header_row + 1]
-        if merged:
-            raise ValidationFailed(f"Bladet {ws.title!r} i {name} har sammanfogade celler.", [
-                Problem(f"cellerna {ref} är sammanfogade; dela upp dem så att varje rad har egna värden",
-                        file=name, sheet=ws.title, row=_range_rows(ref)[0]) for ref in merged[:20]])
-        letters = {k: _letter(i) for k, i in found.items()}
-        rows: list[Row] = []
-        items = list(found.items())
-        # Values, not cell objects: a formula arrives as its text ("=A1"), which typed readers (as_int,
-        # as_date, as_choice) refuse with a precise message.
-        for number, cells in enumerate(data.rows[header_row + 1:], start=header_row + 2):
-            n = len(cells)
-            values = {}
-            for key, i in items:
-                v = cells[i] if i < n else None
-                values[key] = v.strip() if isinstance(v, str) else v
-            rows.append(Row(name, ws.title, number, values, letters))
-        return Table(name, ws.title, rows, "xlsx", extra)
-    finally:
-        wb.close()
+    head = [list(cells) for cells in data.rows[:HEADER_SCAN_ROWS]]
+    if not any(any(v not in (None, "") for v in r) for r in head):
+        raise ValidationFailed(f"Bladet {ws.title!r} i {name} är tomt.",
+                               [Problem("bladet är tomt: det innehåller inga rader", file=name, sheet=ws.title)])
+    best = _find_header(head, columns)
+    if best is None or _missing(best[1], columns):
+        raise _header_problem(name, ws.title, best, columns)
+    header_row, found = best
+    extra["_preamble"] = head[:header_row]
+    merged = [r for r in data.merged if _range_rows(r)[1] > header_row + 1]
+    if merged:
+        raise ValidationFailed(f"Bladet {ws.title!r} i {name} har sammanfogade celler.", [
+            Problem(f"cellerna {ref} är sammanfogade; dela upp dem så att varje rad har egna värden",
+                    file=name, sheet=ws.title, row=_range_rows(ref)[0]) for ref in merged[:20]])
+    letters = {k: _letter(i) for k, i in found.items()}
+    rows: list[Row] = []
+    items = list(found.items())
+    # Values, not cell objects: a formula arrives as its text ("=A1"), which typed readers (as_int,
+    # as_date, as_choice) refuse with a precise message.
+    for number, cells in enumerate(data.rows[header_row + 1:], start=header_row + 2):
+        n = len(cells)
+        values = {}
+        for key, i in items:
+            v = cells[i] if i < n else None
+            values[key] = v.strip() if isinstance(v, str) else v
+        rows.append(Row(name, ws.title, number, values, letters))
+    return Table(name, ws.title, rows, "xlsx", extra)
 
 
 ENCODINGS = ("utf-8-sig", "cp1252")
