@@ -4,7 +4,8 @@ builds kommuner of the demo kommun's size (~60 risks each), far below this volum
 Then each index the queries use is dropped in turn, inside a transaction that is rolled back, to show
 what it is worth.
 
-Baseline in the same run: the same SQL run bare through the driver (sqlite3 cursor, rows fetched).
+Baseline in the same run: the same SQL run bare through the driver (sqlite3 cursor, rows fetched; the
+connection gets ikcheck's Unicode lower() so that the SQL means the same).
 ikcheck = `ikcheck.query` (the view, parameters, a typed pandas DataFrame). Median of 21 runs,
 the two taking turns.
 Target: ikcheck ≤ 1.5× the bare query.
@@ -25,7 +26,7 @@ from common import table
 from ikcheck import query
 from ikcheck.app import App
 from ikcheck.config import Settings, bundled, default_engine
-from ikcheck.store.db import dispose_all
+from ikcheck.store.db import dispose_all, sqlite_functions
 
 KOMMUNER, UNITS, RISKS_PER_UNIT, POINTS_PER_UNIT, YEARS = 290, 8, 215, 215, (2024, 2025)
 YEAR = YEARS[-1]
@@ -100,7 +101,10 @@ _bare: dict[Path, sqlite3.Connection] = {}
 def bare(path: Path, what: str, filters: dict) -> int:
     """The same SQL through the sqlite3 driver on one open connection, all rows fetched."""
     sql, params = query.sql_for(what, filters)
-    con = _bare.setdefault(path, sqlite3.connect(f"file:{path}?mode=ro", uri=True))
+    con = _bare.get(path)
+    if con is None:
+        con = _bare[path] = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        sqlite_functions(con)  # the SQL's lower() is ikcheck's Unicode one (store/db.py)
     return len(con.execute(sql, params).fetchall())
 
 
@@ -188,6 +192,7 @@ def _times(ratio: float) -> str:
 
 def index_justification(path: Path) -> list[list]:
     con = sqlite3.connect(path, isolation_level=None)
+    sqlite_functions(con)
     out = []
     for name, labels in sorted(used_indexes(con).items()):
         for label in labels:

@@ -88,9 +88,10 @@ def sql_for(what: str, filters: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         if name not in allowed:
             raise UserError(f"Filtret {name!r} gäller inte {what} (kan: {', '.join(sorted(allowed))}).")
         column, op = allowed[name]
-        if op == "like":
-            where.append(f"lower({column}) LIKE :{name}")
-            params[name] = f"%{str(value).lower()}%"
+        if op == "like":  # the words as written: % and _ in them are not wildcards
+            where.append(f"lower({column}) LIKE :{name} ESCAPE '\\'")
+            words = str(value).lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params[name] = f"%{words}%"
         else:
             where.append(f"{column} = :{name}")
             params[name] = value

@@ -43,6 +43,16 @@ def test_queries_filter_and_return_dataframes(cycle):
         query.actions(cycle, level="hög")
 
 
+def test_text_search_folds_swedish_letters_and_takes_wildcards_literally(cycle, cli):
+    register.add_risk(cycle, "SN", "ÅTGÄRDSPLAN för överföring saknas (100% av ärendena)")
+    register.add_risk(cycle, "SN", "Åtgärdsplan_x")
+    for text, n in [("åtgärdsplan", 2), ("ÖVERFÖRING", 1), ("100%", 1), ("100% av", 1), ("n_x", 1), ("%", 1),
+                    ("planxför", 0)]:
+        assert len(query.risks(cycle, unit="SN", text=text)) == n, text
+    r = cli("query", "risks", "--text", "åtgärdsPLAN", "--format", "json")
+    assert r.code == 0 and "Skrev 2 rader" in r.out
+
+
 DTYPES = {"str": "str", "int": "int64", "Int64": "Int64", "bool": "bool", "boolean": "boolean", "date": "object",
           "datetime": "datetime64[us]"}
 

@@ -38,6 +38,7 @@ def _sqlite_engine(url: str, read_only: bool) -> Engine:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
+        sqlite_functions(dbapi_conn)  # before any statement: SQLite refuses while one is active
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
@@ -52,6 +53,16 @@ def _sqlite_engine(url: str, read_only: bool) -> Engine:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _lower(value):
+    return None if value is None else str(value).lower()
+
+
+def sqlite_functions(con) -> None:
+    """SQLite's own lower() folds only A-Z; text search must find "Åtgärd" from "åtgärd" as on
+    PostgreSQL, so connections get Python's (Unicode) lower in its place."""
+    con.create_function("lower", 1, _lower, deterministic=True)
 
 
 def _ro_connect(uri: str):
