@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ikcheck.errors import Problem, ValidationFailed
-from ikcheck.workbooks.cells import Book, SheetInfo
+from ikcheck.workbooks.cells import Book, Sheet, SheetInfo
 
 MAX_BYTES = 200 * 1024 * 1024
 HEADER_SCAN_ROWS = 20
@@ -172,13 +172,22 @@ def _range_rows(ref: str) -> tuple[int, int]:
     return int(re.sub(r"[A-Z]", "", a)), int(re.sub(r"[A-Z]", "", b))
 
 
-def _has_header(book: Book, sheet: SheetInfo, columns: list[Column]) -> bool:
-    head = [list(r) for r in book.read(sheet, HEADER_SCAN_ROWS).rows]
+_BROKEN = (ExpatError, zipfile.BadZipFile, KeyError, ValueError, IndexError)  # damage inside the zip
+
+
+def _sheet(book: Book, sheet: SheetInfo, file: str, max_rows: int | None = None) -> Sheet:
+    try:
+        return book.read(sheet, max_rows)
+    except _BROKEN as exc:
+        raise ValidationFailed(f"Bladet {sheet.title!r} i {file} är skadat och kan inte läsas.",
+                               [Problem(f"bladet är skadat ({type(exc).__name__})", file=file, sheet=sheet.title,
+                                        expected="en arbetsbok sparad av Excel")]) from None
+
+
+def _has_header(book: Book, sheet: SheetInfo, file: str, columns: list[Column]) -> bool:
+    head = [list(r) for r in _sheet(book, sheet, file, HEADER_SCAN_ROWS).rows]
     best = _find_header(head, columns)
     return best is not None and not _missing(best[1], columns)
-
-
-_BROKEN = (ExpatError, zipfile.BadZipFile, KeyError, ValueError, IndexError)  # damage inside the zip
 
 
 def _read_xlsx(path: Path, columns: list[Column], sheet: str | None, info_sheet: str | None) -> Table:
@@ -191,23 +200,18 @@ def _read_xlsx(path: Path, columns: list[Column], sheet: str | None, info_sheet:
     with book:
         if not book.sheets:
             raise ValidationFailed(f"Filen {name} har inga kalkylblad.", [Problem("arbetsboken har inga kalkylblad", file=name)])
-        ws = book.sheets[0]
-        try:
-            # The named sheet if there is one; otherwise the first visible sheet with the right headers.
-            if sheet and sheet in book.sheetnames:
-                ws = book[sheet]
-            else:
-                ws = next((w for w in book.sheets if w.state == "visible" and _has_header(book, w, columns)), ws)
-            extra = {}
-            if info_sheet and info_sheet in book.sheetnames:
-                for r in book.read(book[info_sheet]).rows:
-                    if r and r[0] is not None:
-                        extra[str(r[0])] = r[1] if len(r) > 1 else None
-            data = book.read(ws)
-        except _BROKEN as exc:
-            raise ValidationFailed(f"Bladet {ws.title!r} i {name} är skadat och kan inte läsas.",
-                                   [Problem(f"bladet är skadat ({type(exc).__name__})", file=name, sheet=ws.title,
-                                            expected="en arbetsbok sparad av Excel")]) from None
+        # The named sheet if there is one; otherwise the first visible sheet with the right headers.
+        if sheet and sheet in book.sheetnames:
+            ws = book[sheet]
+        else:
+            ws = next((w for w in book.sheets if w.state == "visible" and _has_header(book, w, name, columns)),
+                      book.sheets[0])
+        extra = {}
+        if info_sheet and info_sheet in book.sheetnames:
+            for r in _sheet(book, book[info_sheet], name).rows:
+                if r and r[0] is not None:
+                    extra[str(r[0])] = r[1] if len(r) > 1 else None
+        data = _sheet(book, ws, name)
     head = [list(cells) for cells in data.rows[:HEADER_SCAN_ROWS]]
     if not any(any(v not in (None, "") for v in r) for r in head):
         raise ValidationFailed(f"Bladet {ws.title!r} i {name} är tomt.",
