@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import shutil
 import tempfile
 from pathlib import Path
 
 import pandas as pd
-from common import best_of_interleaved, table
+from common import best_of_interleaved, growth, table
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import insert
 
@@ -109,9 +110,9 @@ def import_once(template_db: Path, work: Path, files: list[Path]) -> results.Imp
 
 def main() -> None:
     out = []
-    times = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        files = {}
         for n in (10_000, 100_000):
             template_db = tmp / f"base-{n}.db"
             make_db(template_db, n)
@@ -120,19 +121,22 @@ def main() -> None:
             xlsx, csvf = tmp / f"r{n}.xlsx", tmp / f"r{n}.csv"
             write_xlsx(xlsx, data)
             write_csv(csvf, data)
-            reps = 3 if n < 100_000 else 2  # each import against its baseline, taking turns
+            files[n] = (template_db, xlsx, csvf)
+            reps = 5 if n < 100_000 else 3  # each import against its baseline, taking turns (noisy machines)
             t, last = best_of_interleaved(reps, {
                 "openpyxl": (bare_openpyxl, xlsx), "xlsx": (import_once, template_db, tmp, [xlsx]),
                 "pandas": (bare_pandas, csvf), "csv": (import_once, template_db, tmp, [csvf])})
             assert last["xlsx"].new == n and last["csv"].new == n, last
             t_base, t_ik, t_pd, t_ikc = t["openpyxl"], t["xlsx"], t["pandas"], t["csv"]
-            times[n] = (t_ik, t_ikc)
             out.append([f"{n:,}".replace(",", " "), "xlsx", f"{n / t_base:,.0f}", f"{n / t_ik:,.0f}", f"{t_base / t_ik:.2f}×"])
             out.append(["", "csv", f"{n / t_pd:,.0f}", f"{n / t_ikc:,.0f}", f"{t_pd / t_ikc:.2f}×"])
-    print("Inläsning av kontrollresultat – rader per sekund (baslinje: openpyxl read_only / pandas.read_csv)\n")
-    print(table(["rader", "format", "baslinje", "ikcheck", "ikcheck / baslinje"], out))
-    print(f"\ntid(100k)/tid(10k): xlsx {times[100_000][0] / times[10_000][0]:.1f}, "
-          f"csv {times[100_000][1] / times[10_000][1]:.1f}  (linjärt ≈ 10)")
+        print("Inläsning av kontrollresultat – rader per sekund (baslinje: openpyxl read_only / pandas.read_csv)\n")
+        print(table(["rader", "format", "baslinje", "ikcheck", "ikcheck / baslinje"], out))
+        # growth: one 100k import against ten 10k imports timed together, taking turns (common.growth)
+        small, large = files[10_000], files[100_000]
+        ratios = [growth(2, [functools.partial(import_once, small[0], tmp, [small[k]])] * 10,
+                         functools.partial(import_once, large[0], tmp, [large[k]])) for k in (1, 2)]
+    print(f"\ntid(100k)/tid(10k): xlsx {ratios[0]:.1f}, csv {ratios[1]:.1f}  (linjärt ≈ 10; tio 10k-filer mot en 100k-fil)")
     print("mål: ikcheck / baslinje ≥ 0.5× (inklusive validering, regler och skrivning)")
 
 

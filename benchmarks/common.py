@@ -38,6 +38,15 @@ def best_of_interleaved(n: int, contenders: dict[str, tuple]) -> tuple[dict[str,
     return best, results
 
 
+def growth(n: int, small: list, large) -> float:
+    """time(large) / time(small), where the small runs (callables, k of them, together as much work as
+    the large one) are timed together against the large run, best of n, taking turns. Both then span the
+    same seconds: timed alone, a short run can catch a quiet moment of the machine that a long run cannot,
+    which biased the ratio upwards by as much as a fifth on these machines."""
+    t, _ = best_of_interleaved(n, {"small": (lambda: [fn() for fn in small],), "large": (large,)})
+    return t["large"] / (t["small"] / len(small))
+
+
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
