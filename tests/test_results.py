@@ -118,6 +118,12 @@ def test_correction_supersedes_with_reason_and_keeps_the_old(app, kommun, tmp_pa
         assert old.is_current is False and old.examined != 99
 
 
+def test_a_workbook_saved_under_another_name_is_read_by_its_content(app, kommun, tmp_path):
+    path = filled(app, tmp_path)
+    renamed = path.rename(tmp_path / "resultat SN.xls")  # a workbook, whatever its name says
+    assert results.import_files(app, [renamed], on=ON).new > 0
+
+
 def test_empty_row_is_not_reported_never_no_deviations(app, kommun, tmp_path):
     path = filled(app, tmp_path, skip=0)
     r = results.import_files(app, [path], on=ON)

@@ -45,14 +45,17 @@ class Book:
     """An open workbook: its worksheets (not chartsheets) in order, each read on demand."""
 
     def __init__(self, path: Path):
-        reader = ExcelReader(path, read_only=True, keep_vba=False, data_only=False, keep_links=False)
+        # An open file, not its name: openpyxl refuses names not ending in .xlsx, and a workbook saved
+        # under another name (sniff() has seen it is one) is read all the same.
+        self._file = open(path, "rb")
         try:
+            reader = ExcelReader(self._file, read_only=True, keep_vba=False, data_only=False, keep_links=False)
             reader.read_manifest()
             reader.read_strings()
             reader.read_workbook()
             apply_stylesheet(reader.archive, reader.parser.wb)
         except BaseException:
-            reader.archive.close()
+            self._file.close()
             raise
         wb = reader.parser.wb
         self._archive = reader.archive
@@ -75,6 +78,7 @@ class Book:
 
     def close(self) -> None:
         self._archive.close()
+        self._file.close()
 
     def __enter__(self) -> Book:
         return self
