@@ -42,8 +42,8 @@ SEMI = typer.Option(False, "--semicolon", help="CSV med semikolon och decimalkom
 @app.command("risks")
 def risks(unit: str = typer.Option(None), year: int = typer.Option(None), level: str = typer.Option(None),
           category: str = typer.Option(None), status: str = typer.Option(None),
-          text: str = typer.Option(None, "--text", help="Sök i rubriken (stora och små bokstäver lika, även å, ä, ö; % och _ är vanliga tecken)."), fmt: str = FMT, out: Path = OUT,
-          semicolon: bool = SEMI) -> None:
+          text: str = typer.Option(None, "--text", help="Sök i rubriken (stora och små bokstäver lika, även å, ä, ö)."),
+          fmt: str = FMT, out: Path = OUT, semicolon: bool = SEMI) -> None:
     """Risker med bedömningar (vyn v_risks)."""
     _run("risks", fmt, out, semicolon, unit=unit, year=year, level=level, category=category, status=status, text=text)
 

@@ -167,11 +167,10 @@ class _Prepared:
             for r in rs.rules
         }
         # rules from the best rank to the worst, each with None (no group) or (group, subject
-        # position, the subject's (fact type, key field) or None for a conclusion, whether it joins facts)
+        # position, the subject's (fact type, key field) or None for a conclusion)
         self.ranked = []
         for r in sorted(rs.rules, key=lambda r: (r.priority, r.order)):
-            self.ranked.append((r.id, None if r.group is None else (
-                r.group, self.rules[r.id][1], _subject_of(r), len(r.positives) > 1)))
+            self.ranked.append((r.id, None if r.group is None else (r.group, self.rules[r.id][1], _subject_of(r))))
 
 
 def _prepare(rs: Ruleset) -> _Prepared:
@@ -434,7 +433,7 @@ def _resolve_groups(prep: _Prepared, firings: dict[tuple, tuple], by_rule: dict[
         if grouped is None:
             winners.extend(keys)
             continue
-        group, pos, subject_fact, joins = grouped
+        group, pos, subject_fact = grouped
         if subject_fact:  # the subject is a fact of one type, identified by its key field
             fact_type, key_field = subject_fact
             claims = claimed[(group, fact_type)]
