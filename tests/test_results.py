@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
+import re
 import zipfile
 from pathlib import Path
 
@@ -283,9 +284,10 @@ SHARED_STRINGS_TYPE = ('<Override PartName="/xl/sharedStrings.xml" ContentType="
 
 
 def _sheet_variants(tmp_path: Path) -> list[Path]:
-    """Workbooks as openpyxl writes them (inline strings, with dimension), write-only (shared strings,
-    without), one with hand-written XML for what openpyxl does not write (shared and array formulas,
-    rich inline text, cells and rows without a reference, gaps), and that one with a namespace prefix."""
+    """Workbooks as openpyxl writes them (inline strings, with a dimension), write-only (without one),
+    one with hand-written XML for what openpyxl does not write (a shared string table as Excel's, shared
+    and array formulas, rich inline text, cells and rows without a reference, gaps), and that one with
+    a namespace prefix."""
     from openpyxl import Workbook
 
     values = ["Åsa <Öberg> & co", 7, -2.25, 1e-05, True, dt.date(2025, 1, 2), dt.datetime(2025, 1, 2, 13, 45),
@@ -317,7 +319,6 @@ def _sheet_variants(tmp_path: Path) -> list[Path]:
                 zout.writestr("xl/sharedStrings.xml", SHARED_STRINGS)
         return target
 
-    import re
     hand = rewrite(tmp_path / "write-only.xlsx", tmp_path / "hand.xlsx",
                    lambda xml: re.sub(r"<sheetData>.*</sheetData>", lambda _: f"<sheetData>{SHEET_XML}</sheetData>",
                                       xml, flags=re.S), strings=True)
