@@ -330,8 +330,9 @@ def _sheet_variants(tmp_path: Path) -> list[Path]:
 
 
 def _comparable(rows) -> list:
-    """openpyxl pads rows to the sheet's dimension when the file has one; values and positions count."""
-    out = [[(type(v).__name__, getattr(v, "text", v)) for v in r] for r in rows]
+    """openpyxl pads rows to the sheet's dimension when the file has one, and gives an array formula
+    as an object with its text; values and positions count."""
+    out = [[(type(v).__name__, v) for v in (getattr(v, "text", v) for v in r)] for r in rows]
     for r in out:
         while r and r[-1] == ("NoneType", None):
             r.pop()

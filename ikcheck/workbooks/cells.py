@@ -3,7 +3,7 @@
 openpyxl reads the workbook's parts (which sheets there are and where, the shared strings, which cell
 styles are dates); the sheets themselves are parsed here with expat, each row getting exactly the
 values openpyxl's `iter_rows(values_only=True)` gives (tests/test_results.py compares the two on every
-kind of cell), about four times as fast: openpyxl builds a dictionary and parses a coordinate per cell,
+kind of cell; an array formula is its text here, an object there), about four times as fast: openpyxl builds a dictionary and parses a coordinate per cell,
 which made reading the file most of a results import (benchmarks/bench_results.py). openpyxl's own
 read-only workbook is not used: opening it reads every sheet without a <dimension> element (files
 from programs other than Excel) to the end just to size it. The same pass collects merged ranges,
@@ -21,7 +21,6 @@ from openpyxl.formula.translate import Translator
 from openpyxl.reader.excel import ExcelReader
 from openpyxl.styles.stylesheet import apply_stylesheet
 from openpyxl.utils.datetime import from_excel, from_ISO8601
-from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 from openpyxl.xml.constants import SHEET_MAIN_NS
 
 _NS = SHEET_MAIN_NS + " "
@@ -106,7 +105,7 @@ def _column(ref: str) -> int:
 def _read(archive, path: str, strings: list[str], dates: set[int], deltas: set[int], epoch,
           max_rows: int | None) -> Sheet:
     """Numbers, dates by their cell style, booleans, shared and inline strings, error codes as text,
-    and formulas as their text beginning with '='."""
+    and formulas as their text beginning with '=' (array formulas included)."""
     rows: list[tuple[Any, ...]] = []
     merged: list[str] = []
     shared_formulas: dict[str, Translator] = {}
@@ -220,11 +219,10 @@ def _read(archive, path: str, strings: list[str], dates: set[int], deltas: set[i
     return Sheet(rows, merged)
 
 
-def _formula(attrs: dict[str, str], text: str, ref: str | None, shared: dict[str, Translator]) -> Any:
-    """A formula as openpyxl gives it: its text, translated for a shared formula's other cells."""
+def _formula(attrs: dict[str, str], text: str, ref: str | None, shared: dict[str, Translator]) -> str:
+    """A formula's text, translated for a shared formula's other cells as openpyxl does. Array and
+    data-table formulas are text too (openpyxl gives objects), so an import names every formula as one."""
     kind = attrs.get("t")
-    if kind == "array":
-        return ArrayFormula(ref=attrs.get("ref"), text=text)
     if kind == "shared":
         index = attrs.get("si")
         if index in shared:
@@ -232,5 +230,5 @@ def _formula(attrs: dict[str, str], text: str, ref: str | None, shared: dict[str
         if text != "=":
             shared[index] = Translator(text, ref)
     elif kind == "dataTable":
-        return DataTableFormula(**attrs)
+        return f"=TABLE({attrs.get('r1', '')},{attrs.get('r2', '')})"
     return text
