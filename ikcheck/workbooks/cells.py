@@ -1,13 +1,13 @@
 """Reading an xlsx workbook's sheets as rows of values, for the imports.
 
 openpyxl reads the workbook's parts (which sheets there are and where, the shared strings, which cell
-styles are dates); the sheets themselves are parsed here with expat, each row getting exactly the
-values openpyxl's `iter_rows(values_only=True)` gives (tests/test_results.py compares the two on every
-kind of cell; an array formula is its text here, an object there), about four times as fast: openpyxl builds a dictionary and parses a coordinate per cell,
-which made reading the file most of a results import (benchmarks/bench_results.py). openpyxl's own
-read-only workbook is not used: opening it reads every sheet without a <dimension> element (files
-from programs other than Excel) to the end just to size it. The same pass collects merged ranges,
-which read-only openpyxl does not expose.
+styles are dates); the sheets themselves are parsed here with expat, each row getting the values
+openpyxl's `iter_rows(values_only=True)` gives (tests/test_results.py compares the two on every kind
+of cell; only an array formula differs: its text here, an object there), about four times as fast:
+openpyxl builds a dictionary and parses a coordinate per cell, which made reading the file most of a
+results import (benchmarks/bench_results.py). openpyxl's own read-only workbook is not used: opening
+it reads every sheet without a <dimension> element (files from programs other than Excel) to the end
+just to size it. The same pass collects merged ranges, which read-only openpyxl does not expose.
 """
 
 from __future__ import annotations
