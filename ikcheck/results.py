@@ -321,14 +321,22 @@ def _next_action_number(s: Session, org: Organisation) -> int:
 
 # --- evaluation ---------------------------------------------------------------------------------
 
-def _previous_assessments(s: Session, plan: ControlPlan, points: list[ControlPoint], period: str,
-                          periods: list[str]) -> dict[int, str | None]:
+def _plan_results(s: Session, plan: ControlPlan) -> dict[tuple[int, str], Row]:
+    """The current result per (kontrollpunkt, period) for a whole plan, in one query."""
+    table = ControlResult.__table__
+    return {(r.control_point_id, r.period): r for r in s.execute(
+        select(table).join(ControlPoint, ControlPoint.id == table.c.control_point_id)
+        .where(ControlPoint.plan_id == plan.id, table.c.is_current.is_(True)))}
+
+
+def _previous_assessments(s: Session, plan: ControlPlan, points: list[Row], period: str, periods: list[str],
+                          current: dict[tuple[int, str], Row]) -> dict[int, str | None]:
     """The same control's assessment in the period before, for every point at once: the earlier period
-    this year, or last year's last period for the same risk or KS requirement (one query either way)."""
+    this year (from `current`, the plan's current results), or last year's last period for the same risk
+    or KS requirement (one query)."""
     idx = periods.index(period)
     if idx > 0:
-        prev = _current_results(s, [p.id for p in points])
-        return {p.id: r.assessment for p in points if (r := prev.get((p.id, periods[idx - 1])))}
+        return {p.id: r.assessment for p in points if (r := current.get((p.id, periods[idx - 1])))}
     rows = s.execute(
         select(ControlPoint.risk_id, ControlPoint.ks_code, ControlResult.assessment)
         .join(ControlResult, ControlResult.control_point_id == ControlPoint.id)
@@ -350,12 +358,12 @@ def result_facts(s: Session, org: Organisation, unit: Unit, year: int, period: s
         return []
     periods = org.settings.get("periods", ["halvar", "helar"])
     points = due_points(s, plan, period)
-    current = _current_results(s, [p.id for p in points])
-    result_ids = [r.id for r in current.values()]
-    with_action: set[int] = set()
-    for i in range(0, len(result_ids), 500):
-        with_action |= set(s.scalars(select(Action.result_id).where(Action.result_id.in_(result_ids[i:i + 500]))))
-    previous = _previous_assessments(s, plan, points, period, periods)
+    current = _plan_results(s, plan)
+    with_action = set(s.scalars(
+        select(Action.result_id).join(ControlResult, ControlResult.id == Action.result_id)
+        .join(ControlPoint, ControlPoint.id == ControlResult.control_point_id)
+        .where(ControlPoint.plan_id == plan.id, ControlResult.is_current.is_(True))))
+    previous = _previous_assessments(s, plan, points, period, periods, current)
     facts = []
     for n, cp in enumerate(points):
         res = current.get((cp.id, period))

@@ -55,7 +55,7 @@ def edit_cell(path: Path, header: str, row: int, value, out: Path | None = None)
     wb = load_workbook(path)
     ws = wb["Resultat"]
     col = {c.value: c.column for c in ws[1]}
-    ws.cell(row, col[header], value)
+    ws.cell(row, col[header]).value = value  # (ws.cell(r, c, None) would leave the cell as it was)
     wb.save(out or path)
     return out or path
 
@@ -132,6 +132,27 @@ def test_empty_row_is_not_reported_never_no_deviations(app, kommun, tmp_path):
     codes = {x["kontrollpunkt"] for x in results.list_results(app, "SN", YEAR, "halvar")}
     first = planning.show(app, "SN", YEAR)["lines"][0]["kod"]
     assert first not in codes
+
+
+def test_a_deficiency_needs_an_action_and_the_same_deficiency_twice_goes_to_ks(app, kommun, tmp_path):
+    """RES-07 reads whether a result has an åtgärd and RES-08 the same control's previous assessment:
+    both facts are assembled from the stored results of the whole plan."""
+    def codes(period):
+        ws = load_workbook(results.template(app, "SN", YEAR, period, tmp_path / f"t-{period}.xlsx"))["Resultat"]
+        return [r[0].value for r in ws.iter_rows(min_row=2)]
+
+    code = next(c for c in codes("halvar") if c in codes("helar"))  # reported in both periods
+    half = filled(app, tmp_path, bad={codes("halvar").index(code)})
+    half = edit_cell(half, "Åtgärd", 2 + codes("halvar").index(code), None)  # a deficiency with no åtgärd
+    r = results.import_files(app, [half], on=ON)
+    assert r.findings["åtgärd_krävs"] == 1 and "eskalera_till_ks" not in r.findings
+    full = filled(app, tmp_path, period="helar", bad={codes("helar").index(code)})
+    r = results.import_files(app, [full], on=ON)
+    assert r.findings["eskalera_till_ks"] == 1 and "åtgärd_krävs" not in r.findings  # the file has its åtgärd
+    with app.session() as s:
+        subject = s.scalars(select(ControlResult).join(Conclusion, Conclusion.subject_id == ControlResult.id)
+                            .where(Conclusion.name == "eskalera_till_ks")).one()
+        assert (subject.control_point.code, subject.period) == (code, "helar")
 
 
 def test_swedish_csv_in_cp1252_with_semicolons(app, kommun, tmp_path):
