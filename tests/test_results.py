@@ -229,6 +229,20 @@ def _corpus(app, tmp_path: Path) -> list[tuple[str, Path, list[str]]]:
             data = zin.read(item.filename)
             zout.writestr(item, data[: len(data) // 2] if item.filename == "xl/worksheets/sheet2.xml" else data)
     cases.append(("cut-sheet-xml", cut, ["blad 'Resultat'", "bladet är skadat"]))
+    bomb = tmp_path / "bomb.xlsx"  # 5 MB that unpack to 1.1 GB: the sheet padded with spaces
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename != "xl/worksheets/sheet2.xml":
+                zout.writestr(item.filename, data)
+                continue
+            head, rest = data.split(b"<sheetData>")
+            with zout.open(item.filename, "w", force_zip64=True) as fh:
+                fh.write(head + b"<sheetData>")
+                for _ in range(66):
+                    fh.write(b" " * (1 << 24))
+                fh.write(rest)
+    cases.append(("zip-bomb", bomb, ["packas upp till 1056 MB", "högst 1024 MB uppackat"]))
     big = tmp_path / "stor.xlsx"
     with open(big, "wb") as fh:
         fh.write(b"\x00" + os.urandom(1024) * (50 * 1024))  # 50 MB of binary noise with an .xlsx name

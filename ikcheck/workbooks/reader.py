@@ -23,6 +23,8 @@ from ikcheck.errors import Problem, ValidationFailed
 from ikcheck.workbooks.cells import Book, Sheet, SheetInfo
 
 MAX_BYTES = 200 * 1024 * 1024
+# what a workbook may unpack to: a sheet filled to Excel's last row (1,048,576 results) unpacks to 500–750 MB
+MAX_UNZIPPED = 1024 * 1024 * 1024
 HEADER_SCAN_ROWS = 20
 
 
@@ -102,9 +104,15 @@ def sniff(path: Path) -> str:
         try:
             with zipfile.ZipFile(path) as z:
                 names = set(z.namelist())
+                unzipped = sum(i.file_size for i in z.infolist())  # zipfile never inflates past these sizes
         except zipfile.BadZipFile:
             raise ValidationFailed(f"Filen {name} är en trasig zip-fil, inte en Excel-fil.",
                                    [Problem("filen är en trasig zip-fil och kan inte öppnas som Excel (xlsx)", file=name)]) from None
+        if unzipped > MAX_UNZIPPED:
+            mb, most = unzipped // (1024 * 1024), MAX_UNZIPPED // (1024 * 1024)
+            raise ValidationFailed(f"Filen {name} packas upp till {mb} MB; högst {most} MB går att läsa in.",
+                                   [Problem(f"filen packas upp till {mb} MB (en zip-bomb eller ett orimligt stort blad)",
+                                            file=name, expected=f"högst {most} MB uppackat")])
         if "xl/workbook.xml" not in names:
             what = "ett Word-dokument" if "word/document.xml" in names else "en zip-fil med annat innehåll"
             raise ValidationFailed(f"Filen {name} är {what}, inte en Excel-arbetsbok.",
