@@ -26,3 +26,33 @@ def test_python_dash_m_works():
 def test_db_status(cli):
     r = cli("db", "status")
     assert r.code == 0 and "Schema: aktuellt" in r.out
+
+
+def test_text_from_users_and_files_is_printed_as_it_is(cli, kommun, tmp_path, monkeypatch):
+    """Square brackets are Rich markup: "[kopia]" used to vanish from messages and "[/obs]" made a
+    listing crash. Piped output is whole, tab-separated values; a narrow terminal folds, never cuts."""
+    from ikcheck.cli import common
+
+    title = "Attest [kopia] av leverantörsfakturor [/obs] utan underlag\tenligt\nattestordningen"
+    assert cli("risk", "edit", "SN-R001", "--title", title).code == 0
+    bad = tmp_path / "resultat [kopia].xlsx"
+    bad.write_bytes(b"PK\x03\x04 only the start of a zip")
+    r = cli("results", "import", bad)
+    assert r.code == 2 and "fil resultat [kopia].xlsx: filen är en trasig zip-fil" in r.err
+
+    r = cli("risk", "list", "--unit", "SN", "--year", "2025")
+    assert r.code == 0 and r.err.strip() == "Riskregister"  # the title, apart from the rows
+    header, *rows = [line.split("\t") for line in r.out.splitlines()]
+    row = next(dict(zip(header, x)) for x in rows if x[0] == "SN-R001")
+    assert row["rubrik"] == "Attest [kopia] av leverantörsfakturor [/obs] utan underlag enligt attestordningen"
+    assert {len(x) for x in rows} == {len(header)}
+
+    monkeypatch.setattr(common.console, "_force_terminal", True)
+    monkeypatch.setattr(common.console, "_color_system", None)
+    common.console.width = 60
+    r = cli("risk", "show", "SN-R001")
+    assert r.code == 0 and r.out.startswith("SN-R001 Attest [kopia] av leverantörsfakturor [/obs]")
+    r = cli("risk", "list", "--unit", "SN", "--year", "2025")
+    assert r.code == 0 and "Riskregister" in r.out and "…" not in r.out
+    first_column = "".join(line.split("│")[1].strip() for line in r.out.splitlines() if line.startswith("│"))
+    assert "SN-R001SN-R002" in first_column  # folded onto more lines, not cut

@@ -61,4 +61,4 @@ def test_diff_lists_exactly_the_risks_that_move(cli, app, kommun, tmp_path):
     assert r.code == 0
     for code in expected:
         assert code in r.out
-    assert f"{len(expected)} risker byter utfall" in r.out
+    assert f"{len(expected)} risker byter utfall" in r.err  # the table's title; stdout holds only the rows

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.text import Text
 from sqlalchemy.exc import DBAPIError
 
 from ikcheck import __version__
@@ -62,12 +63,12 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="ikcheck")  # standalone: Typer reports usage errors (exit 2)
     except UserError as exc:
-        err_console.print(f"[bold red]Fel:[/bold red] {exc}", markup=True, soft_wrap=True)
+        err_console.print(Text.assemble(("Fel:", "bold red"), f" {exc}"), soft_wrap=True)
         sys.exit(2)
     except DBAPIError as exc:
         text = str(exc.orig) if exc.orig else str(exc)
         if "readonly" in text or "read-only" in text or "read only" in text:
-            err_console.print("[bold red]Fel:[/bold red] Databasen är öppnad skrivskyddad; ingenting ändrades.")
+            err_console.print(Text.assemble(("Fel:", "bold red"), " Databasen är öppnad skrivskyddad; ingenting ändrades."))
         else:
-            err_console.print(f"[bold red]Fel:[/bold red] Databasen kunde inte användas: {text}")
+            err_console.print(Text.assemble(("Fel:", "bold red"), f" Databasen kunde inte användas: {text}"))
         sys.exit(2)

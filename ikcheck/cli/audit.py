@@ -1,6 +1,7 @@
 """`ikcheck audit`: the revisor's proof that nothing was altered."""
 
 import typer
+from rich.text import Text
 
 from ikcheck import auditlog
 from ikcheck.cli.common import err_console, ok, print_table, state
@@ -15,7 +16,7 @@ def verify() -> None:
     if result.ok:
         ok(f"Granskningsloggen är obruten: {result.events} händelser kontrollerade.")
         return
-    err_console.print(f"[bold red]Granskningsloggen är bruten[/bold red] ({result.events} händelser lästa):")
+    err_console.print(Text.assemble(("Granskningsloggen är bruten", "bold red"), f" ({result.events} händelser lästa):"))
     for p in result.problems:
         err_console.print(f"  - {p}")
     raise typer.Exit(1)

@@ -9,12 +9,15 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ikcheck.app import App
 from ikcheck.config import load_settings
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Rich markup is off: text from users and files ("resultat [kopia].xlsx") is printed as it is, never
+# read as styling. Our own styling is explicit: Text.assemble(("Fel:", "bold red"), " …").
+console = Console(highlight=False, markup=False)
+err_console = Console(stderr=True, highlight=False, markup=False)
 
 
 @dataclass
@@ -44,13 +47,28 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.splitlines()).replace("\t", " ")
+
+
 def print_table(rows: list[dict], title: str | None = None, empty: str = "Inga träffar.") -> None:
+    """A table on the terminal (long values fold onto more lines, never cut). Piped or redirected, the
+    rows are tab-separated with a header line, whole values for scripts and Excel, and the title or the
+    empty message goes to stderr."""
+    if not console.is_terminal:
+        if title or not rows:
+            err_console.print(title if rows else empty)
+        if not rows:
+            return
+        lines = [[str(k) for k in rows[0]], *([fmt(v) for v in row.values()] for row in rows)]
+        console.file.write("".join("\t".join(_one_line(c) for c in line) + "\n" for line in lines))
+        return
     if not rows:
         console.print(empty)
         return
     table = Table(title=title, show_lines=False, header_style="bold")
     for key in rows[0]:
-        table.add_column(str(key))
+        table.add_column(str(key), overflow="fold")
     for row in rows:
         table.add_row(*(fmt(v) for v in row.values()))
     console.print(table)
@@ -59,9 +77,9 @@ def print_table(rows: list[dict], title: str | None = None, empty: str = "Inga t
 @contextmanager
 def busy(message: str) -> Iterator[None]:
     """A spinner with elapsed time on the terminal while something slow runs (imports, PDFs)."""
-    with console.status(f"{message} …", spinner="dots"):
+    with console.status(Text(f"{message} …"), spinner="dots"):
         yield
 
 
 def ok(message: str) -> None:
-    console.print(f"[green]✓[/green] {message}")
+    console.print(Text.assemble(("✓", "green"), f" {message}"))

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from ikcheck.cli.common import console, state
 from ikcheck.config import load_settings
@@ -23,7 +24,7 @@ def demo(
         task = progress.add_task("Skapar Exempelby kommun …")
         summary = run_demo(settings, directory, database=state.database, scale=scale, seed=seed,
                            progress=lambda msg: progress.update(task, description=msg))
-    console.print(f"[bold]ikcheck demo[/bold] – databas: {summary.database}")
+    console.print(Text.assemble(("ikcheck demo", "bold"), f" – databas: {summary.database}"))
     for line in summary.lines:
         console.print(f"  • {line}")
     if summary.files:

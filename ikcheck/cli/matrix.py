@@ -4,6 +4,7 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from ikcheck import matrix as matrix_mod
 from ikcheck.cli.common import console, ok, state
@@ -22,7 +23,7 @@ def render_grid(m: matrix_mod.Matrix, cells: dict | None = None, title: str | No
         for im in m.impact:
             lvl = m.level(li.value, im.value)
             text = str(len(cells.get((li.value, im.value), []))) if cells is not None else str(li.value * im.value)
-            row.append(f"[black on {lvl.colour}] {text} [/]")
+            row.append(Text(f" {text} ", style=f"black on {lvl.colour}"))
         table.add_row(*row)
     return table
 
@@ -41,7 +42,7 @@ def show(name: str = typer.Argument(None, help="Matrisens namn (standard: organi
     m = a.load_matrix(name)
     console.print(render_grid(m))
     for lvl in m.levels:
-        console.print(f"[black on {lvl.colour}] {lvl.label} [/] {lvl.implication}")
+        console.print(Text.assemble((f" {lvl.label} ", f"black on {lvl.colour}"), f" {lvl.implication}"))
 
 
 @app.command("check")

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from ikcheck import organisation
 from ikcheck.cli.common import console, ok, print_table, state
@@ -22,7 +23,7 @@ def init(
 def show(code: str = typer.Argument(None, help="Organisationens kod (behövs bara om det finns flera).")) -> None:
     """Visa kommunens enheter, processer, riskmatris och årshjul."""
     d = organisation.describe(state.app(), code or state.org)
-    console.print(f"[bold]{d['name']}[/bold] ({d['code']})")
+    console.print(Text.assemble((d["name"], "bold"), f" ({d['code']})"))
     console.print(f"Riskmatris: {d['matrix']}   Rapportering: {', '.join(d['periods'])}")
     aj = d["arshjul"]
     console.print(

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from ikcheck import planning
 from ikcheck.cli.common import busy, console, ok, print_table, state
@@ -19,10 +20,10 @@ def print_findings(found: list[planning.Finding]) -> None:
         ok("Planvalideringen hittar inga brister.")
         return
     for f in found:
-        mark = "[red]BLOCKERAR[/red]" if f.blocking and not f.overridden else (
-            "[yellow]åsidosatt[/yellow]" if f.overridden else "[yellow]varning[/yellow]")
+        mark = ("BLOCKERAR", "red") if f.blocking and not f.overridden else (
+            ("åsidosatt", "yellow") if f.overridden else ("varning", "yellow"))
         extra = f" – skäl: {f.overridden}" if f.overridden else ""
-        console.print(f"  {mark} {f.message} [dim][{f.key}][/dim]{extra}")
+        console.print(Text.assemble("  ", mark, f" {f.message} ", (f"[{f.key}]", "dim"), extra))
 
 
 @app.command("derive")
@@ -42,7 +43,8 @@ def show(unit: str = UNIT, year: int = YEAR, version: int = typer.Option(None, h
          why: bool = typer.Option(False, "--why", help="Visa regeln och skälet bakom varje rad.")) -> None:
     """Visa planen med kontrollpunkter och status."""
     d = planning.show(state.app(), unit, year, version, org_code=state.org)
-    console.print(f"[bold]Plan för intern kontroll {d['year']} – {d['unit']}[/bold] (version {d['version']}, {d['status']})")
+    console.print(Text.assemble((f"Plan för intern kontroll {d['year']} – {d['unit']}", "bold"),
+                                f" (version {d['version']}, {d['status']})"))
     if d["decision"]:
         dec = d["decision"]
         console.print(f"Beslutad {dec['date']} {dec['paragraph']}, dnr {dec['dnr']}")

@@ -3,8 +3,9 @@
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
-from ikcheck.cli.common import console, ok, print_table, state
+from ikcheck.cli.common import console, err_console, ok, print_table, state
 
 app = typer.Typer(help="Frågor för revisorer: risker, planer, resultat, åtgärder, regelslutsatser.", no_args_is_help=True)
 
@@ -28,7 +29,7 @@ def _run(what: str, fmt: str, out: Path | None, semicolon: bool, **filters) -> N
         print_table([{k: q.plain(v) for k, v in r.items()} for r in shown.to_dict(orient="records")],
                     title=f"{what} ({len(df)} rader)")
         if len(df) > 500:
-            console.print(f"Visar 500 av {len(df)} rader; använd --format csv/xlsx/json för alla.")
+            err_console.print(f"Visar 500 av {len(df)} rader; använd --format csv/xlsx/json för alla.")
         return
     path = q.export(df, fmt, out or Path(f"{what}.{fmt}"), semicolon=semicolon)
     ok(f"Skrev {len(df)} rader till {path}")
@@ -86,14 +87,14 @@ def trace(ident: str = typer.Argument(..., help="result:ID, action:KOD, risk:KOD
     from ikcheck import trace as tr
 
     d = tr.trace(state.app(), ident, org_code=state.org)
-    console.print(f"[bold]{d['subject']}[/bold]")
-    console.print("[bold]Bakåt[/bold]")
+    console.print(d["subject"], style="bold")
+    console.print("Bakåt", style="bold")
     for step in d["backward"]:
-        console.print(f"  • [bold]{step['kind']}[/bold] [dim]{step['id']}[/dim] {step['text']}")
+        console.print(Text.assemble("  • ", (step["kind"], "bold"), " ", (str(step["id"]), "dim"), f" {step['text']}"))
         if step.get("details"):
-            console.print(f"      [dim]{step['details']}[/dim]")
-    console.print("[bold]Framåt[/bold]")
+            console.print(Text(f"      {step['details']}", style="dim"))
+    console.print("Framåt", style="bold")
     if not d["forward"]:
         console.print("  –")
     for step in d["forward"]:
-        console.print(f"  • [bold]{step['kind']}[/bold] [dim]{step['id']}[/dim] {step['text']}")
+        console.print(Text.assemble("  • ", (step["kind"], "bold"), " ", (str(step["id"]), "dim"), f" {step['text']}"))

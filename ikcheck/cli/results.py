@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from ikcheck import results
 from ikcheck.cli.common import busy, console, ok, print_table, state
@@ -27,7 +28,7 @@ def import_(files: list[Path] = typer.Argument(..., help="Ifyllda mallar (xlsx) 
     with busy("Läser in och bedömer resultaten"):
         r = results.import_files(state.app(), files, reason=reason, org_code=state.org)
     for line in r.already:
-        console.print(f"[yellow]Redan inläst, ingenting ändrat:[/yellow] {line}")
+        console.print(Text.assemble(("Redan inläst, ingenting ändrat:", "yellow"), f" {line}"))
     if r.files:
         ok(f"{len(r.files)} filer inlästa: {r.new} nya resultat, {r.corrected} rättade, {r.unchanged} oförändrade, "
            f"{r.not_reported} tomma rader (ej rapporterade), {r.actions} åtgärder.")

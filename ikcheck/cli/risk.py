@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from ikcheck import register
 from ikcheck.cli.common import console, ok, print_table, state
@@ -83,7 +84,7 @@ def list_(
 def show(code: str = typer.Argument(...)) -> None:
     """Visa en risk med hela dess bedömningshistorik."""
     d = register.risk_details(state.app(), code, org_code=state.org)
-    console.print(f"[bold]{d['risk']}[/bold] {d['rubrik']}")
+    console.print(Text.assemble((d["risk"], "bold"), f" {d['rubrik']}"))
     for key in ("enhet", "process", "kategori", "ägare", "status", "källa", "lagkrav", "beskrivning"):
         if d[key] not in ("", None):
             console.print(f"  {key.capitalize()}: {'ja' if d[key] is True else 'nej' if d[key] is False else d[key]}")

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from ikcheck import engine, rulebook
 from ikcheck.cli.common import console, ok, print_table, state
@@ -25,8 +26,8 @@ def test(directory: Path = typer.Argument(None, help="Katalog med regelfiler och
     results = rulebook.run_tests(state.app(), directory)
     failed = [r for r in results if not r.ok]
     for r in results:
-        mark = "[green]✓[/green]" if r.ok else "[red]✗[/red]"
-        console.print(f"{mark} {Path(r.file).name}: {r.name}")
+        mark = ("✓", "green") if r.ok else ("✗", "red")
+        console.print(Text.assemble(mark, f" {Path(r.file).name}: {r.name}"))
         for m in r.missing:
             console.print(f"    saknas: {m}")
         for u in r.unexpected:
@@ -40,22 +41,22 @@ def test(directory: Path = typer.Argument(None, help="Katalog med regelfiler och
 def explain(ident: str = typer.Argument(..., help="Risk (t.ex. SN-R003), kontrollpunkt eller resultat-id.")) -> None:
     """Varför? Alla slutsatser om en risk, kontrollpunkt eller ett resultat, med regelns text."""
     d = rulebook.explain(state.app(), ident, org_code=state.org)
-    console.print(f"[bold]{d['subject']}[/bold]")
+    console.print(d["subject"], style="bold")
     if not d["conclusions"]:
         console.print("Inga regelslutsatser ännu.")
     for c in d["conclusions"]:
-        console.print(f"\n[bold]{c['rule_id']}[/bold] {c['title']} → [bold]{c['conclusion']}[/bold]")
+        console.print(Text.assemble("\n", (c["rule_id"], "bold"), f" {c['title']} → ", (c["conclusion"], "bold")))
         if c["description"]:
             console.print(f"  {c['description']}")
         if c["reference"]:
             console.print(f"  Stöd: {c['reference']}")
         for k, v in c["attributes"].items():
             console.print(f"  {k}: {v}")
-        console.print(f"  [dim]{c['ruleset']}, {c['purpose']}, {c['when']}[/dim]")
+        console.print(Text(f"  {c['ruleset']}, {c['purpose']}, {c['when']}", style="dim"))
         for m in c["matched"]:
             fact = m["fact"]
             shown = ", ".join(f"{k}={v}" for k, v in fact.items() if k not in ("type",))
-            console.print(f"  [dim]fakta {m['alias']} ({m['type']}): {shown[:300]}[/dim]")
+            console.print(Text(f"  fakta {m['alias']} ({m['type']}): {shown[:300]}", style="dim"))
 
 
 @app.command("diff")

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from ikcheck import workshop
 from ikcheck.cli.common import busy, console, ok, state
@@ -27,7 +28,7 @@ def import_(files: list[Path] = typer.Argument(..., help="En eller flera deltaga
     with busy("Läser in workshopfilerna"):
         r = workshop.import_files(state.app(), files, unit, year, org_code=state.org)
     for line in r.already:
-        console.print(f"[yellow]Redan inläst, ingenting ändrat:[/yellow] {line}")
+        console.print(Text.assemble(("Redan inläst, ingenting ändrat:", "yellow"), f" {line}"))
     if r.files:
         ok(f"Workshop {r.unit} {r.year}: {len(r.files)} filer ({', '.join(r.participants)}), {r.assessed} risker "
            f"bedömda, {r.new_risks} nya risker, {r.flagged} att diskutera (deltagarna skilde sig ≥ 2 steg).")
