@@ -28,6 +28,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from ikcheck.app import App
+from ikcheck.calendar import today
 from ikcheck.errors import UserError
 from ikcheck.workbooks.safe import csv_text, set_text
 
@@ -76,18 +77,27 @@ ORDER = {"risks": "org, risk, year", "plans": "org, unit, year, version, positio
          "conclusions": "conclusion_id"}
 
 
+# Columns a query derives from its view as of today (calendar.today(), so IKCHECK_TODAY holds): the view
+# keeps an åtgärd's status as set, the query shows it as `action list` and the reports do, försenad once
+# the deadline has passed and it is not klar. Dates compare as ISO text on SQLite and as dates on PostgreSQL.
+DERIVED = {"actions": {"status": "CASE WHEN status <> 'klar' AND due_date < :today THEN 'försenad' ELSE status END"}}
+
+
 def sql_for(what: str, filters: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The SQL and its parameters for a query (also what the benchmark runs bare)."""
     if what not in VIEWS:
         raise UserError(f"Okänd fråga {what!r}; välj {', '.join(VIEWS)}.")
     allowed = FILTERS[what]
-    where, params = [], {}
+    derived = DERIVED.get(what, {})
+    where: list[str] = []
+    params: dict[str, Any] = {"today": today().isoformat()} if derived else {}
     for name, value in filters.items():
         if value is None:
             continue
         if name not in allowed:
             raise UserError(f"Filtret {name!r} gäller inte {what} (kan: {', '.join(sorted(allowed))}).")
         column, op = allowed[name]
+        column = derived.get(column, column)
         if op == "like":  # the words as written: % and _ in them are not wildcards
             where.append(f"lower({column}) LIKE :{name} ESCAPE '\\'")
             words = str(value).lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -95,7 +105,9 @@ def sql_for(what: str, filters: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         else:
             where.append(f"{column} = :{name}")
             params[name] = value
-    sql = f"SELECT * FROM {VIEWS[what]}" + (f" WHERE {' AND '.join(where)}" if where else "") + f" ORDER BY {ORDER[what]}"
+    columns = ", ".join(f"{derived[c]} AS {c}" if c in derived else c for c in COLUMNS[what]) if derived else "*"
+    sql = (f"SELECT {columns} FROM {VIEWS[what]}" + (f" WHERE {' AND '.join(where)}" if where else "")
+           + f" ORDER BY {ORDER[what]}")
     return sql, params
 
 
@@ -103,7 +115,11 @@ def run(app: App, what: str, **filters: Any) -> pd.DataFrame:
     """The query as a DataFrame. Run on the driver's own cursor: a read needs no transaction, and
     SQLAlchemy's result layer plus pandas.read_sql_query doubled the time of a typical filtered query
     (benchmarks/bench_query.py)."""
-    sql, params = sql_for(what, filters)
+    columns, rows = _fetch(app, *sql_for(what, filters))
+    return frame(what, columns, rows)
+
+
+def _fetch(app: App, sql: str, params: dict[str, Any]) -> tuple[list[str], list[tuple]]:
     engine = app.db.engine
     if engine.dialect.name != "sqlite":  # sqlite3 takes :name itself; psycopg takes %(name)s
         sql = re.sub(r":(\w+)", r"%(\1)s", sql)
@@ -116,7 +132,31 @@ def run(app: App, what: str, **filters: Any) -> pd.DataFrame:
         cur.close()
     finally:
         con.close()  # back to the pool (a read-only connection on PostgreSQL, mode=ro on SQLite)
-    return frame(what, columns, rows)
+    return columns, rows
+
+
+def absent_values(app: App, what: str, **filters: Any) -> dict[str, list[Any]]:
+    """For a query that found nothing: each exact-match filter whose value no row of the view holds
+    (within the organisation, if one is given), with up to 20 of the values that do occur. So that a
+    misspelt value ("väsentlig brist") is not taken for "there are none"."""
+    sql_for(what, filters)  # the same checks of the query and its filters
+    params: dict[str, Any] = {"today": today().isoformat()}
+    in_org = ""
+    if filters.get("org") is not None:
+        params["org"], in_org = filters["org"], " AND org = :org"
+    derived, view = DERIVED.get(what, {}), VIEWS[what]
+    out = {}
+    for name, value in filters.items():
+        column, op = FILTERS[what].get(name, (None, None))
+        if value is None or op != "=" or name in ("org", "current"):
+            continue
+        column = f"({derived[column]})" if column in derived else column  # as the query computes it
+        _, hit = _fetch(app, f"SELECT 1 FROM {view} WHERE {column} = :v{in_org} LIMIT 1", {**params, "v": value})
+        if not hit:
+            _, rows = _fetch(app, f"SELECT DISTINCT {column} AS v FROM {view} WHERE {column} IS NOT NULL{in_org} "
+                                  "ORDER BY v LIMIT 20", params)
+            out[name] = [r[0] for r in rows]
+    return out
 
 
 def frame(what: str, columns: list[str], rows: list[tuple]) -> pd.DataFrame:

@@ -43,6 +43,38 @@ def test_queries_filter_and_return_dataframes(cycle):
         query.actions(cycle, level="hög")
 
 
+def test_action_status_is_derived_from_the_date_as_action_list_shows_it(cycle, cli, monkeypatch):
+    """The view keeps the status as set; the query shows försenad past the deadline, as of today."""
+    due = {a["kod"]: a["klart senast"] for a in results.list_actions(cycle)}
+    assert due and len(set(due.values())) == 1  # the demo's åtgärder share a deadline
+    deadline = next(iter(due.values()))
+    for on, status in [(deadline, "planerad"), (deadline + dt.timedelta(days=1), "försenad")]:
+        monkeypatch.setenv("IKCHECK_TODAY", on.isoformat())
+        df = query.actions(cycle)
+        assert dict(zip(df["action"], df["status"])) == {code: status for code in due}, on
+        assert {a["status"] for a in results.list_actions(cycle)} == {status}
+        assert len(query.actions(cycle, status=status)) == len(due)
+    r = cli("query", "actions", "--status", "försenad")
+    assert r.code == 0 and sum(line.endswith("\tförsenad") for line in r.out.splitlines()) == len(due)
+    results.close_action(cycle, next(iter(due)), "Rutinen är uppdaterad och personalen utbildad.")
+    assert len(query.actions(cycle, status="försenad")) == len(due) - 1
+    assert len(query.actions(cycle, status="klar")) == 1
+
+
+def test_a_filter_value_that_never_occurs_is_named_not_taken_for_no_hits(cycle, cli, tmp_path):
+    """An auditor who writes "väsentlig brist" must not read "no hits" as "no deficiencies"."""
+    assert query.absent_values(cycle, "results", unit="SN", assessment="väsentliga brister") == {}
+    absent = query.absent_values(cycle, "results", unit="SNN", year=YEAR, assessment="väsentlig brist")
+    assert set(absent) == {"unit", "assessment"}
+    assert "väsentliga brister" in absent["assessment"] and absent["unit"] == ["SN"]
+    r = cli("query", "results", "--assessment", "väsentlig brist")
+    assert r.code == 0 and r.out == ""
+    assert "--assessment 'väsentlig brist' förekommer inte i v_results; värden som förekommer:" in r.err
+    assert "väsentliga brister" in r.err and "Inga träffar." in r.err
+    r = cli("query", "actions", "--status", "slut", "--format", "xlsx", "--out", tmp_path / "x.xlsx")
+    assert r.code == 0 and "--status 'slut' förekommer inte" in r.err and "försenad" in r.err
+
+
 def test_text_search_folds_swedish_letters_and_takes_wildcards_literally(cycle, cli):
     register.add_risk(cycle, "SN", "ÅTGÄRDSPLAN för överföring saknas (100% av ärendena)")
     register.add_risk(cycle, "SN", "Åtgärdsplan_x")
@@ -77,9 +109,7 @@ def test_query_columns_keep_their_declared_types_whatever_the_rows(cycle):
     for what, view in query.VIEWS.items():
         kinds = query.COLUMNS[what]
         df = query.run(cycle, what)
-        sql, _ = query.sql_for(what, {})
-        with cycle.db.engine.connect() as c:
-            raw = c.exec_driver_sql(sql).fetchall()
+        _, raw = query._fetch(cycle, *query.sql_for(what, {}))
         assert len(raw) == len(df) > 0, view
         assert list(df.columns) == list(kinds), view
         assert {c: str(t) for c, t in df.dtypes.items()} == {c: DTYPES[k] for c, k in kinds.items()}, view

@@ -24,6 +24,10 @@ def _run(what: str, fmt: str, out: Path | None, semicolon: bool, **filters) -> N
     from ikcheck import query as q  # pandas is imported only when a query runs
 
     df = q.run(state.app(), what, org=state.org, **filters)
+    if df.empty:
+        for name, present in q.absent_values(state.app(), what, org=state.org, **filters).items():
+            err_console.print(f"--{name} {filters[name]!r} förekommer inte i {q.VIEWS[what]}; värden som förekommer: "
+                              + (", ".join(str(v) for v in present) or "inga ännu") + ".")
     if fmt == "table":
         shown = df[SHOWN[what]].head(500)
         print_table([{k: q.plain(v) for k, v in r.items()} for r in shown.to_dict(orient="records")],
