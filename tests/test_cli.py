@@ -12,6 +12,32 @@ def test_help_is_swedish(cli):
         assert group in r.out
 
 
+def test_usage_errors_are_swedish_and_say_where_to_read_more(cli):
+    """Click words its errors in English; each kind a user meets is said in Swedish, from its fields."""
+    cases = [
+        (["results", "template", "--unit", "SN", "--period", "halvar"], "Flaggan --year saknas.",
+         "ikcheck results template --help"),
+        (["results", "template", "--unit", "SN", "--year", "tjugo", "--period", "halvar"],
+         "Ogiltigt värde för --year: 'tjugo'; förväntat ett heltal.", "ikcheck results template --help"),
+        (["results", "imprt", "x.xlsx"], "Okänt kommando 'imprt'; menade du 'import'?", "ikcheck results --help"),
+        (["risk", "list", "--enhet", "SN"], "Okänd flagga --enhet (möjliga: --help, --unit).", "ikcheck risk list --help"),
+        (["risk", "list", "--unit"], "Flaggan --unit behöver ett värde.", "--help"),
+        (["version", "extra"], "Oväntade argument: extra.", "ikcheck version --help"),
+        (["results", "import"], "Argumentet FILES saknas.", "ikcheck results import --help"),
+        (["audit", "verify", "--read-only"], "Flaggan --read-only anges före kommandot: ikcheck --read-only audit verify.",
+         "ikcheck audit verify --help"),
+    ]
+    for args, said, see in cases:
+        r = cli(*args, db=False)
+        assert r.code == 2, args
+        assert r.err.startswith(f"Fel: {said}\nSe '") and see in r.err, (args, r.err)
+        assert not any(w in r.err for w in ("Missing", "Invalid", "No such", "Usage", "Try ")), r.err
+    r = cli("results", db=False)  # a group without a command shows its help
+    assert r.code == 0 and "Kommandon" in r.out and "template" in r.out and r.err == ""
+    r = cli("risk", "--help", db=False)
+    assert r.code == 0 and "Flaggor" in r.out and "Kommandon" in r.out
+
+
 def test_unknown_org_is_a_user_error(cli):
     r = cli("org", "show")
     assert r.code == 2

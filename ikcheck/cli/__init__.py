@@ -11,7 +11,7 @@ from rich.text import Text
 from sqlalchemy.exc import DBAPIError
 
 from ikcheck import __version__
-from ikcheck.cli import audit, db, demo, matrix, org, plan, query, report, results, risk, rules, workshop
+from ikcheck.cli import audit, db, demo, matrix, org, plan, query, report, results, risk, rules, usage, workshop
 from ikcheck.cli.common import err_console, state
 from ikcheck.errors import UserError
 
@@ -60,8 +60,18 @@ app.add_typer(db.app, name="db")
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        app(args=argv, prog_name="ikcheck")  # standalone: Typer reports usage errors (exit 2)
+        # not standalone: a usage error comes back here to be said in Swedish (cli/usage.py)
+        code = app(args=args, prog_name="ikcheck", standalone_mode=False)
+    except usage.UsageError as exc:
+        if not usage.is_no_args_help(exc):
+            err_console.print(Text.assemble(("Fel:", "bold red"), f" {usage.message(exc, args)}"), soft_wrap=True)
+            sys.exit(2)
+        code = app(args=[*args, "--help"], prog_name="ikcheck", standalone_mode=False)
+    except typer.Abort:  # Ctrl-C
+        err_console.print("Avbrutet.")
+        sys.exit(1)
     except UserError as exc:
         err_console.print(Text.assemble(("Fel:", "bold red"), f" {exc}"), soft_wrap=True)
         sys.exit(2)
@@ -72,3 +82,4 @@ def main(argv: list[str] | None = None) -> None:
         else:
             err_console.print(Text.assemble(("Fel:", "bold red"), f" Databasen kunde inte användas: {text}"))
         sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)  # typer.Exit(n) comes back as n
