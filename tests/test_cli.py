@@ -38,6 +38,27 @@ def test_usage_errors_are_swedish_and_say_where_to_read_more(cli):
     assert r.code == 0 and "Flaggor" in r.out and "Kommandon" in r.out
 
 
+def test_every_command_option_and_argument_has_help():
+    """`--help` is where a user learns a command: nothing in it may be left unexplained."""
+    import typer
+
+    from ikcheck.cli import app
+
+    missing = []
+
+    def walk(command, path):
+        if not (command.help or "").strip():
+            missing.append(path or "ikcheck")
+        for param in command.params:
+            if not (getattr(param, "help", None) or "").strip():
+                missing.append(f"{path} {param.opts[0]}")
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, f"{path} {name}".strip())
+
+    walk(typer.main.get_command(app), "")
+    assert missing == []
+
+
 def test_unknown_org_is_a_user_error(cli):
     r = cli("org", "show")
     assert r.code == 2

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -35,6 +36,12 @@ class State:
 
 
 state = State()
+
+# Options many commands share, with their Swedish help
+UNIT = typer.Option(..., "--unit", help="Enhetens kod, t.ex. SN.")
+YEAR = typer.Option(..., "--year", help="Året, t.ex. 2026.")
+UNIT_FILTER = typer.Option(None, "--unit", help="Bara denna enhet (kod, t.ex. SN).")
+YEAR_FILTER = typer.Option(None, "--year", help="Bara detta år.")
 
 
 def fmt(value: Any) -> str:

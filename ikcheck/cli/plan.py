@@ -6,13 +6,18 @@ import typer
 from rich.text import Text
 
 from ikcheck import planning
-from ikcheck.cli.common import busy, console, ok, print_table, state
+from ikcheck.cli.common import UNIT, busy, console, ok, print_table, state
 
 app = typer.Typer(help="Plan för intern kontroll: ta fram, justera, besluta, revidera, exportera.",
                   no_args_is_help=True)
 
-UNIT = typer.Option(..., "--unit", help="Enhetens kod, t.ex. SN.")
 YEAR = typer.Option(..., "--year", help="Planåret.")
+POINT = typer.Option(..., "--code", help="Kontrollpunktens kod, t.ex. SN-2026-K03.")
+METHOD = typer.Option(None, "--method", help="Metod, t.ex. stickprov eller registerkontroll.")
+SAMPLE = typer.Option(None, "--sample-size", help="Omfattning (stickprovets storlek).")
+FREQUENCY = typer.Option(None, "--frequency", help="Hur ofta, t.ex. halvår eller kvartal.")
+OWNER = typer.Option(None, "--owner", help="Kontrollansvarig.")
+REPORTING = typer.Option(None, "--reporting", help="Rapporteringstillfällen, t.ex. halvar,helar.")
 
 
 def print_findings(found: list[planning.Finding]) -> None:
@@ -76,7 +81,7 @@ def accept(unit: str = UNIT, year: int = YEAR,
 
 
 @app.command("reject")
-def reject(unit: str = UNIT, year: int = YEAR, code: str = typer.Option(..., "--code"),
+def reject(unit: str = UNIT, year: int = YEAR, code: str = POINT,
            reason: str = typer.Option(..., "--reason", help="Skäl (krävs).")) -> None:
     """Avvisa en kontrollpunkt med skäl."""
     found = planning.reject(state.app(), unit, year, code, reason, org_code=state.org)
@@ -85,11 +90,9 @@ def reject(unit: str = UNIT, year: int = YEAR, code: str = typer.Option(..., "--
 
 
 @app.command("edit")
-def edit(unit: str = UNIT, year: int = YEAR, code: str = typer.Option(..., "--code"),
-         title: str = typer.Option(None, help="Kontrollmoment."), method: str = typer.Option(None),
-         sample_size: int = typer.Option(None, "--sample-size", help="Omfattning (stickprovets storlek)."),
-         frequency: str = typer.Option(None), owner: str = typer.Option(None, help="Kontrollansvarig."),
-         reporting: str = typer.Option(None, help="Rapporteringstillfällen, t.ex. halvar,helar.")) -> None:
+def edit(unit: str = UNIT, year: int = YEAR, code: str = POINT,
+         title: str = typer.Option(None, help="Kontrollmoment."), method: str = METHOD, sample_size: int = SAMPLE,
+         frequency: str = FREQUENCY, owner: str = OWNER, reporting: str = REPORTING) -> None:
     """Ändra en kontrollpunkt i utkastet."""
     fields = {k: v for k, v in dict(title=title, method=method, sample_size=sample_size, frequency=frequency,
                                     owner=owner, reporting=reporting).items() if v is not None}
@@ -102,9 +105,8 @@ def edit(unit: str = UNIT, year: int = YEAR, code: str = typer.Option(..., "--co
 def add(unit: str = UNIT, year: int = YEAR, title: str = typer.Option(..., "--title", help="Kontrollmoment."),
         risk: str = typer.Option(None, "--risk", help="Risken kontrollpunkten täcker."),
         ks: str = typer.Option(None, "--ks", help="KS-kravets kod om det är en kommunövergripande punkt."),
-        method: str = typer.Option(None), sample_size: int = typer.Option(None, "--sample-size"),
-        frequency: str = typer.Option(None), owner: str = typer.Option(None),
-        reporting: str = typer.Option(None)) -> None:
+        method: str = METHOD, sample_size: int = SAMPLE, frequency: str = FREQUENCY, owner: str = OWNER,
+        reporting: str = REPORTING) -> None:
     """Lägg till en manuell kontrollpunkt."""
     fields = {k: v for k, v in dict(method=method, sample_size=sample_size, frequency=frequency, owner=owner,
                                     reporting=reporting).items() if v is not None}
@@ -117,7 +119,7 @@ def add(unit: str = UNIT, year: int = YEAR, title: str = typer.Option(..., "--ti
 @app.command("override")
 def override(unit: str = UNIT, year: int = YEAR,
              finding: str = typer.Option(..., "--finding", help="Fyndets nyckel, t.ex. PV-01:risk:12."),
-             reason: str = typer.Option(..., "--reason")) -> None:
+             reason: str = typer.Option(..., "--reason", help="Varför fyndet åsidosätts (sparas i planen).")) -> None:
     """Åsidosätt ett blockerande fynd med ett skäl (sparas i planen)."""
     print_findings(planning.override(state.app(), unit, year, finding, reason, org_code=state.org))
 
@@ -134,7 +136,8 @@ def decide(unit: str = UNIT, year: int = YEAR,
 
 
 @app.command("revise")
-def revise(unit: str = UNIT, year: int = YEAR, reason: str = typer.Option(..., "--reason")) -> None:
+def revise(unit: str = UNIT, year: int = YEAR,
+           reason: str = typer.Option(..., "--reason", help="Varför planen ändras (sparas i versionen).")) -> None:
     """Starta en ny version av en beslutad plan (beslutas i sin tur)."""
     version = planning.revise(state.app(), unit, year, reason, org_code=state.org)
     ok(f"Version {version} är skapad som utkast. Den gällande planen gäller tills den nya beslutas.")
@@ -156,7 +159,7 @@ def list_(year: int = YEAR) -> None:
 def export(unit: str = UNIT, year: int = YEAR,
            fmt: str = typer.Option("pdf", "--format", help="xlsx, html eller pdf."),
            out: Path = typer.Option(None, "--out", help="Fil att skriva (standard: plan-ENHET-ÅR.FORMAT)."),
-           version: int = typer.Option(None)) -> None:
+           version: int = typer.Option(None, "--version", help="Planversion (standard: den senaste).")) -> None:
     """Exportera planen i det vanliga formatet (med beslut, värmekarta och regelversion)."""
     from ikcheck.reporting import plan as plan_out
 
@@ -166,9 +169,9 @@ def export(unit: str = UNIT, year: int = YEAR,
 
 
 @app.command("ks-add")
-def ks_add(year: int = YEAR, code: str = typer.Option(..., "--code"), title: str = typer.Option(..., "--title"),
-           method: str = typer.Option(None), frequency: str = typer.Option(None),
-           sample_size: int = typer.Option(None, "--sample-size"), owner: str = typer.Option(None)) -> None:
+def ks_add(year: int = YEAR, code: str = typer.Option(..., "--code", help="KS-kravets kod, t.ex. KS-ATTEST."),
+           title: str = typer.Option(..., "--title", help="Kontrollmoment."), method: str = METHOD,
+           frequency: str = FREQUENCY, sample_size: int = SAMPLE, owner: str = OWNER) -> None:
     """Lägg till en kommunövergripande kontrollpunkt för ett år (KS beslut)."""
     planning.add_ks_requirement(state.app(), year, code, title, method=method, frequency=frequency,
                                 sample_size=sample_size, owner=owner, org_code=state.org)

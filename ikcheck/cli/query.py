@@ -5,7 +5,7 @@ from pathlib import Path
 import typer
 from rich.text import Text
 
-from ikcheck.cli.common import console, err_console, ok, print_table, state
+from ikcheck.cli.common import UNIT_FILTER, YEAR_FILTER, console, err_console, ok, print_table, state
 
 app = typer.Typer(help="Frågor för revisorer: risker, planer, resultat, åtgärder, regelslutsatser.", no_args_is_help=True)
 
@@ -45,8 +45,10 @@ SEMI = typer.Option(False, "--semicolon", help="CSV med semikolon och decimalkom
 
 
 @app.command("risks")
-def risks(unit: str = typer.Option(None), year: int = typer.Option(None), level: str = typer.Option(None),
-          category: str = typer.Option(None), status: str = typer.Option(None),
+def risks(unit: str = UNIT_FILTER, year: int = YEAR_FILTER,
+          level: str = typer.Option(None, help="Risknivå enligt matrisen, t.ex. hög."),
+          category: str = typer.Option(None, help="Kategori, t.ex. legal."),
+          status: str = typer.Option(None, help="Riskens status, t.ex. aktiv."),
           text: str = typer.Option(None, "--text", help="Sök i rubriken (stora och små bokstäver lika, även å, ä, ö)."),
           fmt: str = FMT, out: Path = OUT, semicolon: bool = SEMI) -> None:
     """Risker med bedömningar (vyn v_risks)."""
@@ -54,16 +56,20 @@ def risks(unit: str = typer.Option(None), year: int = typer.Option(None), level:
 
 
 @app.command("plans")
-def plans(unit: str = typer.Option(None), year: int = typer.Option(None), status: str = typer.Option(None),
+def plans(unit: str = UNIT_FILTER, year: int = YEAR_FILTER,
+          status: str = typer.Option(None, help="Planens status som i vyn: draft, decided eller superseded."),
           rule: str = typer.Option(None, "--rule", help="Regel-id som föreslog raden."),
-          text: str = typer.Option(None, "--text"), fmt: str = FMT, out: Path = OUT, semicolon: bool = SEMI) -> None:
+          text: str = typer.Option(None, "--text", help="Sök i kontrollmomentet."), fmt: str = FMT, out: Path = OUT,
+          semicolon: bool = SEMI) -> None:
     """Planrader i alla versioner (vyn v_plan_lines)."""
     _run("plans", fmt, out, semicolon, unit=unit, year=year, status=status, rule=rule, text=text)
 
 
 @app.command("results")
-def results(unit: str = typer.Option(None), year: int = typer.Option(None), period: str = typer.Option(None),
-            assessment: str = typer.Option(None), text: str = typer.Option(None, "--text", help="Sök i kommentaren."),
+def results(unit: str = UNIT_FILTER, year: int = YEAR_FILTER,
+            period: str = typer.Option(None, help="halvar, helar eller T1–T3."),
+            assessment: str = typer.Option(None, help="inga avvikelser, mindre avvikelser eller väsentliga brister."),
+            text: str = typer.Option(None, "--text", help="Sök i kommentaren."),
             all_versions: bool = typer.Option(False, "--all-versions", help="Även ersatta versioner."),
             fmt: str = FMT, out: Path = OUT, semicolon: bool = SEMI) -> None:
     """Kontrollresultat (vyn v_results)."""
@@ -72,14 +78,16 @@ def results(unit: str = typer.Option(None), year: int = typer.Option(None), peri
 
 
 @app.command("actions")
-def actions(unit: str = typer.Option(None), status: str = typer.Option(None), text: str = typer.Option(None, "--text"),
+def actions(unit: str = UNIT_FILTER, status: str = typer.Option(None, help="planerad, pågår, klar eller försenad."),
+            text: str = typer.Option(None, "--text", help="Sök i beskrivningen."),
             fmt: str = FMT, out: Path = OUT, semicolon: bool = SEMI) -> None:
     """Åtgärder (vyn v_actions)."""
     _run("actions", fmt, out, semicolon, unit=unit, status=status, text=text)
 
 
 @app.command("conclusions")
-def conclusions(rule: str = typer.Option(None, "--rule"), ruleset: str = typer.Option(None),
+def conclusions(rule: str = typer.Option(None, "--rule", help="Regel-id, t.ex. RES-02."),
+                ruleset: str = typer.Option(None, help="Regeluppsättning, t.ex. resultat."),
                 text: str = typer.Option(None, "--text", help="Sök i körningens syfte, t.ex. 'SN 2025'."),
                 fmt: str = FMT, out: Path = OUT, semicolon: bool = SEMI) -> None:
     """Regelslutsatser (vyn v_conclusions)."""

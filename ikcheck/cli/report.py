@@ -4,12 +4,14 @@ from pathlib import Path
 
 import typer
 
-from ikcheck.cli.common import busy, console, ok, print_table, state
+from ikcheck.cli.common import UNIT, YEAR, busy, console, ok, print_table, state
 from ikcheck.reporting import reports
 
 app = typer.Typer(help="Rapporter: halvår, år, KS-sammanställning och inlämning till KS.", no_args_is_help=True)
 
 FMT = typer.Option("pdf", "--format", help="html, pdf eller xlsx.")
+OUT = typer.Option(None, "--out", help="Fil att skriva (standard: rapportens namn med enhet och år).")
+OWN_TEXT = typer.Option(None, "--text", help="Förvaltningens egen bedömning (textfil) att foga in.")
 
 
 def _unit(kind: str, unit: str, year: int, fmt: str, out: Path | None, text: Path | None) -> None:
@@ -20,24 +22,20 @@ def _unit(kind: str, unit: str, year: int, fmt: str, out: Path | None, text: Pat
 
 
 @app.command("halvar")
-def halvar(unit: str = typer.Option(..., "--unit"), year: int = typer.Option(..., "--year"), fmt: str = FMT,
-           out: Path = typer.Option(None, "--out"),
-           text: Path = typer.Option(None, "--text", help="Förvaltningens egen bedömning (textfil) att foga in.")) -> None:
+def halvar(unit: str = UNIT, year: int = YEAR, fmt: str = FMT, out: Path = OUT, text: Path = OWN_TEXT) -> None:
     """Halvårsrapport för en enhet."""
     _unit("halvar", unit, year, fmt, out, text)
 
 
 @app.command("ar")
-def ar(unit: str = typer.Option(..., "--unit"), year: int = typer.Option(..., "--year"), fmt: str = FMT,
-       out: Path = typer.Option(None, "--out"),
-       text: Path = typer.Option(None, "--text", help="Förvaltningens egen bedömning (textfil) att foga in.")) -> None:
+def ar(unit: str = UNIT, year: int = YEAR, fmt: str = FMT, out: Path = OUT, text: Path = OWN_TEXT) -> None:
     """Årsrapport för en enhet."""
     _unit("ar", unit, year, fmt, out, text)
 
 
 @app.command("ks")
-def ks(year: int = typer.Option(..., "--year"), period: str = typer.Option("ar", "--period", help="halvar eller ar."),
-       fmt: str = FMT, out: Path = typer.Option(None, "--out")) -> None:
+def ks(year: int = YEAR, period: str = typer.Option("ar", "--period", help="halvar eller ar."),
+       fmt: str = FMT, out: Path = OUT) -> None:
     """KS-sammanställning över alla nämnder och bolag (uppsiktsplikt)."""
     with busy(f"Sammanställer alla enheter ({fmt})"):
         path, data = reports.ks_report(state.app(), year, period, fmt, out, org_code=state.org)
@@ -46,11 +44,11 @@ def ks(year: int = typer.Option(..., "--year"), period: str = typer.Option("ar",
 
 
 @app.command("submit")
-def submit(unit: str = typer.Option(..., "--unit"), year: int = typer.Option(..., "--year"),
+def submit(unit: str = UNIT, year: int = YEAR,
            period: str = typer.Option("ar", "--period", help="halvar eller ar."), fmt: str = FMT,
            out_dir: Path = typer.Option(Path("rapporter"), "--dir", help="Katalog för den inlämnade filen."),
            date: str = typer.Option(None, "--date", help="Inlämningsdatum (standard: i dag)."),
-           text: Path = typer.Option(None, "--text")) -> None:
+           text: Path = OWN_TEXT) -> None:
     """Lämna rapporten till KS: filen fryses med sitt innehållshash; en ändring blir en ny version."""
     with busy("Skriver och lämnar in rapporten"):
         r = reports.submit(state.app(), unit, year, period, fmt=fmt, out_dir=out_dir, date=date, own_text=text,
@@ -62,6 +60,6 @@ def submit(unit: str = typer.Option(..., "--unit"), year: int = typer.Option(...
 
 
 @app.command("list")
-def list_(year: int = typer.Option(..., "--year")) -> None:
+def list_(year: int = YEAR) -> None:
     """Visa inlämnade rapporter och deras versioner."""
     print_table(reports.submissions(state.app(), year, org_code=state.org), title=f"Inlämnade rapporter {year}")

@@ -6,14 +6,14 @@ import typer
 from rich.text import Text
 
 from ikcheck import results
-from ikcheck.cli.common import busy, console, ok, print_table, state
+from ikcheck.cli.common import UNIT, UNIT_FILTER, YEAR, busy, console, ok, print_table, state
 
 app = typer.Typer(help="Kontrollresultat: mallar, inläsning, bedömning.", no_args_is_help=True)
 actions = typer.Typer(help="Åtgärder: lista, uppdatera, stänga.", no_args_is_help=True)
 
 
 @app.command("template")
-def template(unit: str = typer.Option(..., "--unit"), year: int = typer.Option(..., "--year"),
+def template(unit: str = UNIT, year: int = YEAR,
              period: str = typer.Option(..., "--period", help="halvar, helar eller T1–T3."),
              out: Path = typer.Option(None, "--out", help="Fil att skriva.")) -> None:
     """Skriv en Excel-mall med en rad per kontrollpunkt som ska rapporteras i perioden."""
@@ -37,31 +37,33 @@ def import_(files: list[Path] = typer.Argument(..., help="Ifyllda mallar (xlsx) 
 
 
 @app.command("evaluate")
-def evaluate(unit: str = typer.Option(..., "--unit"), year: int = typer.Option(..., "--year"),
-             period: str = typer.Option(..., "--period")) -> None:
+def evaluate(unit: str = UNIT, year: int = YEAR,
+             period: str = typer.Option(..., "--period", help="halvar, helar eller T1–T3.")) -> None:
     """Kör resultatreglerna igen för en enhet och period."""
     found = results.evaluate(state.app(), unit, year, period, org_code=state.org)
     ok("Regelslutsatser: " + (", ".join(f"{k} {v}" for k, v in sorted(found.items())) or "inga"))
 
 
 @app.command("list")
-def list_(unit: str = typer.Option(..., "--unit"), year: int = typer.Option(..., "--year"),
-          period: str = typer.Option(None, "--period"),
+def list_(unit: str = UNIT, year: int = YEAR,
+          period: str = typer.Option(None, "--period", help="Bara denna period: halvar, helar eller T1–T3."),
           history: bool = typer.Option(False, "--history", help="Även ersatta versioner.")) -> None:
     """Lista resultat."""
     print_table(results.list_results(state.app(), unit, year, period, history, org_code=state.org), title="Resultat")
 
 
 @actions.command("list")
-def action_list(unit: str = typer.Option(None, "--unit"),
+def action_list(unit: str = UNIT_FILTER,
                 status: str = typer.Option(None, "--status", help="planerad, pågår, klar eller försenad.")) -> None:
     """Lista åtgärder; status försenad räknas fram ur datumet."""
     print_table(results.list_actions(state.app(), unit, status, org_code=state.org), title="Åtgärder")
 
 
 @actions.command("update")
-def action_update(code: str = typer.Argument(...), status: str = typer.Option(None),
-                  owner: str = typer.Option(None), due: str = typer.Option(None, help="Nytt klart-datum."),
+def action_update(code: str = typer.Argument(..., help="Åtgärdens kod, t.ex. Å-00003."),
+                  status: str = typer.Option(None, help="planerad, pågår eller klar (försenad räknas fram ur datumet)."),
+                  owner: str = typer.Option(None, help="Ny ansvarig."),
+                  due: str = typer.Option(None, help="Nytt klart-datum ÅÅÅÅ-MM-DD."),
                   comment: str = typer.Option(None, help="Uppföljningskommentar.")) -> None:
     """Uppdatera en åtgärd (status, ansvarig, datum, kommentar)."""
     st = results.update_action(state.app(), code, status=status, owner=owner, due=due, comment=comment,
@@ -70,7 +72,8 @@ def action_update(code: str = typer.Argument(...), status: str = typer.Option(No
 
 
 @actions.command("close")
-def action_close(code: str = typer.Argument(...), comment: str = typer.Option(..., "--comment")) -> None:
+def action_close(code: str = typer.Argument(..., help="Åtgärdens kod, t.ex. Å-00003."),
+                 comment: str = typer.Option(..., "--comment", help="Hur åtgärden genomförts.")) -> None:
     """Stäng en åtgärd som klar."""
     results.close_action(state.app(), code, comment, org_code=state.org)
     ok(f"{code} är klar.")

@@ -6,15 +6,17 @@ import typer
 from rich.text import Text
 
 from ikcheck import register
-from ikcheck.cli.common import console, ok, print_table, state
+from ikcheck.cli.common import UNIT, YEAR, console, ok, print_table, state
 from ikcheck.cli.matrix import render_grid
 
 app = typer.Typer(help="Riskregistret: risker, bedömningar och historik.", no_args_is_help=True)
 
+RISK = typer.Argument(..., help="Riskens id, t.ex. SN-R003.")
+
 
 @app.command("add")
 def add(
-    unit: str = typer.Option(..., "--unit", help="Enhetens kod, t.ex. SN."),
+    unit: str = UNIT,
     title: str = typer.Option(..., "--title", help="Riskens rubrik."),
     process: str = typer.Option(None, help="Process (kod eller namn)."),
     category: str = typer.Option("verksamhet", help="omvärld, verksamhet, legal, IT eller rapportering."),
@@ -32,10 +34,11 @@ def add(
 
 @app.command("edit")
 def edit(
-    code: str = typer.Argument(..., help="Riskens id, t.ex. SN-R003."),
-    title: str = typer.Option(None), description: str = typer.Option(None),
-    category: str = typer.Option(None), owner: str = typer.Option(None),
-    source: str = typer.Option(None), process: str = typer.Option(None),
+    code: str = RISK,
+    title: str = typer.Option(None, help="Ny rubrik."), description: str = typer.Option(None, help="Ny beskrivning."),
+    category: str = typer.Option(None, help="Ny kategori, t.ex. legal eller ekonomisk."),
+    owner: str = typer.Option(None, help="Ny riskägare."), source: str = typer.Option(None, help="Varifrån risken kommer."),
+    process: str = typer.Option(None, help="Processens namn."),
 ) -> None:
     """Ändra en risks uppgifter (ändringen loggas med före och efter)."""
     changes = {k: v for k, v in dict(title=title, description=description, category=category,
@@ -45,7 +48,7 @@ def edit(
 
 
 @app.command("retire")
-def retire(code: str = typer.Argument(...), reason: str = typer.Option(..., "--reason", help="Skäl.")) -> None:
+def retire(code: str = RISK, reason: str = typer.Option(..., "--reason", help="Skäl.")) -> None:
     """Avsluta en risk (den finns kvar i historiken)."""
     register.retire_risk(state.app(), code, reason, org_code=state.org)
     ok(f"Risken {code} är avslutad.")
@@ -53,7 +56,7 @@ def retire(code: str = typer.Argument(...), reason: str = typer.Option(..., "--r
 
 @app.command("assess")
 def assess(
-    code: str = typer.Argument(...),
+    code: str = RISK,
     year: int = typer.Option(..., "--year", help="Året bedömningen gäller (planåret)."),
     likelihood: int = typer.Option(..., "--likelihood", "-s", help="Sannolikhet."),
     impact: int = typer.Option(..., "--impact", "-k", help="Konsekvens."),
@@ -81,7 +84,7 @@ def list_(
 
 
 @app.command("show")
-def show(code: str = typer.Argument(...)) -> None:
+def show(code: str = RISK) -> None:
     """Visa en risk med hela dess bedömningshistorik."""
     d = register.risk_details(state.app(), code, org_code=state.org)
     console.print(Text.assemble((d["risk"], "bold"), f" {d['rubrik']}"))
@@ -92,7 +95,7 @@ def show(code: str = typer.Argument(...)) -> None:
 
 
 @app.command("history")
-def history(code: str = typer.Argument(...)) -> None:
+def history(code: str = RISK) -> None:
     """Visa en risks bedömningar år för år, med vem och varifrån."""
     d = register.risk_details(state.app(), code, org_code=state.org)
     print_table(d["historik"], title=f"{d['risk']} {d['rubrik']}", empty="Inga bedömningar ännu.")
@@ -100,7 +103,7 @@ def history(code: str = typer.Argument(...)) -> None:
 
 @app.command("heatmap")
 def heatmap(
-    unit: str = typer.Option(..., "--unit"), year: int = typer.Option(..., "--year"),
+    unit: str = UNIT, year: int = YEAR,
     residual: bool = typer.Option(False, "--residual", help="Kvarvarande risk i stället för inneboende."),
     html: Path = typer.Option(None, "--html", help="Skriv värmekartan som HTML-fil."),
     xlsx: Path = typer.Option(None, "--xlsx", help="Skriv värmekartan som Excel-fil."),

@@ -6,7 +6,7 @@ import typer
 from rich.text import Text
 
 from ikcheck import engine, rulebook
-from ikcheck.cli.common import console, ok, print_table, state
+from ikcheck.cli.common import UNIT_FILTER, YEAR, console, ok, print_table, state
 
 app = typer.Typer(help="Regelfiler: kontrollera, testa, förklara och jämför.", no_args_is_help=True)
 
@@ -62,7 +62,7 @@ def explain(ident: str = typer.Argument(..., help="Risk (t.ex. SN-R003), kontrol
 @app.command("diff")
 def diff(old: Path = typer.Argument(..., help="Nuvarande regelfil eller katalog."),
          new: Path = typer.Argument(..., help="Ändrad regelfil eller katalog."),
-         year: int = typer.Option(..., "--year"), unit: str = typer.Option(None, "--unit")) -> None:
+         year: int = YEAR, unit: str = UNIT_FILTER) -> None:
     """Vad skulle ändras i årets register om reglerna ändrades: vilka risker flyttar in i eller ut ur planen."""
     d = rulebook.diff(state.app(), old, new, year, unit, org_code=state.org)
     if not d.moved:

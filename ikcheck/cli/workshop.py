@@ -6,13 +6,13 @@ import typer
 from rich.text import Text
 
 from ikcheck import workshop
-from ikcheck.cli.common import busy, console, ok, state
+from ikcheck.cli.common import UNIT, busy, console, ok, state
 
 app = typer.Typer(help="Riskworkshoppar i Excel: mallar och inläsning.", no_args_is_help=True)
 
 
 @app.command("template")
-def template(unit: str = typer.Option(..., "--unit"), year: int = typer.Option(..., "--year", help="Året bedömningen gäller."),
+def template(unit: str = UNIT, year: int = typer.Option(..., "--year", help="Året bedömningen gäller."),
              participants: int = typer.Option(1, "--participants", help="Skriv en fil per deltagare."),
              out: Path = typer.Option(None, "--out", help="Fil att skriva.")) -> None:
     """Skriv workshopmallen: enhetens risker med förra årets bedömning, listor och riskmatrisens färger."""
