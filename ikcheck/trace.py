@@ -11,6 +11,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ikcheck.app import App
+from ikcheck.planning import STATUS_SV
+from ikcheck.register import STATUSES
+from ikcheck.results import action_status
 from ikcheck.errors import NotFound, UserError
 from ikcheck.store.models import (
     Action, Conclusion, ControlPlan, ControlPoint, ControlResult, ImportBatch, Organisation, ReportRecord, Risk,
@@ -86,14 +89,14 @@ def _firings(s: Session, subjects: list[tuple[str, int]]) -> list[Step]:
 
 def _plan_step(plan: ControlPlan) -> Step:
     decision = (f"beslutad {plan.decision_date} {plan.decision_paragraph}, dnr {plan.decision_dnr}, av {plan.decided_by}"
-                if plan.decision_date else f"ej beslutad ({plan.status})")
+                if plan.decision_date else f"ej beslutad ({STATUS_SV[plan.status]})")
     return {"kind": "plan", "id": f"plan:{plan.id}", "text": f"Plan {plan.year} version {plan.version}: {decision}",
             "details": f"regelversion {plan.rules_hash or ''}" + (f"; revidering: {plan.revision_reason}" if plan.revision_reason else "")}
 
 
 def _risk_steps(s: Session, risk: Risk, year: int | None) -> list[Step]:
     steps = [{"kind": "risk", "id": f"risk:{risk.code}", "text": f"{risk.code} {risk.title}",
-              "details": f"kategori {risk.category}, källa {risk.source}, status {risk.status}"}]
+              "details": f"kategori {risk.category}, källa {risk.source}, status {STATUSES[risk.status]}"}]
     q = select(RiskAssessment).where(RiskAssessment.risk_id == risk.id).order_by(RiskAssessment.year, RiskAssessment.id)
     for ra in s.scalars(q):
         if year is not None and ra.year != year:
@@ -173,7 +176,7 @@ def _point_trace(s: Session, org: Organisation, cp: ControlPoint) -> dict:
 
 def _action(s: Session, org: Organisation, a: Action) -> dict:
     head = {"kind": "åtgärd", "id": f"action:{a.code}", "text": f"{a.code}: {a.description}",
-            "details": f"ansvarig {a.owner}, klart senast {a.due_date}, status {a.status}; "
+            "details": f"ansvarig {a.owner}, klart senast {a.due_date}, status {action_status(a)}; "
                        + "; ".join(f"{n.get('at')} {n.get('by')}: {n.get('text')}" for n in a.notes or [])}
     if a.result_id:
         t = _result(s, org, s.get(ControlResult, a.result_id))
@@ -188,7 +191,7 @@ def _action(s: Session, org: Organisation, a: Action) -> dict:
 
 def _risk(s: Session, org: Organisation, r: Risk) -> dict:
     back = _risk_steps(s, r, None) + _firings(s, [("risk", r.id)])
-    forward = [{"kind": "kontrollpunkt", "id": f"point:{cp.code}", "text": f"{cp.code} i plan {plan.year} v{plan.version} ({plan.status})",
+    forward = [{"kind": "kontrollpunkt", "id": f"point:{cp.code}", "text": f"{cp.code} i plan {plan.year} v{plan.version} ({STATUS_SV[plan.status]})",
                 "details": cp.title}
                for cp, plan in s.execute(select(ControlPoint, ControlPlan).join(ControlPlan, ControlPlan.id == ControlPoint.plan_id)
                                          .where(ControlPoint.risk_id == r.id).order_by(ControlPlan.year, ControlPlan.version))]

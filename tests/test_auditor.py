@@ -53,6 +53,7 @@ def test_action_status_is_derived_from_the_date_as_action_list_shows_it(cycle, c
         df = query.actions(cycle)
         assert dict(zip(df["action"], df["status"])) == {code: status for code in due}, on
         assert {a["status"] for a in results.list_actions(cycle)} == {status}
+        assert f"status {status};" in trace.trace(cycle, f"action:{next(iter(due))}")["backward"][0]["details"]
         assert len(query.actions(cycle, status=status)) == len(due)
     r = cli("query", "actions", "--status", "försenad")
     assert r.code == 0 and sum(line.endswith("\tförsenad") for line in r.out.splitlines()) == len(due)
@@ -163,6 +164,7 @@ def test_trace_from_a_result_back_to_its_sources_and_forward_to_reports(cycle, t
     assert any("§ 134" in s["text"] for s in t["backward"])
     assert any("RES-02" in s["text"] for s in t["backward"])
     assert any("PRI-0" in s["text"] for s in t["backward"])
+    assert any(s["kind"] == "risk" and "status aktiv" in s["details"] for s in t["backward"])  # Swedish, as listed
     assert any(s["kind"] == "rapport" for s in t["forward"])
     r = cli("trace", f"result:{rid}")
     assert r.code == 0 and "Bakåt" in r.out and "Framåt" in r.out
