@@ -59,9 +59,9 @@ def _one_line(text: str) -> str:
 
 
 def print_table(rows: list[dict], title: str | None = None, empty: str = "Inga träffar.") -> None:
-    """A table on the terminal (long values fold onto more lines, never cut). Piped or redirected, the
-    rows are tab-separated with a header line, whole values for scripts and Excel, and the title or the
-    empty message goes to stderr."""
+    """A table on the terminal (long values fold onto more lines, never cut). Piped or redirected: the
+    rows tab-separated under a header line, whole values (for scripts, or to paste into Excel), and the
+    title or the empty message on stderr."""
     if not console.is_terminal:
         if title or not rows:
             err_console.print(title if rows else empty)
