@@ -48,7 +48,7 @@ SEMI = typer.Option(False, "--semicolon", help="CSV med semikolon och decimalkom
 def risks(unit: str = UNIT_FILTER, year: int = YEAR_FILTER,
           level: str = typer.Option(None, help="Risknivå enligt matrisen, t.ex. hög."),
           category: str = typer.Option(None, help="Kategori, t.ex. legal."),
-          status: str = typer.Option(None, help="Riskens status, t.ex. aktiv."),
+          status: str = typer.Option(None, help="Riskens status som i vyn: active eller retired."),
           text: str = typer.Option(None, "--text", help="Sök i rubriken (stora och små bokstäver lika, även å, ä, ö)."),
           fmt: str = FMT, out: Path = OUT, semicolon: bool = SEMI) -> None:
     """Risker med bedömningar (vyn v_risks)."""
