@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ikcheck import matrix as matrix_mod
 from ikcheck.config import Settings, load_settings
-from ikcheck.errors import NotFound, UserError
+from ikcheck.errors import NotFound, Problem, UserError
 from ikcheck.store import Database, audit
 from ikcheck.store.models import ImportBatch, Organisation, RiskMatrix, Unit
 from ikcheck.workbooks.reader import content_hash
@@ -69,15 +69,30 @@ class App:
             raise NotFound(f"Enheten {code!r} finns inte i {org.name} (finns: {known}).")
         return unit
 
-    def already_imported(self, s: Session, org: Organisation, kind: str, path: Path) -> tuple[str, str | None]:
-        """The file's content hash, and a Swedish line saying when and by whom it was imported before
-        (None if it never was): the same file twice changes nothing."""
-        digest = content_hash(path) if Path(path).is_file() else ""
-        prior = s.scalar(select(ImportBatch).where(ImportBatch.org_id == org.id, ImportBatch.kind == kind,
-                                                   ImportBatch.content_hash == digest)) if digest else None
-        if prior is None:
-            return digest, None
-        return digest, f"{Path(path).name}: inläst {prior.imported_at:%Y-%m-%d %H:%M} av {prior.imported_by}"
+    def files_to_import(self, s: Session, org: Organisation, kind: str, files: list[Path],
+                        one_each: str) -> tuple[list[tuple[Path, str]], list[str], list[Problem]]:
+        """The files to read, each with its content hash; a Swedish line for each file imported before,
+        saying when and by whom (the same file again changes nothing); and a problem for each file with
+        the same content as an earlier one in this import, which would otherwise count twice (the same
+        file given twice, or two participants' untouched workshop templates). `one_each` is what to do
+        instead, for the message."""
+        new, already, problems = [], [], []
+        seen: dict[str, str] = {}  # content hash -> file name, in this import
+        for path in map(Path, files):
+            digest = content_hash(path) if path.is_file() else ""
+            if digest in seen:
+                problems.append(Problem(f"filen har samma innehåll som {seen[digest]}", file=path.name,
+                                        expected=one_each))
+                continue
+            prior = s.scalar(select(ImportBatch).where(ImportBatch.org_id == org.id, ImportBatch.kind == kind,
+                                                       ImportBatch.content_hash == digest)) if digest else None
+            if prior is not None:
+                already.append(f"{path.name}: inläst {prior.imported_at:%Y-%m-%d %H:%M} av {prior.imported_by}")
+                continue
+            if digest:
+                seen[digest] = path.name
+            new.append((path, digest))
+        return new, already, problems
 
     def matrix_row(self, s: Session, m: matrix_mod.Matrix) -> RiskMatrix:
         """The stored version of a matrix, created the first time it is used."""

@@ -108,13 +108,9 @@ def _import_files(app: App, files: list[Path], reason: str | None, org_code: str
     with app.session() as s:
         org = app.org(s, org_code)
         periods = org.settings.get("periods", ["halvar", "helar"])
-        tables, problems = [], []
-        for path in files:
-            path = Path(path)
-            digest, prior = app.already_imported(s, org, "results", path)
-            if prior:
-                report.already.append(prior)
-                continue
+        new, report.already, problems = app.files_to_import(s, org, "results", files, "varje fil en gång")
+        tables = []
+        for path, digest in new:
             try:
                 table = reader.read(path, wbres.COLUMNS, sheet=wbres.SHEET, info_sheet=wbres.INFO)
             except ValidationFailed as exc:

@@ -93,13 +93,10 @@ def _import(app: App, files: list[Path], unit_code: str | None, year: int | None
     with app.session() as s:
         org = app.org(s, org_code)
         m = app.load_matrix(org.matrix_name)
-        problems: list[Problem] = []
+        new, report.already, problems = app.files_to_import(
+            s, org, "workshop", files, "en fil per deltagare, med deltagarens namn vid Deltagare: överst i mallen")
         tables = []
-        for path in files:
-            digest, prior = app.already_imported(s, org, "workshop", path)
-            if prior:
-                report.already.append(prior)
-                continue
+        for path, digest in new:
             try:
                 if reader.sniff(path) != "xlsx":
                     raise ValidationFailed(f"Filen {path.name} är ingen Excel-arbetsbok.", [Problem(

@@ -284,6 +284,12 @@ def test_broken_input_corpus_changes_nothing(app, kommun, tmp_path, cli):
     r = cli("results", "import", tmp_path / "negative.xlsx")
     assert r.code == 2 and "fil negative.xlsx, blad 'Resultat', rad 3, kolumn K" in r.err
     assert dump(app) == before
+    # the same file twice in one import (here under two names)
+    copy = tmp_path / "good (kopia).xlsx"
+    copy.write_bytes(good.read_bytes())
+    r = cli("results", "import", good, copy)
+    assert r.code == 2 and "fil good (kopia).xlsx: filen har samma innehåll som good.xlsx" in r.err
+    assert dump(app) == before
 
 
 def test_actions_update_close_and_overdue(app, kommun, tmp_path, cli):

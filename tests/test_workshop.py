@@ -109,6 +109,22 @@ def test_a_participant_sending_later_joins_the_same_workshop(app, kommun, tmp_pa
     assert (last["sannolikhet"], last["spridning"], last["deltagare"]) == (2, 3, "A, B, C")
 
 
+def test_two_untouched_templates_are_refused_rather_than_counted_once(app, kommun, tmp_path):
+    """Untouched templates are the same file to the byte (last year's scores, no name). Counting one
+    of them would change the median, counting both would break the one-import-per-content rule."""
+    a, b, c = workshop.template(app, "SN", YEAR, tmp_path / "ws.xlsx", participants=3)
+    fill(c, "C", {"SN-R001": (4, 1)})
+    before = dump(app)
+    with pytest.raises(ValidationFailed) as exc:
+        workshop.import_files(app, [a, b, c])
+    assert f"fil {b.name}: filen har samma innehåll som {a.name}" in str(exc.value)
+    assert "deltagarens namn vid Deltagare:" in str(exc.value)
+    assert dump(app) == before
+    fill(a, "A", {})
+    fill(b, "B", {})
+    assert workshop.import_files(app, [a, b, c]).participants == ["A", "B", "C"]
+
+
 @given(st.lists(st.integers(1, 4), min_size=1, max_size=9))
 def test_median_step_is_a_middle_value_rounded_up(values):
     m = workshop.median_step(values)
