@@ -281,6 +281,10 @@ def _validate(app: App, s: Session, org: Organisation, plan: ControlPlan,
     risks = register.risk_facts(s, org, plan.year, unit.id)
     levels = {f["risk_id"]: f["level"] for f in risks}
     facts = risks + [point_fact(cp, unit.code, levels.get(cp.risk_id)) for cp in plan.points]
+    facts += [{"type": "action", "action_id": a.id, "code": a.code, "risk_id": a.risk_id, "plan_id": a.plan_id,
+               "status": a.status}
+              for a in s.scalars(select(Action).where(Action.plan_id.in_(_version_ids(s, plan)),
+                                                      Action.risk_id.is_not(None)))]
     facts += [{"type": "ks_requirement", "req_id": r.id, "code": r.code, "title": r.title, "year": r.year}
               for r in ks_requirements(app, s, org, plan.year)]
     if store_as:

@@ -145,6 +145,18 @@ def test_absence_rule_with_blocker_asserted_last(eng):
     assert uncovered == [2]
 
 
+@pytest.mark.parametrize("eng", ENGINES)
+def test_a_rule_with_two_absence_patterns_needs_both_blockers_missing(eng):
+    """PV-01: a high risk is covered by a kontrollpunkt or by a direktåtgärd, given in any order."""
+    facts = [risk(1, 12), risk(2, 12), risk(3, 12),
+             {"type": "control_point", "cp_id": 10, "code": "K1", "risk_id": 1, "status": "accepted"},
+             {"type": "control_point", "cp_id": 11, "code": "K3", "risk_id": 3, "status": "rejected"},
+             {"type": "action", "action_id": 20, "code": "Å1", "risk_id": 2, "plan_id": 1, "status": "planerad"}]
+    for order in (facts, facts[::-1]):
+        ev = engine.evaluate(ruleset("planvalidering"), order, engine=eng)
+        assert [c.subject_id for c in ev.conclusions if c.rule_id == "PV-01"] == [3]
+
+
 def test_failure_while_reading_actions_is_raised_and_leaves_no_state(monkeypatch):
     """Trap 6: exceptions inside actions were swallowed. Ours are raised after the batch is drained
     and its state deleted; the next batch is right."""

@@ -174,3 +174,32 @@ def test_plan_cli_flow(cli, app, kommun, tmp_path):
     assert cli("plan", "export", "--unit", "EEN", "--year", YEAR, "--format", "xlsx", "--out", out).code == 0
     assert out.is_file()
     assert cli("audit", "verify").code == 0
+
+
+def test_a_high_risk_with_known_deficiencies_gets_a_direct_action_and_the_plan_is_complete(app, kommun, tmp_path):
+    """PRI-01 sends a high risk whose control found väsentliga brister to a direktåtgärd instead of a
+    kontrollpunkt; planvalidering's PV-01 used to block that very draft for lacking a kontrollpunkt."""
+    import random
+
+    from ikcheck import results
+
+    planning.derive(app, "SN", YEAR)
+    planning.accept(app, "SN", YEAR)
+    planning.decide(app, "SN", YEAR, "2024-11-21", "§ 1", "SN 2024/1")
+    blank = results.template(app, "SN", YEAR, "halvar", tmp_path / "m.xlsx")
+    first = load_workbook(blank)["Resultat"].cell(2, 1).value
+    deficient = next(ln["risk"].split()[0] for ln in planning.show(app, "SN", YEAR)["lines"] if ln["kod"] == first)
+    filled = demo.fill_results(blank, tmp_path / "r.xlsx", random.Random(1), "halvar", YEAR, bad={0})
+    results.import_files(app, [filled], on=dt.date(YEAR, 8, 1))
+    assert results.list_results(app, "SN", YEAR, "halvar")[0]["bedömning"] == "väsentliga brister"
+    other = next(r["risk"] for r in register.list_risks(app, unit="SN", year=YEAR) if r["risk"] != deficient)
+    for code in (deficient, other):  # both high next year
+        register.assess(app, code, YEAR + 1, register.Scores(4, 4))
+
+    r = planning.derive(app, "SN", YEAR + 1)
+    assert r.actions == 1 and r.findings == []
+    d = planning.show(app, "SN", YEAR + 1)
+    assert [a["åtgärd"] for a in d["actions"]] == [f"Åtgärda: {register.risk_details(app, deficient)['rubrik']}"]
+    assert {ln["risk"].split()[0] for ln in d["lines"] if ln["regel"] != "KS"} == {other}
+    planning.accept(app, "SN", YEAR + 1)
+    assert planning.decide(app, "SN", YEAR + 1, "2025-11-20", "§ 2", "SN 2025/2").status == "decided"

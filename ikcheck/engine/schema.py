@@ -35,6 +35,9 @@ FACT_TYPES: dict[str, FactType] = {
             "method": STR, "sample_size": INT, "frequency": STR, "owner": STR, "reporting": STR,
             "municipality_wide": BOOL, "ks_code": STR, "status": STR, "risk_level": STR,
         }, "En kontrollpunkt i en plan"),
+        FactType("action", "action_id", {
+            "action_id": INT, "code": STR, "risk_id": INT, "plan_id": INT, "status": STR,
+        }, "En direktåtgärd i en plan"),
         FactType("ks_requirement", "req_id", {
             "req_id": INT, "code": STR, "title": STR, "year": INT,
         }, "En kommunövergripande kontrollpunkt som KS kräver i varje plan"),
