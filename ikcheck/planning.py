@@ -235,7 +235,7 @@ def derive(app: App, unit_code: str, year: int, *, replace: bool = False,
             act = Action(org_id=org.id, unit_id=unit.id, code=f"{unit.code}-{year}-Å{actions:02d}",
                          risk_id=risk.id, plan_id=plan.id, description=f"Åtgärda: {risk.title}",
                          owner=risk.owner, due_date=dt.date(year, 6, 30), status="planerad",
-                         notes=[{"at": dt.date.today().isoformat(), "by": app.user,
+                         notes=[{"at": today().isoformat(), "by": app.user,
                                  "text": f"Direktåtgärd enligt {c.rule_id}: {c.attributes.get('reason', '')}"}])
             s.add(act)
             s.flush()

@@ -7,7 +7,6 @@ up to the next step (the cautious choice: a tie between "2" and "3" counts as 3)
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from sqlalchemy import select, update
 
 from ikcheck import register, yamlsrc
 from ikcheck.app import App
+from ikcheck.calendar import today
 from ikcheck.errors import Problem, UserError, ValidationFailed
 from ikcheck.gcpause import paused_gc
 from ikcheck.matrix import Matrix
@@ -205,7 +205,7 @@ def _store(app: App, s, org: Organisation, unit: Unit, year: int, m: Matrix, tab
     now = utcnow()
     workshop = s.scalar(select(Workshop).where(Workshop.unit_id == unit.id, Workshop.year == year))
     if workshop is None:
-        workshop = Workshop(org_id=org.id, unit_id=unit.id, year=year, held_on=dt.date.today())
+        workshop = Workshop(org_id=org.id, unit_id=unit.id, year=year, held_on=today())
         s.add(workshop)
     batches = []
     for path, digest, table in tables:

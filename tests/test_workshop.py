@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import zipfile
 from pathlib import Path
 
@@ -9,9 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from openpyxl import load_workbook
+from sqlalchemy import select
 
 from ikcheck import register, workshop
 from ikcheck.errors import ValidationFailed
+from ikcheck.store.models import Workshop
 from tests.test_results import dump
 
 YEAR = 2026
@@ -109,7 +112,7 @@ def test_a_participant_sending_later_joins_the_same_workshop(app, kommun, tmp_pa
     assert (last["sannolikhet"], last["spridning"], last["deltagare"]) == (2, 3, "A, B, C")
 
 
-def test_two_untouched_templates_are_refused_rather_than_counted_once(app, kommun, tmp_path):
+def test_two_untouched_templates_are_refused_rather_than_counted_once(app, kommun, tmp_path, monkeypatch):
     """Untouched templates are the same file to the byte (last year's scores, no name). Counting one
     of them would change the median, counting both would break the one-import-per-content rule."""
     a, b, c = workshop.template(app, "SN", YEAR, tmp_path / "ws.xlsx", participants=3)
@@ -122,7 +125,10 @@ def test_two_untouched_templates_are_refused_rather_than_counted_once(app, kommu
     assert dump(app) == before
     fill(a, "A", {})
     fill(b, "B", {})
+    monkeypatch.setenv("IKCHECK_TODAY", "2025-09-18")  # the workshop's date is ikcheck's today
     assert workshop.import_files(app, [a, b, c]).participants == ["A", "B", "C"]
+    with app.session() as s:
+        assert [w.held_on for w in s.scalars(select(Workshop))] == [dt.date(2025, 9, 18)]
 
 
 @given(st.lists(st.integers(1, 4), min_size=1, max_size=9))

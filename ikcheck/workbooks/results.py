@@ -12,6 +12,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from ikcheck.calendar import today
 from ikcheck.errors import Problem
 from ikcheck.workbooks.reader import Column, Invalid, Row, as_choice, as_date, as_int, as_text
 from ikcheck.workbooks.safe import set_text
@@ -195,7 +196,7 @@ def write_template(path: Path, meta: dict[str, Any], points: list[dict[str, Any]
     info = wb.create_sheet(INFO)
     for i, (k, value) in enumerate([("org", meta["org"]), ("unit", meta["unit"]), ("year", meta["year"]),
                                     ("period", meta["period"]), ("version", meta["version"]),
-                                    ("generated", dt.date.today().isoformat())], start=1):
+                                    ("generated", today().isoformat())], start=1):
         set_text(info.cell(i, 1), k)
         set_text(info.cell(i, 2), value)
     info.sheet_state = "hidden"

@@ -3,7 +3,6 @@ No database here: the service hands in the matrix, the unit's processes and risk
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from ikcheck.calendar import today
 from ikcheck.errors import Problem
 from ikcheck.matrix import Matrix
 from ikcheck.workbooks.reader import Column, Invalid, Row, as_choice, as_text
@@ -244,7 +244,7 @@ def write_template(path: Path, meta: dict[str, Any], matrix: Matrix, processes: 
     ws.protection.formatRows = False
     for i, (k, value) in enumerate([("org", meta["org"]), ("unit", meta["unit"]), ("year", meta["year"]),
                                     ("matrix", matrix.name), ("matrix_hash", matrix.content_hash),
-                                    ("generated", dt.date.today().isoformat())], start=1):
+                                    ("generated", today().isoformat())], start=1):
         set_text(info.cell(i, 1), k)
         set_text(info.cell(i, 2), value)
     info.sheet_state = "hidden"
