@@ -544,7 +544,7 @@ def plan_dataset(app: App, s: Session, org: Organisation, plan: ControlPlan) -> 
                 others.append({"risk": r.code, "rubrik": r.title, "riskvärde": scores.get(r.id),
                                "utfall": c.name, "regel": c.rule_id, "skäl": c.attributes.get("reason", "")})
     actions = [{"kod": a.code, "åtgärd": a.description, "ansvarig": a.owner, "klart senast": a.due_date,
-                "status": a.status}
+                "status": a.status_on(today())}
                for a in s.scalars(select(Action).where(Action.plan_id.in_(_version_ids(s, plan))).order_by(Action.code))]
     hm = register.heatmap_in(app, s, org, unit, plan.year)
     return {

@@ -451,10 +451,7 @@ def list_results(app: App, unit_code: str, year: int, period: str | None = None,
 
 def action_status(a: Action, on: dt.date | None = None) -> str:
     """planerad/pågår/klar as set; försenad when the deadline has passed and it is not klar."""
-    on = on or today()
-    if a.status != "klar" and a.due_date and a.due_date < on:
-        return "försenad"
-    return a.status
+    return a.status_on(on or today())
 
 
 def list_actions(app: App, unit_code: str | None = None, status: str | None = None,

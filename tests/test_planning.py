@@ -176,7 +176,8 @@ def test_plan_cli_flow(cli, app, kommun, tmp_path):
     assert cli("audit", "verify").code == 0
 
 
-def test_a_high_risk_with_known_deficiencies_gets_a_direct_action_and_the_plan_is_complete(app, kommun, tmp_path):
+def test_a_high_risk_with_known_deficiencies_gets_a_direct_action_and_the_plan_is_complete(
+        app, kommun, tmp_path, monkeypatch):
     """PRI-01 sends a high risk whose control found väsentliga brister to a direktåtgärd instead of a
     kontrollpunkt; planvalidering's PV-01 used to block that very draft for lacking a kontrollpunkt."""
     import random
@@ -203,3 +204,7 @@ def test_a_high_risk_with_known_deficiencies_gets_a_direct_action_and_the_plan_i
     assert {ln["risk"].split()[0] for ln in d["lines"] if ln["regel"] != "KS"} == {other}
     planning.accept(app, "SN", YEAR + 1)
     assert planning.decide(app, "SN", YEAR + 1, "2025-11-20", "§ 2", "SN 2025/2").status == "decided"
+    due = d["actions"][0]["klart senast"]
+    for day, status in [(due, "planerad"), (due + dt.timedelta(days=1), "försenad")]:  # as action list says
+        monkeypatch.setenv("IKCHECK_TODAY", day.isoformat())
+        assert [a["status"] for a in planning.show(app, "SN", YEAR + 1)["actions"]] == [status]

@@ -316,6 +316,12 @@ class Action(Base):
     notes: Mapped[list[Any]] = mapped_column(default=list)  # [{at, by, text}]
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
+    def status_on(self, day: dt.date) -> str:
+        """The status as of a day: as set, or försenad once the deadline has passed and it is not klar."""
+        if self.status != "klar" and self.due_date and self.due_date < day:
+            return "försenad"
+        return self.status
+
 
 class RuleRun(Base):
     """One evaluation of one ruleset over a batch of facts."""
