@@ -11,10 +11,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ikcheck.app import App
+from ikcheck.calendar import today
+from ikcheck.errors import NotFound, UserError
 from ikcheck.planning import STATUS_SV
 from ikcheck.register import STATUSES
-from ikcheck.results import action_status
-from ikcheck.errors import NotFound, UserError
 from ikcheck.store.models import (
     Action, Conclusion, ControlPlan, ControlPoint, ControlResult, ImportBatch, Organisation, ReportRecord, Risk,
     RiskAssessment, RuleRun, Unit,
@@ -176,7 +176,7 @@ def _point_trace(s: Session, org: Organisation, cp: ControlPoint) -> dict:
 
 def _action(s: Session, org: Organisation, a: Action) -> dict:
     head = {"kind": "åtgärd", "id": f"action:{a.code}", "text": f"{a.code}: {a.description}",
-            "details": f"ansvarig {a.owner}, klart senast {a.due_date}, status {action_status(a)}; "
+            "details": f"ansvarig {a.owner}, klart senast {a.due_date}, status {a.status_on(today())}; "
                        + "; ".join(f"{n.get('at')} {n.get('by')}: {n.get('text')}" for n in a.notes or [])}
     if a.result_id:
         t = _result(s, org, s.get(ControlResult, a.result_id))

@@ -5,6 +5,7 @@ User errors print a Swedish message and exit 2, never a traceback."""
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import typer
 from rich.text import Text
@@ -66,20 +67,22 @@ def main(argv: list[str] | None = None) -> None:
         code = app(args=args, prog_name="ikcheck", standalone_mode=False)
     except usage.UsageError as exc:
         if not usage.is_no_args_help(exc):
-            err_console.print(Text.assemble(("Fel:", "bold red"), f" {usage.message(exc, args)}"), soft_wrap=True)
-            sys.exit(2)
+            _fail(usage.message(exc, args))
         code = app(args=[*args, "--help"], prog_name="ikcheck", standalone_mode=False)
     except typer.Abort:  # Ctrl-C
         err_console.print("Avbrutet.")
         sys.exit(1)
     except UserError as exc:
-        err_console.print(Text.assemble(("Fel:", "bold red"), f" {exc}"), soft_wrap=True)
-        sys.exit(2)
+        _fail(str(exc))
     except DBAPIError as exc:
         text = str(exc.orig) if exc.orig else str(exc)
         if "readonly" in text or "read-only" in text or "read only" in text:
-            err_console.print(Text.assemble(("Fel:", "bold red"), " Databasen är öppnad skrivskyddad; ingenting ändrades."))
-        else:
-            err_console.print(Text.assemble(("Fel:", "bold red"), f" Databasen kunde inte användas: {text}"))
-        sys.exit(2)
+            _fail("Databasen är öppnad skrivskyddad; ingenting ändrades.")
+        _fail(f"Databasen kunde inte användas: {text}")
     sys.exit(code if isinstance(code, int) else 0)  # typer.Exit(n) comes back as n
+
+
+def _fail(message: str) -> NoReturn:
+    """A user's error: the Swedish message, exit code 2, never a traceback."""
+    err_console.print(Text.assemble(("Fel:", "bold red"), f" {message}"), soft_wrap=True)
+    sys.exit(2)
