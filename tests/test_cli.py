@@ -1,5 +1,6 @@
 """The CLI speaks Swedish and never shows a traceback for a user's mistake."""
 
+import re
 import subprocess
 import sys
 
@@ -23,7 +24,7 @@ def test_usage_errors_are_swedish_and_say_where_to_read_more(cli):
         (["risk", "list", "--enhet", "SN"], "Okänd flagga --enhet (möjliga: --help, --unit).", "ikcheck risk list --help"),
         (["risk", "list", "--unit"], "Flaggan --unit behöver ett värde.", "--help"),
         (["version", "extra"], "Oväntade argument: extra.", "ikcheck version --help"),
-        (["results", "import"], "Argumentet FILES saknas.", "ikcheck results import --help"),
+        (["results", "import"], "Argumentet FIL saknas.", "ikcheck results import --help"),
         (["audit", "verify", "--read-only"], "Flaggan --read-only anges före kommandot: ikcheck --read-only audit verify.",
          "ikcheck audit verify --help"),
     ]
@@ -57,6 +58,30 @@ def test_every_command_option_and_argument_has_help():
 
     walk(typer.main.get_command(app), "")
     assert missing == []
+
+
+def test_help_names_every_value_in_swedish(cli):
+    """Typer names values by their Python type (`--unit <str>`, `{files}...`, `<list[Path]>`) under an
+    English usage line; every command's help names them in Swedish instead."""
+    from ikcheck.cli import command
+
+    def paths(cmd, path):
+        yield path
+        for name, sub in getattr(cmd, "commands", {}).items():
+            yield from paths(sub, [*path, name])
+
+    english = re.compile(r"<\w|\{[a-z_]+\}|Usage|Show this|OPTIONS|COMMAND|ARGS|TEXT\.\.\.")
+    seen = 0
+    for path in paths(command(), []):
+        r = cli(*path, "--help", db=False)
+        assert r.code == 0 and r.out.lstrip().startswith("Användning: ikcheck"), path
+        assert not english.search(r.out), (path, english.search(r.out)[0])
+        seen += 1
+    assert seen > 60
+    r = cli("results", "import", "--help", db=False)
+    assert "{FIL}..." in r.out and "--reason        TEXT" in r.out and "Visa den här hjälpen." in r.out
+    r = cli("--help", db=False)
+    assert re.search(r"--read-only +Öppna", r.out) and re.search(r"--db +SÖKVÄG\|URL", r.out)
 
 
 def test_unknown_org_is_a_user_error(cli):

@@ -60,15 +60,23 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(db.app, name="db")
 
 
+def command() -> typer.core.TyperGroup:
+    """The command tree Click runs, with its help in Swedish (cli/usage.py)."""
+    group = typer.main.get_command(app)
+    usage.swedish_help(group)
+    return group
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else list(argv)
+    cli = command()
     try:
         # not standalone: a usage error comes back here to be said in Swedish (cli/usage.py)
-        code = app(args=args, prog_name="ikcheck", standalone_mode=False)
+        code = cli.main(args=args, prog_name="ikcheck", standalone_mode=False)
     except usage.UsageError as exc:
         if not usage.is_no_args_help(exc):
             _fail(usage.message(exc, args))
-        code = app(args=[*args, "--help"], prog_name="ikcheck", standalone_mode=False)
+        code = cli.main(args=[*args, "--help"], prog_name="ikcheck", standalone_mode=False)
     except typer.Abort:  # Ctrl-C
         err_console.print("Avbrutet.")
         sys.exit(1)
