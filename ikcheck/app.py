@@ -111,3 +111,22 @@ class App:
 
     def load_matrix(self, name: str) -> matrix_mod.Matrix:
         return matrix_mod.load(name, self.settings.matrices_dir)
+
+
+def output_path(out: Path | None, default: str) -> Path:
+    """Where a written file goes: `default` (a name with its format's suffix) when no --out is given,
+    inside --out when it is a directory, else --out itself, with the suffix added when it has none.
+    A suffix of another format is refused rather than writing, say, a PDF into "rapport.html"."""
+    suffix = Path(default).suffix
+    if out is None:
+        path = Path(default)
+    elif Path(out).is_dir():
+        path = Path(out) / default
+    elif not Path(out).suffix:
+        path = Path(out).with_suffix(suffix)
+    elif Path(out).suffix.lower() != suffix:
+        raise UserError(f"Filen {out} får fel ändelse: det som skrivs är {suffix[1:]}, så namnet ska sluta på {suffix}.")
+    else:
+        path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path

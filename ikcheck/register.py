@@ -292,6 +292,7 @@ class Heatmap:
     cells: dict[tuple[int, int], list[str]]
     unit: str
     year: int
+    unit_code: str = ""
 
     def count(self, likelihood: int, impact: int) -> int:
         return len(self.cells.get((likelihood, impact), []))
@@ -317,7 +318,7 @@ def heatmap_in(app: App, s: Session, org: Organisation, unit: Unit, year: int,
         key = (ra.residual_likelihood, ra.residual_impact) if residual else (ra.likelihood, ra.impact)
         if key[0] is not None:
             cells.setdefault(key, []).append(risk.code)
-    return Heatmap(m, cells, unit.name, year)
+    return Heatmap(m, cells, unit.name, year, unit.code)
 
 
 DEFICIENT = ("mindre avvikelser", "väsentliga brister")

@@ -13,7 +13,7 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
 from ikcheck import rulebook
-from ikcheck.app import App
+from ikcheck.app import App, output_path
 from ikcheck.calendar import parse_date, today
 from ikcheck.errors import NotFound, Problem, UserError, ValidationFailed
 from ikcheck.gcpause import paused_gc
@@ -67,9 +67,7 @@ def template(app: App, unit_code: str, year: int, period: str, out: Path | None 
                   for p in due_points(s, plan, period)]
         meta = {"org": org.code, "unit": unit.code, "unit_name": unit.name, "year": year, "period": period,
                 "version": plan.version}
-    path = Path(out or f"resultat-{unit.code}-{year}-{period}.xlsx")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return wbres.write_template(path, meta, points)
+    return wbres.write_template(output_path(out, f"resultat-{unit.code}-{year}-{period}.xlsx"), meta, points)
 
 
 # --- import -------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from ikcheck import register, yamlsrc
-from ikcheck.app import App
+from ikcheck.app import App, output_path
 from ikcheck.calendar import today
 from ikcheck.errors import Problem, UserError, ValidationFailed
 from ikcheck.gcpause import paused_gc
@@ -59,8 +59,7 @@ def template(app: App, unit_code: str, year: int, out: Path | None = None, parti
                  for r in s.scalars(select(Risk).where(Risk.unit_id == unit.id, Risk.status == "active").order_by(Risk.code))]
         meta = {"org": org.code, "unit": unit.code, "unit_name": unit.name, "year": year}
         processes = [p.name for p in unit.processes]
-    base = Path(out or f"workshop-{unit.code}-{year}.xlsx")
-    base.parent.mkdir(parents=True, exist_ok=True)
+    base = output_path(out, f"workshop-{unit.code}-{year}.xlsx")
     cat = catalogue(app)
     if participants == 1:
         return [wbw.write_template(base, meta, m, processes, risks, cat)]

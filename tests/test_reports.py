@@ -113,3 +113,30 @@ def test_report_cli_formats_and_errors(cycle, cli, tmp_path):
     assert r.code == 2 and "ingen beslutad plan" in r.err
     r = cli("report", "ar", "--unit", "SN", "--year", YEAR, "--format", "docx")
     assert r.code == 2 and "Okänt format" in r.err
+
+
+def test_out_may_be_a_directory_and_a_wrong_ending_is_refused(cycle, cli, tmp_path):
+    """A directory given to --out gets the usual file name inside it (it used to end in
+    IsADirectoryError); a name without an ending gets its format's; another format's ending is refused
+    instead of writing, say, a PDF into "h.html"; a path that cannot be written is a Swedish error."""
+    d = tmp_path / "ut"
+    d.mkdir()
+    for args, name in [
+        (("report", "halvar", "--unit", "SN", "--year", YEAR, "--format", "html", "--out"), f"halvarsrapport-SN-{YEAR}.html"),
+        (("plan", "export", "--unit", "SN", "--year", YEAR, "--format", "xlsx", "--out"), f"plan-SN-{YEAR}.xlsx"),
+        (("query", "actions", "--format", "csv", "--out"), "actions.csv"),
+        (("results", "template", "--unit", "SN", "--year", YEAR, "--period", "helar", "--out"), f"resultat-SN-{YEAR}-helar.xlsx"),
+        (("workshop", "template", "--unit", "SN", "--year", YEAR + 1, "--participants", 2, "--out"),
+         f"workshop-SN-{YEAR + 1}-deltagare-2.xlsx"),
+        (("risk", "heatmap", "--unit", "Socialnämnden", "--year", YEAR, "--html"), f"riskkarta-SN-{YEAR}.html"),
+    ]:
+        r = cli(*args, d)
+        assert r.code == 0 and (d / name).is_file(), (args, r.text)
+    r = cli("report", "ks", "--year", YEAR, "--format", "pdf", "--out", tmp_path / "ks")
+    assert r.code == 0 and (tmp_path / "ks.pdf").read_bytes().startswith(b"%PDF")
+    r = cli("report", "halvar", "--unit", "SN", "--year", YEAR, "--format", "pdf", "--out", tmp_path / "h.html")
+    assert r.code == 2 and "namnet ska sluta på .pdf" in r.err and not (tmp_path / "h.html").exists()
+    blocker = tmp_path / "fil"
+    blocker.write_text("x")
+    r = cli("query", "actions", "--format", "csv", "--out", blocker / "a.csv")
+    assert r.code == 2 and r.err.startswith(f"Fel: {blocker} kunde inte skrivas eller läsas: ") and "Traceback" not in r.err

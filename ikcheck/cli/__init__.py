@@ -4,6 +4,7 @@ User errors print a Swedish message and exit 2, never a traceback."""
 
 from __future__ import annotations
 
+import errno
 import sys
 from typing import NoReturn
 
@@ -87,7 +88,20 @@ def main(argv: list[str] | None = None) -> None:
         if "readonly" in text or "read-only" in text or "read only" in text:
             _fail("Databasen är öppnad skrivskyddad; ingenting ändrades.")
         _fail(f"Databasen kunde inte användas: {text}")
+    except OSError as exc:  # a file or directory the user named cannot be written (or read)
+        _fail(_os_error(exc))
     sys.exit(code if isinstance(code, int) else 0)  # typer.Exit(n) comes back as n
+
+
+_OS_REASONS = {errno.EACCES: "behörighet saknas", errno.EPERM: "behörighet saknas", errno.ENOENT: "finns inte",
+               errno.EISDIR: "är en katalog", errno.ENOTDIR: "en del av sökvägen är ingen katalog",
+               errno.ENOSPC: "disken är full", errno.EROFS: "filsystemet är skrivskyddat",
+               errno.EEXIST: "finns redan och är ingen katalog"}
+
+
+def _os_error(exc: OSError) -> str:
+    reason = _OS_REASONS.get(exc.errno, exc.strerror or str(exc))
+    return f"{'En fil' if exc.filename is None else exc.filename} kunde inte skrivas eller läsas: {reason}."
 
 
 def _fail(message: str) -> NoReturn:

@@ -5,6 +5,7 @@ from pathlib import Path
 import typer
 from rich.text import Text
 
+from ikcheck.app import output_path
 from ikcheck.cli.common import UNIT_FILTER, YEAR_FILTER, console, err_console, ok, print_table, state
 
 app = typer.Typer(help="Frågor för revisorer: risker, planer, resultat, åtgärder, regelslutsatser.", no_args_is_help=True)
@@ -35,12 +36,12 @@ def _run(what: str, fmt: str, out: Path | None, semicolon: bool, **filters) -> N
         if len(df) > 500:
             err_console.print(f"Visar 500 av {len(df)} rader; använd --format csv/xlsx/json för alla.")
         return
-    path = q.export(df, fmt, out or Path(f"{what}.{fmt}"), semicolon=semicolon)
+    path = q.export(df, fmt, output_path(out, f"{what}.{fmt}"), semicolon=semicolon)
     ok(f"Skrev {len(df)} rader till {path}")
 
 
 FMT = typer.Option("table", "--format", help="table, csv, xlsx eller json.")
-OUT = typer.Option(None, "--out", help="Fil att skriva (för csv, xlsx, json).")
+OUT = typer.Option(None, "--out", help="Fil eller katalog att skriva till (för csv, xlsx, json).")
 SEMI = typer.Option(False, "--semicolon", help="CSV med semikolon och decimalkomma (svensk Excel).")
 
 

@@ -15,7 +15,7 @@ actions = typer.Typer(help="Åtgärder: lista, uppdatera, stänga.", no_args_is_
 @app.command("template")
 def template(unit: str = UNIT, year: int = YEAR,
              period: str = typer.Option(..., "--period", help="halvar, helar eller T1–T3."),
-             out: Path = typer.Option(None, "--out", help="Fil att skriva.")) -> None:
+             out: Path = typer.Option(None, "--out", help="Fil eller katalog att skriva till.")) -> None:
     """Skriv en Excel-mall med en rad per kontrollpunkt som ska rapporteras i perioden."""
     path = results.template(state.app(), unit, year, period, out, org_code=state.org)
     ok(f"Skrev {path}")

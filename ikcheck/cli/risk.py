@@ -6,6 +6,7 @@ import typer
 from rich.text import Text
 
 from ikcheck import register
+from ikcheck.app import output_path
 from ikcheck.cli.common import UNIT, YEAR, console, ok, print_table, state
 from ikcheck.cli.matrix import render_grid
 
@@ -105,8 +106,8 @@ def history(code: str = RISK) -> None:
 def heatmap(
     unit: str = UNIT, year: int = YEAR,
     residual: bool = typer.Option(False, "--residual", help="Kvarvarande risk i stället för inneboende."),
-    html: Path = typer.Option(None, "--html", help="Skriv värmekartan som HTML-fil."),
-    xlsx: Path = typer.Option(None, "--xlsx", help="Skriv värmekartan som Excel-fil."),
+    html: Path = typer.Option(None, "--html", help="Skriv värmekartan som HTML (fil eller katalog)."),
+    xlsx: Path = typer.Option(None, "--xlsx", help="Skriv värmekartan som Excel (fil eller katalog)."),
 ) -> None:
     """Värmekarta: antal risker per ruta i matrisen."""
     hm = register.heatmap(state.app(), unit, year, org_code=state.org, residual=residual)
@@ -114,9 +115,12 @@ def heatmap(
     if html or xlsx:
         from ikcheck.reporting import heatmap as hm_out
 
-        for path in filter(None, (html, xlsx)):
-            (hm_out.write_html if path == html else hm_out.write_xlsx)(hm, path)
-            ok(f"Skrev {path}")
+        name = f"riskkarta-{hm.unit_code}-{year}{'-kvarvarande' if residual else ''}"
+        for out, write, suffix in ((html, hm_out.write_html, ".html"), (xlsx, hm_out.write_xlsx, ".xlsx")):
+            if out:
+                path = output_path(out, name + suffix)
+                write(hm, path)
+                ok(f"Skrev {path}")
 
 
 @app.command("catalogue")

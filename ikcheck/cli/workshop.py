@@ -14,7 +14,7 @@ app = typer.Typer(help="Riskworkshoppar i Excel: mallar och inläsning.", no_arg
 @app.command("template")
 def template(unit: str = UNIT, year: int = typer.Option(..., "--year", help="Året bedömningen gäller."),
              participants: int = typer.Option(1, "--participants", help="Skriv en fil per deltagare."),
-             out: Path = typer.Option(None, "--out", help="Fil att skriva.")) -> None:
+             out: Path = typer.Option(None, "--out", help="Fil eller katalog att skriva till.")) -> None:
     """Skriv workshopmallen: enhetens risker med förra årets bedömning, listor och riskmatrisens färger."""
     for path in workshop.template(state.app(), unit, year, out, participants, org_code=state.org):
         ok(f"Skrev {path}")

@@ -9,7 +9,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 
 from ikcheck import planning
-from ikcheck.app import App
+from ikcheck.app import App, output_path
 from ikcheck.calendar import swedish_date
 from ikcheck.errors import UserError
 from ikcheck.reporting import heatmap
@@ -28,8 +28,7 @@ def export(app: App, unit: str, year: int, fmt: str, out: Path | None = None, *,
     if fmt not in FORMATS:
         raise UserError(f"Okänt format {fmt!r}; välj xlsx, html eller pdf.")
     data = planning.show(app, unit, year, version, org_code=org_code)
-    path = Path(out or f"plan-{data['unit_code']}-{year}.{fmt}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = output_path(out, f"plan-{data['unit_code']}-{year}.{fmt}")
     if fmt == "xlsx":
         write_xlsx(data, path)
     else:

@@ -17,7 +17,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy import select
 
-from ikcheck.app import App
+from ikcheck.app import App, output_path
 from ikcheck.calendar import parse_date, swedish_date, today
 from ikcheck.errors import UserError
 from ikcheck.reporting import datasets, heatmap
@@ -63,7 +63,7 @@ def unit_report(app: App, unit_code: str, year: int, kind: str, fmt: str, out: P
         org = app.org(s, org_code)
         unit = app.unit(s, org, unit_code)
         data = datasets.unit_report(app, s, org, unit, year, kind, text)
-    path = Path(out or f"{'halvarsrapport' if kind == 'halvar' else 'arsrapport'}-{unit.code}-{year}.{fmt}")
+    path = output_path(out, f"{'halvarsrapport' if kind == 'halvar' else 'arsrapport'}-{unit.code}-{year}.{fmt}")
     _write(app, path, fmt, "rapport.html.j2", {"r": data, "heatmap_html": heatmap.html_table(data["heatmap"])},
            data, _unit_sheets)
     return path, data
@@ -75,13 +75,12 @@ def ks_report(app: App, year: int, kind: str, fmt: str, out: Path | None = None,
     with app.session() as s:
         org = app.org(s, org_code)
         data = datasets.ks_summary(app, s, org, year, kind)
-    path = Path(out or f"ks-sammanstallning-{year}{'-halvar' if kind == 'halvar' else ''}.{fmt}")
+    path = output_path(out, f"ks-sammanstallning-{year}{'-halvar' if kind == 'halvar' else ''}.{fmt}")
     _write(app, path, fmt, "ks.html.j2", {"k": data}, data, _ks_sheets)
     return path, data
 
 
 def _write(app: App, path: Path, fmt: str, template: str, context: dict, data: dict, sheets) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     at = data["provenance"]["as_of"]
     if fmt == "xlsx":
         wb = Workbook()
