@@ -309,8 +309,12 @@ def run_results(app: App, org_code: str, directory: Path, summary: DemoSummary, 
         f"Kontrollresultat {year}: {totals['new']} resultat inlästa ur {2 * len(DECISIONS)} ifyllda Excel-mallar "
         f"(halvår och helår), {totals['corrected']} rättat med skäl, {totals['not_reported']} ej rapporterat, "
         f"{totals['actions']} åtgärder. Regelslutsatser: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(findings.items())) + f". Filerna finns i {out}."
+        + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(findings.items())) + f". Filerna finns i {out}."
     )
+
+
+def _n(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
 
 
 SUBMITTED = {"halvar": "2025-09-{day:02d}", "ar": "2026-02-{day:02d}"}
@@ -345,6 +349,7 @@ def run_reports(app: App, org_code: str, directory: Path, summary: DemoSummary, 
         colours = data["colours"]
     summary.lines.append(
         f"Rapporter {year}: {2 * len(DECISIONS)} halvårs- och årsrapporter inlämnade till KS (Kultur- och "
-        f"fritidsnämndens årsrapport för sent); KS-sammanställningen bedömer {colours.get('grön', 0)} enheter gröna, "
-        f"{colours.get('gul', 0)} gula och {colours.get('röd', 0)} röda. Filerna finns i {out}."
+        f"fritidsnämndens årsrapport för sent); KS-sammanställningen bedömer "
+        f"{_n(colours.get('grön', 0), 'enhet som grön', 'enheter som gröna')}, "
+        f"{_n(colours.get('gul', 0), 'som gul', 'som gula')} och {_n(colours.get('röd', 0), 'som röd', 'som röda')}. Filerna finns i {out}."
     )
