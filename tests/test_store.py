@@ -1,5 +1,10 @@
 """The schema is made by migrations only; the models and the migrations never drift apart."""
 
+import shutil
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -19,3 +24,17 @@ def test_database_is_at_the_newest_migration(app):
     assert schema_is_current(app.db.engine)
     versions = sorted(p.name[:4] for p in (Path(__file__).parent.parent / "ikcheck/store/migrations/versions").glob("0*.py"))
     assert head_revision() == versions[-1]  # read without Alembic; must agree with the newest file
+
+
+def test_the_database_file_alone_holds_every_change_after_a_command(tmp_path, demo_org_file):
+    """SQLite runs in WAL mode. ikcheck used to exit with its connections open, so every change stayed in
+    ikcheck.db-wal, and a copy of ikcheck.db (a backup, the file sent to the auditors) was empty."""
+    db = tmp_path / "kommun.db"
+    done = subprocess.run([sys.executable, "-m", "ikcheck", "--db", str(db), "init", "--org", str(demo_org_file)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not Path(f"{db}-wal").exists()
+    copy = tmp_path / "kopia.db"
+    shutil.copyfile(db, copy)
+    with closing(sqlite3.connect(copy)) as con:
+        assert con.execute("SELECT count(*) FROM unit").fetchone()[0] == 8

@@ -3,6 +3,7 @@ embedded default; PostgreSQL via IKCHECK_DATABASE_URL. The schema is made by Ale
 
 from __future__ import annotations
 
+import atexit
 import re
 import threading
 from collections.abc import Iterator
@@ -96,6 +97,12 @@ def dispose_all() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+
+
+# Closing SQLite's last connection checkpoints the WAL into the database file and removes it. Left open
+# at exit, every change stayed in ikcheck.db-wal, and a copy of ikcheck.db (a backup, the file sent to
+# the auditors) was empty.
+atexit.register(dispose_all)
 
 
 def bulk_insert(s: Session, model, rows: list[dict], chunk: int = 5000) -> None:
