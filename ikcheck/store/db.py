@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import atexit
 import re
+import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
@@ -67,8 +68,6 @@ def sqlite_functions(con) -> None:
 
 
 def _ro_connect(uri: str):
-    import sqlite3
-
     return sqlite3.connect(uri, uri=True, check_same_thread=False)
 
 
@@ -89,19 +88,33 @@ def dispose(url: str) -> None:
     """Close and forget the engines of one database (before its file is replaced)."""
     with _lock:
         for key in [k for k in _engines if k[0] == url]:
-            _engines.pop(key).dispose()
+            _close(_engines.pop(key))
 
 
 def dispose_all() -> None:
     with _lock:
         for engine in _engines.values():
-            engine.dispose()
+            _close(engine)
         _engines.clear()
 
 
-# Closing SQLite's last connection checkpoints the WAL into the database file and removes it. Left open
-# at exit, every change stayed in ikcheck.db-wal, and a copy of ikcheck.db (a backup, the file sent to
-# the auditors) was empty.
+def _close(engine: Engine) -> None:
+    """Close the engine's connections, and leave a SQLite file at rest as a rollback-journal database.
+    WAL is for while ikcheck runs (readers go on during a write); at rest it kept every change in
+    ikcheck.db-wal, so a copy of ikcheck.db (a backup, the file sent to the auditors) was empty, and a
+    WAL file cannot be opened at all from a directory the reader may not write to (a revisor given read
+    access to the file). Another process still using the file keeps WAL; it switches back when it closes."""
+    engine.dispose()
+    path = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    if not path or path == ":memory:" or not Path(path).exists():
+        return
+    try:
+        with closing(sqlite3.connect(path, timeout=0)) as con:
+            con.execute("PRAGMA journal_mode=DELETE")
+    except sqlite3.Error:
+        pass
+
+
 atexit.register(dispose_all)
 
 
