@@ -55,9 +55,10 @@ def run_demo(base: Settings, directory: Path, database: str | None = None, scale
     say = progress or (lambda _msg: None)
     org_file = settings.riskregister_dir / "demo" / "exempelby.yaml"
     risk_file = settings.riskregister_dir / "demo" / "risker.yaml"
-    org = build_kommun(app, org_file, risk_file)
+    org = build_kommun(app, org_file, risk_file, years=[DEMO_YEAR - 1])
     summary.organisations.append(org.code)
     say("Organisation och riskregister skapade")
+    run_workshops(app, org.code, risk_file, directory, summary, say)
     with app.session() as s:
         o = app.org(s, org.code)
         n_units = len(o.units)
@@ -67,7 +68,7 @@ def run_demo(base: Settings, directory: Path, database: str | None = None, scale
         levels: dict[str, int] = {}
         for _risk, ra in rows:
             levels[ra.level] = levels.get(ra.level, 0) + 1
-    summary.lines.append(
+    summary.lines.insert(0,
         f"{o.name}: {n_units} enheter (KS, {kinds.count('namnd')} nämnder, "
         f"{kinds.count('bolag')} bolag), {n_proc} processer."
     )
@@ -181,8 +182,10 @@ def run_plans(app: App, org_code: str, directory: Path, summary: DemoSummary, sa
 
 
 def build_kommun(app: App, org_file: Path, risk_file: Path, code: str | None = None,
-                 name: str | None = None, rng: random.Random | None = None) -> Organisation:
-    """Create the demo organisation and its register: two years of workshop assessments."""
+                 name: str | None = None, rng: random.Random | None = None,
+                 years: list[int] | None = None) -> Organisation:
+    """Create the demo organisation and its register: the workshop assessments of `years` (default:
+    every year in the risk file) recorded as they were agreed."""
     if code:
         spec = organisation.parse_org_file(org_file, app)
         spec.code, spec.name = code, name or code
@@ -190,7 +193,7 @@ def build_kommun(app: App, org_file: Path, risk_file: Path, code: str | None = N
     else:
         org = organisation.init_org(app, org_file)
     data = yamlsrc.load(risk_file)
-    years = list(data["years"])
+    years = list(years or data["years"])
     m = app.load_matrix(org.matrix_name)
     with app.session() as s:
         org = app.org(s, org.code)
@@ -223,6 +226,63 @@ def build_kommun(app: App, org_file: Path, risk_file: Path, code: str | None = N
                     assessed_at=dt.datetime(year - 1, 9, 15, 9, 0),
                 )
         return org
+
+
+WORKSHOP_DAY = dt.date(DEMO_YEAR - 1, 9, 15)
+THIRD_PARTICIPANT = "Maria Sund (handläggare)"
+
+
+def run_workshops(app: App, org_code: str, risk_file: Path, directory: Path, summary: DemoSummary, say) -> None:
+    """The autumn's risk workshops through Excel, as a förvaltning holds them: a template per
+    participant, filled in, and read in together dated the day of the workshop. The agreed scores are
+    the risk file's: two participants give them, the third now and then a step off, and two steps off on
+    one risk per unit, which the import flags for discussion."""
+    from ikcheck import workshop
+
+    agreed = {(item["unit"], item["title"]): item["scores"][DEMO_YEAR] for item in yamlsrc.load(risk_file)["risks"]}
+    out = directory / "workshop"
+    files = flagged = 0
+    for unit in DECISIONS:
+        say(f"Riskworkshop {unit}")
+        blanks = workshop.template(app, unit, DEMO_YEAR, out / f"workshop-{unit}-{DEMO_YEAR}.xlsx", participants=3,
+                                   org_code=org_code)
+        for k, (path, name) in enumerate(zip(blanks, [*PARTICIPANTS, THIRD_PARTICIPANT])):
+            fill_workshop(path, unit, name, agreed, off=k == 2)
+        r = workshop.import_files(app, blanks, org_code=org_code, held_on=WORKSHOP_DAY)
+        files += len(r.files)
+        flagged += r.flagged
+    summary.lines.append(
+        f"Riskworkshoppar hösten {DEMO_YEAR - 1}: {files} ifyllda Excel-mallar (3 deltagare per enhet) inlästa; "
+        f"medianen blev enhetens bedömning, {flagged} risker att diskutera (deltagarna skilde sig två steg). "
+        f"Filerna finns i {out}."
+    )
+
+
+def fill_workshop(path: Path, unit: str, name: str, agreed: dict, off: bool) -> Path:
+    """Fill a workshop template in place as participant `name` would: the agreed scores, or with `off`
+    a step lower likelihood on every third risk and two steps other impact on the first."""
+    from openpyxl import load_workbook
+
+    from ikcheck.workbooks import workshop as wbw
+
+    wb = load_workbook(path)
+    ws = wb[wbw.SHEET]
+    ws.cell(2, 2, name)
+    col = {ws.cell(wbw.HEADER_ROW, c).value: c for c in range(1, ws.max_column + 1)}
+    for i, r in enumerate(range(wbw.HEADER_ROW + 1, ws.max_row + 1)):
+        title = ws.cell(r, col["Risk"]).value
+        if not title:
+            continue
+        li, im = agreed[(unit, title)]
+        if off and i % 3 == 1:
+            li = max(1, li - 1)
+        if off and i == 0:
+            im = im + 2 if im <= 2 else im - 2
+        for header, value in (("Sannolikhet", li), ("Konsekvens", im), ("Kvarvarande sannolikhet", max(1, li - 1)),
+                              ("Kvarvarande konsekvens", im)):
+            ws.cell(r, col[header], value)
+    wb.save(path)
+    return path
 
 
 def _jitter(rng: random.Random, value: int, allowed: list[int]) -> int:

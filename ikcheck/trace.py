@@ -17,7 +17,7 @@ from ikcheck.planning import STATUS_SV
 from ikcheck.register import STATUSES
 from ikcheck.store.models import (
     Action, Conclusion, ControlPlan, ControlPoint, ControlResult, ImportBatch, Organisation, ReportRecord, Risk,
-    RiskAssessment, RuleRun, Unit,
+    RiskAssessment, RuleRun, Unit, Workshop,
 )
 
 Step = dict[str, Any]
@@ -104,10 +104,13 @@ def _risk_steps(s: Session, risk: Risk, year: int | None) -> list[Step]:
         files = sorted({p.get("file", "") for p in ra.participants if p.get("file")})
         names = ", ".join(p.get("name", "") for p in ra.participants)
         batch = s.get(ImportBatch, ra.import_batch_id) if ra.import_batch_id else None
+        workshop = s.get(Workshop, ra.workshop_id) if ra.workshop_id else None
+        when = (f", hölls {workshop.held_on}, inläst {ra.assessed_at:%Y-%m-%d}" if workshop and workshop.held_on
+                else f" {ra.assessed_at:%Y-%m-%d}")
         steps.append({"kind": "bedömning", "id": f"assessment:{ra.id}",
                       "text": f"{ra.year}: {ra.likelihood}×{ra.impact} = {ra.score} ({ra.level})"
                               + ("" if ra.is_current else " – ersatt"),
-                      "details": f"av {ra.assessed_by} {ra.assessed_at:%Y-%m-%d}; deltagare: {names or '–'}; "
+                      "details": f"av {ra.assessed_by}{when}; deltagare: {names or '–'}; "
                                  f"matris {ra.matrix.name} v{ra.matrix.version}"
                                  + (f"; filer: {', '.join(files)}" if files else "")
                                  + (f"; fil-hash {batch.content_hash[:16]}" if batch else "")})

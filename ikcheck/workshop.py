@@ -7,6 +7,7 @@ up to the next step (the cautious choice: a tie between "2" and "3" counts as 3)
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from sqlalchemy import select, update
 
 from ikcheck import register, yamlsrc
 from ikcheck.app import App, output_path
-from ikcheck.calendar import today
+from ikcheck.calendar import parse_date, today
 from ikcheck.errors import Problem, UserError, ValidationFailed
 from ikcheck.gcpause import paused_gc
 from ikcheck.matrix import Matrix
@@ -80,14 +81,18 @@ class WorkshopReport:
 
 
 def import_files(app: App, files: list[Path], unit_code: str | None = None, year: int | None = None,
-                 org_code: str | None = None) -> WorkshopReport:
-    """Validate every file first (same workshop, known risks, scores on the matrix); then one transaction."""
+                 org_code: str | None = None, held_on: str | dt.date | None = None) -> WorkshopReport:
+    """Validate every file first (same workshop, known risks, scores on the matrix); then one transaction.
+    `held_on` is the day the workshop was held, when the files are read in later (default: today)."""
+    day = parse_date(held_on, "--date") if held_on else None
+    if day and day > today():
+        raise UserError(f"--date: {day} ligger i framtiden; ange dagen då workshoppen hölls.")
     with paused_gc():
-        return _import(app, [Path(f) for f in files], unit_code, year, org_code)
+        return _import(app, [Path(f) for f in files], unit_code, year, org_code, day)
 
 
 def _import(app: App, files: list[Path], unit_code: str | None, year: int | None,
-            org_code: str | None) -> WorkshopReport:
+            org_code: str | None, held_on: dt.date | None) -> WorkshopReport:
     report = WorkshopReport()
     with app.session() as s:
         org = app.org(s, org_code)
@@ -149,7 +154,7 @@ def _import(app: App, files: list[Path], unit_code: str | None, year: int | None
         report.unit, report.year = unit.code, year
         if not tables:
             return report
-        _store(app, s, org, unit, year, m, tables, risks, scored, new, report)
+        _store(app, s, org, unit, year, m, tables, risks, scored, new, report, held_on)
         return report
 
 
@@ -200,12 +205,14 @@ def _agree(m: Matrix, scores: list[dict]) -> dict:
 
 
 def _store(app: App, s, org: Organisation, unit: Unit, year: int, m: Matrix, tables, risks, scored, new,
-           report: WorkshopReport) -> None:
+           report: WorkshopReport, held_on: dt.date | None) -> None:
     now = utcnow()
     workshop = s.scalar(select(Workshop).where(Workshop.unit_id == unit.id, Workshop.year == year))
     if workshop is None:
-        workshop = Workshop(org_id=org.id, unit_id=unit.id, year=year, held_on=today())
+        workshop = Workshop(org_id=org.id, unit_id=unit.id, year=year, held_on=held_on or today())
         s.add(workshop)
+    elif held_on:
+        workshop.held_on = held_on
     batches = []
     for path, digest, table in tables:
         b = ImportBatch(org_id=org.id, kind="workshop", filename=path.name, content_hash=digest,

@@ -48,6 +48,7 @@ def test_demo_prints_the_whole_cycle_in_swedish(demo_run):
     assert out.returncode == 0, out.stderr
     text_out = " ".join(out.stdout.split())
     assert "Exempelby kommun: 8 enheter (KS, 5 nämnder, 2 bolag), 14 processer." in text_out
+    assert "Riskworkshoppar hösten 2024: 24 ifyllda Excel-mallar (3 deltagare per enhet)" in text_out
     assert "60 risker bedömda inför 2025" in text_out
     assert "Planer för intern kontroll 2025: 8 beslutade" in text_out
     assert "Kontrollresultat 2025:" in text_out and "1 rättat med skäl" in text_out
@@ -58,6 +59,7 @@ def test_demo_prints_the_whole_cycle_in_swedish(demo_run):
 def test_demo_writes_every_report_in_every_format(demo_run):
     directory, _url, _out = demo_run
     for unit in demo.DECISIONS:
+        assert len(list((directory / "workshop").glob(f"workshop-{unit}-2025-deltagare-*.xlsx"))) == 3
         assert (directory / "planer" / f"plan-{unit}-2025.pdf").read_bytes().startswith(b"%PDF")
         assert (directory / "rapporter" / f"arsrapport-{unit}-2025-v1.pdf").is_file()
         assert (directory / "rapporter" / f"halvarsrapport-{unit}-2025-v1.pdf").is_file()
@@ -75,7 +77,12 @@ def test_demo_database_is_intact_and_complete(demo_run, cli):
         plans = c.execute(text("SELECT count(*) FROM control_plan WHERE status = 'decided'")).scalar()
         superseded = c.execute(text("SELECT count(*) FROM control_plan WHERE status = 'superseded'")).scalar()
         reports = c.execute(text("SELECT count(*) FROM report_record WHERE submitted_at IS NOT NULL")).scalar()
+        # 2025's scores came through the workshop import: three participants' files per unit
+        workshops = c.execute(text(
+            "SELECT w.held_on, count(DISTINCT w.id), count(*), count(DISTINCT a.import_batch_id) FROM risk_assessment a "
+            "JOIN workshop w ON w.id = a.workshop_id WHERE a.year = 2025 GROUP BY w.held_on")).all()
     engine.dispose()
+    assert [(str(w[0]), *w[1:]) for w in workshops] == [("2024-09-15", 8, 60, 8)]
     assert [tuple(y) for y in years] == [(2024, 60), (2025, 60)]
     assert (plans, superseded, reports) == (8, 1, 16)
 

@@ -207,3 +207,20 @@ def test_workshop_cli(cli, app, kommun, tmp_path):
     r = cli("workshop", "import", tmp_path / "nope.xlsx")
     assert r.code == 2 and "finns inte" in r.err
     assert "Direktupphandling" in cli("risk", "catalogue").out
+
+
+def test_a_workshop_read_in_later_keeps_the_day_it_was_held(cli, app, kommun, tmp_path, monkeypatch):
+    """The secretary often reads the files in days after the workshop: --date records the day it was
+    held (trace shows it beside the day the files were read in); a day in the future is a mistake."""
+    monkeypatch.setenv("IKCHECK_TODAY", f"{YEAR - 1}-09-30")
+    cli("workshop", "template", "--unit", "MBN", "--year", YEAR, "--out", tmp_path / "mbn.xlsx")
+    fill(tmp_path / "mbn.xlsx", "Lena", {"MBN-R001": (4, 4)})
+    before = dump(app)
+    r = cli("workshop", "import", tmp_path / "mbn.xlsx", "--date", f"{YEAR - 1}-10-01")
+    assert r.code == 2 and "ligger i framtiden" in r.err and dump(app) == before
+    r = cli("workshop", "import", tmp_path / "mbn.xlsx", "--date", f"{YEAR - 1}-09-15")
+    assert r.code == 0, r.text
+    with app.session() as s:
+        assert s.scalar(select(Workshop.held_on).where(Workshop.year == YEAR)) == dt.date(YEAR - 1, 9, 15)
+    r = cli("trace", "risk:MBN-R001")
+    assert f"hölls {YEAR - 1}-09-15, inläst " in " ".join(r.out.split())

@@ -23,10 +23,11 @@ def template(unit: str = UNIT, year: int = typer.Option(..., "--year", help="År
 @app.command("import")
 def import_(files: list[Path] = typer.Argument(..., help="En eller flera deltagares ifyllda mallar."),
             unit: str = typer.Option(None, "--unit", help="Kontrollera att filerna gäller denna enhet."),
-            year: int = typer.Option(None, "--year", help="Kontrollera att filerna gäller detta år.")) -> None:
+            year: int = typer.Option(None, "--year", help="Kontrollera att filerna gäller detta år."),
+            date: str = typer.Option(None, "--date", help="Dagen då workshoppen hölls (standard: i dag).")) -> None:
     """Läs in deltagarnas bedömningar: median, spridning och flaggor; nya rader blir nya risker."""
     with busy("Läser in workshopfilerna"):
-        r = workshop.import_files(state.app(), files, unit, year, org_code=state.org)
+        r = workshop.import_files(state.app(), files, unit, year, org_code=state.org, held_on=date)
     for line in r.already:
         console.print(Text.assemble(("Redan inläst, ingenting ändrat:", "yellow"), f" {line}"))
     if r.files:
