@@ -24,8 +24,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.styles import Font
 
 from ikcheck.app import App
 from ikcheck.calendar import today
@@ -248,6 +246,9 @@ def export(df: pd.DataFrame, fmt: str, path: Path, semicolon: bool = False) -> P
         safe.to_csv(path, index=False, sep=";" if semicolon else ",", encoding="utf-8-sig",
                     decimal="," if semicolon else ".")
     elif fmt == "xlsx":
+        from openpyxl import Workbook
+        from openpyxl.styles import Font
+
         wb = Workbook()
         ws = wb.active
         ws.title = "Resultat"

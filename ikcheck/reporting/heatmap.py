@@ -4,12 +4,14 @@ count and the risk ids, coloured by the matrix's risk level."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jinja2 import Environment, select_autoescape
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 
 from ikcheck.register import Heatmap
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
 
 _env = Environment(autoescape=select_autoescape(default=True))
 
@@ -51,6 +53,8 @@ def write_html(hm: Heatmap, path: Path) -> Path:
 
 
 def add_sheet(wb: Workbook, hm: Heatmap, title: str = "Värmekarta") -> None:
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+
     ws = wb.create_sheet(title)
     thin = Side(style="thin", color="555555")
     ws.cell(1, 1, f"Värmekarta – {hm.unit} {hm.year} ({hm.matrix.title})").font = Font(bold=True)
@@ -72,6 +76,8 @@ def add_sheet(wb: Workbook, hm: Heatmap, title: str = "Värmekarta") -> None:
 
 
 def write_xlsx(hm: Heatmap, path: Path) -> Path:
+    from openpyxl import Workbook
+
     wb = Workbook()
     wb.remove(wb.active)
     add_sheet(wb, hm)

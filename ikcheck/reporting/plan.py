@@ -4,9 +4,8 @@ Swedish dates) and XLSX (one sheet per table)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
 
 from ikcheck import planning
 from ikcheck.app import App, output_path
@@ -15,6 +14,9 @@ from ikcheck.errors import UserError
 from ikcheck.reporting import heatmap
 from ikcheck.reporting.render import render_html, write_pdf
 from ikcheck.workbooks.safe import set_text
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
 
 FORMATS = ("xlsx", "html", "pdf")
 COLUMNS = [("Process/rutin", "process", 22), ("Risk", "risk", 34), ("Riskvärde", "riskvärde", 10),
@@ -42,6 +44,9 @@ def export(app: App, unit: str, year: int, fmt: str, out: Path | None = None, *,
 
 
 def write_xlsx(d: dict, path: Path) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+
     wb = Workbook()
     ws = wb.active
     ws.title = "Plan"
@@ -75,6 +80,8 @@ def write_xlsx(d: dict, path: Path) -> None:
 
 
 def _table(wb: Workbook, title: str, headers: list[str], rows: list[list]) -> None:
+    from openpyxl.styles import Font
+
     ws = wb.create_sheet(title)
     for j, h in enumerate(headers, start=1):
         set_text(ws.cell(1, j), h).font = Font(bold=True)

@@ -17,10 +17,12 @@ import zipfile
 from xml.parsers.expat import ExpatError
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ikcheck.errors import Problem, ValidationFailed
-from ikcheck.workbooks.cells import Book, Sheet, SheetInfo
+
+if TYPE_CHECKING:
+    from ikcheck.workbooks.cells import Book, Sheet, SheetInfo
 
 MAX_BYTES = 200 * 1024 * 1024
 # what a workbook may unpack to: a sheet filled to Excel's last row (1,048,576 results) unpacks to 500–750 MB
@@ -199,6 +201,8 @@ def _has_header(book: Book, sheet: SheetInfo, file: str, columns: list[Column]) 
 
 
 def _read_xlsx(path: Path, columns: list[Column], sheet: str | None, info_sheet: str | None) -> Table:
+    from ikcheck.workbooks.cells import Book  # openpyxl is loaded when a workbook is read, not for every command
+
     name = path.name
     try:
         book = Book(path)

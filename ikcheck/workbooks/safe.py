@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from openpyxl.cell.cell import Cell
+if TYPE_CHECKING:
+    from openpyxl.cell.cell import Cell
 
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
