@@ -5,16 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
-import shutil
-import tempfile
-import zipfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
 from sqlalchemy import select
 
 from ikcheck.app import App, output_path
@@ -25,6 +19,10 @@ from ikcheck.reporting.render import file_hash, render_html, write_pdf
 from ikcheck.store.audit import snapshot
 from ikcheck.store.models import ReportRecord
 from ikcheck.workbooks.safe import set_text
+from ikcheck.workbooks.save import save_reproducibly
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
 
 FORMATS = ("html", "pdf", "xlsx")
 EPOCH_2000 = 946684800
@@ -83,10 +81,12 @@ def ks_report(app: App, year: int, kind: str, fmt: str, out: Path | None = None,
 def _write(app: App, path: Path, fmt: str, template: str, context: dict, data: dict, sheets) -> None:
     at = data["provenance"]["as_of"]
     if fmt == "xlsx":
+        from openpyxl import Workbook
+
         wb = Workbook()
         wb.remove(wb.active)
         sheets(wb, data)
-        _save_reproducibly(wb, path, at)
+        save_reproducibly(wb, path, at)
         return
     html = render_html(app.settings.reports_dir, template, **context)
     if fmt == "html":
@@ -96,26 +96,9 @@ def _write(app: App, path: Path, fmt: str, template: str, context: dict, data: d
             write_pdf(html, path, app.settings.reports_dir)
 
 
-def _save_reproducibly(wb: Workbook, path: Path, at: dt.datetime | None) -> None:
-    """openpyxl stamps the file with 'now' (document properties and zip entries); pin both."""
-    stamp = (at or dt.datetime(2000, 1, 1)).replace(microsecond=0)
-    wb.properties.created = wb.properties.modified = stamp
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp) / "raw.xlsx"
-        wb.save(raw)
-        iso = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
-        with zipfile.ZipFile(raw) as src, zipfile.ZipFile(Path(tmp) / "out.xlsx", "w", zipfile.ZIP_DEFLATED) as dst:
-            for info in src.infolist():
-                body = src.read(info.filename)
-                if info.filename == "docProps/core.xml":
-                    body = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*", lambda m: m.group(1) + iso.encode(), body)
-                fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-                fixed.compress_type = zipfile.ZIP_DEFLATED
-                dst.writestr(fixed, body)
-        shutil.move(str(Path(tmp) / "out.xlsx"), path)
-
-
 def _sheet(wb: Workbook, title: str, headers: list[str], rows: list[list[Any]]) -> None:
+    from openpyxl.styles import Font
+
     ws = wb.create_sheet(title)
     for j, h in enumerate(headers, start=1):
         set_text(ws.cell(1, j), h).font = Font(bold=True)

@@ -8,14 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.worksheet.datavalidation import DataValidation
-
 from ikcheck.calendar import today
 from ikcheck.errors import Problem
 from ikcheck.workbooks.reader import Column, Invalid, Row, as_choice, as_date, as_int, as_text
 from ikcheck.workbooks.safe import set_text
+from ikcheck.workbooks.save import save_reproducibly
 
 SHEET = "Resultat"
 INFO = "Info"
@@ -139,6 +136,10 @@ def _consistency(r: ResultRow) -> list[Problem]:
 
 def write_template(path: Path, meta: dict[str, Any], points: list[dict[str, Any]]) -> Path:
     """meta: org, unit, unit_name, year, period, version. points: code, title, method, sample, owner."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     wb = Workbook()
     guide = wb.active
     guide.title = "Instruktioner"
@@ -201,5 +202,4 @@ def write_template(path: Path, meta: dict[str, Any], points: list[dict[str, Any]
         set_text(info.cell(i, 2), value)
     info.sheet_state = "hidden"
     wb.active = 1
-    wb.save(path)
-    return Path(path)
+    return save_reproducibly(wb, path, dt.datetime.combine(today(), dt.time()))  # same template, same bytes

@@ -3,21 +3,18 @@ No database here: the service hands in the matrix, the unit's processes and risk
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from openpyxl import Workbook
-from openpyxl.formatting.rule import FormulaRule
-from openpyxl.styles import Alignment, Font, PatternFill, Protection
-from openpyxl.worksheet.datavalidation import DataValidation
 
 from ikcheck.calendar import today
 from ikcheck.errors import Problem
 from ikcheck.matrix import Matrix
 from ikcheck.workbooks.reader import Column, Invalid, Row, as_choice, as_text
 from ikcheck.workbooks.safe import set_text
+from ikcheck.workbooks.save import save_reproducibly
 
 SHEET, INFO, CATALOGUE = "Risker", "Info", "Katalog"
 HEADER_ROW = 4
@@ -137,6 +134,11 @@ def write_template(path: Path, meta: dict[str, Any], matrix: Matrix, processes: 
                    risks: list[dict[str, Any]], catalogue: list[dict[str, Any]]) -> Path:
     """meta: org, unit, unit_name, year, participant. risks: id, code, process, title, category,
     description, prev (l, i, score) or None."""
+    from openpyxl import Workbook
+    from openpyxl.formatting.rule import FormulaRule
+    from openpyxl.styles import Alignment, Font, PatternFill, Protection
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     wb = Workbook()
     guide = wb.active
     guide.title = "Instruktioner"
@@ -256,8 +258,8 @@ def write_template(path: Path, meta: dict[str, Any], matrix: Matrix, processes: 
         for j, key in enumerate(["area", "category", "title", "description"], start=1):
             set_text(cat.cell(i, j), item.get(key))
     wb.active = 1
-    wb.save(path)
-    return Path(path)
+    # the same template, whenever written: two participants' untouched copies are the same file to the byte
+    return save_reproducibly(wb, path, dt.datetime.combine(today(), dt.time()))
 
 
 def participant(table) -> str | None:
