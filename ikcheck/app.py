@@ -125,7 +125,8 @@ def output_path(out: Path | None, default: str) -> Path:
     elif not Path(out).suffix:
         path = Path(out).with_suffix(suffix)
     elif Path(out).suffix.lower() != suffix:
-        raise UserError(f"Filen {out} får fel ändelse: det som skrivs är {suffix[1:]}, så namnet ska sluta på {suffix}.")
+        raise UserError(f"Filen {out} får fel ändelse: det som skrivs är {suffix[1:]}, "
+                        f"så namnet ska sluta på {suffix}.")
     else:
         path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)

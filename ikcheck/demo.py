@@ -402,7 +402,7 @@ def run_reports(app: App, org_code: str, directory: Path, summary: DemoSummary, 
     for fmt in ("pdf", "html", "xlsx"):
         summary.files.append(reports.unit_report(app, "SN", year, "ar", fmt, out / f"arsrapport-SN-{year}.{fmt}",
                                                  own_text=own, org_code=org_code)[0])
-    colours = None
+    colours: dict = {}
     for fmt in ("pdf", "html", "xlsx"):
         path, data = reports.ks_report(app, year, "ar", fmt, out / f"ks-sammanstallning-{year}.{fmt}", org_code=org_code)
         summary.files.append(path)
@@ -410,6 +410,6 @@ def run_reports(app: App, org_code: str, directory: Path, summary: DemoSummary, 
     summary.lines.append(
         f"Rapporter {year}: {2 * len(DECISIONS)} halvårs- och årsrapporter inlämnade till KS (Kultur- och "
         f"fritidsnämndens årsrapport för sent); KS-sammanställningen bedömer "
-        f"{_n(colours.get('grön', 0), 'enhet som grön', 'enheter som gröna')}, "
-        f"{_n(colours.get('gul', 0), 'som gul', 'som gula')} och {_n(colours.get('röd', 0), 'som röd', 'som röda')}. Filerna finns i {out}."
+        f"{_n(colours.get('grön', 0), 'enhet som grön', 'enheter som gröna')}, {_n(colours.get('gul', 0), 'som gul', 'som gula')} "
+        f"och {_n(colours.get('röd', 0), 'som röd', 'som röda')}. Filerna finns i {out}."
     )

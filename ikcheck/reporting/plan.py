@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-
 from ikcheck import planning
 from ikcheck.app import App, output_path
 from ikcheck.calendar import swedish_date
