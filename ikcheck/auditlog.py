@@ -28,7 +28,10 @@ def _date(value: str | None, name: str) -> dt.date | None:
 
 def events(app: App, *, entity: str | None = None, entity_id: str | None = None,
            actor: str | None = None, since: str | None = None, until: str | None = None,
-           limit: int = 50) -> list[dict]:
+           limit: int = 50, org_code: str | None = None) -> list[dict]:
+    """The newest events of one kommun (and those of no kommun, such as a matrix registered), filtered."""
+    if limit < 1:
+        raise UserError(f"--limit: {limit} händelser går inte att visa; ange minst 1.")
     q = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
     if entity:
         q = q.where(AuditEvent.entity == entity)
@@ -41,6 +44,8 @@ def events(app: App, *, entity: str | None = None, entity_id: str | None = None,
     if d := _date(until, "--until"):
         q = q.where(AuditEvent.at < dt.datetime.combine(d + dt.timedelta(days=1), dt.time()))
     with app.session() as s:
+        org = app.org(s, org_code)
+        q = q.where((AuditEvent.org_id == org.id) | AuditEvent.org_id.is_(None))
         return [
             {"nr": e.seq, "när (UTC)": e.at.strftime("%Y-%m-%d %H:%M:%S"), "vem": e.actor,
              "vad": e.action, "post": e.entity, "id": e.entity_id or "",

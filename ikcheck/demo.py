@@ -12,9 +12,11 @@ from pathlib import Path
 
 from ikcheck import organisation, register, yamlsrc
 from ikcheck.app import App
+from ikcheck.calendar import clock_at, now
 from ikcheck.config import Settings, database_url_for
 from ikcheck.store.db import dispose
 from ikcheck.store.models import Organisation
+from ikcheck.workbooks.save import save_reproducibly
 
 DEMO_YEAR = 2025  # the plan year the demo runs through (workshops in autumn 2024)
 PARTICIPANTS = ["Anna Lind (controller)", "Erik Holm (verksamhetschef)"]
@@ -43,8 +45,17 @@ def _fresh_sqlite(url: str) -> None:
             Path(str(path) + suffix).unlink(missing_ok=True)
 
 
+def at(day: str, hour: int = 10) -> dt.datetime:
+    """A moment of the demo's story (UTC): every row and audit event written then carries it."""
+    return dt.datetime.combine(dt.date.fromisoformat(day), dt.time(hour, 0))
+
+
 def run_demo(base: Settings, directory: Path, database: str | None = None, scale: int = 0,
-             progress: Callable[[str], None] | None = None, seed: int = 2025) -> DemoSummary:
+             progress: Callable[[str], None] | None = None, seed: int = 2025,
+             kommun: tuple[str, str] | None = None) -> DemoSummary:
+    """The demo kommun through its year, each step on the story's own date (the clock follows the
+    story: a workshop of September 2024 is logged in September 2024). `kommun` (code, name) runs the
+    same story for another kommun beside it in the same database."""
     directory = Path(directory).resolve()
     directory.mkdir(parents=True, exist_ok=True)
     settings = demo_settings(base, directory, database)
@@ -55,10 +66,13 @@ def run_demo(base: Settings, directory: Path, database: str | None = None, scale
     say = progress or (lambda _msg: None)
     org_file = settings.riskregister_dir / "demo" / "exempelby.yaml"
     risk_file = settings.riskregister_dir / "demo" / "risker.yaml"
-    org = build_kommun(app, org_file, risk_file, years=[DEMO_YEAR - 1])
+    with clock_at(at("2024-08-20")):
+        org = build_kommun(app, org_file, risk_file, years=[DEMO_YEAR - 1],
+                           code=kommun[0] if kommun else None, name=kommun[1] if kommun else None)
     summary.organisations.append(org.code)
     say("Organisation och riskregister skapade")
-    run_workshops(app, org.code, risk_file, directory, summary, say)
+    with clock_at(at("2024-09-20")):
+        run_workshops(app, org.code, risk_file, directory, summary, say)
     with app.session() as s:
         o = app.org(s, org.code)
         n_units = len(o.units)
@@ -77,8 +91,27 @@ def run_demo(base: Settings, directory: Path, database: str | None = None, scale
         f"({', '.join(f'{v} {k}' for k, v in sorted(levels.items()))}), med historik från {DEMO_YEAR - 1}."
     )
     run_plans(app, org.code, directory, summary, say)
-    run_results(app, org.code, directory, summary, say, random.Random(seed))
-    run_reports(app, org.code, directory, summary, say)
+    rng = random.Random(seed)
+    counts: dict[str, int] = {}
+    findings: dict[str, int] = {}
+    with clock_at(at("2025-08-15")):
+        run_results(app, org.code, directory, "halvar", rng, counts, findings, say)
+    run_reports(app, org.code, directory, "halvar", say)
+    run_follow_up(app, org.code, summary, say)
+    with clock_at(at("2026-01-20")):
+        run_results(app, org.code, directory, "helar", rng, counts, findings, say)
+    with clock_at(at("2026-02-05")):
+        run_correction(app, org.code, directory, counts)
+    summary.lines.append(
+        f"Kontrollresultat {DEMO_YEAR}: {counts['new']} resultat inlästa ur {2 * len(DECISIONS)} ifyllda Excel-mallar "
+        f"(halvår i augusti, helår i januari), {counts['corrected']} rättat med skäl, {counts['not_reported']} ej "
+        f"rapporterat, {counts['actions']} åtgärder. Regelslutsatser: "
+        + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(findings.items()))
+        + f". Filerna finns i {directory / 'resultat'}.")
+    run_reports(app, org.code, directory, "ar", say)
+    with clock_at(at("2026-03-10")):
+        run_spring_follow_up(app, org.code)
+    run_ks(app, org.code, directory, summary, say)
     if scale:
         run_scale(app, org_file, risk_file, scale, directory, summary, say, seed)
     return summary
@@ -157,24 +190,30 @@ def run_plans(app: App, org_code: str, directory: Path, summary: DemoSummary, sa
 
     year = DEMO_YEAR
     total = 0
-    for unit, (date, paragraph, dnr) in DECISIONS.items():
-        say(f"Plan för {unit} {year}")
-        r = planning.derive(app, unit, year, org_code=org_code)
-        planning.accept(app, unit, year, org_code=org_code)
-        planning.decide(app, unit, year, date, paragraph, dnr, org_code=org_code)
-        total += r.points + r.ks_points
-    planning.revise(app, "SN", year, "Ny kontroll av hemtjänstens nyckelhantering efter incident i februari",
-                    org_code=org_code)
-    planning.add_point(app, "SN", year, "Kvittens vid utlämning av nycklar i hemtjänsten",
-                       risk_code="SN-R010", fields={"method": "stickprov", "sample_size": 10,
-                                                    "frequency": "halvår", "owner": "Enhetschef hemtjänst"},
-                       org_code=org_code)
-    planning.decide(app, "SN", year, "2025-03-20", "§ 31", "SN 2025/44", org_code=org_code)
+    with clock_at(at("2024-10-28")):
+        for unit in DECISIONS:
+            say(f"Plan för {unit} {year}")
+            r = planning.derive(app, unit, year, org_code=org_code)
+            planning.accept(app, unit, year, org_code=org_code)
+            total += r.points + r.ks_points
+    for unit, (date, paragraph, dnr) in sorted(DECISIONS.items(), key=lambda kv: kv[1][0]):
+        with clock_at(at(date, 15)):
+            planning.decide(app, unit, year, date, paragraph, dnr, org_code=org_code)
+    with clock_at(at("2025-03-03")):
+        planning.revise(app, "SN", year, "Ny kontroll av hemtjänstens nyckelhantering efter incident i februari",
+                        org_code=org_code)
+        planning.add_point(app, "SN", year, "Kvittens vid utlämning av nycklar i hemtjänsten",
+                           risk_code="SN-R010", fields={"method": "stickprov", "sample_size": 10,
+                                                        "frequency": "halvår", "owner": "Enhetschef hemtjänst"},
+                           org_code=org_code)
+    with clock_at(at("2025-03-20", 15)):
+        planning.decide(app, "SN", year, "2025-03-20", "§ 31", "SN 2025/44", org_code=org_code)
     out = directory / "planer"
-    for unit in DECISIONS:
-        for fmt in ("pdf", "html", "xlsx"):
-            summary.files.append(plan_out.export(app, unit, year, fmt, out / f"plan-{unit}-{year}.{fmt}",
-                                                 org_code=org_code))
+    with clock_at(at("2025-03-21")):
+        for unit in DECISIONS:
+            for fmt in ("pdf", "html", "xlsx"):
+                summary.files.append(plan_out.export(app, unit, year, fmt, out / f"plan-{unit}-{year}.{fmt}",
+                                                     org_code=org_code))
     summary.lines.append(
         f"Planer för intern kontroll {year}: {len(DECISIONS)} beslutade med {total} kontrollpunkter; "
         f"Socialnämnden reviderade sin plan i mars (version 2). Exporterade som PDF, HTML och Excel i {out}."
@@ -281,7 +320,7 @@ def fill_workshop(path: Path, unit: str, name: str, agreed: dict, off: bool) -> 
         for header, value in (("Sannolikhet", li), ("Konsekvens", im), ("Kvarvarande sannolikhet", max(1, li - 1)),
                               ("Kvarvarande konsekvens", im)):
             ws.cell(r, col[header], value)
-    wb.save(path)
+    save_reproducibly(wb, path, now())
     return path
 
 
@@ -322,91 +361,136 @@ def fill_results(template: Path, out: Path, rng: random.Random, period: str, yea
             put("Åtgärd", "Rutinen förtydligas och berörd personal utbildas.")
             put("Åtgärd ansvarig", ws.cell(r, col["Kontrollansvarig"]).value or "Förvaltningschef")
             put("Åtgärd klart senast", dt.date(year + (period == "helar"), 3 if period == "helar" else 10, 31))
-    wb.save(out)
+    save_reproducibly(wb, out, now())
     return out
 
 
-def run_results(app: App, org_code: str, directory: Path, summary: DemoSummary, say, rng: random.Random) -> None:
-    """Both periods' results from filled templates; Socialnämnden has deficiencies twice (escalated),
-    Miljö- och byggnadsnämnden leaves one control unperformed and one unreported, and one result is
-    corrected with a reason."""
+def run_results(app: App, org_code: str, directory: Path, period: str, rng: random.Random, totals: dict,
+                findings: dict, say) -> None:
+    """One period's results from filled templates, all units in one import: Socialnämnden has clear
+    deficiencies twice (escalated), Miljö- och byggnadsnämnden leaves one control unperformed and one
+    unreported at helår, and now and then a control finds a deviation or two."""
     from ikcheck import results
 
     year = DEMO_YEAR
     out = directory / "resultat"
     out.mkdir(parents=True, exist_ok=True)
-    totals = {"new": 0, "corrected": 0, "actions": 0, "not_reported": 0}
-    findings: dict[str, int] = {}
-    for period in ("halvar", "helar"):
-        files = []
-        for unit in DECISIONS:
-            say(f"Resultat {unit} {period}")
-            blank = out / f"mall-{unit}-{year}-{period}.xlsx"
-            results.template(app, unit, year, period, blank, org_code=org_code)
-            special = unit == "MBN" and period == "helar"
-            files.append(fill_results(blank, out / f"resultat-{unit}-{year}-{period}.xlsx", rng, period, year,
-                                      skip=1 if special else None, not_done=2 if special else None,
-                                      bad={0, 1} if unit == "SN" else frozenset()))
-        r = results.import_files(app, files, org_code=org_code, on=dt.date(year + 1, 1, 31))
-        for k in ("new", "corrected", "actions", "not_reported"):
-            totals[k] += getattr(r, k)
-        for k, v in r.findings.items():
-            findings[k] = findings.get(k, 0) + v
-    # a correction: KFN's first half-year file is re-sent with one count fixed
+    files = []
+    for unit in DECISIONS:
+        say(f"Resultat {unit} {period}")
+        blank = out / f"mall-{unit}-{year}-{period}.xlsx"
+        results.template(app, unit, year, period, blank, org_code=org_code)
+        special = unit == "MBN" and period == "helar"
+        files.append(fill_results(blank, out / f"resultat-{unit}-{year}-{period}.xlsx", rng, period, year,
+                                  skip=1 if special else None, not_done=2 if special else None,
+                                  bad={0, 1} if unit == "SN" else frozenset()))
+    r = results.import_files(app, files, org_code=org_code)
+    for k in ("new", "corrected", "actions", "not_reported"):
+        totals[k] = totals.get(k, 0) + getattr(r, k)
+    for k, v in r.findings.items():
+        findings[k] = findings.get(k, 0) + v
+
+
+def run_correction(app: App, org_code: str, directory: Path, totals: dict) -> None:
+    """KFN's first half-year file is re-sent with one count fixed, with the reason."""
     from openpyxl import load_workbook
 
-    path = out / f"resultat-KFN-{year}-halvar.xlsx"
+    from ikcheck import results
+
+    out = directory / "resultat"
+    path = out / f"resultat-KFN-{DEMO_YEAR}-halvar.xlsx"
     wb = load_workbook(path)
     ws = wb["Resultat"]
     col = {c.value: c.column for c in ws[1]}
     ws.cell(2, col["Antal granskade"], int(ws.cell(2, col["Antal granskade"]).value) + 5)
-    fixed = out / f"resultat-KFN-{year}-halvar-rättad.xlsx"
-    wb.save(fixed)
+    fixed = out / f"resultat-KFN-{DEMO_YEAR}-halvar-rättad.xlsx"
+    save_reproducibly(wb, fixed, now())
     r = results.import_files(app, [fixed], reason="Fem ärenden till granskades efter påpekande från revisorerna",
-                             org_code=org_code, on=dt.date(year + 1, 1, 31))
-    totals["corrected"] += r.corrected
+                             org_code=org_code)
+    totals["corrected"] = totals.get("corrected", 0) + r.corrected
+
+
+def run_follow_up(app: App, org_code: str, summary: DemoSummary, say) -> None:
+    """The autumn's follow-up of the halvår åtgärder (due 31 October): every other one is started in
+    September; of those, some are closed on time and one late, in November; the rest stay open and
+    are late when the year is reported."""
+    from ikcheck import actions
+
+    say("Uppföljning av åtgärder")
+    codes = [a["kod"] for a in actions.list_actions(app, org_code=org_code) if a["kod"].startswith("Å-")]
+    started = codes[::2]
+    closed = late = 0
+    for k, code in enumerate(started):
+        with clock_at(at("2025-09-22")):
+            actions.update(app, code, status="pågår", comment="Arbetet har påbörjats.", org_code=org_code)
+        if k % 3 == 2:
+            continue  # started, never finished
+        day = "2025-11-14" if k == 1 else f"2025-10-{14 + k % 10:02d}"
+        with clock_at(at(day)):
+            actions.close(app, code, "Rutinen är uppdaterad och berörd personal har gått igenom den.", date=day,
+                          org_code=org_code)
+        closed += 1
+        late += day > "2025-10-31"
     summary.lines.append(
-        f"Kontrollresultat {year}: {totals['new']} resultat inlästa ur {2 * len(DECISIONS)} ifyllda Excel-mallar "
-        f"(halvår och helår), {totals['corrected']} rättat med skäl, {totals['not_reported']} ej rapporterat, "
-        f"{totals['actions']} åtgärder. Regelslutsatser: "
-        + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(findings.items())) + f". Filerna finns i {out}."
-    )
+        f"Uppföljning hösten {DEMO_YEAR}: {_n(len(codes), 'åtgärd', 'åtgärder')} från halvårets resultat; "
+        f"{closed} klara ({late} efter sitt datum), {len(started) - closed} påbörjade men inte klara, "
+        f"{len(codes) - len(started)} inte påbörjade.")
 
 
 def _n(count: int, one: str, many: str) -> str:
     return f"{count} {one if count == 1 else many}"
 
 
+def run_spring_follow_up(app: App, org_code: str) -> None:
+    """In March every other åtgärd from the helår results (due 31 March) is done; the rest are late by
+    April."""
+    from ikcheck import actions
+
+    spring = [a["kod"] for a in actions.list_actions(app, org_code=org_code)
+              if a["kod"].startswith("Å-") and a["klart senast"] > dt.date(DEMO_YEAR, 12, 31)]
+    for code in spring[1::2]:
+        actions.close(app, code, "Åtgärden är genomförd och följd upp av förvaltningschefen.", org_code=org_code)
+
+
 SUBMITTED = {"halvar": "2025-09-{day:02d}", "ar": "2026-02-{day:02d}"}
+OWN_TEXT = ("Förvaltningen delar bedömningen. Bristerna i dokumentationen har åtgärdats genom utbildning av "
+            "handläggarna och en ny checklista som används sedan december.")
 
 
-def run_reports(app: App, org_code: str, directory: Path, summary: DemoSummary, say) -> None:
-    """Every unit's halvårsrapport and årsrapport, submitted to KS on time except Kultur- och
-    fritidsnämndens årsrapport (late on purpose); then KS's summary in every format."""
+def run_reports(app: App, org_code: str, directory: Path, kind: str, say) -> None:
+    """Every unit's halvårs- or årsrapport submitted to KS on its day, on time except Kultur- och
+    fritidsnämndens årsrapport (late on purpose)."""
+    from ikcheck.reporting import reports
+
+    out = directory / "rapporter"
+    own = out / "forvaltningens-text.txt"
+    out.mkdir(parents=True, exist_ok=True)
+    own.write_text(OWN_TEXT, encoding="utf-8")
+    for i, unit in enumerate(DECISIONS, start=1):
+        say(f"Rapporter {unit}")
+        day = "2026-03-20" if kind == "ar" and unit == "KFN" else SUBMITTED[kind].format(day=10 + i)
+        with clock_at(at(day)):
+            reports.submit(app, unit, DEMO_YEAR, kind, out_dir=out, date=day,
+                           own_text=own if unit == "SN" and kind == "ar" else None, org_code=org_code)
+
+
+def run_ks(app: App, org_code: str, directory: Path, summary: DemoSummary, say) -> None:
+    """KS's summary in every format, and SN's årsrapport as the nämnd reads it, in March 2026."""
     from ikcheck.reporting import reports
 
     year = DEMO_YEAR
     out = directory / "rapporter"
-    text = ("Förvaltningen delar bedömningen. Bristerna i dokumentationen har åtgärdats genom utbildning av "
-            "handläggarna och en ny checklista som används sedan december.")
-    own = out / "forvaltningens-text.txt"
-    out.mkdir(parents=True, exist_ok=True)
-    own.write_text(text, encoding="utf-8")
-    for i, unit in enumerate(DECISIONS, start=1):
-        say(f"Rapporter {unit}")
-        reports.submit(app, unit, year, "halvar", out_dir=out, date=SUBMITTED["halvar"].format(day=10 + i),
-                       org_code=org_code)
-        late = unit == "KFN"
-        reports.submit(app, unit, year, "ar", out_dir=out, date="2026-03-20" if late else SUBMITTED["ar"].format(day=10 + i),
-                       own_text=own if unit == "SN" else None, org_code=org_code)
-    for fmt in ("pdf", "html", "xlsx"):
-        summary.files.append(reports.unit_report(app, "SN", year, "ar", fmt, out / f"arsrapport-SN-{year}.{fmt}",
-                                                 own_text=own, org_code=org_code)[0])
+    say("KS-sammanställning")
     colours: dict = {}
-    for fmt in ("pdf", "html", "xlsx"):
-        path, data = reports.ks_report(app, year, "ar", fmt, out / f"ks-sammanstallning-{year}.{fmt}", org_code=org_code)
-        summary.files.append(path)
-        colours = data["colours"]
+    with clock_at(at("2026-03-25")):
+        for fmt in ("pdf", "html", "xlsx"):
+            summary.files.append(reports.unit_report(app, "SN", year, "ar", fmt, out / f"arsrapport-SN-{year}.{fmt}",
+                                                     own_text=out / "forvaltningens-text.txt", org_code=org_code)[0])
+        for fmt in ("pdf", "html", "xlsx"):
+            path, data = reports.ks_report(app, year, "ar", fmt, out / f"ks-sammanstallning-{year}.{fmt}",
+                                           org_code=org_code)
+            summary.files.append(path)
+            colours = data["colours"]
     summary.lines.append(
         f"Rapporter {year}: {2 * len(DECISIONS)} halvårs- och årsrapporter inlämnade till KS (Kultur- och "
         f"fritidsnämndens årsrapport för sent); KS-sammanställningen bedömer "

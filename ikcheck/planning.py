@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from ikcheck import engine, register, rulebook, yamlsrc
 from ikcheck.app import App
-from ikcheck.calendar import deadline, parse_date, today
+from ikcheck.calendar import deadline, not_in_future, parse_date, today
 from ikcheck.errors import NotFound, Problem, UserError, ValidationFailed
 from ikcheck.store.audit import snapshot
 from ikcheck.store.models import (
-    Action, Conclusion, ControlPlan, ControlPoint, KsRequirement, Organisation, Risk, RuleRun, Unit,
+    Action, ActionChange, Conclusion, ControlPlan, ControlPoint, KsRequirement, Organisation, Risk, RuleRun, Unit,
 )
 
 METHODS = ["stickprov", "registerkontroll", "genomgång", "intervju", "avstämning", "observation"]
@@ -57,6 +57,12 @@ class DeriveResult:
     findings: list[Finding] = field(default_factory=list)
 
 
+def default_reporting(frequency: str | None, periods: list[str]) -> list[str]:
+    """When a kontrollpunkt is reported, from how often it is done: a yearly control once, after the
+    year (the last period); every other frequency in every period."""
+    return [periods[-1]] if frequency == "årligen" else list(periods)
+
+
 # --- lookups ------------------------------------------------------------------------------------
 
 def _plans(s: Session, unit: Unit, year: int) -> list[ControlPlan]:
@@ -77,6 +83,16 @@ def decided_plan(s: Session, unit: Unit, year: int) -> ControlPlan | None:
     return s.scalar(select(ControlPlan).where(ControlPlan.unit_id == unit.id, ControlPlan.year == year,
                                               ControlPlan.status == "decided")
                     .order_by(ControlPlan.version.desc()))
+
+
+def plan_in_force(s: Session, unit: Unit, year: int, day: dt.date) -> ControlPlan | None:
+    """The version that was in force on `day`: the newest decided on or before it (a version decided
+    later replaced it only from then on). If none was decided by then, the first decided version."""
+    decided = [p for p in _plans(s, unit, year) if p.decision_date and p.status in ("decided", "superseded")]
+    by_then = [p for p in decided if p.decision_date <= day]
+    if by_then:
+        return max(by_then, key=lambda p: p.version)
+    return min(decided, key=lambda p: p.version) if decided else None
 
 
 def _draft(s: Session, unit: Unit, year: int) -> ControlPlan:
@@ -213,7 +229,8 @@ def derive(app: App, unit_code: str, year: int, *, replace: bool = False,
                 method=method.attributes.get("method") if method else None,
                 sample_size=size.attributes.get("sample_size") if size else None,
                 frequency=size.attributes.get("frequency") if size else None,
-                owner=risk.owner, reporting=list(periods), status="proposed", rule_id=c.rule_id,
+                owner=risk.owner, reporting=default_reporting(size.attributes.get("frequency") if size else None, periods),
+                status="proposed", rule_id=c.rule_id,
                 why="; ".join(why),
             )
             s.add(cp)
@@ -222,7 +239,8 @@ def derive(app: App, unit_code: str, year: int, *, replace: bool = False,
             s.add(ControlPoint(
                 org_id=org.id, plan_id=plan.id, code=f"{unit.code}-{year}-{req.code}", position=k,
                 title=req.title, method=req.method, sample_size=req.sample_size, frequency=req.frequency,
-                owner=req.owner, reporting=list(periods), municipality_wide=True, ks_code=req.code,
+                owner=req.owner, reporting=default_reporting(req.frequency, periods), municipality_wide=True,
+                ks_code=req.code,
                 status="proposed", rule_id="KS", why=f"Kommunövergripande kontrollpunkt beslutad av KS ({req.source})",
             ))
         s.flush()
@@ -239,6 +257,7 @@ def derive(app: App, unit_code: str, year: int, *, replace: bool = False,
                                  "text": f"Direktåtgärd enligt {c.rule_id}: {c.attributes.get('reason', '')}"}])
             s.add(act)
             s.flush()
+            s.add(ActionChange(org_id=org.id, action_id=act.id, on=today(), status_to="planerad", by=app.user))
             app.audit(s, "skapa", "action", act.code, after=snapshot(act), org_id=org.id)
         findings = _validate(app, s, org, plan, store_as=f"plan derive {unit.code} {year}")
         return DeriveResult(
@@ -252,6 +271,8 @@ def derive(app: App, unit_code: str, year: int, *, replace: bool = False,
 def _discard_draft(app: App, s: Session, org: Organisation, plan: ControlPlan) -> None:
     for act in s.scalars(select(Action).where(Action.plan_id == plan.id)):
         app.audit(s, "ta bort utkast", "action", act.code, before=snapshot(act), org_id=org.id)
+        for change in act.changes:
+            s.delete(change)
         s.delete(act)
     for cp in plan.points:
         app.audit(s, "ta bort utkast", "control_point", cp.code, before=snapshot(cp), org_id=org.id)
@@ -376,6 +397,8 @@ def edit(app: App, unit_code: str, year: int, code: str, fields: dict[str, Any],
         before = snapshot(cp)
         for k, v in fields.items():
             setattr(cp, k, v)
+        if "frequency" in fields and "reporting" not in fields:
+            cp.reporting = default_reporting(cp.frequency, periods)
         app.audit(s, "ändra", "control_point", cp.code, before=before, after=snapshot(cp), org_id=org.id)
     return _adjust(app, unit_code, year, org_code, change)
 
@@ -401,7 +424,8 @@ def add_point(app: App, unit_code: str, year: int, title: str, *, risk_code: str
             position=1 + max((p.position for p in plan.points), default=0),
             risk_id=risk.id if risk else None, process_id=risk.process_id if risk else None,
             title=title, municipality_wide=bool(ks_code), ks_code=ks_code, status="accepted",
-            reporting=fields.pop("reporting", None) or list(org.settings.get("periods", ["halvar", "helar"])),
+            reporting=fields.pop("reporting", None) or default_reporting(
+                fields.get("frequency"), org.settings.get("periods", ["halvar", "helar"])),
             rule_id="manuell", why=f"Tillagd manuellt av {app.user}", **fields,
         )
         s.add(cp)
@@ -433,7 +457,7 @@ def override(app: App, unit_code: str, year: int, finding_key: str, reason: str,
 
 def decide(app: App, unit_code: str, year: int, date: str, paragraph: str, dnr: str,
            org_code: str | None = None) -> ControlPlan:
-    decided_on = parse_date(date, "--date")
+    decided_on = not_in_future(parse_date(date, "--date"), "Beslutsdatumet")
     if not paragraph or not paragraph.strip():
         raise UserError("Ange paragrafen i protokollet (--paragraph \"§ 123\").")
     if not dnr or not dnr.strip():
@@ -442,6 +466,7 @@ def decide(app: App, unit_code: str, year: int, date: str, paragraph: str, dnr: 
         org = app.org(s, org_code)
         unit = app.unit(s, org, unit_code)
         plan = _draft(s, unit, year)
+        _check_decision_date(s, unit, plan, decided_on)
         open_points = [p.code for p in plan.points if p.status == "proposed"]
         if open_points:
             raise UserError(f"{len(open_points)} kontrollpunkter är inte genomgångna ({', '.join(open_points[:5])}"
@@ -468,6 +493,20 @@ def decide(app: App, unit_code: str, year: int, date: str, paragraph: str, dnr: 
         return plan
 
 
+def _check_decision_date(s: Session, unit: Unit, plan: ControlPlan, day: dt.date) -> None:
+    """A plan is decided from the autumn before its year (1 August) to the year's end, and a revision
+    never before the version it replaces."""
+    earliest = dt.date(plan.year - 1, 8, 1)
+    if day < earliest:
+        raise UserError(f"Beslutsdatumet {day} ligger före hösten innan planåret {plan.year}; en plan för "
+                        f"{plan.year} beslutas tidigast {earliest} (oftast i november {plan.year - 1}).")
+    if day > dt.date(plan.year, 12, 31):
+        raise UserError(f"Beslutsdatumet {day} ligger efter planåret {plan.year}; en plan beslutas före eller under sitt år.")
+    previous = [p.decision_date for p in _plans(s, unit, plan.year) if p.id != plan.id and p.decision_date]
+    if previous and day < max(previous):
+        raise UserError(f"Beslutsdatumet {day} ligger före beslutet om den version som revideras ({max(previous)}).")
+
+
 def revise(app: App, unit_code: str, year: int, reason: str, org_code: str | None = None) -> int:
     """Start a new version of a decided plan; it is decided in turn. Returns the new version."""
     if not reason or not reason.strip():
@@ -485,7 +524,8 @@ def revise(app: App, unit_code: str, year: int, reason: str, org_code: str | Non
         s.flush()
         for cp in current.points:
             s.add(ControlPoint(
-                org_id=org.id, plan_id=new.id, code=cp.code, position=cp.position, risk_id=cp.risk_id,
+                org_id=org.id, plan_id=new.id, lineage_id=cp.lineage, code=cp.code, position=cp.position,
+                risk_id=cp.risk_id,
                 process_id=cp.process_id, title=cp.title, method=cp.method, sample_size=cp.sample_size,
                 frequency=cp.frequency, owner=cp.owner, reporting=list(cp.reporting or []),
                 municipality_wide=cp.municipality_wide, ks_code=cp.ks_code, status=cp.status,
@@ -543,8 +583,10 @@ def plan_dataset(app: App, s: Session, org: Organisation, plan: ControlPlan) -> 
             if r:
                 others.append({"risk": r.code, "rubrik": r.title, "riskvärde": scores.get(r.id),
                                "utfall": c.name, "regel": c.rule_id, "skäl": c.attributes.get("reason", "")})
+    # a decided plan shows what was decided: each direktåtgärd as it stood on the decision day
+    on = plan.decision_date or today()
     actions = [{"kod": a.code, "åtgärd": a.description, "ansvarig": a.owner, "klart senast": a.due_date,
-                "status": a.status_on(today())}
+                "status": a.status_on(on)}
                for a in s.scalars(select(Action).where(Action.plan_id.in_(_version_ids(s, plan))).order_by(Action.code))]
     hm = register.heatmap_in(app, s, org, unit, plan.year)
     return {

@@ -109,11 +109,20 @@ def sql_for(what: str, filters: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return sql, params
 
 
+def _scoped(app: App, filters: dict[str, Any]) -> dict[str, Any]:
+    """Every query answers for one kommun: the one named, or the only one in the database (with
+    several and none named, the same refusal as every other command)."""
+    if filters.get("org") is None:
+        with app.session() as s:
+            filters = {**filters, "org": app.org(s).code}
+    return filters
+
+
 def run(app: App, what: str, **filters: Any) -> pd.DataFrame:
-    """The query as a DataFrame. Run on the driver's own cursor: a read needs no transaction, and
-    SQLAlchemy's result layer plus pandas.read_sql_query doubled the time of a typical filtered query
-    (benchmarks/bench_query.py)."""
-    columns, rows = _fetch(app, *sql_for(what, filters))
+    """The query as a DataFrame, for one kommun. Run on the driver's own cursor: a read needs no
+    transaction, and SQLAlchemy's result layer plus pandas.read_sql_query doubled the time of a typical
+    filtered query (benchmarks/bench_query.py)."""
+    columns, rows = _fetch(app, *sql_for(what, _scoped(app, filters)))
     return frame(what, columns, rows)
 
 

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session
 
 from ikcheck import rulebook
 from ikcheck.app import App, output_path
+from ikcheck.calendar import now as clock_now
 from ikcheck.calendar import parse_date, today
 from ikcheck.errors import NotFound, Problem, UserError, ValidationFailed
 from ikcheck.gcpause import paused_gc
@@ -21,7 +22,7 @@ from ikcheck.planning import decided_plan
 from ikcheck.store.audit import rows_digest, snapshot
 from ikcheck.store.db import bulk_insert
 from ikcheck.store.models import (
-    Action, Conclusion, ControlPlan, ControlPoint, ControlResult, ImportBatch, Organisation, Unit,
+    Action, ActionChange, Conclusion, ControlPlan, ControlPoint, ControlResult, ImportBatch, Organisation, Unit,
 )
 from ikcheck.workbooks import reader
 from ikcheck.workbooks import results as wbres
@@ -87,10 +88,21 @@ class ImportReport:
 @dataclass
 class _Resolved:
     row: wbres.ResultRow
-    cp: Row  # the kontrollpunkt's id, code, status, reporting, risk_id, plan_id
+    cp: Row  # the kontrollpunkt in force: id, code, status, reporting, risk_id, plan_id, lineage_id
     unit: Unit
     year: int
     batch: int  # index of its file
+
+    @property
+    def lineage(self) -> int:
+        return self.cp.lineage_id or self.cp.id
+
+
+# what a kontrollpunkt checks: a row of a template of an earlier plan version still fits the point in
+# force when none of these changed
+_WHAT_IS_CHECKED = ("title", "method", "sample_size", "frequency", "reporting")
+_FIELD_SV = {"title": "kontrollmoment", "method": "metod", "sample_size": "omfattning", "frequency": "frekvens",
+             "reporting": "rapportering"}
 
 
 def import_files(app: App, files: list[Path], reason: str | None = None, org_code: str | None = None,
@@ -127,10 +139,10 @@ def _import_files(app: App, files: list[Path], reason: str | None, org_code: str
                 f"Importen avbröts: {len(problems)} fel. Ingenting har sparats; rätta filerna och läs in igen.",
                 sorted(problems, key=lambda p: (p.file or "", p.sheet or "", p.row or 0, p.column or "")))
         # corrections need a reason; identical rows change nothing
-        current = _current_results(s, [r.cp.id for r in resolved])
+        current = _current_results(s, [r.lineage for r in resolved])
         changes, corrections = [], []
         for r in resolved:
-            old = current.get((r.cp.id, r.row.period))
+            old = current.get((r.lineage, r.row.period))
             values = _values(r.row)
             if old is not None and _reported(old) == values:
                 report.unchanged += 1
@@ -152,7 +164,7 @@ def _import_files(app: App, files: list[Path], reason: str | None, org_code: str
             batches.append(b)
             report.files.append(path.name)
         s.flush()
-        _store(app, s, org, batches, changes, reason, report)
+        _store(app, s, org, batches, changes, reason, report, on)
         groups = {(r.unit.id, r.year, r.row.period) for r, _old, _v in changes}
         for unit_id, year, period in sorted(groups):
             found = _evaluate(app, s, org, s.get(Unit, unit_id), year, period)
@@ -166,8 +178,9 @@ def _resolve(s: Session, org: Organisation, parsed, tables, on: dt.date, problem
     points: dict[str, list[Row]] = defaultdict(list)  # code -> the kontrollpunkter (every plan version)
     t = ControlPoint.__table__.c
     for i in range(0, len(codes), 500):
-        for row in s.execute(select(t.id, t.code, t.status, t.reporting, t.risk_id, t.plan_id,
-                                    ControlPlan.unit_id, ControlPlan.year)
+        for row in s.execute(select(t.id, t.code, t.status, t.reporting, t.risk_id, t.plan_id, t.lineage_id,
+                                    t.title, t.method, t.sample_size, t.frequency,
+                                    ControlPlan.unit_id, ControlPlan.year, ControlPlan.version)
                              .join(ControlPlan, ControlPlan.id == t.plan_id)
                              .where(t.org_id == org.id, t.code.in_(codes[i:i + 500]))):
             points[row.code].append(row)
@@ -205,9 +218,11 @@ def _resolve(s: Session, org: Organisation, parsed, tables, on: dt.date, problem
             continue
         version = r.version or (int(info["version"]) if info.get("version") else None)
         if version is not None and version != plan.version:
-            problems.append(row.problem("version", f"mallen gjordes för planversion {version}, men gällande plan är version {plan.version}",
-                                        f"en ny mall för version {plan.version} (`ikcheck results template`)"))
-            continue
+            # a template of another version: fine for a kontrollpunkt that checks the same thing now
+            problem = _version_problem(r.code, version, plan.version, cp, candidates)
+            if problem:
+                problems.append(row.problem("version", problem, f"raden ifylld i en mall för gällande version {plan.version}"))
+                continue
         if r.period not in (cp.reporting or []):
             problems.append(row.problem("period", f"{r.code} ska inte rapporteras {_period_name(r.period)} enligt planen",
                                         ", ".join(_period_name(p) for p in cp.reporting or [])))
@@ -228,6 +243,23 @@ def _resolve(s: Session, org: Organisation, parsed, tables, on: dt.date, problem
     return out
 
 
+def _version_problem(code: str, version: int, in_force: int, cp: Row, candidates: list[Row]) -> str | None:
+    """Why a row from a template of plan version `version` cannot be stored on the kontrollpunkt in
+    force, or None when the point is carried over unchanged."""
+    old = next((c for c in candidates if c.version == version), None)
+    if old is None:
+        return f"mallen gjordes för planversion {version}, som inte finns för {code}; gällande plan är version {in_force}"
+    if version > in_force:
+        return f"mallen gjordes för planversion {version}, som inte är beslutad; gällande plan är version {in_force}"
+    if (old.lineage_id or old.id) != (cp.lineage_id or cp.id):
+        return f"{code} i version {version} är inte samma kontrollpunkt som {code} i gällande version {in_force}"
+    changed = [_FIELD_SV[f] for f in _WHAT_IS_CHECKED if getattr(old, f) != getattr(cp, f)]
+    if changed:
+        return (f"{code} ändrades i planversion {in_force} ({', '.join(changed)}), så raden i mallen för "
+                f"version {version} gäller inte längre")
+    return None
+
+
 def _reported(res: Row) -> dict[str, Any]:
     """What the reporter sent (a rule-derived assessment was not sent)."""
     out = {k: getattr(res, k) for k in _FIELDS}
@@ -242,30 +274,30 @@ def _values(r: wbres.ResultRow) -> dict[str, Any]:
             "performed_by": r.performed_by, "approved_by": r.approved_by}
 
 
-def _current_results(s: Session, cp_ids: list[int]) -> dict[tuple[int, str], Row]:
-    """The current result per (kontrollpunkt, period), as read-only rows with the table's columns."""
+def _current_results(s: Session, lineages: list[int]) -> dict[tuple[int, str], Row]:
+    """The current result per (kontrollpunkt lineage, period), as read-only rows with the table's columns."""
     out = {}
-    ids = sorted(set(cp_ids))
+    ids = sorted(set(lineages))
     table = ControlResult.__table__
     for i in range(0, len(ids), 500):
-        for res in s.execute(select(table).where(table.c.control_point_id.in_(ids[i:i + 500]),
+        for res in s.execute(select(table).where(table.c.lineage_id.in_(ids[i:i + 500]),
                                                  table.c.is_current.is_(True))):
-            out[(res.control_point_id, res.period)] = res
+            out[(res.lineage_id, res.period)] = res
     return out
 
 
 def _store(app: App, s: Session, org: Organisation, batches: list[ImportBatch], changes, reason: str | None,
-           report: ImportReport) -> None:
+           report: ImportReport, on: dt.date) -> None:
     """Bulk insert (the 100k-row import must stay fast), with one audit event per file holding a digest
     of every stored row, so the rows themselves can be checked against the log."""
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    now = clock_now()
     superseded = [old.id for _r, old, _v in changes if old is not None]
     for i in range(0, len(superseded), 500):
         s.execute(update(ControlResult).where(ControlResult.id.in_(superseded[i:i + 500])).values(is_current=False))
     rows = []
     for r, old, values in changes:
         rows.append({
-            "org_id": org.id, "control_point_id": r.cp.id, "period": r.row.period,
+            "org_id": org.id, "control_point_id": r.cp.id, "lineage_id": r.lineage, "period": r.row.period,
             "version": old.version + 1 if old else 1, **values, "reported_by": app.user, "reported_at": now,
             "import_batch_id": batches[r.batch].id, "supersedes_id": old.id if old else None,
             "correction_reason": reason.strip() if old and reason else None, "is_current": True,
@@ -278,9 +310,13 @@ def _store(app: App, s: Session, org: Organisation, batches: list[ImportBatch], 
     ids = [new_ids[(row["control_point_id"], row["period"])] for row in rows]
     report.new = sum(1 for _r, old, _v in changes if old is None)
     report.corrected = len(changes) - report.new
+    # an åtgärd already written for the kontrollpunkt and period (a correction sends the row again, a
+    # revision a new template) is not written twice, and an import never touches an åtgärd it finds
+    known = _actions_by_point_period(s, [r.lineage for r, _o, _v in changes])
     actions = []
     for (r, _old, _values), rid in zip(changes, ids):
-        if r.row.action:
+        if r.row.action and _norm(r.row.action) not in known.get((r.lineage, r.row.period), set()):
+            known.setdefault((r.lineage, r.row.period), set()).add(_norm(r.row.action))
             actions.append({"org_id": org.id, "unit_id": r.unit.id, "code": "", "result_id": rid,
                             "risk_id": r.cp.risk_id, "description": r.row.action, "owner": r.row.action_owner,
                             "due_date": r.row.action_due, "status": "planerad",
@@ -292,6 +328,11 @@ def _store(app: App, s: Session, org: Organisation, batches: list[ImportBatch], 
         for k, a in enumerate(actions):
             a["code"] = f"Å-{start + k:05d}"
         bulk_insert(s, Action, actions)
+        created = dict(s.execute(select(Action.code, Action.id).where(
+            Action.org_id == org.id, Action.code.in_([a["code"] for a in actions]))).all())
+        bulk_insert(s, ActionChange, [{"org_id": org.id, "action_id": created[a["code"]], "on": on,
+                                       "status_from": None, "status_to": "planerad", "comment": None,
+                                       "by": app.user, "recorded_at": now} for a in actions])
     report.actions = len(actions)
     per_batch: dict[int, list[dict]] = defaultdict(list)
     for row, rid in zip(rows, ids):
@@ -308,6 +349,23 @@ def _store(app: App, s: Session, org: Organisation, batches: list[ImportBatch], 
     s.flush()
 
 
+def _norm(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _actions_by_point_period(s: Session, lineages: list[int]) -> dict[tuple[int, str], set[str]]:
+    """The åtgärder already written from results, per (kontrollpunkt lineage, period): their texts."""
+    out: dict[tuple[int, str], set[str]] = defaultdict(set)
+    ids = sorted(set(lineages))
+    for i in range(0, len(ids), 500):
+        for lineage, period, text in s.execute(
+                select(ControlResult.lineage_id, ControlResult.period, Action.description)
+                .join(ControlResult, ControlResult.id == Action.result_id)
+                .where(ControlResult.lineage_id.in_(ids[i:i + 500]))):
+            out[(lineage, period)].add(_norm(text))
+    return out
+
+
 def _next_action_number(s: Session, org: Organisation) -> int:
     codes = s.scalars(select(Action.code).where(Action.org_id == org.id, Action.code.like("Å-%")))
     return 1 + max((int(c[2:]) for c in codes if c[2:].isdigit()), default=0)
@@ -315,11 +373,25 @@ def _next_action_number(s: Session, org: Organisation) -> int:
 
 # --- evaluation ---------------------------------------------------------------------------------
 
-def _plan_results(s: Session, plan: ControlPlan) -> dict[tuple[int, str], Row]:
-    """The current result per (kontrollpunkt, period) for a whole plan, in one query."""
+def lineage_of(point) -> int:
+    """A kontrollpunkt's identity across plan versions (an ORM object or a row of the table)."""
+    return point.lineage_id or point.id
+
+
+def plan_lineages(s: Session, plan: ControlPlan) -> dict[int, int]:
+    """lineage -> the plan version's own kontrollpunkt id, for every point of the plan."""
+    return {lid or cid: cid for cid, lid in s.execute(
+        select(ControlPoint.id, ControlPoint.lineage_id).where(ControlPoint.plan_id == plan.id))}
+
+
+def plan_results(s: Session, plan: ControlPlan) -> dict[tuple[int, str], Row]:
+    """The current result per (kontrollpunkt of this plan version, period), in one query: a result
+    reported against an earlier version of a carried-over kontrollpunkt belongs to it too."""
     table = ControlResult.__table__
-    return {(r.control_point_id, r.period): r for r in s.execute(
-        select(table).join(ControlPoint, ControlPoint.id == table.c.control_point_id)
+    own = plan_lineages(s, plan)
+    lineage = func.coalesce(ControlPoint.lineage_id, ControlPoint.id)
+    return {(own[r.lineage_id], r.period): r for r in s.execute(
+        select(table).join(ControlPoint, lineage == table.c.lineage_id)
         .where(ControlPoint.plan_id == plan.id, table.c.is_current.is_(True)))}
 
 
@@ -333,7 +405,7 @@ def _previous_assessments(s: Session, plan: ControlPlan, points: list[Row], peri
         return {p.id: r.assessment for p in points if (r := current.get((p.id, periods[idx - 1])))}
     rows = s.execute(
         select(ControlPoint.risk_id, ControlPoint.ks_code, ControlResult.assessment)
-        .join(ControlResult, ControlResult.control_point_id == ControlPoint.id)
+        .join(ControlResult, ControlResult.lineage_id == func.coalesce(ControlPoint.lineage_id, ControlPoint.id))
         .join(ControlPlan, ControlPlan.id == ControlPoint.plan_id)
         .where(ControlPlan.unit_id == plan.unit_id, ControlPlan.year == plan.year - 1,
                ControlPlan.status == "decided", ControlResult.period == periods[-1],
@@ -352,11 +424,12 @@ def result_facts(s: Session, org: Organisation, unit: Unit, year: int, period: s
         return []
     periods = org.settings.get("periods", ["halvar", "helar"])
     points = due_points(s, plan, period)
-    current = _plan_results(s, plan)
-    with_action = set(s.scalars(
-        select(Action.result_id).join(ControlResult, ControlResult.id == Action.result_id)
-        .join(ControlPoint, ControlPoint.id == ControlResult.control_point_id)
-        .where(ControlPoint.plan_id == plan.id, ControlResult.is_current.is_(True))))
+    current = plan_results(s, plan)
+    # an åtgärd written from any version of the kontrollpunkt's result for the period
+    with_action = set(s.execute(
+        select(ControlResult.lineage_id, ControlResult.period).join(Action, Action.result_id == ControlResult.id)
+        .join(ControlPoint, func.coalesce(ControlPoint.lineage_id, ControlPoint.id) == ControlResult.lineage_id)
+        .where(ControlPoint.plan_id == plan.id)).all())
     previous = _previous_assessments(s, plan, points, period, periods, current)
     facts = []
     for n, cp in enumerate(points):
@@ -376,7 +449,7 @@ def result_facts(s: Session, org: Organisation, unit: Unit, year: int, period: s
             "deviation_rate": (res.deviations / res.examined) if res.examined else None,
             "assessment": res.assessment if res.assessment_rule is None else None,
             "performed_by": res.performed_by, "approved_by": res.approved_by, "same_person": same,
-            "has_action": res.id in with_action,
+            "has_action": (res.lineage_id, period) in with_action,
         })
     return facts
 
@@ -443,65 +516,3 @@ def list_results(app: App, unit_code: str, year: int, period: str | None = None,
             "bedömning": r.assessment, "bedömd av": r.assessment_rule or "rapportör",
             "rapporterad av": r.reported_by, "gällande": r.is_current, "rättelse": r.correction_reason,
         } for r, cp in s.execute(q)]
-
-
-# --- actions ------------------------------------------------------------------------------------
-
-def action_status(a: Action, on: dt.date | None = None) -> str:
-    """planerad/pågår/klar as set; försenad when the deadline has passed and it is not klar."""
-    return a.status_on(on or today())
-
-
-def list_actions(app: App, unit_code: str | None = None, status: str | None = None,
-                 org_code: str | None = None, on: dt.date | None = None) -> list[dict]:
-    with app.session() as s:
-        org = app.org(s, org_code)
-        q = select(Action, Unit.code).join(Unit, Unit.id == Action.unit_id).where(Action.org_id == org.id).order_by(Action.code)
-        if unit_code:
-            q = q.where(Action.unit_id == app.unit(s, org, unit_code).id)
-        out = []
-        for a, ucode in s.execute(q):
-            st = action_status(a, on)
-            if status and st != status:
-                continue
-            out.append({"kod": a.code, "enhet": ucode, "åtgärd": a.description, "ansvarig": a.owner,
-                        "klart senast": a.due_date, "status": st,
-                        "senaste kommentar": a.notes[-1]["text"] if a.notes else ""})
-        return out
-
-
-def _action(s: Session, org: Organisation, code: str) -> Action:
-    a = s.scalar(select(Action).where(Action.org_id == org.id, Action.code == code))
-    if a is None:
-        raise NotFound(f"Åtgärden {code!r} finns inte.")
-    return a
-
-
-def update_action(app: App, code: str, *, status: str | None = None, owner: str | None = None,
-                  due: str | None = None, comment: str | None = None, org_code: str | None = None) -> str:
-    if status is not None and status not in ACTION_STATUS:
-        raise UserError(f"Okänd status {status!r}; välj {', '.join(ACTION_STATUS)} (försenad räknas fram ur datumet).")
-    with app.session() as s:
-        org = app.org(s, org_code)
-        a = _action(s, org, code)
-        before = snapshot(a)
-        if status:
-            a.status = status
-            a.closed_on = today() if status == "klar" else None
-        if owner:
-            a.owner = owner
-        if due:
-            a.due_date = parse_date(due, "--due")
-        if comment:
-            a.notes = [*(a.notes or []), {"at": today().isoformat(), "by": app.user, "text": comment}]
-        if snapshot(a) == before:
-            raise UserError("Ingenting att ändra: ange --status, --owner, --due eller --comment.")
-        s.flush()
-        app.audit(s, "uppdatera", "action", a.code, before=before, after=snapshot(a), org_id=org.id)
-        return action_status(a)
-
-
-def close_action(app: App, code: str, comment: str, org_code: str | None = None) -> None:
-    if not comment or not comment.strip():
-        raise UserError("Beskriv hur åtgärden genomförts (--comment).")
-    update_action(app, code, status="klar", comment=comment, org_code=org_code)

@@ -153,8 +153,17 @@ def _result(s: Session, org: Organisation, res: ControlResult) -> dict:
     back += _point_steps(s, cp, plan)
     subjects = [("result", res.id), ("control_point", cp.id)] + ([("risk", cp.risk_id)] if cp.risk_id else [])
     back += _firings(s, subjects)
+    forward = [_action_step(a) for a in s.scalars(select(Action).where(Action.result_id == res.id).order_by(Action.code))]
     return {"subject": f"Resultat {res.id} ({cp.code}, {unit.name})", "backward": back,
-            "forward": _reports_using(s, unit.id, plan.year, res.period)}
+            "forward": forward + _reports_using(s, unit.id, plan.year, res.period)}
+
+
+def _action_step(a: Action) -> Step:
+    changes = "; ".join(f"{c.on} {c.status_from or 'ny'} → {c.status_to} ({c.by})"
+                        for c in sorted(a.changes, key=lambda c: (c.on, c.id)))
+    return {"kind": "åtgärd", "id": f"action:{a.code}", "text": f"{a.code}: {a.description}",
+            "details": f"ansvarig {a.owner}, klart senast {a.due_date}, status {a.status_on(today())}"
+                       + (f"; historik: {changes}" if changes else "")}
 
 
 def _point_steps(s: Session, cp: ControlPoint, plan: ControlPlan) -> list[Step]:
@@ -172,15 +181,14 @@ def _point_trace(s: Session, org: Organisation, cp: ControlPoint) -> dict:
     forward = [{"kind": "resultat", "id": f"result:{r.id}",
                 "text": f"{r.period} version {r.version}: {r.assessment or '–'}" + ("" if r.is_current else " (ersatt)"),
                 "details": f"rapporterat av {r.reported_by}"}
-               for r in s.scalars(select(ControlResult).where(ControlResult.control_point_id == cp.id).order_by(ControlResult.id))]
+               for r in s.scalars(select(ControlResult).where(ControlResult.lineage_id == cp.lineage).order_by(ControlResult.id))]
     forward += _reports_using(s, plan.unit_id, plan.year, None)
     return {"subject": f"Kontrollpunkt {cp.code}", "backward": back, "forward": forward}
 
 
 def _action(s: Session, org: Organisation, a: Action) -> dict:
-    head = {"kind": "åtgärd", "id": f"action:{a.code}", "text": f"{a.code}: {a.description}",
-            "details": f"ansvarig {a.owner}, klart senast {a.due_date}, status {a.status_on(today())}; "
-                       + "; ".join(f"{n.get('at')} {n.get('by')}: {n.get('text')}" for n in a.notes or [])}
+    head = _action_step(a)
+    head["details"] += "; " + "; ".join(f"{n.get('at')} {n.get('by')}: {n.get('text')}" for n in a.notes or [])
     if a.result_id:
         t = _result(s, org, s.get(ControlResult, a.result_id))
         return {"subject": f"Åtgärd {a.code}", "backward": [head] + t["backward"], "forward": t["forward"]}
@@ -211,14 +219,14 @@ def _report(app: App, s: Session, org: Organisation, rec: ReportRecord) -> dict:
     from ikcheck.reporting import datasets
 
     unit = s.get(Unit, rec.unit_id)
-    data = datasets.unit_report(app, s, org, unit, rec.year, rec.kind)
-    rows = data["rows"]
+    data = datasets.unit_report(app, s, org, unit, rec.year, rec.kind, on=rec.submitted_at)
+    rows = data["rows"]  # one per kontrollpunkt, as the report counts them
     members = {
-        "performed": [r for r in rows if r["performed"]],
-        "with_deviations": [r for r in rows if (r["deviations"] or 0) > 0],
+        "performed": [r for r in rows if r["status"] == "utförd"],
+        "with_deviations": [r for r in rows if r["with_deviations"]],
         "significant": [r for r in rows if r["assessment"] == "väsentliga brister"],
-        "not_performed": [r for r in rows if r["performed"] is False],
-        "not_reported": [r for r in rows if not r["reported"]],
+        "not_performed": [r for r in rows if r["status"] == "ej utförd"],
+        "not_reported": [r for r in rows if r["status"] == "ej rapporterad"],
     }
     back = [{"kind": "rapport", "id": f"report:{rec.id}",
              "text": f"{'Halvårsrapport' if rec.kind == 'halvar' else 'Årsrapport'} {rec.year} {unit.name} version {rec.version}",
@@ -226,7 +234,7 @@ def _report(app: App, s: Session, org: Organisation, rec: ReportRecord) -> dict:
                         + ("underlaget är oförändrat sedan inlämningen" if data["provenance"]["data_hash"] == rec.data_hash
                            else "OBS: underlaget har ändrats sedan inlämningen")}]
     for key, label in FIGURES.items():
-        ids = [f"result:{r['result_id']}" if r["result_id"] else f"point:{r['code']}" for r in members[key]]
+        ids = [", ".join(f"result:{i}" for i in r["result_ids"]) or f"point:{r['code']}" for r in members[key]]
         back.append({"kind": "siffra", "id": key, "text": f"{label}: {len(members[key])}",
                      "details": ", ".join(ids) or "–"})
     j = data["judgement"]

@@ -55,7 +55,8 @@ def template(app: App, unit_code: str, year: int, out: Path | None = None, parti
         m = app.load_matrix(org.matrix_name)
         prev = {r.id: (ra.likelihood, ra.impact) for r, ra in register.current_assessments(s, org.id, year - 1, unit.id)}
         procs = {p.id: p.name for p in unit.processes}
-        risks = [{"id": f"R{r.id}", "code": r.code, "process": procs.get(r.process_id), "title": r.title,
+        # a row's key is the risk's code, not a database id: the same register gives the same file
+        risks = [{"id": r.code, "code": r.code, "process": procs.get(r.process_id), "title": r.title,
                   "category": r.category, "description": r.description, "prev": prev.get(r.id)}
                  for r in s.scalars(select(Risk).where(Risk.unit_id == unit.id, Risk.status == "active").order_by(Risk.code))]
         meta = {"org": org.code, "unit": unit.code, "unit_name": unit.name, "year": year}
@@ -116,7 +117,10 @@ def _import(app: App, files: list[Path], unit_code: str | None, year: int | None
         unit, year = _which_workshop(s, org, m, tables, unit_code, year, problems)
         if unit is None:
             raise ValidationFailed("Workshopfilerna kunde inte läsas; ingenting har sparats.", problems)
-        risks = {f"R{r.id}": r for r in s.scalars(select(Risk).where(Risk.unit_id == unit.id))}
+        # keys: the risk's code; "R<id>" in templates made before the code was the key
+        risks = {}
+        for r in s.scalars(select(Risk).where(Risk.unit_id == unit.id)):
+            risks[r.code] = risks[f"R{r.id}"] = r
         processes = {p.name.lower(): p for p in unit.processes} | {p.code.lower(): p for p in unit.processes}
         scored: dict[str, list[dict]] = defaultdict(list)   # risk key -> participants' scores
         new: dict[str, dict] = {}                            # normalised title -> new risk
@@ -136,7 +140,7 @@ def _import(app: App, files: list[Path], unit_code: str | None, year: int | None
                     elif risk.status != "active":
                         problems.append(r.row.problem("id", f"risken {risk.code} är avslutad", "aktiva risker"))
                     else:
-                        scored[r.id].append(entry)
+                        scored[risk.code].append(entry)
                     continue
                 proc = processes.get((r.process or "").lower())
                 if r.process and proc is None:
@@ -233,8 +237,8 @@ def _store(app: App, s, org: Organisation, unit: Unit, year: int, m: Matrix, tab
         by_code = {r.code: r for r in s.scalars(select(Risk).where(Risk.org_id == org.id, Risk.code.in_(codes)))}
         for code, item in zip(codes, new.values()):
             risk = by_code[code]
-            risks[f"R{risk.id}"] = risk
-            scored[f"R{risk.id}"] = item["scores"]
+            risks[risk.code] = risk
+            scored[risk.code] = item["scores"]
         report.new_risks = len(new)
     # earlier participants of the same workshop count too (files sent in on another day)
     ids = [risks[k].id for k in scored]

@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import create_engine, text
 
-from ikcheck import demo, planning, query, register, results, trace
+from ikcheck import actions, demo, planning, query, register, results, trace
 from ikcheck.app import App
 from ikcheck.reporting import reports
 from tests.conftest import BACKEND, make_settings
@@ -26,7 +26,7 @@ def cycle(app, kommun, tmp_path):
     planning.decide(app, "SN", YEAR, "2024-11-21", "§ 134", "SN 2024/201")
     blank = results.template(app, "SN", YEAR, "halvar", tmp_path / "m.xlsx")
     filled = demo.fill_results(blank, tmp_path / "sn.xlsx", random.Random(2), "halvar", YEAR, bad={0})
-    results.import_files(app, [filled], on=dt.date(YEAR + 1, 1, 1))
+    results.import_files(app, [filled], on=dt.date(YEAR, 8, 15))  # halvår results, read in in August
     return app
 
 
@@ -45,19 +45,19 @@ def test_queries_filter_and_return_dataframes(cycle):
 
 def test_action_status_is_derived_from_the_date_as_action_list_shows_it(cycle, cli, monkeypatch):
     """The view keeps the status as set; the query shows försenad past the deadline, as of today."""
-    due = {a["kod"]: a["klart senast"] for a in results.list_actions(cycle)}
+    due = {a["kod"]: a["klart senast"] for a in actions.list_actions(cycle)}
     assert due and len(set(due.values())) == 1  # the demo's åtgärder share a deadline
     deadline = next(iter(due.values()))
     for on, status in [(deadline, "planerad"), (deadline + dt.timedelta(days=1), "försenad")]:
         monkeypatch.setenv("IKCHECK_TODAY", on.isoformat())
         df = query.actions(cycle)
         assert dict(zip(df["action"], df["status"])) == {code: status for code in due}, on
-        assert {a["status"] for a in results.list_actions(cycle)} == {status}
+        assert {a["status"] for a in actions.list_actions(cycle)} == {status}
         assert f"status {status};" in trace.trace(cycle, f"action:{next(iter(due))}")["backward"][0]["details"]
         assert len(query.actions(cycle, status=status)) == len(due)
     r = cli("query", "actions", "--status", "försenad")
     assert r.code == 0 and sum(line.endswith("\tförsenad") for line in r.out.splitlines()) == len(due)
-    results.close_action(cycle, next(iter(due)), "Rutinen är uppdaterad och personalen utbildad.")
+    actions.close(cycle, next(iter(due)), "Rutinen är uppdaterad och personalen utbildad.")
     assert len(query.actions(cycle, status="försenad")) == len(due) - 1
     assert len(query.actions(cycle, status="klar")) == 1
 

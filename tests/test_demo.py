@@ -122,3 +122,45 @@ def test_demo_starts_afresh_in_its_own_directory(tmp_path):
     demo._fresh_sqlite(f"sqlite:///{db}")
     assert not db.exists() and not Path(str(db) + "-wal").exists()
 
+
+
+def test_the_demo_runs_on_its_story_dates_with_a_credible_mix(demo_run):
+    """Events carry the story's dates (workshop in 2024, reports in 2026), some åtgärder are closed on
+    time, some late, some open, and KS sees a mix of green, yellow and red."""
+    directory, url, out = demo_run
+    engine = create_engine(url)
+    with engine.connect() as c:
+        first, last = c.execute(text("SELECT min(at), max(at) FROM audit_event WHERE org_id IS NOT NULL")).one()
+        statuses = c.execute(text("SELECT status, closed_on, due_date FROM action WHERE code LIKE 'Å-%'")).all()
+    engine.dispose()
+    as_date = lambda v: str(v)[:10]  # noqa: E731  (SQLite gives text, PostgreSQL datetimes)
+    assert as_date(first) == "2024-08-20" and as_date(last) <= "2026-03-25"
+    closed = [(str(c), str(d)) for s, c, d in statuses if s == "klar"]
+    assert any(c <= d for c, d in closed) and any(c > d for c, d in closed)
+    assert any(s != "klar" for s, _c, _d in statuses)
+    assert "gröna" in out.stdout and "som röd" in out.stdout and "som gul" in out.stdout
+    hint = next(line for line in out.stdout.splitlines() if line.startswith("Utforska vidare:"))
+    cmd = hint.removeprefix("Utforska vidare: ").split()
+    ran = subprocess.run(cmd, capture_output=True, text=True, env=_env(), cwd=directory)
+    assert ran.returncode == 0 and "Exempelby" in ran.stdout, ran.stderr
+
+
+def test_a_second_kommun_in_the_database_changes_no_byte_of_the_first_ones_documents(_template, tmp_path):
+    """The demo kommun's whole cycle alone, and again after another kommun with the same unit and risk
+    codes ran the same story in the same database: every file it writes is byte-identical."""
+    from ikcheck.config import load_settings
+
+    settings = load_settings(None, "testare")
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+    alone = tmp_path / "alone"
+    with fresh_database(_template, tmp_path / "a") as url:
+        demo.run_demo(settings, alone, database=url)
+    shared = tmp_path / "shared"
+    with fresh_database(_template, tmp_path / "b") as url:
+        demo.run_demo(settings, tmp_path / "other", database=url, kommun=("andraby", "Andraby kommun"))
+        demo.run_demo(settings, shared, database=url)
+    files = sorted(p.relative_to(alone) for p in alone.rglob("*") if p.is_file() and p.suffix != ".db")
+    assert len(files) > 60
+    differ = [str(f) for f in files if (alone / f).read_bytes() != (shared / f).read_bytes()]
+    assert differ == []

@@ -14,7 +14,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import MetaData, select
 
-from ikcheck import demo, planning, results
+from ikcheck import actions, demo, planning, results
 from ikcheck.errors import ValidationFailed
 from ikcheck.store.models import Action, Conclusion, ControlResult
 
@@ -294,16 +294,16 @@ def test_broken_input_corpus_changes_nothing(app, kommun, tmp_path, cli):
 
 def test_actions_update_close_and_overdue(app, kommun, tmp_path, cli):
     results.import_files(app, [filled(app, tmp_path, bad={0})], on=ON)
-    acts = results.list_actions(app, "SN", on=dt.date(YEAR, 7, 1))
+    acts = actions.list_actions(app, "SN", on=dt.date(YEAR, 7, 1))
     assert acts and acts[0]["status"] == "planerad"
-    late = results.list_actions(app, "SN", on=dt.date(YEAR + 1, 6, 1))
+    late = actions.list_actions(app, "SN", on=dt.date(YEAR + 1, 6, 1))
     assert late[0]["status"] == "försenad"
     code = acts[0]["kod"]
     assert cli("action", "update", code, "--status", "pågår", "--comment", "Utbildning bokad").code == 0
     r = cli("action", "update", code, "--status", "avbruten")
     assert r.code == 2 and "Okänd status" in r.err
     assert cli("action", "close", code, "--comment", "Utbildningen genomförd 2025-09-12").code == 0
-    closed = next(a for a in results.list_actions(app, "SN", on=dt.date(YEAR + 2, 1, 1)) if a["kod"] == code)
+    closed = next(a for a in actions.list_actions(app, "SN", on=dt.date(YEAR + 2, 1, 1)) if a["kod"] == code)
     assert closed["status"] == "klar" and "genomförd" in closed["senaste kommentar"]
 
 

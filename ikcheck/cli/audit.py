@@ -33,5 +33,5 @@ def log(
 ) -> None:
     """Visa händelser ur granskningsloggen, filtrerade."""
     rows = auditlog.events(state.app(), entity=entity, entity_id=entity_id, actor=user,
-                           since=since, until=until, limit=limit)
+                           since=since, until=until, limit=limit, org_code=state.org)
     print_table(rows, title="Granskningslogg")

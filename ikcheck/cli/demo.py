@@ -1,5 +1,6 @@
 """`ikcheck demo`: Exempelby kommun through the whole cycle."""
 
+import sys
 from pathlib import Path
 
 import typer
@@ -31,4 +32,12 @@ def demo(
         console.print("Skrivna filer:")
         for f in summary.files:
             console.print(f"  {f}")
-    console.print(f"Utforska vidare: ikcheck --db {summary.database.removeprefix('sqlite:///')} org show")
+    console.print(f"Utforska vidare: {command_name()} --db {summary.database.removeprefix('sqlite:///')} org show", soft_wrap=True)
+
+
+def command_name() -> str:
+    """How to run ikcheck again as this run was started, so the hint works without an activated venv."""
+    script = Path(sys.argv[0])
+    if script.name == "ikcheck" and script.exists():
+        return str(script.resolve())
+    return f"{sys.executable} -m ikcheck"

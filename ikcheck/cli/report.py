@@ -4,6 +4,7 @@ from pathlib import Path
 
 import typer
 
+from ikcheck.calendar import parse_date
 from ikcheck.cli.common import UNIT, YEAR, busy, console, ok, print_table, state
 from ikcheck.reporting import reports
 
@@ -14,27 +15,37 @@ OUT = typer.Option(None, "--out", help="Fil eller katalog att skriva till (stand
 OWN_TEXT = typer.Option(None, "--text", help="Förvaltningens egen bedömning (textfil) att foga in.")
 
 
-def _unit(kind: str, unit: str, year: int, fmt: str, out: Path | None, text: Path | None) -> None:
+ON = typer.Option(None, "--date", help="Rapportens datum: åtgärdernas status som den dagen (standard: dagen för "
+                                      "kommunens senaste händelse; en inlämnad rapport tas fram på nytt med sitt "
+                                      "inlämningsdatum).", metavar="DATUM")
+
+
+def _unit(kind: str, unit: str, year: int, fmt: str, out: Path | None, text: Path | None, on: str | None) -> None:
+    day = parse_date(on, "--date") if on else None
     with busy(f"Skriver rapporten ({fmt})"):
-        path, data = reports.unit_report(state.app(), unit, year, kind, fmt, out, text, org_code=state.org)
+        path, data = reports.unit_report(state.app(), unit, year, kind, fmt, out, text, org_code=state.org, on=day)
     j = data["judgement"]
     ok(f"Skrev {path} – bedömning {j['colour']} ({j['rule_id']}).")
 
 
 @app.command("halvar")
-def halvar(unit: str = UNIT, year: int = YEAR, fmt: str = FMT, out: Path = OUT, text: Path = OWN_TEXT) -> None:
+def halvar(unit: str = UNIT, year: int = YEAR, fmt: str = FMT, out: Path = OUT, text: Path = OWN_TEXT,
+           on: str = ON) -> None:
     """Halvårsrapport för en enhet."""
-    _unit("halvar", unit, year, fmt, out, text)
+    _unit("halvar", unit, year, fmt, out, text, on)
 
 
 @app.command("ar")
-def ar(unit: str = UNIT, year: int = YEAR, fmt: str = FMT, out: Path = OUT, text: Path = OWN_TEXT) -> None:
+def ar(unit: str = UNIT, year: int = YEAR, fmt: str = FMT, out: Path = OUT, text: Path = OWN_TEXT,
+       on: str = ON) -> None:
     """Årsrapport för en enhet."""
-    _unit("ar", unit, year, fmt, out, text)
+    _unit("ar", unit, year, fmt, out, text, on)
 
 
 @app.command("ks")
-def ks(year: int = YEAR, period: str = typer.Option("ar", "--period", help="halvar eller ar."),
+def ks(year: int = YEAR, period: str = typer.Option(None, "--period", help="halvar eller ar (standard: den rapport som är aktuell i dag: "
+                                                                       "årsrapporten när året är slut, annars halvårsrapporten).",
+                                               metavar="PERIOD"),
        fmt: str = FMT, out: Path = OUT) -> None:
     """KS-sammanställning över alla nämnder och bolag (uppsiktsplikt)."""
     with busy(f"Sammanställer alla enheter ({fmt})"):

@@ -5,11 +5,12 @@ from pathlib import Path
 import typer
 from rich.text import Text
 
+from ikcheck import actions as actions_svc
 from ikcheck import results
 from ikcheck.cli.common import UNIT, UNIT_FILTER, YEAR, busy, console, ok, print_table, state
 
 app = typer.Typer(help="Kontrollresultat: mallar, inläsning, bedömning.", no_args_is_help=True)
-actions = typer.Typer(help="Åtgärder: lista, uppdatera, stänga.", no_args_is_help=True)
+actions = typer.Typer(help="Åtgärder: lista, lägga till, uppdatera, stänga, historik.", no_args_is_help=True)
 
 
 @app.command("template")
@@ -56,24 +57,49 @@ def list_(unit: str = UNIT, year: int = YEAR,
 def action_list(unit: str = UNIT_FILTER,
                 status: str = typer.Option(None, "--status", help="planerad, pågår, klar eller försenad.")) -> None:
     """Lista åtgärder; status försenad räknas fram ur datumet."""
-    print_table(results.list_actions(state.app(), unit, status, org_code=state.org), title="Åtgärder")
+    print_table(actions_svc.list_actions(state.app(), unit, status, org_code=state.org), title="Åtgärder")
+
+
+@actions.command("add")
+def action_add(description: str = typer.Argument(..., help="Vad som ska göras.", metavar="BESKRIVNING"),
+               result: int = typer.Option(None, "--result", help="Resultatet åtgärden gäller (id ur `results list`).",
+                                          metavar="ID"),
+               risk: str = typer.Option(None, "--risk", help="Risken, för en direktåtgärd i årets plan.", metavar="RISK"),
+               year: int = typer.Option(None, "--year", help="Planens år (för en direktåtgärd).", metavar="ÅR"),
+               owner: str = typer.Option(..., "--owner", help="Ansvarig (funktion eller person).", metavar="ANSVARIG"),
+               due: str = typer.Option(..., "--due", help="Klart senast ÅÅÅÅ-MM-DD.", metavar="DATUM")) -> None:
+    """Lägg till en åtgärd på ett resultat, eller en direktåtgärd på en risk."""
+    code = actions_svc.add(state.app(), description, owner=owner, due=due, result_id=result, risk_code=risk,
+                           year=year, org_code=state.org)
+    ok(f"Åtgärden {code} är tillagd (planerad).")
 
 
 @actions.command("update")
-def action_update(code: str = typer.Argument(..., help="Åtgärdens kod, t.ex. Å-00003."),
-                  status: str = typer.Option(None, help="planerad, pågår eller klar (försenad räknas fram ur datumet)."),
-                  owner: str = typer.Option(None, help="Ny ansvarig."),
-                  due: str = typer.Option(None, help="Nytt klart-datum ÅÅÅÅ-MM-DD."),
-                  comment: str = typer.Option(None, help="Uppföljningskommentar.")) -> None:
-    """Uppdatera en åtgärd (status, ansvarig, datum, kommentar)."""
-    st = results.update_action(state.app(), code, status=status, owner=owner, due=due, comment=comment,
-                               org_code=state.org)
-    ok(f"{code}: {st}")
+def action_update(code: str = typer.Argument(..., help="Åtgärdens kod, t.ex. Å-00003.", metavar="KOD"),
+                  status: str = typer.Option(None, help="planerad, pågår eller klar (försenad räknas fram ur datumet).",
+                                             metavar="STATUS"),
+                  owner: str = typer.Option(None, help="Ny ansvarig.", metavar="ANSVARIG"),
+                  due: str = typer.Option(None, help="Nytt klart-datum ÅÅÅÅ-MM-DD.", metavar="DATUM"),
+                  comment: str = typer.Option(None, help="Uppföljningskommentar.", metavar="TEXT"),
+                  date: str = typer.Option(None, "--date", help="Dagen då statusen ändrades (standard: i dag).",
+                                           metavar="DATUM")) -> None:
+    """Uppdatera en åtgärd (status, ansvarig, datum, kommentar); säger vad som sattes."""
+    said = actions_svc.update(state.app(), code, status=status, owner=owner, due=due, comment=comment, date=date,
+                              org_code=state.org)
+    ok(f"{code}: " + "; ".join(said) + ".")
 
 
 @actions.command("close")
-def action_close(code: str = typer.Argument(..., help="Åtgärdens kod, t.ex. Å-00003."),
-                 comment: str = typer.Option(..., "--comment", help="Hur åtgärden genomförts.")) -> None:
+def action_close(code: str = typer.Argument(..., help="Åtgärdens kod, t.ex. Å-00003.", metavar="KOD"),
+                 comment: str = typer.Option(..., "--comment", help="Hur åtgärden genomförts.", metavar="TEXT"),
+                 date: str = typer.Option(None, "--date", help="Dagen då den blev klar (standard: i dag).",
+                                          metavar="DATUM")) -> None:
     """Stäng en åtgärd som klar."""
-    results.close_action(state.app(), code, comment, org_code=state.org)
-    ok(f"{code} är klar.")
+    said = actions_svc.close(state.app(), code, comment, date=date, org_code=state.org)
+    ok(f"{code} är klar: " + "; ".join(said) + ".")
+
+
+@actions.command("history")
+def action_history(code: str = typer.Argument(..., help="Åtgärdens kod, t.ex. Å-00003.", metavar="KOD")) -> None:
+    """Åtgärdens statusändringar: när, från, till, av vem och varför."""
+    print_table(actions_svc.history(state.app(), code, org_code=state.org), title=f"Historik för {code}")

@@ -14,14 +14,15 @@ from collections import Counter
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ikcheck import __version__, engine, register, rulebook
 from ikcheck.app import App
-from ikcheck.calendar import deadline
+from ikcheck.calendar import deadline, period_end, today
 from ikcheck.errors import UserError
-from ikcheck.planning import decided_plan
-from ikcheck.results import action_status, due_points
+from ikcheck.planning import plan_in_force
+from ikcheck.actions import action_status
+from ikcheck.results import plan_results
 from ikcheck.store.audit import plain
 from ikcheck.store.models import (
     Action, AuditEvent, Conclusion, ControlPlan, ControlPoint, ControlResult, Organisation, ReportRecord, Risk,
@@ -43,15 +44,27 @@ def report_periods(org: Organisation, kind: str) -> list[str]:
 
 
 def as_of(s: Session, org: Organisation) -> dict[str, Any]:
-    """The newest data event the report reflects (report submissions themselves excluded)."""
-    ev = s.execute(select(AuditEvent.seq, AuditEvent.at).where(AuditEvent.entity != "report_record")
+    """The kommun's newest data event the report reflects (report submissions themselves excluded),
+    numbered within the kommun: another kommun's events in the same database never move it."""
+    ev = s.execute(select(AuditEvent.org_seq, AuditEvent.at)
+                   .where(AuditEvent.org_id == org.id, AuditEvent.entity != "report_record")
                    .order_by(AuditEvent.seq.desc()).limit(1)).first()
     return {"seq": ev[0] if ev else 0, "at": ev[1] if ev else None}
 
 
 def data_hash(data: Any) -> str:
-    body = json.dumps(plain(data), sort_keys=True, ensure_ascii=False)
+    """SHA-256 of a report's data, without database row ids (they depend on what else the database
+    holds, not on what the report says)."""
+    body = json.dumps(plain(_without_ids(data)), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def _without_ids(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_ids(v) for k, v in value.items() if not (k.endswith("_id") or k.endswith("_ids"))}
+    if isinstance(value, (list, tuple)):
+        return [_without_ids(v) for v in value]
+    return value
 
 
 def _latest_run(s: Session, org: Organisation, purpose: str) -> RuleRun | None:
@@ -59,31 +72,75 @@ def _latest_run(s: Session, org: Organisation, purpose: str) -> RuleRun | None:
                     .order_by(RuleRun.id.desc()))
 
 
+SEVERITY = ("väsentliga brister", "mindre avvikelser", "inga avvikelser")
+
+
+def _cell(period: str, due: bool, res) -> dict:
+    """One kontrollpunkt's result for one period."""
+    return {"period": period, "due": due, "result_id": res.id if res else None, "reported": res is not None,
+            "performed": res.performed if res else None, "examined": res.examined if res else None,
+            "deviations": res.deviations if res else None, "assessment": res.assessment if res else None,
+            "assessed_by": (res.assessment_rule or "rapportör") if res else None,
+            "comment": res.comment if res else None, "version": res.version if res else None}
+
+
+def _point_row(cp, risk: Risk | None, score: int | None, cells: list[dict]) -> dict:
+    """A kontrollpunkt once, with its results of the report's periods side by side and what they add
+    up to: its status is the worst of its due periods (ej rapporterad, ej utförd, utförd), its
+    assessment the most serious reported, and `persistent` when a brist stood in every period."""
+    due = [c for c in cells if c["due"]]
+    if not due:
+        status = "ej aktuell"
+    elif any(not c["reported"] for c in due):
+        status = "ej rapporterad"
+    elif any(c["performed"] is False for c in due):
+        status = "ej utförd"
+    else:
+        status = "utförd"
+    found = {c["assessment"] for c in cells if c["reported"]}
+    worst = next((a for a in SEVERITY if a in found), None)
+    reported = [c for c in cells if c["reported"]]
+    latest = reported[-1] if reported else None
+    return {
+        "code": cp.code, "cp_id": cp.id,
+        "risk": f"{risk.code} {risk.title}" if risk else (f"KS-krav {cp.ks_code}" if cp.ks_code else ""),
+        "score": score, "title": cp.title, "method": cp.method, "sample": cp.sample_size, "cells": cells,
+        "status": status, "reported": status != "ej rapporterad", "performed": status == "utförd" if due else None,
+        "not_due": not due,
+        "deviations": sum(c["deviations"] or 0 for c in reported) if reported else None,
+        "examined": sum(c["examined"] or 0 for c in reported) if reported else None,
+        "with_deviations": any((c["deviations"] or 0) > 0 for c in reported),
+        "assessment": worst, "assessed_by": latest["assessed_by"] if latest else None,
+        "comment": latest["comment"] if latest else None,
+        "persistent": len(cells) > 1 and all(c["assessment"] == "väsentliga brister" for c in cells),
+        "result_ids": [c["result_id"] for c in reported],
+    }
+
+
 def _results_block(s: Session, org: Organisation, unit: Unit, year: int, periods: list[str], on: dt.date) -> dict:
-    plan = decided_plan(s, unit, year)
+    """The plan in force at the end of the report's last period, each of its kontrollpunkter due in
+    the periods once, the rules' findings, and the åtgärder of those periods as they stood on `on`."""
+    all_periods = org.settings.get("periods", ["halvar", "helar"])
+    plan = plan_in_force(s, unit, year, period_end(year, periods[-1], all_periods))
     if plan is None:
         return {"plan": None, "rows": [], "summary": _summary([]), "findings": [], "actions": []}
     risks = {r.id: r for r in s.scalars(select(Risk).where(Risk.unit_id == unit.id))}
     scores = {r.id: ra.score for r, ra in register.current_assessments(s, org.id, year, unit.id)}
+    current = plan_results(s, plan)
+    due = {p: period_end(year, p, all_periods) < on for p in periods}
     rows = []
-    for period in periods:
-        points = due_points(s, plan, period)
-        current = {r.control_point_id: r for r in s.scalars(
-            select(ControlResult).where(ControlResult.control_point_id.in_([p.id for p in points]),
-                                        ControlResult.period == period, ControlResult.is_current.is_(True)))}
-        for cp in points:
-            res = current.get(cp.id)
-            risk = risks.get(cp.risk_id)
-            rows.append({
-                "period": period, "code": cp.code, "cp_id": cp.id, "result_id": res.id if res else None,
-                "risk": f"{risk.code} {risk.title}" if risk else (f"KS-krav {cp.ks_code}" if cp.ks_code else ""),
-                "score": scores.get(cp.risk_id), "title": cp.title, "method": cp.method, "sample": cp.sample_size,
-                "reported": res is not None, "performed": res.performed if res else None,
-                "examined": res.examined if res else None, "deviations": res.deviations if res else None,
-                "assessment": res.assessment if res else None,
-                "assessed_by": (res.assessment_rule or "rapportör") if res else None,
-                "comment": res.comment if res else None, "version": res.version if res else None,
-            })
+    for cp in plan.points:
+        mine = [p for p in periods if p in (cp.reporting or [])]
+        if cp.status == "rejected" or not mine:
+            continue
+        cells = [_cell(p, due[p], current.get((cp.id, p))) for p in mine]
+        rows.append(_point_row(cp, risks.get(cp.risk_id), scores.get(cp.risk_id), cells))
+    # every version's kontrollpunkter of the year, for the codes of findings and åtgärder
+    plan_ids = _plan_ids(s, unit, year)
+    points = {cid: (code, lid or cid) for cid, code, lid in s.execute(
+        select(ControlPoint.id, ControlPoint.code, ControlPoint.lineage_id).where(ControlPoint.plan_id.in_(plan_ids)))}
+    by_lineage = {lineage: code for code, lineage in points.values()}
+    by_result = {c["result_id"]: r["code"] for r in rows for c in r["cells"] if c["result_id"]}
     findings = []
     for period in periods:
         run = _latest_run(s, org, f"resultat {unit.code} {year} {period}")
@@ -91,43 +148,52 @@ def _results_block(s: Session, org: Organisation, unit: Unit, year: int, periods
             continue
         for c in s.scalars(select(Conclusion).where(Conclusion.run_id == run.id,
                                                     Conclusion.name != "bedömning").order_by(Conclusion.id)):
+            code = (by_result.get(c.subject_id) if c.subject_type == "result"
+                    else points.get(c.subject_id, (None,))[0])
             findings.append({"period": period, "rule_id": c.rule_id, "name": c.name, "subject_type": c.subject_type,
                              "subject_id": c.subject_id, "message": c.attributes.get("message", c.name),
-                             "conclusion_id": c.id})
-    by_result = {r["result_id"]: r["code"] for r in rows if r["result_id"]}
-    by_cp = {r["cp_id"]: r["code"] for r in rows}
-    for f in findings:
-        f["code"] = by_result.get(f["subject_id"]) if f["subject_type"] == "result" else by_cp.get(f["subject_id"])
+                             "conclusion_id": c.id, "code": code})
     actions = []
-    for a in s.scalars(select(Action).where(Action.unit_id == unit.id).order_by(Action.code)):
-        if a.plan_id is not None and s.get(ControlPlan, a.plan_id).year != year:
-            continue
+    q = (select(Action, ControlResult.period, ControlResult.lineage_id)
+         .outerjoin(ControlResult, ControlResult.id == Action.result_id)
+         .where(Action.unit_id == unit.id).order_by(Action.code).options(selectinload(Action.changes)))
+    for a, period, lineage in s.execute(q):
         if a.result_id is not None:
-            res = s.get(ControlResult, a.result_id)
-            if res is None or s.get(ControlPoint, res.control_point_id).plan_id not in _plan_ids(s, unit, year):
+            if period not in periods or lineage not in by_lineage:
                 continue
+            point = by_lineage[lineage]
+        elif a.plan_id in plan_ids:
+            point = None  # a direktåtgärd of the year's plan
+        else:
+            continue
+        written = min((c.on for c in a.changes), default=None)
+        if written and written > on:
+            continue  # written after the report's date
         actions.append({"code": a.code, "description": a.description, "owner": a.owner, "due": a.due_date,
-                        "status": action_status(a, on), "action_id": a.id})
+                        "status": action_status(a, on), "point": point, "period": period, "action_id": a.id})
     return {"plan": {"version": plan.version, "decided": plan.decision_date, "paragraph": plan.decision_paragraph,
                      "dnr": plan.decision_dnr},
             "rows": rows, "summary": _summary(rows, findings, actions), "findings": findings, "actions": actions}
 
 
-def _plan_ids(s: Session, unit: Unit, year: int) -> set[int]:
-    return set(s.scalars(select(ControlPlan.id).where(ControlPlan.unit_id == unit.id, ControlPlan.year == year)))
+def _plan_ids(s: Session, unit: Unit, year: int) -> list[int]:
+    return list(s.scalars(select(ControlPlan.id).where(ControlPlan.unit_id == unit.id, ControlPlan.year == year)))
 
 
 def _summary(rows: list[dict], findings: list[dict] | None = None, actions: list[dict] | None = None) -> dict:
+    """Counts of kontrollpunkter (each once, whatever the number of periods), findings and åtgärder."""
     findings, actions = findings or [], actions or []
     names = Counter(f["name"] for f in findings)
     return {
         "points": len(rows),
-        "performed": sum(1 for r in rows if r["performed"]),
-        "with_deviations": sum(1 for r in rows if (r["deviations"] or 0) > 0),
+        "performed": sum(1 for r in rows if r["status"] == "utförd"),
+        "with_deviations": sum(1 for r in rows if r["with_deviations"]),
         "significant": sum(1 for r in rows if r["assessment"] == "väsentliga brister"),
+        "persistent": sum(1 for r in rows if r["persistent"]),
         "minor": sum(1 for r in rows if r["assessment"] == "mindre avvikelser"),
-        "not_performed": sum(1 for r in rows if r["performed"] is False),
-        "not_reported": sum(1 for r in rows if not r["reported"]),
+        "not_performed": sum(1 for r in rows if r["status"] == "ej utförd"),
+        "not_reported": sum(1 for r in rows if r["status"] == "ej rapporterad"),
+        "not_due": sum(1 for r in rows if r["status"] == "ej aktuell"),
         "escalations": names.get("eskalera_till_ks", 0),
         "actions": len(actions),
         "overdue_actions": sum(1 for a in actions if a["status"] == "försenad"),
@@ -148,10 +214,12 @@ def _judgement(app: App, unit: Unit, year: int, summary: dict, late: int) -> dic
 
 
 def unit_report(app: App, s: Session, org: Organisation, unit: Unit, year: int, kind: str,
-                own_text: str | None = None) -> dict:
+                own_text: str | None = None, on: dt.date | None = None) -> dict:
+    """A halvårs- or årsrapport as of `on` (its submission day; by default the day of the kommun's
+    newest event): the statuses of åtgärder are those of that day."""
     periods = report_periods(org, kind)
     stamp = as_of(s, org)
-    on = stamp["at"].date() if stamp["at"] else dt.date(year, 12, 31)
+    on = on or (stamp["at"].date() if stamp["at"] else dt.date(year, 12, 31))
     block = _results_block(s, org, unit, year, periods, on)
     if block["plan"] is None:
         raise UserError(f"{unit.name} har ingen beslutad plan för {year}; det finns inget att rapportera.")
@@ -169,7 +237,7 @@ def unit_report(app: App, s: Session, org: Organisation, unit: Unit, year: int, 
         "unit": unit.name, "unit_code": unit.code, "forvaltning": unit.forvaltning or "", "year": year,
         "periods": periods, **block,
         "comparison": {"previous_label": previous_label, "previous": previous, "half": half},
-        "not_performed": [r for r in block["rows"] if r["performed"] is False or not r["reported"]],
+        "not_performed": [r for r in block["rows"] if r["status"] in ("ej utförd", "ej rapporterad")],
         "judgement": _judgement(app, unit, year, block["summary"], late),
         "own_text": own_text or "",
         "heatmap": register.heatmap_in(app, s, org, unit, year),
@@ -221,9 +289,17 @@ def arshjul_facts(s: Session, org: Organisation, year: int, units: list[Unit], o
     return facts
 
 
-def ks_summary(app: App, s: Session, org: Organisation, year: int, kind: str,
+def report_kind_on(org: Organisation, year: int, day: dt.date) -> str:
+    """The report that is due by `day`: the årsrapport once the year is over, else the halvårsrapport."""
+    periods = org.settings.get("periods", ["halvar", "helar"])
+    return "ar" if day > period_end(year, periods[-1], periods) else "halvar"
+
+
+def ks_summary(app: App, s: Session, org: Organisation, year: int, kind: str | None = None,
                units: list[Unit] | None = None) -> dict:
-    """KS-sammanställning for uppsiktsplikt: every unit side by side (or the units given)."""
+    """KS-sammanställning for uppsiktsplikt: every unit side by side (or the units given), for the
+    report that is due by today unless `kind` is given."""
+    kind = kind or report_kind_on(org, year, today())
     periods = report_periods(org, kind)
     stamp = as_of(s, org)
     on = stamp["at"].date() if stamp["at"] else dt.date(year, 12, 31)
@@ -247,7 +323,7 @@ def ks_summary(app: App, s: Session, org: Organisation, year: int, kind: str,
                        .order_by(ReportRecord.version.desc()))
         live_hash = None
         if sub is not None and block["plan"] is not None:
-            live_hash = unit_report(app, s, org, unit, year, kind)["provenance"]["data_hash"]
+            live_hash = unit_report(app, s, org, unit, year, kind, on=sub.submitted_at)["provenance"]["data_hash"]
         judgement = _judgement(app, unit, year, block["summary"], len(timing[unit.code])) if block["plan"] else {
             "colour": "röd", "css": "red", "text": "Ingen beslutad plan för intern kontroll.", "rule_id": "ARS-01",
             "rule_title": "Planen är inte beslutad", "ruleset": ars.label}
@@ -260,7 +336,10 @@ def ks_summary(app: App, s: Session, org: Organisation, year: int, kind: str,
         })
         for r in block["rows"]:
             if r["assessment"] == "väsentliga brister":
-                brister.append({"unit": unit.code, **r})
+                worst = [c for c in r["cells"] if c["assessment"] == "väsentliga brister"]
+                brister.append({"unit": unit.code, **r, "period": [c["period"] for c in worst],
+                                "deviations": worst[-1]["deviations"], "examined": worst[-1]["examined"],
+                                "comment": worst[-1]["comment"]})
         for f in block["findings"]:
             if f["name"] == "eskalera_till_ks":
                 brister.append({"unit": unit.code, "code": f["code"], "escalated": True, "message": f["message"],

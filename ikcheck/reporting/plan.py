@@ -3,6 +3,8 @@ Swedish dates) and XLSX (one sheet per table)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +15,7 @@ from ikcheck.errors import UserError
 from ikcheck.reporting import heatmap
 from ikcheck.reporting.render import render_html, write_pdf
 from ikcheck.workbooks.safe import set_text
+from ikcheck.workbooks.save import save_reproducibly
 
 if TYPE_CHECKING:
     from openpyxl import Workbook
@@ -75,7 +78,8 @@ def write_xlsx(d: dict, path: Path) -> None:
     _table(wb, "Direktåtgärder", ["Kod", "Åtgärd", "Ansvarig", "Klart senast", "Status"],
            [[a["kod"], a["åtgärd"], a["ansvarig"], a["klart senast"], a["status"]] for a in d["actions"]])
     heatmap.add_sheet(wb, d["heatmap"])
-    wb.save(path)
+    decided = d["decision"]["date"] if d["decision"] else None
+    save_reproducibly(wb, path, dt.datetime.combine(decided, dt.time()) if decided else None)
 
 
 def _table(wb: Workbook, title: str, headers: list[str], rows: list[list]) -> None:

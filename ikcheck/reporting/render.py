@@ -24,7 +24,7 @@ def environment(reports_dir: Path) -> Environment:
     )
     env.filters["sv_date"] = swedish_date
     env.filters["blank"] = lambda v: "" if v is None else v
-    env.filters["period"] = lambda p: {"halvar": "halvår", "helar": "helår"}.get(p, p)
+    env.filters["period"] = period_name
     env.filters["pct"] = lambda v: "" if v is None else f"{v * 100:.0f} %".replace(".", ",")
     env.globals["ikcheck_version"] = __version__
     return env
@@ -47,3 +47,12 @@ def write_pdf(html: str, path: Path, reports_dir: Path) -> None:
     from weasyprint import HTML
 
     HTML(string=html, base_url=str(reports_dir)).write_pdf(str(path))
+
+
+def period_name(p) -> str:
+    """halvar → halvår; a list of periods → "halvår och helår"."""
+    names = {"halvar": "halvår", "helar": "helår"}
+    if isinstance(p, (list, tuple)):
+        words = [names.get(x, x) for x in p]
+        return " och ".join([", ".join(words[:-1]), words[-1]] if len(words) > 2 else words)
+    return names.get(p, p)

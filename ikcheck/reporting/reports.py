@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from ikcheck.app import App, output_path
-from ikcheck.calendar import parse_date, swedish_date, today
+from ikcheck.calendar import not_in_future, parse_date, period_end, swedish_date, today
 from ikcheck.errors import UserError
 from ikcheck.reporting import datasets, heatmap
-from ikcheck.reporting.render import file_hash, render_html, write_pdf
+from ikcheck.reporting.render import file_hash, period_name, render_html, write_pdf
 from ikcheck.store.audit import snapshot
 from ikcheck.store.models import ReportRecord
 from ikcheck.workbooks.safe import set_text
@@ -49,7 +49,8 @@ def _check_format(fmt: str) -> None:
 
 
 def unit_report(app: App, unit_code: str, year: int, kind: str, fmt: str, out: Path | None = None,
-                own_text: Path | None = None, org_code: str | None = None) -> tuple[Path, dict]:
+                own_text: Path | None = None, org_code: str | None = None,
+                on: dt.date | None = None) -> tuple[Path, dict]:
     _check_format(fmt)
     text = None
     if own_text:
@@ -60,20 +61,21 @@ def unit_report(app: App, unit_code: str, year: int, kind: str, fmt: str, out: P
     with app.session() as s:
         org = app.org(s, org_code)
         unit = app.unit(s, org, unit_code)
-        data = datasets.unit_report(app, s, org, unit, year, kind, text)
+        data = datasets.unit_report(app, s, org, unit, year, kind, text, on=on)
     path = output_path(out, f"{'halvarsrapport' if kind == 'halvar' else 'arsrapport'}-{unit.code}-{year}.{fmt}")
     _write(app, path, fmt, "rapport.html.j2", {"r": data, "heatmap_html": heatmap.html_table(data["heatmap"])},
            data, _unit_sheets)
     return path, data
 
 
-def ks_report(app: App, year: int, kind: str, fmt: str, out: Path | None = None,
+def ks_report(app: App, year: int, kind: str | None, fmt: str, out: Path | None = None,
               org_code: str | None = None) -> tuple[Path, dict]:
+    """The KS-sammanställning; `kind` None: the report due by today (datasets.report_kind_on)."""
     _check_format(fmt)
     with app.session() as s:
         org = app.org(s, org_code)
         data = datasets.ks_summary(app, s, org, year, kind)
-    path = output_path(out, f"ks-sammanstallning-{year}{'-halvar' if kind == 'halvar' else ''}.{fmt}")
+    path = output_path(out, f"ks-sammanstallning-{year}{'-halvar' if data['kind'] == 'halvar' else ''}.{fmt}")
     _write(app, path, fmt, "ks.html.j2", {"k": data}, data, _ks_sheets)
     return path, data
 
@@ -120,15 +122,18 @@ def _unit_sheets(wb: Workbook, d: dict) -> None:
         ["Förvaltningens bedömning", d["own_text"]],
         ["Data t.o.m. händelse", d["provenance"]["as_of_seq"]], ["Innehållshash", d["provenance"]["data_hash"]],
         ["Regler", d["rules_version"]]])
-    _sheet(wb, "Resultat", ["Period", "Kontrollpunkt", "Risk", "Riskvärde", "Kontrollmoment", "Metod", "Omfattning",
-                            "Rapporterad", "Utförd", "Granskade", "Avvikelser", "Bedömning", "Bedömd av", "Kommentar"],
-           [[r["period"], r["code"], r["risk"], r["score"], r["title"], r["method"], r["sample"], r["reported"],
-             r["performed"], r["examined"], r["deviations"], r["assessment"], r["assessed_by"], r["comment"]]
-            for r in d["rows"]])
+    _sheet(wb, "Resultat", ["Kontrollpunkt", "Period", "Risk", "Riskvärde", "Kontrollmoment", "Metod", "Omfattning",
+                            "Rapporterad", "Utförd", "Granskade", "Avvikelser", "Bedömning", "Bedömd av", "Kommentar",
+                            "Väsentliga brister i båda perioderna"],
+           [[r["code"], period_name(c["period"]), r["risk"], r["score"], r["title"], r["method"], r["sample"],
+             c["reported"], c["performed"], c["examined"], c["deviations"], c["assessment"], c["assessed_by"],
+             c["comment"], r["persistent"]]
+            for r in d["rows"] for c in r["cells"]])
     _sheet(wb, "Iakttagelser", ["Period", "Kontrollpunkt", "Regel", "Iakttagelse"],
            [[f["period"], f["code"], f["rule_id"], f["message"]] for f in d["findings"]])
-    _sheet(wb, "Åtgärder", ["Kod", "Åtgärd", "Ansvarig", "Klart senast", "Status"],
-           [[a["code"], a["description"], a["owner"], a["due"], a["status"]] for a in d["actions"]])
+    _sheet(wb, "Åtgärder", ["Kod", "Kontrollpunkt", "Period", "Åtgärd", "Ansvarig", "Klart senast", "Status"],
+           [[a["code"], a["point"] or "direktåtgärd", period_name(a["period"]) if a["period"] else None,
+             a["description"], a["owner"], a["due"], a["status"]] for a in d["actions"]])
     heatmap.add_sheet(wb, d["heatmap"])
 
 
@@ -145,7 +150,7 @@ def _ks_sheets(wb: Workbook, d: dict) -> None:
              u["summary"]["overdue_actions"], u["last_year"]["significant"] if u["last_year"]["points"] else None,
              "; ".join(t["message"] for t in u["timing"])] for u in d["units"]])
     _sheet(wb, "Brister", ["Enhet", "Kontrollpunkt", "Period", "Iakttagelse"],
-           [[b["unit"], b.get("code"), b["period"],
+           [[b["unit"], b.get("code"), period_name(b["period"]),
              b["message"] if b.get("escalated") else f"{b['title']}: {b['deviations']} av {b['examined']}"]
             for b in d["brister"]])
     _sheet(wb, "Försenade åtgärder", ["Enhet", "Kod", "Åtgärd", "Ansvarig", "Klart senast"],
@@ -161,10 +166,16 @@ def submit(app: App, unit_code: str, year: int, kind: str, *, fmt: str = "pdf", 
            date: str | None = None, own_text: Path | None = None, org_code: str | None = None) -> dict:
     """Generate the report and record that it was sent to KS: date, by whom, the file's content hash.
     A submitted report is frozen; a changed report submitted again becomes a new version."""
-    submitted_on = parse_date(date, "--date") if date else today()
+    submitted_on = not_in_future(parse_date(date, "--date"), "Inlämningsdatumet") if date else today()
+    with app.session() as s:
+        org = app.org(s, org_code)
+        ends = period_end(year, datasets.report_periods(org, kind)[-1], org.settings.get("periods", ["halvar", "helar"]))
+    if submitted_on <= ends:
+        raise UserError(f"Inlämningsdatumet {submitted_on} ligger inom perioden som rapporten följer upp (t.o.m. "
+                        f"{ends}); rapporten lämnas in när perioden är slut.")
     out_dir = Path(out_dir or "rapporter")
     tmp = out_dir / f".utkast-{unit_code}-{year}-{kind}.{fmt}"
-    path, data = unit_report(app, unit_code, year, kind, fmt, tmp, own_text, org_code)
+    path, data = unit_report(app, unit_code, year, kind, fmt, tmp, own_text, org_code, on=submitted_on)
     digest = file_hash(path)
     with app.session() as s:
         org = app.org(s, org_code)

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
 from ikcheck.store.models import AuditEvent, AuditHead, utcnow
@@ -91,9 +91,13 @@ def record(
         head = AuditHead(id=1, seq=0, hash=GENESIS)
         session.add(head)
     before, after = plain(before), plain(after)
+    org_seq = None
+    if org_id is not None:
+        org_seq = 1 + (session.scalar(select(func.max(AuditEvent.org_seq)).where(AuditEvent.org_id == org_id)) or 0)
     ev = AuditEvent(
         seq=head.seq + 1,
         org_id=org_id,
+        org_seq=org_seq,
         at=utcnow(),
         actor=actor,
         action=action,

@@ -21,8 +21,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from ikcheck.calendar import now
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -34,7 +37,7 @@ NAMING = {
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0, tzinfo=None)
+    return now()
 
 
 class Base(DeclarativeBase):
@@ -245,6 +248,9 @@ class ControlPoint(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("control_plan.id"), index=True)
+    # the first version's row of this kontrollpunkt when it was carried into a later plan version
+    # (None on that first row): results and åtgärder belong to the lineage, not to one version
+    lineage_id: Mapped[int | None] = mapped_column(Integer, index=True)
     code: Mapped[str] = mapped_column(String(32))
     position: Mapped[int] = mapped_column(Integer, default=0)
     risk_id: Mapped[int | None] = mapped_column(ForeignKey("risk.id"), index=True)
@@ -266,15 +272,25 @@ class ControlPoint(Base):
     risk: Mapped[Risk | None] = relationship()
     process: Mapped[Process | None] = relationship()
 
+    @property
+    def lineage(self) -> int:
+        """The kontrollpunkt's identity across plan versions."""
+        return self.lineage_id or self.id
+
 
 class ControlResult(Base):
     """What a control found for one period. A correction is a new version superseding the old."""
 
     __tablename__ = "control_result"
-    __table_args__ = (Index("ix_control_result_point_period", "control_point_id", "period"),)
+    # at most one current result per kontrollpunkt (its lineage across plan versions) and period
+    __table_args__ = (Index("ix_control_result_point_period", "control_point_id", "period"),
+                      Index("uq_control_result_current", "lineage_id", "period", unique=True,
+                            sqlite_where=text("is_current"), postgresql_where=text("is_current")))
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    # the plan version's kontrollpunkt it was reported against, and that kontrollpunkt's lineage
     control_point_id: Mapped[int] = mapped_column(ForeignKey("control_point.id"))
+    lineage_id: Mapped[int | None] = mapped_column(Integer, index=True)  # always set (nullable: SQLite's ALTER)
     period: Mapped[str] = mapped_column(String(8))  # halvar | helar | T1 | T2 | T3
     version: Mapped[int] = mapped_column(Integer, default=1)
     performed: Mapped[bool | None] = mapped_column(Boolean)  # None: not reported
@@ -316,11 +332,33 @@ class Action(Base):
     notes: Mapped[list[Any]] = mapped_column(default=list)  # [{at, by, text}]
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
+    changes: Mapped[list[ActionChange]] = relationship(order_by="ActionChange.id")
+
     def status_on(self, day: dt.date) -> str:
-        """The status as of a day: as set, or försenad once the deadline has passed and it is not klar."""
-        if self.status != "klar" and self.due_date and self.due_date < day:
+        """The status as of a day, from its history: as set on or before that day, or försenad once
+        the deadline has passed and it was not klar by then."""
+        status = self.status
+        if self.changes:
+            known = sorted((c for c in self.changes if c.on <= day), key=lambda c: (c.on, c.id or 0))
+            status = known[-1].status_to if known else "planerad"
+        if status != "klar" and self.due_date and self.due_date < day:
             return "försenad"
-        return self.status
+        return status
+
+
+class ActionChange(Base):
+    """One change of an åtgärd's status: the day it happened, from what, to what, by whom, why."""
+
+    __tablename__ = "action_change"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    action_id: Mapped[int] = mapped_column(ForeignKey("action.id"), index=True)
+    on: Mapped[dt.date] = mapped_column(Date)
+    status_from: Mapped[str | None] = mapped_column(String(16))
+    status_to: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+    by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class RuleRun(Base):
@@ -386,6 +424,8 @@ class AuditEvent(Base):
     __tablename__ = "audit_event"
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     org_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # the event's number within its kommun (None for events of no kommun)
+    org_seq: Mapped[int | None] = mapped_column(Integer)
     at: Mapped[dt.datetime] = mapped_column(DateTime)
     actor: Mapped[str] = mapped_column(String(200), index=True)
     action: Mapped[str] = mapped_column(String(64))
@@ -396,7 +436,8 @@ class AuditEvent(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
-    __table_args__ = (Index("ix_audit_event_entity", "entity", "entity_id"),)
+    __table_args__ = (Index("ix_audit_event_entity", "entity", "entity_id"),
+                      Index("ix_audit_event_org_seq", "org_id", "org_seq"))
 
 
 class AuditHead(Base):
