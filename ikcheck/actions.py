@@ -39,10 +39,14 @@ def _find(s: Session, org: Organisation, code: str) -> Action:
     return a
 
 
-def _next_code(s: Session, org: Organisation, prefix: str, width: int) -> str:
+def next_action_number(s: Session, org: Organisation, prefix: str) -> int:
+    """The next free number of the kommun's åtgärd codes that start with `prefix` (Å-00001, SN-2025-Å01)."""
     codes = s.scalars(select(Action.code).where(Action.org_id == org.id, Action.code.like(f"{prefix}%")))
-    n = 1 + max((int(c[len(prefix):]) for c in codes if c[len(prefix):].isdigit()), default=0)
-    return f"{prefix}{n:0{width}d}"
+    return 1 + max((int(c[len(prefix):]) for c in codes if c[len(prefix):].isdigit()), default=0)
+
+
+def _next_code(s: Session, org: Organisation, prefix: str, width: int) -> str:
+    return f"{prefix}{next_action_number(s, org, prefix):0{width}d}"
 
 
 # --- reading ------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session
 
 from ikcheck import rulebook
+from ikcheck.actions import next_action_number
 from ikcheck.app import App, output_path
 from ikcheck.calendar import now as clock_now
 from ikcheck.calendar import parse_date, today
@@ -324,7 +325,7 @@ def _store(app: App, s: Session, org: Organisation, batches: list[ImportBatch], 
                                        "text": f"Från resultatet för {r.cp.code} ({_period_name(r.row.period)})"}],
                             "created_at": now})
     if actions:
-        start = _next_action_number(s, org)
+        start = next_action_number(s, org, "Å-")
         for k, a in enumerate(actions):
             a["code"] = f"Å-{start + k:05d}"
         bulk_insert(s, Action, actions)
@@ -366,17 +367,7 @@ def _actions_by_point_period(s: Session, lineages: list[int]) -> dict[tuple[int,
     return out
 
 
-def _next_action_number(s: Session, org: Organisation) -> int:
-    codes = s.scalars(select(Action.code).where(Action.org_id == org.id, Action.code.like("Å-%")))
-    return 1 + max((int(c[2:]) for c in codes if c[2:].isdigit()), default=0)
-
-
 # --- evaluation ---------------------------------------------------------------------------------
-
-def lineage_of(point) -> int:
-    """A kontrollpunkt's identity across plan versions (an ORM object or a row of the table)."""
-    return point.lineage_id or point.id
-
 
 def plan_lineages(s: Session, plan: ControlPlan) -> dict[int, int]:
     """lineage -> the plan version's own kontrollpunkt id, for every point of the plan."""
