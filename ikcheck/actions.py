@@ -89,7 +89,7 @@ def add(app: App, description: str, *, owner: str | None, due: str | dt.date, re
     if (result_id is None) == (risk_code is None):
         raise UserError("Ange antingen resultatet åtgärden gäller (--result ID) eller risken (--risk KOD) för en direktåtgärd.")
     due_date = parse_date(due, "--due")
-    with app.session() as s:
+    with app.session(write=True) as s:
         org = app.org(s, org_code)
         on = today()
         if result_id is not None:
@@ -123,15 +123,18 @@ def add(app: App, description: str, *, owner: str | None, due: str | dt.date, re
 
 def update(app: App, code: str, *, status: str | None = None, owner: str | None = None,
            due: str | None = None, comment: str | None = None, date: str | None = None,
-           org_code: str | None = None) -> list[str]:
+           org_code: str | None = None, closing: bool = False) -> list[str]:
     """Change an åtgärd; returns what was set, in Swedish, one line per change. A status change is
-    dated (`date`, default today; never in the future) and kept in the history."""
+    dated (`date`, default today; never in the future) and kept in the history. `closing`: refuse an
+    åtgärd already klar (checked in the same transaction, so two closing at once cannot both)."""
     if status is not None and status not in STATUS:
         raise UserError(f"Okänd status {status!r}; välj {', '.join(STATUS)} (försenad räknas fram ur datumet).")
     on = not_in_future(parse_date(date, "--date"), "Datumet") if date else today()
-    with app.session() as s:
+    with app.session(write=True) as s:
         org = app.org(s, org_code)
         a = _find(s, org, code)
+        if closing and a.status == "klar":
+            raise UserError(f"Åtgärden {code} är redan klar.")
         before = snapshot(a)
         said = []
         if status and status != a.status:
@@ -168,7 +171,4 @@ def close(app: App, code: str, comment: str, date: str | None = None, org_code: 
     """Mark an åtgärd klar on a day (default today), saying how it was done."""
     if not comment or not comment.strip():
         raise UserError("Beskriv hur åtgärden genomförts (--comment).")
-    with app.session() as s:
-        if _find(s, app.org(s, org_code), code).status == "klar":
-            raise UserError(f"Åtgärden {code} är redan klar.")
-    return update(app, code, status="klar", comment=comment, date=date, org_code=org_code)
+    return update(app, code, status="klar", comment=comment, date=date, org_code=org_code, closing=True)

@@ -15,6 +15,7 @@ from ikcheck import matrix as matrix_mod
 from ikcheck.config import Settings, load_settings
 from ikcheck.errors import NotFound, Problem, UserError
 from ikcheck.store import Database, audit
+from ikcheck.store.signing import Signer, Verifier, load_signer, load_verifier
 from ikcheck.store.models import ImportBatch, Organisation, RiskMatrix, Unit
 from ikcheck.workbooks.reader import content_hash
 
@@ -32,10 +33,35 @@ class App:
     def user(self) -> str:
         return self.settings.user
 
+    @cached_property
+    def signer(self) -> Signer | None:
+        return load_signer(self.settings.signing_key) if self.settings.signing_key else None
+
+    def verifier(self, public_key: Path | None = None) -> Verifier | None:
+        """The key a verify checks the head's signature with: the one given, the configured public key,
+        or the public half of the signing key."""
+        path = public_key or self.settings.public_key
+        if path:
+            return load_verifier(path)
+        return self.signer.verifier if self.signer else None
+
     @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self, write: bool = False) -> Iterator[Session]:
+        """One transaction. A writing one (`write=True`) is serialised with every other writer before it
+        reads anything (PostgreSQL: an advisory lock; SQLite: BEGIN IMMEDIATE), so it decides on what
+        the one before it committed, and it ends by putting its rows under the audit log."""
+        if write and self.read_only:
+            raise UserError("Databasen är öppnad skrivskyddad (--read-only): det här kommandot ändrar data och "
+                            "körs inte.")
         with self.db.session() as s:
+            s.info["ik_write"] = write
+            if write:
+                self.db.lock_writers(s)
             yield s
+            if audit.writes_pending(s):
+                if not write:
+                    raise RuntimeError("a reading session wrote data: open it with app.session(write=True)")
+                audit.finish(s, self.user, self.signer)
 
     def audit(self, s: Session, action: str, entity: str, entity_id: Any = None,
               before: Any = None, after: Any = None, org_id: int | None = None) -> None:

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from sqlalchemy import select
 
+from ikcheck import anchor, planning
 from ikcheck.app import App
 from ikcheck.errors import UserError
 from ikcheck.store import audit
 from ikcheck.store.models import AuditEvent
 
 
-def verify(app: App) -> audit.VerifyResult:
+def verify(app: App, anchors: list[Path] | None = None, public_key: Path | None = None) -> audit.VerifyResult:
+    """The whole chain, every row of the data against it, every decided plan against its decision,
+    the head's signature (with a key) and each anchor kept outside the database."""
+    verifier = app.verifier(public_key)
+    found = [a for path in anchors or [] for a in anchor.read(path, verifier)]
     with app.session() as s:
-        return audit.verify(s)
+        result = audit.verify(s, verifier, found)
+        planning.check_decided_plans(s, result.problems)
+        return result
 
 
 def _date(value: str | None, name: str) -> dt.date | None:

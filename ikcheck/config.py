@@ -37,6 +37,10 @@ class Settings:
     reports_dir: Path
     engine: str  # "durable" or "python"
     user: str
+    # Ed25519 key that signs the audit log's head (kept outside the database); its public half, for
+    # a revisor's verify (docs/threat-model.md)
+    signing_key: Path | None = None
+    public_key: Path | None = None
 
     @property
     def matrices_dir(self) -> Path:
@@ -79,7 +83,13 @@ def load_settings(database: str | None = None, user: str | None = None) -> Setti
         reports_dir=folder("reports_dir", "reports"),
         engine=os.environ.get("IKCHECK_ENGINE") or conf.get("engine") or default_engine(),
         user=user or os.environ.get("IKCHECK_USER") or _os_user(),
+        signing_key=_path(os.environ.get("IKCHECK_SIGNING_KEY") or conf.get("signing_key")),
+        public_key=_path(os.environ.get("IKCHECK_PUBLIC_KEY") or conf.get("public_key")),
     )
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value).expanduser().resolve() if value else None
 
 
 def default_engine() -> str:

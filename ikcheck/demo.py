@@ -10,12 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ikcheck import organisation, register, yamlsrc
+from ikcheck import anchor, organisation, register, yamlsrc
 from ikcheck.app import App
 from ikcheck.calendar import clock_at, now
 from ikcheck.config import Settings, database_url_for
 from ikcheck.store.db import dispose
 from ikcheck.store.models import Organisation
+from ikcheck.store.signing import make_keys
 from ikcheck.workbooks.save import save_reproducibly
 
 DEMO_YEAR = 2025  # the plan year the demo runs through (workshops in autumn 2024)
@@ -34,7 +35,17 @@ class DemoSummary:
 def demo_settings(base: Settings, directory: Path, database: str | None) -> Settings:
     """The demo writes to its own database (in its directory) unless one is given explicitly."""
     url = database_url_for(database) or database_url_for(str(directory / "ikcheck.db"))
-    return Settings(url, base.rules_dir, base.riskregister_dir, base.reports_dir, base.engine, base.user)
+    return Settings(url, base.rules_dir, base.riskregister_dir, base.reports_dir, base.engine, base.user,
+                    signing_key=base.signing_key or demo_key(directory), public_key=base.public_key)
+
+
+def demo_key(directory: Path) -> Path:
+    """The demo's own signing key pair, in its directory (a kommun keeps the private key on the
+    server, outside the database, and gives the public one to its revisorer)."""
+    private = directory / "nycklar" / "ikcheck-signering.key"
+    if not private.exists():
+        make_keys(private.parent)
+    return private
 
 
 def _fresh_sqlite(url: str) -> None:
@@ -114,6 +125,11 @@ def run_demo(base: Settings, directory: Path, database: str | None = None, scale
     run_ks(app, org.code, directory, summary, say)
     if scale:
         run_scale(app, org_file, risk_file, scale, directory, summary, say, seed)
+    receipt, body = anchor.receipt(app, directory / "kvitto-granskningslogg.json")
+    summary.files.append(receipt)
+    summary.lines.append(
+        f"Granskningsloggen: {body['händelse']} händelser; huvudet signerat med nyckel {body.get('nyckel')} "
+        f"({settings.signing_key.parent}), kvitto på händelse {body['händelse']} i {receipt.name}.")
     return summary
 
 
@@ -234,7 +250,7 @@ def build_kommun(app: App, org_file: Path, risk_file: Path, code: str | None = N
     data = yamlsrc.load(risk_file)
     years = list(years or data["years"])
     m = app.load_matrix(org.matrix_name)
-    with app.session() as s:
+    with app.session(write=True) as s:
         org = app.org(s, org.code)
         units = {u.code: u for u in org.units}
         for item in data["risks"]:

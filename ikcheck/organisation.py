@@ -150,7 +150,7 @@ def init_org(app: App, path: Path) -> Organisation:
 
 def create_org(app: App, spec: OrgSpec) -> Organisation:
     m = app.load_matrix(spec.matrix)
-    with app.session() as s:
+    with app.session(write=True) as s:
         if s.scalar(select(Organisation).where(Organisation.code == spec.code)):
             raise UserError(f"Organisationen {spec.code!r} finns redan i databasen; ingenting har skapats.")
         org = Organisation(

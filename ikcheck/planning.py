@@ -5,6 +5,8 @@ revise it, list who is late. A decided plan is never edited: a change is a new v
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,12 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ikcheck import engine, register, rulebook, yamlsrc
+from ikcheck import anchor
 from ikcheck.app import App
 from ikcheck.calendar import deadline, not_in_future, parse_date, today
 from ikcheck.errors import NotFound, Problem, UserError, ValidationFailed
 from ikcheck.store.audit import snapshot
 from ikcheck.store.models import (
-    Action, ActionChange, Conclusion, ControlPlan, ControlPoint, KsRequirement, Organisation, Risk, RuleRun, Unit,
+    Action, ActionChange, AuditEvent, Conclusion, ControlPlan, ControlPoint, KsRequirement, Organisation, Process,
+    Risk, RuleRun, Unit,
 )
 
 METHODS = ["stickprov", "registerkontroll", "genomgång", "intervju", "avstämning", "observation"]
@@ -150,7 +154,7 @@ def ks_requirements(app: App, s: Session, org: Organisation, year: int) -> list[
 def add_ks_requirement(app: App, year: int, code: str, title: str, *, method: str | None = None,
                        frequency: str | None = None, sample_size: int | None = None,
                        owner: str | None = None, org_code: str | None = None) -> None:
-    with app.session() as s:
+    with app.session(write=True) as s:
         org = app.org(s, org_code)
         existing = ks_requirements(app, s, org, year)
         if any(r.code == code for r in existing):
@@ -177,7 +181,7 @@ def derive(app: App, unit_code: str, year: int, *, replace: bool = False,
     """A draft plan from the unit's assessments for the year, the prioritering and kontrolldesign
     rules, and KS's kommunövergripande kontrollpunkter."""
     sets = rulebook.rulesets(app)
-    with app.session() as s:
+    with app.session(write=True) as s:
         org = app.org(s, org_code)
         unit = app.unit(s, org, unit_code)
         existing = _plans(s, unit, year)
@@ -333,7 +337,7 @@ def findings(app: App, unit_code: str, year: int, org_code: str | None = None) -
 
 def _adjust(app: App, unit_code: str, year: int, org_code: str | None, change) -> list[Finding]:
     """Apply one change to the draft in a transaction, then return planvalidering's findings."""
-    with app.session() as s:
+    with app.session(write=True) as s:
         org = app.org(s, org_code)
         unit = app.unit(s, org, unit_code)
         plan = _draft(s, unit, year)
@@ -462,7 +466,7 @@ def decide(app: App, unit_code: str, year: int, date: str, paragraph: str, dnr: 
         raise UserError("Ange paragrafen i protokollet (--paragraph \"§ 123\").")
     if not dnr or not dnr.strip():
         raise UserError("Ange diarienumret (--dnr \"KS 2026/197\").")
-    with app.session() as s:
+    with app.session(write=True) as s:
         org = app.org(s, org_code)
         unit = app.unit(s, org, unit_code)
         plan = _draft(s, unit, year)
@@ -489,8 +493,48 @@ def decide(app: App, unit_code: str, year: int, date: str, paragraph: str, dnr: 
                 old.status = "superseded"
                 app.audit(s, "ersätt", "control_plan", old.id, before=ob, after=snapshot(old), org_id=org.id)
         s.flush()
+        plan.content_hash = plan_content_hash(s, plan.id)
         app.audit(s, "beslut", "control_plan", plan.id, before=before, after=snapshot(plan), org_id=org.id)
         return plan
+
+
+# what a decision decides: the plan's own fields and every line of it, by code rather than database id
+# (the same plan in another database has the same hash), named columns, so that the upgrade that first
+# computed it keeps working when later migrations add columns
+_PLAN_DECIDED = ("year", "version", "revision_reason", "decision_date", "decision_paragraph", "decision_dnr",
+                 "overrides")
+_POINT_DECIDED = ("code", "position", "title", "method", "sample_size", "frequency", "owner", "reporting",
+                  "municipality_wide", "ks_code", "status", "reject_reason", "rule_id", "why")
+
+
+def plan_content_hash(s: Session, plan_id: int) -> str:
+    """SHA-256 of a plan as decided: its unit, its decision and all its kontrollpunkter with their
+    risks and processes, in order."""
+    p, c = ControlPlan.__table__.c, ControlPoint.__table__.c
+    head = s.execute(select(Unit.__table__.c.code.label("unit"), *(p[k] for k in _PLAN_DECIDED))
+                     .join(Unit.__table__, Unit.__table__.c.id == p.unit_id).where(p.id == plan_id)).one()
+    risk, proc = Risk.__table__.c, Process.__table__.c
+    lines = s.execute(select(*(c[k] for k in _POINT_DECIDED), risk.code.label("risk"), proc.code.label("process"))
+                      .outerjoin(Risk.__table__, risk.id == c.risk_id)
+                      .outerjoin(Process.__table__, proc.id == c.process_id)
+                      .where(c.plan_id == plan_id).order_by(c.position, c.id)).all()
+    body = json.dumps([dict(head._mapping), [dict(r._mapping) for r in lines]], sort_keys=True,
+                      ensure_ascii=False, default=str)
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def check_decided_plans(s: Session, problems: list[str]) -> int:
+    """Every decided (or superseded) plan's content against the hash its decision recorded."""
+    n = 0
+    for plan in s.scalars(select(ControlPlan).where(ControlPlan.status != "draft").order_by(ControlPlan.id)):
+        n += 1
+        label = f"Planen för {plan.unit.code} {plan.year} version {plan.version}"
+        if not plan.content_hash:
+            problems.append(f"{label} är beslutad men saknar innehållshash (beslutet har skrivits utanför ikcheck).")
+        elif plan_content_hash(s, plan.id) != plan.content_hash:
+            problems.append(f"{label}: innehållet stämmer inte med det som beslutades ({plan.decision_paragraph}, "
+                            f"{plan.decision_date}); planen eller dess kontrollpunkter har ändrats efter beslutet.")
+    return n
 
 
 def _check_decision_date(s: Session, unit: Unit, plan: ControlPlan, day: dt.date) -> None:
@@ -511,7 +555,7 @@ def revise(app: App, unit_code: str, year: int, reason: str, org_code: str | Non
     """Start a new version of a decided plan; it is decided in turn. Returns the new version."""
     if not reason or not reason.strip():
         raise UserError("Ange ett skäl (--reason) för revideringen.")
-    with app.session() as s:
+    with app.session(write=True) as s:
         org = app.org(s, org_code)
         unit = app.unit(s, org, unit_code)
         current = latest(s, unit, year)
@@ -593,12 +637,19 @@ def plan_dataset(app: App, s: Session, org: Organisation, plan: ControlPlan) -> 
         "org": org.name, "unit": unit.name, "unit_code": unit.code, "forvaltning": unit.forvaltning or "",
         "year": plan.year, "version": plan.version, "status": STATUS_SV[plan.status], "plan_id": plan.id,
         "decision": {"date": plan.decision_date, "paragraph": plan.decision_paragraph, "dnr": plan.decision_dnr,
-                     "by": plan.decided_by} if plan.decision_date else None,
+                     "by": plan.decided_by, "content_hash": plan.content_hash,
+                     "anchor": anchor.stamp(_decision_event(s, plan))} if plan.decision_date else None,
         "revision_reason": plan.revision_reason, "overrides": plan.overrides or [],
         "lines": [ln for ln in lines if ln["status"] != "avvisad"],
         "rejected": [ln for ln in lines if ln["status"] == "avvisad"],
         "others": others, "actions": actions, "heatmap": hm, "rules_version": rulebook.rules_version(app),
     }
+
+
+def _decision_event(s: Session, plan: ControlPlan) -> AuditEvent | None:
+    """The audit event of the plan's decision: the head a decided plan's document anchors."""
+    return s.scalar(select(AuditEvent).where(AuditEvent.entity == "control_plan", AuditEvent.entity_id == str(plan.id),
+                                             AuditEvent.action == "beslut").order_by(AuditEvent.seq.desc()).limit(1))
 
 
 def _version_ids(s: Session, plan: ControlPlan) -> list[int]:

@@ -154,7 +154,7 @@ def record_assessment(app: App, s: Session, org: Organisation, risk: Risk, year:
 def add_risk(app: App, unit_code: str, title: str, *, org_code: str | None = None,
              process: str | None = None, category: str = "verksamhet", owner: str | None = None,
              source: str = "workshop", description: str | None = None, legal: bool = False) -> str:
-    with app.session() as s:
+    with app.session(write=True) as s:
         org = app.org(s, org_code)
         unit = app.unit(s, org, unit_code)
         risk = create_risk(app, s, org, unit, title, process=find_process(s, unit, process),
@@ -167,7 +167,7 @@ def edit_risk(app: App, code: str, changes: dict[str, Any], org_code: str | None
     unknown = set(changes) - EDITABLE
     if unknown:
         raise UserError(f"Fälten {', '.join(sorted(unknown))} kan inte ändras.")
-    with app.session() as s:
+    with app.session(write=True) as s:
         org = app.org(s, org_code)
         risk = find_risk(s, org, code)
         before = snapshot(risk)
@@ -187,7 +187,7 @@ def edit_risk(app: App, code: str, changes: dict[str, Any], org_code: str | None
 def retire_risk(app: App, code: str, reason: str, org_code: str | None = None) -> None:
     if not reason or not reason.strip():
         raise UserError("Ange ett skäl (--reason) när en risk avslutas.")
-    with app.session() as s:
+    with app.session(write=True) as s:
         org = app.org(s, org_code)
         risk = find_risk(s, org, code)
         if risk.status == "retired":
@@ -201,7 +201,7 @@ def retire_risk(app: App, code: str, reason: str, org_code: str | None = None) -
 
 def assess(app: App, code: str, year: int, scores: Scores, org_code: str | None = None) -> dict:
     """A single assessment entered by hand (outside a workshop)."""
-    with app.session() as s:
+    with app.session(write=True) as s:
         org = app.org(s, org_code)
         risk = find_risk(s, org, code)
         m = app.load_matrix(org.matrix_name)

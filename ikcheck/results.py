@@ -20,6 +20,7 @@ from ikcheck.calendar import parse_date, today
 from ikcheck.errors import NotFound, Problem, UserError, ValidationFailed
 from ikcheck.gcpause import paused_gc
 from ikcheck.planning import decided_plan
+from ikcheck.store import coverage
 from ikcheck.store.audit import rows_digest, snapshot
 from ikcheck.store.db import bulk_insert
 from ikcheck.store.models import (
@@ -116,7 +117,7 @@ def import_files(app: App, files: list[Path], reason: str | None = None, org_cod
 def _import_files(app: App, files: list[Path], reason: str | None, org_code: str | None,
                   on: dt.date) -> ImportReport:
     report = ImportReport()
-    with app.session() as s:
+    with app.session(write=True) as s:
         org = app.org(s, org_code)
         periods = org.settings.get("periods", ["halvar", "helar"])
         new, report.already, problems = app.files_to_import(s, org, "results", files, "varje fil en gång")
@@ -295,6 +296,7 @@ def _store(app: App, s: Session, org: Organisation, batches: list[ImportBatch], 
     superseded = [old.id for _r, old, _v in changes if old is not None]
     for i in range(0, len(superseded), 500):
         s.execute(update(ControlResult).where(ControlResult.id.in_(superseded[i:i + 500])).values(is_current=False))
+    coverage.touch(s, ControlResult, superseded)
     rows = []
     for r, old, values in changes:
         rows.append({
@@ -456,6 +458,7 @@ def _evaluate(app: App, s: Session, org: Organisation, unit: Unit, year: int, pe
     s.execute(update(Conclusion).where(Conclusion.run_id == run.id, Conclusion.subject_type == "result",
                                        Conclusion.subject_id < 0)
               .values(subject_type="control_point", subject_id=-Conclusion.subject_id))
+    coverage.touch(s, Conclusion, [run.id])
     counts: dict[str, int] = defaultdict(int)
     derived = []
     for c in ev.conclusions:
@@ -471,13 +474,14 @@ def _evaluate(app: App, s: Session, org: Organisation, unit: Unit, year: int, pe
         for i in range(0, len(ids), 500):
             s.execute(update(ControlResult).where(ControlResult.id.in_(ids[i:i + 500]))
                       .values(assessment=value, assessment_rule=rule_id))
+        coverage.touch(s, ControlResult, ids)
     s.expire_all()
     return dict(counts)
 
 
 def evaluate(app: App, unit_code: str, year: int, period: str, org_code: str | None = None) -> dict[str, int]:
     """Run the resultat rules on demand for a unit and period; conclusions are stored."""
-    with app.session() as s:
+    with app.session(write=True) as s:
         org = app.org(s, org_code)
         _check_period(org, period)
         return _evaluate(app, s, org, app.unit(s, org, unit_code), year, period)

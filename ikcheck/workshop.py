@@ -21,6 +21,7 @@ from ikcheck.calendar import parse_date, today
 from ikcheck.errors import Problem, UserError, ValidationFailed
 from ikcheck.gcpause import paused_gc
 from ikcheck.matrix import Matrix
+from ikcheck.store import coverage
 from ikcheck.store.audit import rows_digest
 from ikcheck.store.db import bulk_insert
 from ikcheck.store.models import ImportBatch, Organisation, Risk, RiskAssessment, Unit, Workshop, utcnow
@@ -95,7 +96,7 @@ def import_files(app: App, files: list[Path], unit_code: str | None = None, year
 def _import(app: App, files: list[Path], unit_code: str | None, year: int | None,
             org_code: str | None, held_on: dt.date | None) -> WorkshopReport:
     report = WorkshopReport()
-    with app.session() as s:
+    with app.session(write=True) as s:
         org = app.org(s, org_code)
         m = app.load_matrix(org.matrix_name)
         new, report.already, problems = app.files_to_import(
@@ -270,6 +271,7 @@ def _store(app: App, s, org: Organisation, unit: Unit, year: int, m: Matrix, tab
     superseded = [r["supersedes_id"] for r in rows if r["supersedes_id"]]
     for i in range(0, len(superseded), 500):
         s.execute(update(RiskAssessment).where(RiskAssessment.id.in_(superseded[i:i + 500])).values(is_current=False))
+    coverage.touch(s, RiskAssessment, superseded)
     bulk_insert(s, RiskAssessment, rows)
     report.assessed = len(rows)
     report.flagged = sum(1 for r in rows if r["flagged"])

@@ -46,8 +46,14 @@ def test_init_creates_org_units_processes_and_audit_events(app, tmp_path):
     assert d["units"][0]["processes"] == ["Inköp"]
     assert d["arshjul"]["plan_beslut"] == "11-30"  # default årshjul
     assert d["periods"] == ["halvar", "helar"]
-    # one event per organisation, unit, process, plus the matrix version it uses
-    assert count(app, AuditEvent) == 1 + 2 + 1 + 1
+    # one event per organisation, unit, process, plus the matrix version it uses, and one that puts
+    # all of those rows under the log
+    with app.session() as s:
+        actions = list(s.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
+    assert len(actions) == 1 + 2 + 1 + 1 + 1 and actions[-1] == "spara rader"
+    with app.session() as s:
+        sealed = s.scalar(select(AuditEvent.after).where(AuditEvent.action == "spara rader"))
+    assert sealed["rader"] == {"organisation": 1, "unit": 2, "process": 1, "risk_matrix": 1}
 
 
 @pytest.mark.parametrize(

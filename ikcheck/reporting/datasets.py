@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from ikcheck import __version__, engine, register, rulebook
+from ikcheck import anchor
 from ikcheck.app import App
 from ikcheck.calendar import deadline, period_end, today
 from ikcheck.errors import UserError
@@ -46,10 +47,9 @@ def report_periods(org: Organisation, kind: str) -> list[str]:
 def as_of(s: Session, org: Organisation) -> dict[str, Any]:
     """The kommun's newest data event the report reflects (report submissions themselves excluded),
     numbered within the kommun: another kommun's events in the same database never move it."""
-    ev = s.execute(select(AuditEvent.org_seq, AuditEvent.at)
-                   .where(AuditEvent.org_id == org.id, AuditEvent.entity != "report_record")
-                   .order_by(AuditEvent.seq.desc()).limit(1)).first()
-    return {"seq": ev[0] if ev else 0, "at": ev[1] if ev else None}
+    ev = s.scalar(select(AuditEvent).where(AuditEvent.org_id == org.id, AuditEvent.entity != "report_record")
+                  .order_by(AuditEvent.seq.desc()).limit(1))
+    return {"seq": ev.org_seq if ev else 0, "at": ev.at if ev else None, "anchor": anchor.stamp(ev)}
 
 
 def data_hash(data: Any) -> str:
@@ -251,7 +251,7 @@ def _with_provenance(data: dict, stamp: dict) -> dict:
     hashed = {k: v for k, v in data.items() if k not in ("heatmap", "own_text")}
     hashed["heatmap_cells"] = sorted((f"{k[0]},{k[1]}", v) for k, v in data["heatmap"].cells.items())
     data["provenance"] = {"as_of_seq": stamp["seq"], "as_of": stamp["at"], "data_hash": data_hash(hashed),
-                          "ikcheck": __version__}
+                          "anchor": stamp["anchor"], "ikcheck": __version__}
     return data
 
 
@@ -357,5 +357,5 @@ def ks_summary(app: App, s: Session, org: Organisation, year: int, kind: str | N
     }
     stamp_data = {k: v for k, v in data.items()}
     data["provenance"] = {"as_of_seq": stamp["seq"], "as_of": stamp["at"], "data_hash": data_hash(stamp_data),
-                          "ikcheck": __version__}
+                          "anchor": stamp["anchor"], "ikcheck": __version__}
     return data

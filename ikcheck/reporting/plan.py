@@ -73,6 +73,10 @@ def write_xlsx(d: dict, path: Path) -> None:
             set_text(ws.cell(row, j), ln[key]).alignment = Alignment(wrap_text=True, vertical="top")
     row += 2
     set_text(ws.cell(row, 1), f"Regler: {d['rules_version']}").font = Font(italic=True, size=8)
+    if d["decision"] and d["decision"]["anchor"]["token"]:
+        a = d["decision"]["anchor"]
+        set_text(ws.cell(row + 1, 1), f"Kontrollsumma: granskningsloggens händelse {a['seq']} · {a['short']} "
+                                      f"(beslutet) – {a['token']}").font = Font(italic=True, size=8)
     _table(wb, "Ej granskade", ["Risk", "Rubrik", "Riskvärde", "Utfall", "Regel", "Skäl"],
            [[o["risk"], o["rubrik"], o["riskvärde"], o["utfall"], o["regel"], o["skäl"]] for o in d["others"]])
     _table(wb, "Direktåtgärder", ["Kod", "Åtgärd", "Ansvarig", "Klart senast", "Status"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,6 +122,7 @@ def _unit_sheets(wb: Workbook, d: dict) -> None:
         ["Bedömning", f"{d['judgement']['colour']}: {d['judgement']['text']} ({d['judgement']['rule_id']})"],
         ["Förvaltningens bedömning", d["own_text"]],
         ["Data t.o.m. händelse", d["provenance"]["as_of_seq"]], ["Innehållshash", d["provenance"]["data_hash"]],
+        ["Kontrollsumma", d["provenance"]["anchor"]["token"]],
         ["Regler", d["rules_version"]]])
     _sheet(wb, "Resultat", ["Kontrollpunkt", "Period", "Risk", "Riskvärde", "Kontrollmoment", "Metod", "Omfattning",
                             "Rapporterad", "Utförd", "Granskade", "Avvikelser", "Bedömning", "Bedömd av", "Kommentar",
@@ -157,6 +159,7 @@ def _ks_sheets(wb: Workbook, d: dict) -> None:
            [[a["unit"], a["code"], a["description"], a["owner"], a["due"]] for a in d["overdue"]])
     _sheet(wb, "Underlag", ["Uppgift", "Värde"], [["Data t.o.m. händelse", d["provenance"]["as_of_seq"]],
                                                   ["Innehållshash", d["provenance"]["data_hash"]],
+                                                  ["Kontrollsumma", d["provenance"]["anchor"]["token"]],
                                                   ["Regler", d["rules_version"]]])
 
 
@@ -174,10 +177,11 @@ def submit(app: App, unit_code: str, year: int, kind: str, *, fmt: str = "pdf", 
         raise UserError(f"Inlämningsdatumet {submitted_on} ligger inom perioden som rapporten följer upp (t.o.m. "
                         f"{ends}); rapporten lämnas in när perioden är slut.")
     out_dir = Path(out_dir or "rapporter")
-    tmp = out_dir / f".utkast-{unit_code}-{year}-{kind}.{fmt}"
+    # a name of its own: two submitting at once must not write one file
+    tmp = out_dir / f".utkast-{unit_code}-{year}-{kind}-{os.getpid()}-{uuid.uuid4().hex[:8]}.{fmt}"
     path, data = unit_report(app, unit_code, year, kind, fmt, tmp, own_text, org_code, on=submitted_on)
     digest = file_hash(path)
-    with app.session() as s:
+    with app.session(write=True) as s:
         org = app.org(s, org_code)
         unit = app.unit(s, org, unit_code)
         last = s.scalar(select(ReportRecord).where(ReportRecord.unit_id == unit.id, ReportRecord.year == year,

@@ -122,7 +122,11 @@ def bulk_insert(s: Session, model, rows: list[dict], chunk: int = 5000) -> None:
     """Insert many rows, one executemany per chunk. Through the table, not the ORM: the ORM's bulk
     insert leaves None values out of each row and so splits the rows into one statement per run of
     same-shaped rows (572 statements for 2,000 results). Every row must have the same keys."""
+    from ikcheck.store import coverage
+
     table = model.__table__
+    if rows:
+        coverage.note_insert(s, model)  # the rows above today's highest id go under the audit log
     for i in range(0, len(rows), chunk):
         s.execute(table.insert(), rows[i:i + chunk])
 
@@ -184,6 +188,11 @@ class Database:
         with self._sessions() as s:
             with s.begin():
                 yield s
+
+    def lock_writers(self, s: Session) -> None:
+        """Wait for every other writing transaction to end. SQLite's BEGIN IMMEDIATE already did."""
+        if self.dialect == "postgresql":
+            s.execute(text("SELECT pg_advisory_xact_lock(7301708)"))
 
     @property
     def dialect(self) -> str:

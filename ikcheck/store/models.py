@@ -231,6 +231,8 @@ class ControlPlan(Base):
     decision_paragraph: Mapped[str | None] = mapped_column(String(32))
     decision_dnr: Mapped[str | None] = mapped_column(String(64))
     decided_by: Mapped[str | None] = mapped_column(String(200))
+    # SHA-256 of the plan as decided, all its lines (planning.plan_content_hash): re-checked by audit verify
+    content_hash: Mapped[str | None] = mapped_column(String(64))
     overrides: Mapped[list[Any]] = mapped_column(default=list)  # [{rule_id, subject, reason, by}]
 
     unit: Mapped[Unit] = relationship()
@@ -448,3 +450,22 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+    # Ed25519 signature of "seq:hash" by the key configured outside the database (None: no key)
+    signature: Mapped[str | None] = mapped_column(String(128))
+    key_id: Mapped[str | None] = mapped_column(String(16))
+
+
+class AuditRow(Base):
+    """The state of one audited data row as a transaction left it, written with that transaction's
+    "spara rader" event (whose hash covers these rows' digests): `audit verify` compares every row in
+    the database with its last entry here. `digest` None: the row was deleted. Conclusions are covered
+    per rule run (row_id = the run's id), their state is only the count."""
+
+    __tablename__ = "audit_row"
+    tbl: Mapped[str] = mapped_column(String(32), primary_key=True)
+    row_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    digest: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_audit_row_seq", "seq"),)

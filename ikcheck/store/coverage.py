@@ -1,0 +1,325 @@
+"""The audit log covers the data: every audited row's state is in the log.
+
+Each writing transaction ends with one "spara rader" event (`seal`): for every audited row the
+transaction inserted, changed or deleted, an `audit_row` entry holds the row's state as read back from
+the database and its SHA-256, and the event's own hash covers the digest of all those entries. So a row
+edited, deleted or added behind ikcheck's back (in SQL, by anyone with write access to the database)
+no longer matches its last entry, and rewriting the entry breaks the event's hash, which breaks the
+chain. `check_data` compares every row with its last entry; `check_entries` the entries with their
+events.
+
+Which rows a transaction touched: the ORM's own flushes are seen by a session hook; Core statements
+say so themselves (`touch` for updates by id, `note_insert` before a bulk insert: every row above the
+table's highest id at that moment is this transaction's, since writers are serialised, see
+`App.session`). Conclusions are many and only ever written with their rule run, so they are covered
+per run (one entry per run: the digest of all its conclusions).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from sqlalchemy import Table, event, func, insert, select
+from sqlalchemy.orm import Session
+
+from ikcheck.store.models import AuditRow, Base
+
+SEAL_ACTION = "spara rader"
+NOT_COVERED = {"audit_event", "audit_head", "audit_row", "alembic_version"}
+GROUPED = {"conclusion": "run_id"}  # table -> the column its rows are covered by, together
+
+# what a revisor reads in a message: the row, in Swedish
+ENTITY_SV = {
+    "organisation": "Organisationen", "unit": "Enheten", "process": "Processen", "risk_matrix": "Riskmatrisen",
+    "risk": "Risken", "workshop": "Workshopen", "import_batch": "Inläsningen", "risk_assessment": "Riskbedömningen",
+    "ks_requirement": "KS-kravet", "control_plan": "Planen", "control_point": "Kontrollpunkten",
+    "control_result": "Kontrollresultatet", "action": "Åtgärden", "action_change": "Statusändringen",
+    "rule_run": "Regelkörningen", "conclusion": "Slutsatserna från regelkörningen", "report_record": "Rapportposten",
+}
+FIELD_SV = {
+    "likelihood": "sannolikhet", "impact": "konsekvens", "score": "riskvärde", "level": "risknivå",
+    "residual_likelihood": "sannolikhet efter åtgärd", "residual_impact": "konsekvens efter åtgärd",
+    "residual_score": "riskvärde efter åtgärd", "residual_level": "risknivå efter åtgärd",
+    "deviations": "avvikelser", "examined": "granskade", "assessment": "bedömning", "performed": "utförd",
+    "performed_on": "datum", "comment": "kommentar", "performed_by": "utförd av", "approved_by": "godkänd av",
+    "title": "rubrik", "sample_size": "omfattning", "method": "metod", "frequency": "frekvens", "owner": "ansvarig",
+    "reporting": "rapportering", "status": "status", "decision_date": "beslutsdatum",
+    "decision_paragraph": "paragraf", "decision_dnr": "diarienummer", "decided_by": "beslutad av",
+    "content_hash": "innehållshash", "data_hash": "datahash", "due_date": "klart senast", "closed_on": "klar den",
+    "description": "beskrivning", "is_current": "gällande", "name": "namn", "code": "kod",
+}
+
+
+def covered_tables() -> list[Table]:
+    return [t for t in Base.metadata.sorted_tables if t.name not in NOT_COVERED]
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    return str(value)
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_default)
+
+
+def state_of(row) -> dict[str, Any]:
+    """A row (from `select(table)`) in its log form: every column, JSON-safe."""
+    return json.loads(_text(dict(row._mapping)))
+
+
+def digest_of(row) -> str:
+    return hashlib.sha256(_text(dict(row._mapping)).encode("utf-8")).hexdigest()
+
+
+def entries_digest(entries: Iterable[tuple[str, int, str | None]]) -> str:
+    """What a "spara rader" event's hash covers: its entries (table, row id, digest), in order."""
+    h = hashlib.sha256()
+    for tbl, row_id, digest in entries:
+        h.update(f"{tbl}\t{row_id}\t{digest or '-'}\n".encode())
+    return h.hexdigest()
+
+
+# --- what a transaction touched ----------------------------------------------------------------
+
+def _touched(s: Session) -> dict[str, set[int]]:
+    return s.info.setdefault("ik_touched", defaultdict(set))
+
+
+@event.listens_for(Session, "after_flush")
+def _track(session: Session, _ctx) -> None:
+    names = None
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        table = getattr(obj, "__table__", None)
+        if table is None or table.name in NOT_COVERED:
+            continue
+        if names is None:
+            names = _touched(session)
+        key = GROUPED.get(table.name)
+        value = getattr(obj, key or "id", None)
+        if value is not None:
+            names[table.name].add(value)
+
+
+def touch(s: Session, model, ids: Iterable[int]) -> None:
+    """Rows a Core statement changed, by id (for a grouped table: the group's key)."""
+    _touched(s)[getattr(model, "__table__", model).name].update(ids)
+
+
+def note_insert(s: Session, model) -> None:
+    """Before a bulk insert: every row above the table's highest id now is this transaction's."""
+    marks = s.info.setdefault("ik_marks", {})
+    table = model.__table__
+    if table.name not in marks and table.name not in NOT_COVERED:
+        marks[table.name] = s.scalar(select(func.coalesce(func.max(table.c.id), 0)))
+
+
+def pending(s: Session) -> bool:
+    return bool(s.info.get("ik_touched") or s.info.get("ik_marks"))
+
+
+# --- sealing -----------------------------------------------------------------------------------
+
+def _chunks(ids: list[int], n: int = 900) -> Iterator[list[int]]:
+    for i in range(0, len(ids), n):
+        yield ids[i:i + n]
+
+
+def _group_entries(s: Session, table: Table, key: str, groups: list[int]) -> list[dict]:
+    col = table.c[key]
+    out = []
+    for chunk in _chunks(groups):
+        found: dict[int, list[str]] = defaultdict(list)
+        for row in s.execute(select(table).where(col.in_(chunk)).order_by(col, table.c.id)):
+            found[row._mapping[key]].append(digest_of(row))
+        for g in chunk:
+            rows = found.get(g, [])
+            out.append({"tbl": table.name, "row_id": g, "digest": _group_digest(rows) if rows else None,
+                        "state": {"rader": len(rows)} if rows else None})
+    return out
+
+
+def _group_digest(digests: list[str]) -> str:
+    return hashlib.sha256("\n".join(digests).encode()).hexdigest()
+
+
+def collect(s: Session, tables: dict[str, Table] | None = None) -> list[dict]:
+    """The audit_row entries for everything the transaction touched, in (table, id) order. `tables`:
+    the tables as they are (a migration passes them reflected), by default the models'."""
+    s.flush()
+    touched: dict[str, set[int]] = s.info.pop("ik_touched", None) or {}
+    marks: dict[str, int] = s.info.pop("ik_marks", None) or {}
+    tables = tables or {t.name: t for t in covered_tables()}
+    wanted: dict[str, set[int]] = defaultdict(set)
+    for name, ids in touched.items():
+        wanted[name] |= ids
+    for name, mark in marks.items():
+        table = tables[name]
+        key = table.c[GROUPED.get(name, "id")]
+        wanted[name] |= set(s.scalars(select(key).where(table.c.id > mark).distinct()))
+    entries: list[dict] = []
+    for name in sorted(wanted):
+        table, ids = tables[name], sorted(wanted[name])
+        if name in GROUPED:
+            entries += _group_entries(s, table, GROUPED[name], ids)
+            continue
+        for chunk in _chunks(ids):
+            found = {row.id: row for row in s.execute(select(table).where(table.c.id.in_(chunk)))}
+            for i in chunk:
+                row = found.get(i)
+                entries.append({"tbl": name, "row_id": i, "digest": digest_of(row) if row is not None else None,
+                                "state": state_of(row) if row is not None else None})
+    return entries
+
+
+def write_entries(s: Session, seq: int, entries: list[dict]) -> None:
+    table = AuditRow.__table__
+    for i in range(0, len(entries), 5000):
+        s.execute(insert(table), [{**e, "seq": seq} for e in entries[i:i + 5000]])
+
+
+# --- checking ----------------------------------------------------------------------------------
+
+def check_entries(s: Session, sealed: dict[int, str], problems: list[str]) -> None:
+    """Every event's entries against the digest its hash covers, and each entry's state against its
+    own digest. `sealed`: seq -> the digest recorded in that "spara rader" event."""
+    t = AuditRow.__table__
+    current, acc, seen = None, None, set()
+
+    def close(seq, acc):
+        seen.add(seq)
+        if seq not in sealed:
+            problems.append(f"Radposter med händelsenummer {seq} hör inte till någon händelse som sparade rader "
+                            "(de har lagts till i loggen utanför ikcheck).")
+        elif acc.hexdigest() != sealed[seq]:
+            problems.append(f"Händelse {seq}: raderna den sparade stämmer inte med händelsen (radposter har ändrats, "
+                            "lagts till eller tagits bort i loggen).")
+
+    for seq, tbl, row_id, digest, state in s.execute(
+            select(t.c.seq, t.c.tbl, t.c.row_id, t.c.digest, t.c.state).order_by(t.c.seq, t.c.tbl, t.c.row_id)
+    ).yield_per(5000):
+        if seq != current:
+            if current is not None:
+                close(current, acc)
+            current, acc = seq, hashlib.sha256()
+        acc.update(f"{tbl}\t{row_id}\t{digest or '-'}\n".encode())
+        if state is not None and tbl not in GROUPED and hashlib.sha256(_text(state).encode()).hexdigest() != digest:
+            problems.append(f"Händelse {seq}: den sparade raden {tbl} {row_id} stämmer inte med sin kontrollsumma.")
+    if current is not None:
+        close(current, acc)
+    empty = entries_digest([])
+    for seq in sorted(set(sealed) - seen):
+        if sealed[seq] != empty:
+            problems.append(f"Händelse {seq}: raderna den sparade saknas i loggen (radposterna har tagits bort).")
+
+
+def _latest(s: Session, name: str) -> Iterator[tuple[int, int, str | None]]:
+    """(row id, seq, digest) of each row's last entry, in row id order."""
+    t = AuditRow.__table__
+    last = None
+    for row_id, seq, digest in s.execute(select(t.c.row_id, t.c.seq, t.c.digest).where(t.c.tbl == name)
+                                         .order_by(t.c.row_id, t.c.seq)).yield_per(5000):
+        if last is not None and last[0] != row_id:
+            yield last
+        last = (row_id, seq, digest)
+    if last is not None:
+        yield last
+
+
+def _actual(s: Session, table: Table) -> Iterator[tuple[int, str, Any]]:
+    """(row id, digest, row) of every row, in id order; for a grouped table one per group."""
+    key = GROUPED.get(table.name)
+    if key is None:
+        for row in s.execute(select(table).order_by(table.c.id)).yield_per(2000):
+            yield row.id, digest_of(row), row
+        return
+    col = table.c[key]
+    group, digests = None, []
+    for row in s.execute(select(table).order_by(col, table.c.id)).yield_per(2000):
+        g = row._mapping[key]
+        if g != group and digests:
+            yield group, _group_digest(digests), len(digests)
+            digests = []
+        group = g
+        digests.append(digest_of(row))
+    if digests:
+        yield group, _group_digest(digests), len(digests)
+
+
+def _label(name: str, row_id: int, state: dict | None) -> str:
+    what, state = ENTITY_SV.get(name, name), state or {}
+    if state.get("code"):
+        return f"{what} {state['code']} (id {row_id})"
+    hints = [f"{sv} {state[k]}" for k, sv in (("year", "år"), ("version", "version"), ("period", "period"))
+             if state.get(k) is not None]
+    return f"{what} {row_id}" + (f" ({', '.join(hints)})" if hints else "")
+
+
+def _value(v: Any) -> str:
+    if v is None:
+        return "tomt"
+    if isinstance(v, str):
+        return f"”{v[:60]}”"
+    if isinstance(v, bool):
+        return "ja" if v else "nej"
+    return str(v)[:60]
+
+
+def _fields(before: dict, after: dict) -> str:
+    keys = [k for k in after if before.get(k) != after.get(k)] + [k for k in before if k not in after]
+    return "; ".join(f"{FIELD_SV.get(k, k)} {_value(before.get(k))} → {_value(after.get(k))}" for k in keys[:6])
+
+
+def check_data(s: Session, problems: list[str], limit: int = 10_000) -> int:
+    """Every audited row against its last entry: edited, deleted or added outside ikcheck. Returns how
+    many rows were checked."""
+    t = AuditRow.__table__
+    checked = 0
+    for table in covered_tables():
+        name = table.name
+        expected = _latest(s, name)
+        actual = _actual(s, table)
+        e, a = next(expected, None), next(actual, None)
+        while e is not None or a is not None:
+            if len(problems) >= limit:
+                return checked
+            if a is None or (e is not None and e[0] < a[0]):
+                if e[2] is not None:  # the log says it exists; it is gone
+                    state = s.scalar(select(t.c.state).where(t.c.tbl == name, t.c.row_id == e[0], t.c.seq == e[1]))
+                    problems.append(f"{_label(name, e[0], state)} har tagits bort utanför ikcheck "
+                                    f"(senast sparad i händelse {e[1]}).")
+                e = next(expected, None)
+                continue
+            checked += 1
+            if e is None or a[0] < e[0]:
+                state = state_of(a[2]) if name not in GROUPED else None
+                problems.append(f"{_label(name, a[0], state)} har lagts till utanför ikcheck "
+                                "(ingen händelse i granskningsloggen har sparat den).")
+                a = next(actual, None)
+                continue
+            row_id, seq, digest = e
+            if digest is None:
+                state = state_of(a[2]) if name not in GROUPED else None
+                problems.append(f"{_label(name, row_id, state)} finns, men loggen säger att den togs bort "
+                                f"i händelse {seq}.")
+            elif a[1] != digest:
+                if name in GROUPED:
+                    logged = s.scalar(select(t.c.state).where(t.c.tbl == name, t.c.row_id == row_id, t.c.seq == seq))
+                    problems.append(f"{_label(name, row_id, None)} har ändrats utanför ikcheck ({a[2]} rader nu, "
+                                    f"{(logged or {}).get('rader')} när de sparades i händelse {seq}).")
+                else:
+                    logged = s.scalar(select(t.c.state).where(t.c.tbl == name, t.c.row_id == row_id, t.c.seq == seq))
+                    now = state_of(a[2])
+                    problems.append(f"{_label(name, row_id, now)} har ändrats utanför ikcheck: "
+                                    f"{_fields(logged or {}, now)} (senast sparad i händelse {seq}).")
+            e, a = next(expected, None), next(actual, None)
+    return checked
