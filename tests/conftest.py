@@ -54,7 +54,7 @@ def fresh_database(template, directory: Path):
     """A new database copied from the migrated template; dropped afterwards."""
     if BACKEND == "postgresql":
         admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        name = f"ikc_t{os.getpid()}_{next(_counter)}"
+        name = f"ikc_t{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"  # conftest may be imported twice
         with admin.connect() as c:
             c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
         try:
