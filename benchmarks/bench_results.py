@@ -62,14 +62,14 @@ def rows(n: int) -> list[list]:
     out = []
     for i in range(n):
         dev = i % 7 == 0
-        out.append([f"U-{YEAR}-K{i:06d}", "halvår", 1, "ja", dt.date(YEAR, 5, 1 + i % 28), 20, 3 if dev else 0, None,
+        out.append(["U", f"U-{YEAR}-K{i:06d}", "halvår", 1, "ja", dt.date(YEAR, 5, 1 + i % 28), 20, 3 if dev else 0, None,
                     "Kontrollen genomförd" if dev else None, "Sara Ek", "Karin Ström",
                     "Rutinen ses över" if dev else None, "Enhetschef" if dev else None,
                     dt.date(YEAR, 10, 31) if dev else None])
     return out
 
 
-HEAD = ["Kontrollpunkt", "Period", "Planversion", "Utförd (ja/nej)", "Datum", "Antal granskade", "Antal avvikelser",
+HEAD = ["Enhet", "Kontrollpunkt", "Period", "Planversion", "Utförd (ja/nej)", "Datum", "Antal granskade", "Antal avvikelser",
         "Bedömning", "Kommentar", "Utförd av", "Godkänd av", "Åtgärd", "Åtgärd ansvarig", "Åtgärd klart senast"]
 assert all(h in {c.header for c in COLUMNS} for h in HEAD)
 
@@ -118,7 +118,7 @@ def store_only(template_db: Path, work: Path, path: Path) -> int:
             "examined, deviations, assessment, comment, performed_by, approved_by, reported_by, reported_at, "
             "import_batch_id, is_current) VALUES (1, ?, 'halvar', 1, ?, ?, ?, ?, ?, ?, ?, ?, 'bench', "
             "'2026-01-01 00:00:00', ?, 1)",
-            [(ids[r[0]], r[3] == "ja", r[4], int(r[5]), int(r[6]), r[7] or None, r[8] or None, r[9], r[10], batch)
+            [(ids[r[1]], r[4] == "ja", r[5], int(r[6]), int(r[7]), r[8] or None, r[9] or None, r[10], r[11], batch)
              for r in df.itertuples(index=False, name=None)])
     n = con.execute("SELECT count(*) FROM control_result").fetchone()[0]
     con.close()

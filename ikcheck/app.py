@@ -15,6 +15,7 @@ from ikcheck import matrix as matrix_mod
 from ikcheck.config import Settings, load_settings
 from ikcheck.errors import NotFound, Problem, UserError
 from ikcheck.store import Database, audit
+from ikcheck.store.db import readonly_file
 from ikcheck.store.signing import Signer, Verifier, load_signer, load_verifier
 from ikcheck.store.models import ImportBatch, Organisation, RiskMatrix, Unit
 from ikcheck.workbooks.reader import content_hash
@@ -24,9 +25,14 @@ class App:
     def __init__(self, settings: Settings | None = None, read_only: bool = False):
         self.settings = settings or load_settings()
         self.read_only = read_only
+        self.notice: str | None = None  # said once by the CLI: the database was opened read-only by itself
 
     @cached_property
     def db(self) -> Database:
+        if not self.read_only and (why := readonly_file(self.settings.database_url)):
+            self.read_only = True
+            self.notice = (f"Databasen {why}: den öppnas skrivskyddad. Kommandon som bara läser fungerar; "
+                           "kommandon som ändrar data körs inte.")
         return Database(self.settings.database_url, read_only=self.read_only)
 
     @property
@@ -50,10 +56,12 @@ class App:
         """One transaction. A writing one (`write=True`) is serialised with every other writer before it
         reads anything (PostgreSQL: an advisory lock; SQLite: BEGIN IMMEDIATE), so it decides on what
         the one before it committed, and it ends by putting its rows under the audit log."""
+        db = self.db
         if write and self.read_only:
-            raise UserError("Databasen är öppnad skrivskyddad (--read-only): det här kommandot ändrar data och "
-                            "körs inte.")
-        with self.db.session() as s:
+            raise UserError("Databasen är öppnad skrivskyddad" + (" (--read-only)" if not self.notice else
+                            " (du har inte skrivrätt till den)") + ": det här kommandot ändrar data och körs inte. "
+                            "Be den som förvaltar databasen om skrivrätt, eller arbeta på en kopia.")
+        with db.session() as s:
             s.info["ik_write"] = write
             if write:
                 self.db.lock_writers(s)

@@ -172,7 +172,7 @@ def results_csv(app: App, org_code: str, year: int, period: str, path: Path, rng
     from ikcheck.workbooks.results import COLUMNS, PERIODS
 
     header = {c.key: c.header for c in COLUMNS}  # the template's own headers
-    head = [header[k] for k in ("code", "period", "performed", "date", "examined", "deviations", "assessment",
+    head = [header[k] for k in ("unit", "code", "period", "performed", "date", "examined", "deviations", "assessment",
                                 "comment", "performed_by", "approved_by", "action", "action_owner", "action_due")]
     day = dt.date(year, 6, 12) if period == "halvar" else dt.date(year, 12, 10)
     with app.session() as s, open(path, "w", encoding="utf-8", newline="") as fh:
@@ -183,7 +183,7 @@ def results_csv(app: App, org_code: str, year: int, period: str, path: Path, rng
             for i, p in enumerate(due_points(s, plan, period) if plan else []):
                 examined = p.sample_size or 10
                 dev = rng.choice([0] * 9 + [1])
-                w.writerow([p.code, PERIODS[period], "ja", (day + dt.timedelta(days=i % 9)).isoformat(), examined, dev,
+                w.writerow([unit.code, p.code, PERIODS[period], "ja", (day + dt.timedelta(days=i % 9)).isoformat(), examined, dev,
                             "", f"{dev} av {examined} ärenden saknade dokumentation." if dev else "",
                             rng.choice(["Sara Ek", "Omar Nilsson", "Lena Berg"]), "Karin Ström (förvaltningschef)",
                             "Rutinen förtydligas." if dev else "", (p.owner or "Förvaltningschef") if dev else "",

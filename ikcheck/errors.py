@@ -46,10 +46,15 @@ class UserError(Exception):
         self.message = message
         self.problems = list(problems or [])
 
+    SHOWN = 50  # problems a message lists; the rest are counted
+
     def __str__(self) -> str:
         if not self.problems:
             return self.message
-        lines = [self.message] + [f"  - {p}" for p in self.problems]
+        lines = [self.message] + [f"  - {p}" for p in self.problems[:self.SHOWN]]
+        if len(self.problems) > self.SHOWN:
+            lines.append(f"  … och {len(self.problems) - self.SHOWN} fel till (rätta dem ovan först; de övriga är "
+                         "ofta av samma slag).")
         return "\n".join(lines)
 
 

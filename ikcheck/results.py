@@ -108,14 +108,16 @@ _FIELD_SV = {"title": "kontrollmoment", "method": "metod", "sample_size": "omfat
 
 
 def import_files(app: App, files: list[Path], reason: str | None = None, org_code: str | None = None,
-                 on: dt.date | None = None) -> ImportReport:
-    """Validate every file and row first; then store everything in one transaction, or nothing."""
+                 on: dt.date | None = None, unit_code: str | None = None) -> ImportReport:
+    """Validate every file and row first; then store everything in one transaction, or nothing.
+    Every file names its unit (the template's Info sheet, a column Enhet, or `unit_code`), and every
+    row must belong to it."""
     with paused_gc():
-        return _import_files(app, files, reason, org_code, on or today())
+        return _import_files(app, files, reason, org_code, on or today(), unit_code)
 
 
 def _import_files(app: App, files: list[Path], reason: str | None, org_code: str | None,
-                  on: dt.date) -> ImportReport:
+                  on: dt.date, unit_code: str | None = None) -> ImportReport:
     report = ImportReport()
     with app.session(write=True) as s:
         org = app.org(s, org_code)
@@ -129,16 +131,25 @@ def _import_files(app: App, files: list[Path], reason: str | None, org_code: str
                 problems += exc.problems or [Problem(exc.message, file=path.name)]
                 continue
             tables.append((path, digest, table))
+        if unit_code:
+            app.unit(s, org, unit_code)  # named, so it must exist
         parsed: list[tuple[int, wbres.ResultRow]] = []
-        for n, (_path, _digest, table) in enumerate(tables):
+        for n, (path, _digest, table) in enumerate(tables):
             rows, empty, errs = wbres.parse_rows(table.rows, periods)
             report.not_reported += empty
             problems += errs
+            if not rows and not errs:
+                problems.append(Problem("filen har inga ifyllda rader: inget resultat att läsa in", file=path.name,
+                                        sheet=table.sheet, expected="minst en kontrollpunkt med resultat ifyllt"))
+            problems += _unit_named(table, unit_code, path)
             parsed += [(n, r) for r in rows]
-        resolved = _resolve(s, org, parsed, tables, on, problems)
+        resolved = _resolve(s, org, parsed, tables, on, problems, unit_code)
         if problems:
+            stopped = any(p.message.startswith("läsningen avbröts") for p in problems)
             raise ValidationFailed(
-                f"Importen avbröts: {len(problems)} fel. Ingenting har sparats; rätta filerna och läs in igen.",
+                f"Importen avbröts: {'minst ' if stopped else ''}{len(problems)} fel"
+                + (" (läsningen avbröts efter 1000 fel)" if stopped else "")
+                + ". Ingenting har sparats; rätta filerna och läs in igen.",
                 sorted(problems, key=lambda p: (p.file or "", p.sheet or "", p.row or 0, p.column or "")))
         # corrections need a reason; identical rows change nothing
         current = _current_results(s, [r.lineage for r in resolved])
@@ -175,7 +186,20 @@ def _import_files(app: App, files: list[Path], reason: str | None, org_code: str
         return report
 
 
-def _resolve(s: Session, org: Organisation, parsed, tables, on: dt.date, problems: list[Problem]) -> list[_Resolved]:
+def _unit_named(table: reader.Table, unit_code: str | None, path: Path) -> list[Problem]:
+    """A file must say which unit its results are for: a CSV has no Info sheet to say it."""
+    info = table.extra.get("unit")
+    if info and unit_code and str(info) != unit_code:
+        return [Problem(f"filen är mallen för {info}, men --unit anger {unit_code}", file=path.name, sheet=wbres.INFO,
+                        expected=f"mallen för {unit_code}")]
+    if info or unit_code or any(r.values.get("unit") for r in table.rows):
+        return []
+    return [Problem("filen anger inte vilken enhet resultaten gäller", file=path.name,
+                    expected="en kolumn Enhet med enhetens kod på varje rad, eller `--unit KOD`")]
+
+
+def _resolve(s: Session, org: Organisation, parsed, tables, on: dt.date, problems: list[Problem],
+             unit_code: str | None = None) -> list[_Resolved]:
     codes = sorted({r.code for _n, r in parsed})
     points: dict[str, list[Row]] = defaultdict(list)  # code -> the kontrollpunkter (every plan version)
     t = ControlPoint.__table__.c
@@ -203,9 +227,22 @@ def _resolve(s: Session, org: Organisation, parsed, tables, on: dt.date, problem
             in_force[key] = decided_plan(s, units[plan0.unit_id], plan0.year)
         plan = in_force[key]
         unit = units[plan0.unit_id]
-        if info.get("unit") and str(info["unit"]) != unit.code:
-            problems.append(row.problem("code", f"kontrollpunkten {r.code} hör till {unit.code}, men filen är mallen för {info['unit']}",
-                                        f"kontrollpunkter i {info['unit']}s plan"))
+        named = info.get("unit") or row.values.get("unit") or unit_code
+        if named and str(named) != unit.code:
+            said = (f"filen är mallen för {named}" if info.get("unit") else
+                    f"raden anger enheten {named}" if row.values.get("unit") else f"--unit anger {named}")
+            problems.append(row.problem("unit" if row.values.get("unit") else "code",
+                                        f"kontrollpunkten {r.code} hör till {unit.code}, men {said}",
+                                        f"kontrollpunkter i {named}s plan"))
+            continue
+        if row.values.get("unit") and unit_code and str(row.values["unit"]) != unit_code:
+            problems.append(row.problem("unit", f"raden anger enheten {row.values['unit']}, men --unit anger {unit_code}",
+                                        unit_code))
+            continue
+        if info.get("period") and str(info["period"]) != r.period:
+            problems.append(row.problem("period", f"raden gäller {_period_name(r.period)}, men filen är mallen för "
+                                                  f"{_period_name(str(info['period']))}",
+                                        f"bara {_period_name(str(info['period']))} i den här mallen"))
             continue
         if info.get("year") and int(info["year"]) != plan0.year:
             problems.append(row.problem("code", f"kontrollpunkten {r.code} hör till planen för {plan0.year}, men filen gäller {info['year']}"))

@@ -169,8 +169,10 @@ def _which_workshop(s, org: Organisation, m: Matrix, tables, unit_code, year, pr
     for path, _d, table in tables:
         info = table.extra
         if str(info.get("org") or "") != org.code:
-            problems.append(Problem(f"filen är en mall för {info.get('org')!r}, inte för {org.code}", file=path.name,
-                                    sheet=wbw.INFO, expected="en workshopmall från ikcheck för den här kommunen"))
+            what = (f"filen är en mall för {info['org']}, inte för {org.code}" if info.get("org") else
+                    "filen är ingen workshopmall från ikcheck (den saknar uppgift om kommun)")
+            problems.append(Problem(what, file=path.name, sheet=wbw.INFO if info.get("org") else None,
+                                    expected="en workshopmall från ikcheck för den här kommunen"))
             continue
         key = (str(info.get("unit")), int(info.get("year") or 0))
         if unit_code and key[0] != unit_code or year and key[1] != year:

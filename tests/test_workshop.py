@@ -168,9 +168,9 @@ def _broken(app, tmp_path: Path) -> list[tuple[str, Path, list[str]]]:
     edit("wrong-header", lambda ws, wb: ws.cell(4, col(ws, "Sannolikhet"), "Sannolikhet (1-4)"), ["kolumnen 'Sannolikhet' saknas"])
     edit("deleted-id", lambda ws, wb: ws.delete_cols(1), ["kolumnen 'Id' saknas"])
     for name, value, words in (("zero", 0, "sannolikhet 0 finns inte"), ("five", 5, "sannolikhet 5 finns inte"),
-                               ("hog", "hög", "'hög' är ingen giltig sannolikhet"), ("half", 3.5, "3,5 är ingen giltig")):
+                               ("hog", "hög", "”hög” är ingen giltig sannolikhet"), ("half", 3.5, "3,5 är ingen giltig")):
         edit(f"score-{name}", lambda ws, wb, v=value: ws.cell(5, col(ws, "Sannolikhet"), v), [words, "rad 5"])
-    edit("formula", lambda ws, wb: ws.cell(5, col(ws, "Konsekvens"), "=1+2"), ["formeln '=1+2'"])
+    edit("formula", lambda ws, wb: ws.cell(5, col(ws, "Konsekvens"), "=1+2"), ["formeln ”=1+2”"])
     edit("merged", lambda ws, wb: ws.merge_cells("J6:K7"), ["J6:K7 är sammanfogade"])
     edit("empty", lambda ws, wb: ws.delete_rows(1, 400), ["bladet är tomt"])
     edit("duplicate", lambda ws, wb: ws.cell(6, 1, ws.cell(5, 1).value), ["förekommer redan på rad 5"])

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from ikcheck.app import App
 from ikcheck.config import load_settings
+from ikcheck.store.db import readonly_file
 
 # Rich markup is off: text from users and files ("resultat [kopia].xlsx") is printed as it is, never
 # read as styling. Our own styling is explicit: Text.assemble(("Fel:", "bold red"), " …").
@@ -32,6 +33,9 @@ class State:
     def app(self) -> App:
         if self._app is None:
             self._app = App(load_settings(self.database, self.user), read_only=self.read_only)
+            if not self.read_only and readonly_file(self._app.settings.database_url):
+                self._app.db  # noqa: B018 - opens it read-only and says why, once
+                err_console.print(self._app.notice)
         return self._app
 
 

@@ -19,6 +19,10 @@ def demo(
     """Kör den fiktiva Exempelby kommun genom hela årscykeln och skriv rapporterna."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    if state.read_only:
+        from ikcheck.errors import UserError
+
+        raise UserError("Demon skriver en hel databas och kan inte köras med --read-only.")
     settings = load_settings(None, state.user)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=console, transient=True) as progress:

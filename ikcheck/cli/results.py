@@ -24,10 +24,12 @@ def template(unit: str = UNIT, year: int = YEAR,
 
 @app.command("import")
 def import_(files: list[Path] = typer.Argument(..., help="Ifyllda mallar (xlsx) eller CSV från Excel."),
-            reason: str = typer.Option(None, "--reason", help="Skäl, om filen rättar redan rapporterade resultat.")) -> None:
+            reason: str = typer.Option(None, "--reason", help="Skäl, om filen rättar redan rapporterade resultat."),
+            unit: str = typer.Option(None, "--unit", help="Enheten resultaten gäller (krävs för en CSV-fil utan "
+                                                          "kolumnen Enhet).")) -> None:
     """Läs in resultat: allt valideras först; ett enda fel och ingenting sparas."""
     with busy("Läser in och bedömer resultaten"):
-        r = results.import_files(state.app(), files, reason=reason, org_code=state.org)
+        r = results.import_files(state.app(), files, reason=reason, org_code=state.org, unit_code=unit)
     for line in r.already:
         console.print(Text.assemble(("Redan inläst, ingenting ändrat:", "yellow"), f" {line}"))
     if r.files:

@@ -1,9 +1,16 @@
-"""Engine and sessions. SQLite (WAL, foreign keys, busy timeout, BEGIN IMMEDIATE for writers) is the
-embedded default; PostgreSQL via IKCHECK_DATABASE_URL. The schema is made by Alembic migrations only."""
+"""Engine and sessions. SQLite (rollback journal, foreign keys, busy timeout, BEGIN IMMEDIATE for
+writers) is the embedded default; PostgreSQL via IKCHECK_DATABASE_URL. The schema is made by Alembic
+migrations only.
+
+SQLite keeps its rollback journal: opening, reading or a refused write never changes a byte of the
+file (WAL rewrote the header's journal-mode bytes on every read-write open, so a file hash could not
+show that a refused import changed nothing), the file alone is the whole database at every moment,
+and a reader with read access to the file only can open it."""
 
 from __future__ import annotations
 
 import atexit
+import os
 import re
 import sqlite3
 import threading
@@ -44,9 +51,7 @@ def _sqlite_engine(url: str, read_only: bool) -> Engine:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
-        if not read_only:
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA cache_size=-65536")  # 64 MB: a large import rarely spills (and so locks readers out)
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -99,20 +104,32 @@ def dispose_all() -> None:
 
 
 def _close(engine: Engine) -> None:
-    """Close the engine's connections, and leave a SQLite file at rest as a rollback-journal database.
-    WAL is for while ikcheck runs (readers go on during a write); at rest it kept every change in
-    ikcheck.db-wal, so a copy of ikcheck.db (a backup, the file sent to the auditors) was empty, and a
-    WAL file cannot be opened at all from a directory the reader may not write to (a revisor given read
-    access to the file). Another process still using the file keeps WAL; it switches back when it closes."""
+    """Close the engine's connections. A file an earlier version left in WAL mode is switched back
+    to a rollback journal, so a copy of the file alone holds everything (docs/decisions.md)."""
     engine.dispose()
     path = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
-    if not path or path == ":memory:" or not Path(path).exists():
+    if not path or path == ":memory:" or not Path(path).exists() or not Path(path + "-wal").exists():
         return
     try:
         with closing(sqlite3.connect(path, timeout=0)) as con:
             con.execute("PRAGMA journal_mode=DELETE")
     except sqlite3.Error:
         pass
+
+
+def readonly_file(url: str) -> str | None:
+    """Why a SQLite database file can only be read by this user (None: it can be written, or it is
+    not a SQLite file that exists): the file, or its folder (where the journal goes), is read-only."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = Path(make_url(url).database or "")
+    if not path.is_file():
+        return None
+    if not os.access(path, os.W_OK):
+        return f"{path} är skrivskyddad för dig"
+    if not os.access(path.parent, os.W_OK):
+        return f"{path} ligger i en mapp du inte får skriva i"
+    return None
 
 
 atexit.register(dispose_all)

@@ -13,7 +13,7 @@ just to size it. The same pass collects merged ranges, which read-only openpyxl 
 from __future__ import annotations
 
 import xml.parsers.expat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +23,23 @@ from openpyxl.styles.stylesheet import apply_stylesheet
 from openpyxl.utils.datetime import from_excel, from_ISO8601
 from openpyxl.xml.constants import SHEET_MAIN_NS
 
+from ikcheck.workbooks.reader import Formula
+
 _NS = SHEET_MAIN_NS + " "
-_C, _V, _F, _ROW, _IS, _T, _RPH, _MERGE = (_NS + tag for tag in ("c", "v", "f", "row", "is", "t", "rPh", "mergeCell"))
+_C, _V, _F, _ROW, _IS, _T, _RPH, _MERGE, _COL = (
+    _NS + tag for tag in ("c", "v", "f", "row", "is", "t", "rPh", "mergeCell", "col"))
+
+
+class TooManyRows(Exception):
+    """The sheet goes on past the rows a reader accepts (`limit`)."""
 
 
 @dataclass
 class Sheet:
     rows: list[tuple[Any, ...]]  # rows[i] is row i + 1; a row without cells is ()
     merged: list[str]  # "A2:C2"
+    hidden_rows: list[int] = field(default_factory=list)  # 1-based
+    hidden_cols: list[tuple[int, int]] = field(default_factory=list)  # 1-based, inclusive spans
 
 
 @dataclass(frozen=True)
@@ -71,9 +80,11 @@ class Book:
     def __getitem__(self, title: str) -> SheetInfo:
         return next(s for s in self.sheets if s.title == title)
 
-    def read(self, sheet: SheetInfo, max_rows: int | None = None) -> Sheet:
-        """The sheet's rows (the first max_rows only, if given) and merged ranges."""
-        return _read(self._archive, sheet.path, self._strings, self._dates, self._deltas, self._epoch, max_rows)
+    def read(self, sheet: SheetInfo, max_rows: int | None = None, limit: int | None = None) -> Sheet:
+        """The sheet's rows (the first max_rows only, if given), merged ranges, hidden rows and columns.
+        `limit`: raise TooManyRows rather than read a sheet with more rows (bounded memory)."""
+        return _read(self._archive, sheet.path, self._strings, self._dates, self._deltas, self._epoch, max_rows,
+                     limit)
 
     def close(self) -> None:
         self._archive.close()
@@ -103,11 +114,13 @@ def _column(ref: str) -> int:
 
 
 def _read(archive, path: str, strings: list[str], dates: set[int], deltas: set[int], epoch,
-          max_rows: int | None) -> Sheet:
+          max_rows: int | None, limit: int | None = None) -> Sheet:
     """Numbers, dates by their cell style, booleans, shared and inline strings, error codes as text,
     and formulas as their text beginning with '=' (array formulas included)."""
     rows: list[tuple[Any, ...]] = []
     merged: list[str] = []
+    hidden_rows: list[int] = []
+    hidden_cols: list[tuple[int, int]] = []
     shared_formulas: dict[str, Translator] = {}
     cells: list[tuple[int, Any]] = []
     text: list[str] = []
@@ -135,8 +148,12 @@ def _read(archive, path: str, strings: list[str], dates: set[int], deltas: set[i
         elif name == _ROW:
             r = attrs.get("r")
             row = int(r) if r else row + 1
+            if limit is not None and row > limit:
+                raise TooManyRows(row)
             col = 0
             cells.clear()
+            if attrs.get("hidden") in ("1", "true"):
+                hidden_rows.append(row)
         elif name == _IS:
             text.clear()
             inline = True
@@ -146,6 +163,8 @@ def _read(archive, path: str, strings: list[str], dates: set[int], deltas: set[i
             phonetic = True
         elif name == _MERGE:
             merged.append(attrs.get("ref", ""))
+        elif name == _COL and attrs.get("hidden") in ("1", "true"):
+            hidden_cols.append((int(attrs.get("min", 0)), int(attrs.get("max", 0))))
 
     def data(chunk: str) -> None:
         if capture:
@@ -187,7 +206,7 @@ def _read(archive, path: str, strings: list[str], dates: set[int], deltas: set[i
     def _value(kind: str, style: int, value: Any, formula: Any) -> Any:
         if formula is not None:
             attrs, body = formula
-            return _formula(attrs, "=" + body, ref, shared_formulas)
+            return Formula(_formula(attrs, "=" + body, ref, shared_formulas))
         if kind == "inlineStr":  # value is the text of <is>, or None without one
             return value
         if value is None:
@@ -216,7 +235,7 @@ def _read(archive, path: str, strings: list[str], dates: set[int], deltas: set[i
             parser.ParseFile(fh)
         except _Enough:
             del rows[max_rows:]
-    return Sheet(rows, merged)
+    return Sheet(rows, merged, hidden_rows, hidden_cols)
 
 
 def _formula(attrs: dict[str, str], text: str, ref: str | None, shared: dict[str, Translator]) -> str:

@@ -3,7 +3,10 @@ writes it (UTF-8, UTF-8 with BOM or cp1252; semicolon or comma; decimal comma).
 
 Nothing here touches the database. A reader finds the header row (it may have moved down), maps
 columns by their Swedish header, and yields rows with their location, so every problem can name
-file, sheet, row and column. Merged cells and formulas in the data are refused, not guessed at.
+file, sheet, row and column. What a person cannot see or did not type is refused, not guessed at:
+merged cells, formulas (except a template's own computed columns), hidden sheets, rows and columns
+with data, control characters. Every decoding error becomes a Swedish problem, and a file's size,
+unpacked size and number of rows are bounded, so a read takes bounded time and memory.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import hashlib
 import io
 import re
 import zipfile
+import zlib
 from xml.parsers.expat import ExpatError
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +29,37 @@ if TYPE_CHECKING:
     from ikcheck.workbooks.cells import Book, Sheet, SheetInfo
 
 MAX_BYTES = 200 * 1024 * 1024
-# what a workbook may unpack to: a sheet filled to Excel's last row (1,048,576 results) unpacks to 500–750 MB
-MAX_UNZIPPED = 1024 * 1024 * 1024
+# rows of data one file may hold: a kommun's whole year is a few thousand; 200k keeps a read under 500 MB
+MAX_ROWS = 200_000
+# what a workbook may unpack to: a results sheet unpacks to 500–750 bytes a row, so MAX_ROWS fit in
+# 150 MB; the rest is room for the template's other sheets and styles
+MAX_UNZIPPED = 256 * 1024 * 1024
 HEADER_SCAN_ROWS = 20
+MAX_PROBLEMS = 1000  # a file with more is not read further: the rest would not be valid either
+# characters no one types: C0 controls other than tab and line breaks, DEL
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class Formula(str):
+    """A formula cell's text ("=A1", from workbooks/cells.py): told apart from typed text beginning with '='."""
+
+    __slots__ = ()
+
+
+def shown(v: Any) -> str:
+    """A cell's value as a message shows it: text in quotes, Excel's own words, never Python's."""
+    if v is None or v == "":
+        return "tomt"
+    if isinstance(v, bool):
+        return "SANT" if v else "FALSKT"
+    if isinstance(v, float):
+        return f"{v:g}".replace(".", ",")
+    if isinstance(v, (dt.date, dt.datetime)):
+        return v.isoformat()[:10] if isinstance(v, dt.datetime) and not (v.hour or v.minute) else v.isoformat()
+    if isinstance(v, str):
+        text = _CONTROL.sub("?", v.replace("\ufeff", ""))
+        return f"”{text[:40]}{'…' if len(text) > 40 else ''}”"
+    return str(v)
 
 
 def content_hash(path: Path) -> str:
@@ -49,6 +81,8 @@ class Column:
     header: str  # the Swedish header in the template
     required: bool = True
     aliases: tuple[str, ...] = ()
+    computed: bool = False  # the template's own formula: its value is not read
+    hidden: bool = False  # the template itself hides it
 
 
 @dataclass
@@ -120,6 +154,10 @@ def sniff(path: Path) -> str:
             raise ValidationFailed(f"Filen {name} är {what}, inte en Excel-arbetsbok.",
                                    [Problem(f"filen är {what}, inte en Excel-arbetsbok", file=name, expected="en .xlsx-fil från Excel")])
         return "xlsx"
+    if head.startswith(b"\xd0\xcf\x11\xe0") and _encrypted(path):
+        raise ValidationFailed(f"Filen {name} är lösenordsskyddad.",
+                               [Problem("arbetsboken är lösenordsskyddad (krypterad) och kan inte läsas", file=name,
+                                        expected="filen sparad utan lösenord (Arkiv > Info > Skydda arbetsbok)")])
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise ValidationFailed(f"Filen {name} är i det gamla Excel-formatet (.xls).",
                                [Problem("filen är i det gamla Excel-formatet (.xls)", file=name, expected="filen sparad som .xlsx i Excel")])
@@ -128,12 +166,40 @@ def sniff(path: Path) -> str:
     return "csv"
 
 
+def _encrypted(path: Path) -> bool:
+    """An OLE file holding an encrypted Office Open XML package (Excel's "Kryptera med lösenord")."""
+    import mmap
+
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        return m.find("EncryptionInfo".encode("utf-16-le")) >= 0
+
+
+# the templates' own hidden sheets
+HIDDEN_SHEETS = ("Info", "Listor")
+
+
 def read(path: Path, columns: list[Column], sheet: str | None = None, info_sheet: str | None = None) -> Table:
     path = Path(path)
     kind = sniff(path)
     if kind == "xlsx":
         return _read_xlsx(path, columns, sheet, info_sheet)
     return _read_csv(path, columns)
+
+
+def _cap(problems: list[Problem], file: str) -> list[Problem]:
+    """At most MAX_PROBLEMS, and a last one saying that reading stopped."""
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    return problems[:MAX_PROBLEMS] + [Problem(f"läsningen avbröts efter {MAX_PROBLEMS} fel; resten av filen lästes inte",
+                                              file=file)]
+
+
+def _too_many_rows(file: str, sheet: str | None, row: int) -> ValidationFailed:
+    most = f"{MAX_ROWS:,}".replace(",", " ")
+    return ValidationFailed(f"Filen {file} har för många rader (minst {row:,}; högst {most} går att läsa in)."
+                            .replace(",", " "),
+                            [Problem(f"filen har fler än {most} rader", file=file, sheet=sheet, row=row,
+                                     expected=f"högst {most} rader per fil; dela upp filen")])
 
 
 def _header_map(cells: list[Any], columns: list[Column]) -> dict[str, int]:
@@ -182,12 +248,18 @@ def _range_rows(ref: str) -> tuple[int, int]:
     return int(re.sub(r"[A-Z]", "", a)), int(re.sub(r"[A-Z]", "", b))
 
 
-_BROKEN = (ExpatError, zipfile.BadZipFile, KeyError, ValueError, IndexError)  # damage inside the zip
+# damage inside the zip: broken XML, deflate data, CRCs, truncated members, bad numbers
+_BROKEN = (ExpatError, zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError, IndexError,
+           UnicodeDecodeError, NotImplementedError)
 
 
 def _sheet(book: Book, sheet: SheetInfo, file: str, max_rows: int | None = None) -> Sheet:
+    from ikcheck.workbooks.cells import TooManyRows
+
     try:
-        return book.read(sheet, max_rows)
+        return book.read(sheet, max_rows, limit=MAX_ROWS + HEADER_SCAN_ROWS + 1)
+    except TooManyRows as exc:
+        raise _too_many_rows(file, sheet.title, exc.args[0]) from None
     except _BROKEN as exc:
         raise ValidationFailed(f"Bladet {sheet.title!r} i {file} är skadat och kan inte läsas.",
                                [Problem(f"bladet är skadat ({type(exc).__name__})", file=file, sheet=sheet.title,
@@ -212,6 +284,11 @@ def _read_xlsx(path: Path, columns: list[Column], sheet: str | None, info_sheet:
     with book:
         if not book.sheets:
             raise ValidationFailed(f"Filen {name} har inga kalkylblad.", [Problem("arbetsboken har inga kalkylblad", file=name)])
+        hidden = [w.title for w in book.sheets if w.state != "visible" and w.title not in HIDDEN_SHEETS]
+        if hidden:
+            raise ValidationFailed(f"Filen {name} har dolda blad: {', '.join(hidden)}.", [
+                Problem(f"bladet {h!r} är dolt; det som inte syns läses inte in", file=name, sheet=h,
+                        expected="visa bladet (Format > Blad > Ta fram) eller ta bort det") for h in hidden])
         # The named sheet if there is one; otherwise the first visible sheet with the right headers.
         if sheet and sheet in book.sheetnames:
             ws = book[sheet]
@@ -220,9 +297,7 @@ def _read_xlsx(path: Path, columns: list[Column], sheet: str | None, info_sheet:
                       book.sheets[0])
         extra = {}
         if info_sheet and info_sheet in book.sheetnames:
-            for r in _sheet(book, book[info_sheet], name).rows:
-                if r and r[0] is not None:
-                    extra[str(r[0])] = r[1] if len(r) > 1 else None
+            extra = _info(_sheet(book, book[info_sheet], name, 100).rows, name, info_sheet)
         data = _sheet(book, ws, name)
     head = [list(cells) for cells in data.rows[:HEADER_SCAN_ROWS]]
     if not any(any(v not in (None, "") for v in r) for r in head):
@@ -238,71 +313,192 @@ def _read_xlsx(path: Path, columns: list[Column], sheet: str | None, info_sheet:
         raise ValidationFailed(f"Bladet {ws.title!r} i {name} har sammanfogade celler.", [
             Problem(f"cellerna {ref} är sammanfogade; dela upp dem så att varje rad har egna värden",
                     file=name, sheet=ws.title, row=_range_rows(ref)[0]) for ref in merged[:20]])
+    _refuse_hidden(data, header_row, found, columns, name, ws.title)
     letters = {k: _letter(i) for k, i in found.items()}
+    by_key = {c.key: c for c in columns}
     rows: list[Row] = []
-    items = list(found.items())
-    # Values, not cell objects: a formula arrives as its text ("=A1"), which typed readers (as_int,
-    # as_date, as_choice) refuse with a precise message.
+    problems: list[Problem] = []
+    items = [(k, i) for k, i in found.items() if not by_key[k].computed]
     for number, cells in enumerate(data.rows[header_row + 1:], start=header_row + 2):
         n = len(cells)
         values = {}
         for key, i in items:
             v = cells[i] if i < n else None
-            values[key] = v.strip() if isinstance(v, str) else v
+            if isinstance(v, str):
+                if isinstance(v, Formula):
+                    problems.append(Problem(f"cellen innehåller formeln {shown(v)}", file=name, sheet=ws.title,
+                                            row=number, column=letters[key], expected="ett inskrivet värde, inte en formel"))
+                elif _CONTROL.search(v):
+                    problems.append(_control_problem(v, name, ws.title, number, letters[key]))
+                v = v.strip()
+            values[key] = v
         rows.append(Row(name, ws.title, number, values, letters))
+        if len(problems) > MAX_PROBLEMS:
+            break
+    if problems:
+        raise ValidationFailed(f"Bladet {ws.title!r} i {name} har celler som inte går att läsa in; ingenting har "
+                               "lästs in.", _cap(problems, name))
     return Table(name, ws.title, rows, "xlsx", extra)
 
 
+def _info(rows, file: str, sheet: str) -> dict[str, Any]:
+    """The template's hidden Info sheet (key, value per row); numbers it must hold are checked here."""
+    extra: dict[str, Any] = {}
+    for number, r in enumerate(rows, start=1):
+        if not r or r[0] is None:
+            continue
+        key, value = str(r[0]), r[1] if len(r) > 1 else None
+        if key in ("year", "version") and value not in (None, ""):
+            try:
+                value = as_int(value, minimum=1)
+            except Invalid as exc:
+                raise ValidationFailed(f"Filen {file} har ett skadat Info-blad.", [Problem(
+                    f"mallens {'år' if key == 'year' else 'planversion'} är {exc.message.split(' är ')[0]}, "
+                    "inget heltal", file=file, sheet=sheet, row=number, column="B",
+                    expected="mallens Info-blad som ikcheck skrev det (ta en ny mall)")]) from None
+        extra[key] = value
+    return extra
+
+
+def _refuse_hidden(data: Sheet, header_row: int, found: dict[str, int], columns: list[Column], file: str,
+                   sheet: str) -> None:
+    """Hidden rows with data, and hidden columns with data (other than those the template hides)."""
+    first = header_row + 2  # the first data row, 1-based
+    rows = [r for r in data.hidden_rows if r >= first and r - 1 < len(data.rows)
+            and any(v not in (None, "") for v in data.rows[r - 1])]
+    allowed = {found[c.key] + 1 for c in columns if c.hidden and c.key in found}
+    cols = []
+    for lo, hi in data.hidden_cols:
+        for c in range(lo, min(hi, 16384) + 1):
+            if c not in allowed and any(len(r) >= c and r[c - 1] not in (None, "") for r in data.rows[first - 1:]):
+                cols.append(c)
+    problems = []
+    if rows:
+        shown_rows = ", ".join(map(str, rows[:20])) + (f" med flera ({len(rows)} rader)" if len(rows) > 20 else "")
+        problems.append(Problem(f"rad {shown_rows} är dold men har innehåll", file=file, sheet=sheet, row=rows[0],
+                                expected="visa raderna (markera bladet, högerklicka > Ta fram) eller ta bort dem"))
+    if cols:
+        problems.append(Problem(f"kolumn {', '.join(_letter(c - 1) for c in cols[:20])} är dold men har innehåll",
+                                file=file, sheet=sheet, column=_letter(cols[0] - 1),
+                                expected="visa kolumnerna eller ta bort dem"))
+    if problems:
+        raise ValidationFailed(f"Bladet {sheet!r} i {file} har dolda rader eller kolumner med innehåll; det som inte "
+                               "syns läses inte in.", problems)
+
+
+def _control_problem(v: str, file: str, sheet: str | None, row: int, column: str | None) -> Problem:
+    ch = _CONTROL.search(v).group()
+    return Problem(f"cellen innehåller ett osynligt styrtecken (U+{ord(ch):04X})", file=file, sheet=sheet, row=row,
+                   column=column, expected="vanlig text; skriv in värdet på nytt")
+
+
 ENCODINGS = ("utf-8-sig", "cp1252")
+FIELD_LIMIT = 100_000  # characters in one CSV field (csv's own limit is 131,072, with an English error)
+
+
+def _line_of(raw: bytes, offset: int) -> int:
+    return raw.count(b"\n", 0, offset) + 1
 
 
 def _decode(path: Path) -> str:
+    """The text of a CSV: UTF-8 (with or without BOM), Windows-1252, or UTF-16 as Excel's "Unicode-text"
+    writes it. A file that is UTF-8 but for a stray byte is named as such, with its row."""
+    name = path.name
     raw = path.read_bytes()
-    if b"\x00" in raw[:4096]:
-        raise ValidationFailed(f"Filen {path.name} är ingen textfil (CSV) och ingen Excel-arbetsbok.",
-                               [Problem("filen är varken en Excel-arbetsbok eller en textfil (CSV)", file=path.name, expected="xlsx eller CSV")])
-    for enc in ENCODINGS:
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return raw.decode(enc)
-        except UnicodeDecodeError:
-            continue
-    raise ValidationFailed(f"Filen {path.name} har en okänd teckenkodning.",
-                           [Problem("filens teckenkodning är okänd", file=path.name, expected="UTF-8 eller Windows-1252")])
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise ValidationFailed(f"Filen {name} är skadad UTF-16-text.", [Problem(
+                "filen är sparad som Unicode-text (UTF-16) men är skadad", file=name,
+                row=_line_of(raw, exc.start) // 2 or 1, expected="filen sparad på nytt från Excel")]) from None
+    if b"\x00" in raw[:4096]:
+        raise ValidationFailed(f"Filen {name} är ingen textfil (CSV) och ingen Excel-arbetsbok.",
+                               [Problem("filen är varken en Excel-arbetsbok eller en textfil (CSV)", file=name, expected="xlsx eller CSV")])
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        bad = exc.start
+    try:
+        text = raw.decode("cp1252")
+    except UnicodeDecodeError:
+        raise ValidationFailed(f"Filen {name} har en okänd teckenkodning.",
+                               [Problem("filens teckenkodning är okänd", file=name, row=_line_of(raw, bad),
+                                        expected="UTF-8 eller Windows-1252")]) from None
+    if re.search(rb"[\xc2-\xf4][\x80-\xbf]+", raw[:bad]):  # real UTF-8 before the bad byte: one file, two encodings
+        raise ValidationFailed(f"Filen {name} har blandad teckenkodning.", [Problem(
+            f"blandad teckenkodning: raden har ett tecken (byte 0x{raw[bad]:02X}) som inte är UTF-8, fast resten av "
+            "filen är UTF-8",
+            file=name, row=_line_of(raw, bad),
+            expected="hela filen i samma teckenkodning: spara den på nytt som CSV UTF-8 i Excel")])
+    return text
 
 
 def _read_csv(path: Path, columns: list[Column]) -> Table:
     name = path.name
-    text = _decode(path)
+    text = _decode(path).replace("\ufeff", "")  # a BOM anywhere (files put together) is no character
     lines = text.splitlines()
     if not any(line.strip() for line in lines):
         raise ValidationFailed(f"Filen {name} är tom.", [Problem("filen är tom: den innehåller inga rader", file=name)])
     first = next(line for line in lines if line.strip())
-    delimiter = ";" if first.count(";") >= first.count(",") else ","
+    delimiter = max((";", ",", "\t"), key=lambda d: (first.count(d), d == ";"))
+    shown_delim = "tab" if delimiter == "\t" else repr(delimiter)
     problems: list[Problem] = []
+    parsed: list[tuple[int, list[str]]] = []  # (row as Excel numbers it, fields)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    last = 0
+    csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT + 1))
     try:
-        parsed = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+        for fields in reader:
+            start = last + 1
+            last = reader.line_num
+            parsed.append((start, fields))
+            if len(parsed) > MAX_ROWS + HEADER_SCAN_ROWS:
+                raise _too_many_rows(name, None, start)
     except csv.Error as exc:
-        raise ValidationFailed(f"Filen {name} är inte en giltig CSV-fil.",
-                               [Problem(f"citattecknen stämmer inte ({exc})", file=name,
-                                        expected=f"fält avgränsade med {delimiter!r} och avslutade citattecken")]) from None
-    best = _find_header(parsed, columns)
+        detail = str(exc)
+        if "field larger" in detail:
+            what = f"ett fält är längre än {FIELD_LIMIT:,} tecken".replace(",", " ")
+        elif "end of data" in detail or "EOF" in detail or "unexpected end" in detail:
+            what = "ett citattecken (\") öppnas på raden men stängs aldrig"
+        else:
+            what = "citattecknen på raden stämmer inte"
+        raise ValidationFailed(f"Filen {name} är inte en giltig CSV-fil.", [Problem(
+            what, file=name, row=last + 1, expected=f"fält avgränsade med {shown_delim}, citattecken i par")]) from None
+    best = _find_header([f for _n, f in parsed], columns)
     if best is None or _missing(best[1], columns):
         raise _header_problem(name, None, best, columns)
     header_row, found = best
-    width = len(parsed[header_row])
-    letters = {k: parsed[header_row][i] for k, i in found.items()}
+    width = len(parsed[header_row][1])
+    letters = {k: parsed[header_row][1][i] for k, i in found.items()}
+    by_key = {c.key: c for c in columns}
     rows = []
-    for number, cells in enumerate(parsed[header_row + 1:], start=header_row + 2):
+    for number, cells in parsed[header_row + 1:]:
+        if len(problems) > MAX_PROBLEMS:
+            break
         if not any(c.strip() for c in cells):
             continue
         if len(cells) != width:
             problems.append(Problem(f"raden har {len(cells)} fält men rubrikraden har {width}", file=name, row=number,
-                                    expected=f"lika många fält på varje rad, avgränsade med {delimiter!r}"))
+                                    expected=f"lika många fält på varje rad, avgränsade med {shown_delim}"))
             continue
-        values = {k: (cells[i].strip() or None) for k, i in found.items()}
+        values = {}
+        for k, i in found.items():
+            v = cells[i]
+            if len(v) > FIELD_LIMIT:
+                problems.append(Problem(f"fältet är {len(v)} tecken långt", file=name, row=number, column=letters[k],
+                                        expected=f"högst {FIELD_LIMIT} tecken"))
+            elif _CONTROL.search(v):
+                problems.append(_control_problem(v, name, None, number, letters[k]))
+            values[k] = None if by_key[k].computed else (v.strip() or None)
         rows.append(Row(name, None, number, values, letters))
+    # control characters outside the columns read are refused too: nothing invisible is stored or skipped
+    if not problems and (m := _CONTROL.search(text)):
+        problems.append(Problem(f"filen innehåller ett osynligt styrtecken (U+{ord(m.group()):04X})", file=name,
+                                row=text.count("\n", 0, m.start()) + 1, expected="vanlig text"))
     if problems:
-        raise ValidationFailed(f"Filen {name} har rader som inte går att läsa; ingenting har lästs in.", problems[:200])
+        raise ValidationFailed(f"Filen {name} har rader som inte går att läsa; ingenting har lästs in.",
+                               _cap(problems, name))
     return Table(name, None, rows, "csv")
 
 
@@ -314,8 +510,8 @@ class Invalid(Exception):
 
 
 def _formula(v: Any) -> None:
-    if isinstance(v, str) and v.startswith("="):
-        raise Invalid(f"cellen innehåller formeln {v[:40]!r}", "ett inskrivet värde, inte en formel")
+    if isinstance(v, Formula):
+        raise Invalid(f"cellen innehåller formeln {shown(v)}", "ett inskrivet värde, inte en formel")
 
 
 _INT_TEXT = re.compile(r"[+-]?\d+([,.]0+)?")
@@ -328,7 +524,7 @@ def as_int(v: Any, *, minimum: int | None = None, maximum: int | None = None) ->
         v = int(v)
     _formula(v)
     if isinstance(v, bool):
-        raise Invalid(f"{v!r} är inget heltal", "ett heltal")
+        raise Invalid(f"{shown(v)} är inget heltal", "ett heltal")
     if isinstance(v, float):
         if not v.is_integer():
             raise Invalid(f"{str(v).replace('.', ',')} är inget heltal", "ett heltal")
@@ -338,9 +534,9 @@ def as_int(v: Any, *, minimum: int | None = None, maximum: int | None = None) ->
         if _INT_TEXT.fullmatch(t):
             v = int(re.split(r"[,.]", t)[0])
         else:
-            raise Invalid(f"{v!r} är inget heltal", "ett heltal")
+            raise Invalid(f"{shown(v)} är inget heltal", "ett heltal")
     if not isinstance(v, int):
-        raise Invalid(f"{v!r} är inget heltal", "ett heltal")
+        raise Invalid(f"{shown(v)} är inget heltal", "ett heltal")
     if (minimum is not None and v < minimum) or (maximum is not None and v > maximum):
         rng = _range_text(minimum, maximum)
         raise Invalid(f"{v} ligger utanför {rng}", rng)
@@ -368,7 +564,14 @@ def as_date(v: Any) -> dt.date | None:
             return dt.date.fromisoformat(v.strip())
         except ValueError:
             pass
-    raise Invalid(f"{v!r} är inget datum", "ett datum ÅÅÅÅ-MM-DD")
+        try:  # "2025-06-12 00:00:00", as a program writing datetimes saves a date
+            stamp = dt.datetime.fromisoformat(v.strip())
+        except ValueError:
+            pass
+        else:
+            if stamp.time() == dt.time():
+                return stamp.date()
+    raise Invalid(f"{shown(v)} är inget datum", "ett datum ÅÅÅÅ-MM-DD")
 
 
 def as_choice(v: Any, choices: dict[str, Any]) -> Any:
@@ -379,7 +582,7 @@ def as_choice(v: Any, choices: dict[str, Any]) -> Any:
     key = norm(v)
     if key in choices:
         return choices[key]
-    raise Invalid(f"{v!r} är inget giltigt val", " / ".join(sorted({str(k) for k in choices})))
+    raise Invalid(f"{shown(v)} är inget giltigt val", " / ".join(sorted({str(k) for k in choices})))
 
 
 def as_text(v: Any, max_len: int = 2000) -> str | None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from ikcheck.calendar import today
 from ikcheck.errors import Problem
-from ikcheck.workbooks.reader import Column, Invalid, Row, as_choice, as_date, as_int, as_text
+from ikcheck.workbooks.reader import MAX_PROBLEMS, Column, Invalid, Row, as_choice, as_date, as_int, as_text
 from ikcheck.workbooks.safe import set_text
 from ikcheck.workbooks.save import save_reproducibly
 
@@ -39,7 +39,10 @@ COLUMNS = [
     Column("action", "Åtgärd", required=False),
     Column("action_owner", "Åtgärd ansvarig", required=False),
     Column("action_due", "Åtgärd klart senast", required=False),
+    # a CSV names its unit here (or `results import --unit`); the template's Info sheet says it for xlsx
+    Column("unit", "Enhet", required=False),
 ]
+TEMPLATE_COLUMNS = [c for c in COLUMNS if c.key != "unit"]
 FILLED = ["performed", "date", "examined", "deviations", "assessment", "comment", "performed_by",
           "approved_by", "action", "action_owner", "action_due"]
 
@@ -70,6 +73,10 @@ def parse_rows(rows: list[Row], periods: list[str]) -> tuple[list[ResultRow], in
     empty = 0
     period_choices = {**{k.lower(): k for k in periods}, **{PERIODS[k].lower(): k for k in periods if k in PERIODS}}
     for row in rows:
+        if len(problems) > MAX_PROBLEMS:
+            problems.append(Problem(f"läsningen avbröts efter {MAX_PROBLEMS} fel; resten av filen lästes inte",
+                                    file=row.file, sheet=row.sheet, row=row.number))
+            break
         v = row.values
         if row.is_empty(FILLED):
             if v.get("code"):
@@ -165,7 +172,7 @@ def write_template(path: Path, meta: dict[str, Any], points: list[dict[str, Any]
     ws = wb.create_sheet(SHEET)
     widths = {"Kontrollmoment": 50, "Kommentar": 40, "Åtgärd": 40}
     fill = PatternFill("solid", fgColor="FFF8DC")
-    for j, col in enumerate(COLUMNS, start=1):
+    for j, col in enumerate(TEMPLATE_COLUMNS, start=1):
         c = set_text(ws.cell(1, j), col.header)
         c.font = Font(bold=True)
         c.alignment = Alignment(wrap_text=True)
@@ -176,10 +183,10 @@ def write_template(path: Path, meta: dict[str, Any], points: list[dict[str, Any]
                   p.get("sample"), p.get("owner")]
         for j, value in enumerate(values, start=1):
             set_text(ws.cell(i, j), value)
-        for j in range(8, len(COLUMNS) + 1):
+        for j in range(8, len(TEMPLATE_COLUMNS) + 1):
             ws.cell(i, j).fill = fill
     last = max(len(points) + 1, 2)
-    col = {c.key: j for j, c in enumerate(COLUMNS, start=1)}
+    col = {c.key: j for j, c in enumerate(TEMPLATE_COLUMNS, start=1)}
     letter = lambda k: ws.cell(1, col[k]).column_letter  # noqa: E731
     yes_no = DataValidation(type="list", formula1='"ja,nej"', allow_blank=True)
     yes_no.error, yes_no.errorTitle = "Skriv ja eller nej.", "Utförd"

@@ -12,7 +12,7 @@ from typing import Any
 from ikcheck.calendar import today
 from ikcheck.errors import Problem
 from ikcheck.matrix import Matrix
-from ikcheck.workbooks.reader import Column, Invalid, Row, as_choice, as_text
+from ikcheck.workbooks.reader import Column, Invalid, Row, as_choice, as_text, shown
 from ikcheck.workbooks.safe import set_text
 from ikcheck.workbooks.save import save_reproducibly
 
@@ -22,7 +22,7 @@ NEW_ROWS = 25
 CATEGORIES = ["omvärld", "verksamhet", "legal", "IT", "rapportering"]
 
 COLUMNS = [
-    Column("id", "Id"),
+    Column("id", "Id", hidden=True),
     Column("code", "Risk-id", required=False),
     Column("process", "Process"),
     Column("title", "Risk"),
@@ -33,7 +33,7 @@ COLUMNS = [
     Column("prev_score", "Förra årets riskvärde", required=False),
     Column("likelihood", "Sannolikhet"),
     Column("impact", "Konsekvens"),
-    Column("score", "Riskvärde", required=False),
+    Column("score", "Riskvärde", required=False, computed=True),
     Column("res_l", "Kvarvarande sannolikhet", required=False),
     Column("res_i", "Kvarvarande konsekvens", required=False),
     Column("comment", "Kommentar", required=False),
@@ -50,9 +50,9 @@ def parse_step(v: Any, allowed: list[int], what: str) -> int | None:
     if v is None or v == "":
         return None
     if isinstance(v, str) and v.startswith("="):
-        raise Invalid(f"cellen innehåller formeln {v[:40]!r}", "ett val i listan, inte en formel")
+        raise Invalid(f"cellen innehåller formeln {shown(v)}", "ett val i listan, inte en formel")
     if isinstance(v, bool):
-        raise Invalid(f"{v!r} är ingen {what}", f"ett av värdena {allowed[0]}–{allowed[-1]}")
+        raise Invalid(f"{shown(v)} är ingen {what}", f"ett av värdena {allowed[0]}–{allowed[-1]}")
     if isinstance(v, float):
         if not v.is_integer():
             raise Invalid(f"{str(v).replace('.', ',')} är ingen giltig {what}", f"ett heltal {allowed[0]}–{allowed[-1]}")
@@ -60,7 +60,7 @@ def parse_step(v: Any, allowed: list[int], what: str) -> int | None:
     if isinstance(v, str):
         m = _SCORE.match(v)
         if not m:
-            raise Invalid(f"{v!r} är ingen giltig {what}", f"ett av värdena {allowed[0]}–{allowed[-1]} i listan")
+            raise Invalid(f"{shown(v)} är ingen giltig {what}", f"ett av värdena {allowed[0]}–{allowed[-1]} i listan")
         v = int(m.group(1))
     if v not in allowed:
         raise Invalid(f"{what} {v} finns inte i matrisen", f"ett heltal {allowed[0]}–{allowed[-1]}")

@@ -1,0 +1,293 @@
+"""Files that cannot hurt: every kind of broken or deceptive input issue #17 found is refused with a
+Swedish message naming file, sheet, row and column, and leaves the database file byte-identical;
+the kinds that are merely unusual (Unicode text from Excel, BOMs) are read."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from ikcheck import results, workshop
+from ikcheck.errors import ValidationFailed
+from tests.conftest import BACKEND
+from tests.test_results import ON, YEAR, dump, edit_cell, filled
+from tests.test_results import kommun as kommun  # noqa: F401, PLC0414 - the fixture with SN's and BUN's plans
+
+SHEET = "xl/worksheets/sheet2.xml"  # the template's Resultat sheet (sheet1 is the guide)
+
+
+def fingerprint(app) -> object:
+    """The database file's bytes on SQLite; every row on PostgreSQL."""
+    if BACKEND == "sqlite":
+        from ikcheck.store.db import dispose_all
+
+        dispose_all()  # nothing held open: the file is at rest
+        return hashlib.sha256(Path(app.settings.database_url.removeprefix("sqlite:///")).read_bytes()).hexdigest()
+    return dump(app)
+
+
+def refused(app, path: Path, *words: str, **kw) -> str:
+    before = fingerprint(app)
+    with pytest.raises(ValidationFailed) as exc:
+        results.import_files(app, [path], on=ON, **kw)
+    text = str(exc.value)
+    for w in words:
+        assert w in text, text
+    assert path.name in text, text
+    assert "None" not in text and "True" not in text and "\\x" not in text, text
+    assert fingerprint(app) == before, "the database changed"
+    return text
+
+
+def rezip(src: Path, out: Path, change) -> Path:
+    """A copy of a workbook with one part's bytes changed by `change(name, data)`."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = change(item.filename, zin.read(item.filename))
+            if data is not None:
+                zout.writestr(item.filename, data)
+    return out
+
+
+def _text(v) -> str:
+    """A cell as Swedish Excel writes it into a CSV."""
+    if v is None:
+        return ""
+    if hasattr(v, "date") and callable(v.date):
+        return v.date().isoformat()
+    return str(v)
+
+
+def csv_of(app, tmp_path: Path, name: str = "r.csv", unit: str | None = "SN", encoding: str = "utf-8",
+           delimiter: str = ";") -> tuple[Path, list[list[str]]]:
+    """SN's template as the CSV Excel would save from it: every row filled, an Enhet column."""
+    wb = load_workbook(filled(app, tmp_path, name=f"{name}.xlsx"), data_only=True)
+    ws = wb["Resultat"]
+    rows = [[_text(v) for v in r] for r in ws.iter_rows(values_only=True)]
+    if unit:
+        rows = [["Enhet", *rows[0]]] + [[unit, *r] for r in rows[1:]]
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
+    path = tmp_path / name
+    path.write_bytes(buf.getvalue().encode(encoding))
+    return path, rows
+
+
+# --- no traceback, whatever the damage --------------------------------------------------------
+
+def test_damaged_deflate_data_in_a_sheet(app, kommun, tmp_path):
+    good = filled(app, tmp_path)
+    bad = tmp_path / "deflate.xlsx"
+    raw = bytearray(good.read_bytes())
+    with zipfile.ZipFile(good) as z:
+        info = z.getinfo(SHEET)
+    with open(good, "rb") as fh:
+        fh.seek(info.header_offset + 26)
+        n, m = int.from_bytes(fh.read(2), "little"), int.from_bytes(fh.read(2), "little")
+    start = info.header_offset + 30 + n + m
+    raw[start + 10:start + 40] = b"\xff" * 30
+    bad.write_bytes(bytes(raw))
+    refused(app, bad, "blad 'Resultat'", "skadat")
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("year", "tjugotjugofem", ["blad 'Info'", "rad 3", "år", "inget heltal"]),
+    ("version", "ett", ["blad 'Info'", "rad 5", "planversion", "inget heltal"]),
+])
+def test_a_non_numeric_year_or_version_in_the_info_sheet(app, kommun, tmp_path, key, value, words):
+    good = filled(app, tmp_path)
+    wb = load_workbook(good)
+    info = wb["Info"]
+    row = next(r for r in range(1, 10) if info.cell(r, 1).value == key)
+    info.cell(row, 2).value = value
+    wb.save(tmp_path / f"info-{key}.xlsx")
+    refused(app, tmp_path / f"info-{key}.xlsx", *words)
+
+
+# --- bounded output, time and memory -----------------------------------------------------------
+
+def test_a_file_full_of_errors_prints_fifty_and_counts_the_rest(app, kommun, tmp_path, cli):
+    path, rows = csv_of(app, tmp_path)
+    head, first = rows[0], rows[1]
+    col = head.index("Antal granskade")
+    bad = [first[:col] + ["tjugo"] + first[col + 1:] for _ in range(3000)]
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=";").writerows([head, *bad])
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    text = refused(app, path, "läsningen avbröts efter 1000 fel")
+    assert text.count("\n  - ") == 50 and "… och 952 fel till" in text, text[-300:]
+    r = cli("results", "import", path)
+    assert r.code == 2 and r.err.count("  - fil r.csv") == 50, r.err[-500:]
+
+
+def test_more_rows_than_a_file_may_hold_are_refused_before_they_are_read(app, kommun, tmp_path):
+    good = filled(app, tmp_path)
+
+    def far(name, data):  # one more row, far down the sheet: Excel's last row
+        if name != SHEET:
+            return data
+        return data.replace(b"</sheetData>", b'<row r="1048576"><c r="A1048576" t="inlineStr"><is><t>x</t></is></c>'
+                                             b"</row></sheetData>")
+    refused(app, rezip(good, tmp_path / "lang.xlsx", far), "fler än 200 000 rader", "dela upp filen")
+    path, rows = csv_of(app, tmp_path)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("\r\n".join(";".join(rows[1]) for _ in range(200_100)))
+    refused(app, path, "fler än 200 000 rader")
+
+
+def test_a_sheet_that_unpacks_past_the_limit_is_refused_unread(app, kommun, tmp_path):
+    good = filled(app, tmp_path)
+    bomb = tmp_path / "bomb.xlsx"  # 300 MB of spaces in the sheet, a few hundred KB packed
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename != SHEET:
+                zout.writestr(item.filename, data)
+                continue
+            head, rest = data.split(b"<sheetData>")
+            with zout.open(item.filename, "w", force_zip64=True) as fh:
+                fh.write(head + b"<sheetData>")
+                for _ in range(19):
+                    fh.write(b" " * (1 << 24))
+                fh.write(rest)
+    refused(app, bomb, "packas upp till", "högst 256 MB uppackat")
+
+
+# --- what a person cannot see or did not type ---------------------------------------------------
+
+def test_a_formula_in_a_text_column_is_refused(app, kommun, tmp_path):
+    path = edit_cell(filled(app, tmp_path), "Kommentar", 2, '=HYPERLINK("http://x","klicka")',
+                     tmp_path / "formel.xlsx")
+    refused(app, path, "rad 2", "kolumn M", "formeln", "inte en formel")
+    path = edit_cell(filled(app, tmp_path), "Utförd av", 3, "=B3", tmp_path / "formel2.xlsx")
+    refused(app, path, "rad 3", "kolumn N", "formeln ”=B3”")
+
+
+def test_control_characters_anywhere_are_refused(app, kommun, tmp_path):
+    path, rows = csv_of(app, tmp_path, name="nul.csv")
+    lines = path.read_bytes().decode("utf-8").split("\r\n")
+    padding = "x" * 5000  # past the first 4 KB, where a binary file is recognised
+    col = rows[0].index("Kommentar")
+    cells = lines[3].split(";")
+    cells[col] = padding + "\x00" + "slut"
+    lines[3] = ";".join(cells)
+    path.write_bytes("\r\n".join(lines).encode("utf-8"))
+    refused(app, path, "rad 4", "osynligt styrtecken (U+0000)")
+    path2, _ = csv_of(app, tmp_path, name="bell.csv")
+    path2.write_text(path2.read_text(encoding="utf-8").replace("Sara", "Sa\x07ra", 1), encoding="utf-8")
+    refused(app, path2, "osynligt styrtecken (U+0007)")
+
+
+def test_a_file_of_only_empty_rows_is_refused_and_not_recorded(app, kommun, tmp_path, cli):
+    blank = results.template(app, "SN", YEAR, "halvar", tmp_path / "tom-mall.xlsx")
+    refused(app, blank, "inga ifyllda rader")
+    r = cli("results", "import", blank)  # and again: still refused, never "redan inläst"
+    assert r.code == 2 and "inga ifyllda rader" in r.err
+
+
+def test_hidden_rows_columns_and_sheets_are_refused_by_name(app, kommun, tmp_path):
+    good = filled(app, tmp_path)
+    wb = load_workbook(good)
+    wb["Resultat"].row_dimensions[3].hidden = True
+    wb.save(tmp_path / "dold-rad.xlsx")
+    refused(app, tmp_path / "dold-rad.xlsx", "rad 3 är dold men har innehåll")
+    wb = load_workbook(good)
+    wb["Resultat"].column_dimensions["J"].hidden = True
+    wb.save(tmp_path / "dold-kolumn.xlsx")
+    refused(app, tmp_path / "dold-kolumn.xlsx", "kolumn J är dold men har innehåll")
+    # a hidden "Resultat" with other figures, and a visible copy: neither is guessed at
+    wb = load_workbook(good)
+    copy = wb.copy_worksheet(wb["Resultat"])
+    wb["Resultat"].sheet_state = "hidden"
+    copy.title = "Resultat (2)"
+    wb.save(tmp_path / "dolt-blad.xlsx")
+    refused(app, tmp_path / "dolt-blad.xlsx", "bladet 'Resultat' är dolt")
+
+
+def test_the_info_sheets_period_is_checked_against_every_row(app, kommun, tmp_path):
+    path = edit_cell(filled(app, tmp_path), "Period", 2, "helår", tmp_path / "period.xlsx")
+    refused(app, path, "rad 2", "raden gäller helår, men filen är mallen för halvår")
+
+
+def test_a_csv_must_name_its_unit_and_every_row_must_match(app, kommun, tmp_path, cli):
+    nameless, _ = csv_of(app, tmp_path, name="utan-enhet.csv", unit=None)
+    refused(app, nameless, "anger inte vilken enhet", "--unit")
+    wrong, _ = csv_of(app, tmp_path, name="fel-enhet.csv", unit="BUN")
+    refused(app, wrong, "rad 2", "hör till SN, men raden anger enheten BUN")
+    refused(app, nameless, "hör till SN, men --unit anger BUN", unit_code="BUN")
+    r = cli("results", "import", "--unit", "SN", nameless)
+    assert r.code == 0 and "nya resultat" in r.out, r.err
+
+
+def test_an_encrypted_workbook_is_called_password_protected(app, kommun, tmp_path):
+    # Excel's "Kryptera med lösenord" wraps the package in an OLE file with an EncryptionInfo stream
+    path = tmp_path / "lösen.xlsx"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 1016 + "EncryptionInfo".encode("utf-16-le")
+                     + b"\x00" * 4000)
+    refused(app, path, "lösenordsskyddad")
+
+
+@pytest.mark.parametrize("kind", ["long-field", "open-quote", "mixed-encoding"])
+def test_csv_errors_name_the_row_in_swedish(app, kommun, tmp_path, kind):
+    path, rows = csv_of(app, tmp_path, name=f"{kind}.csv")
+    raw = path.read_bytes()
+    lines = raw.split(b"\r\n")
+    if kind == "long-field":
+        fields = lines[2].split(b";")
+        fields[rows[0].index("Utförd av")] = b"S" + b"a" * 150_000
+        lines[2] = b";".join(fields)
+        words = ["rad 3", "längre än 100 000 tecken"]
+    elif kind == "open-quote":
+        lines[3] = lines[3].replace(b";ja;", b';"ja;', 1)
+        words = ["rad 4", "öppnas på raden men stängs aldrig"]
+    else:
+        lines[4] = lines[4].replace(b";ja;", b";ja\xe4;", 1)  # the header's "Utförd" is UTF-8
+        words = ["rad 5", "blandad teckenkodning", "0xE4", "CSV UTF-8"]
+    path.write_bytes(b"\r\n".join(lines))
+    refused(app, path, *words)
+
+
+def test_excels_unicode_text_and_stray_boms_are_read(app, kommun, tmp_path):
+    path, rows = csv_of(app, tmp_path, name="unicode.txt", encoding="utf-16", delimiter="\t")
+    assert path.read_bytes()[:2] == b"\xff\xfe"
+    assert results.import_files(app, [path], on=ON).new == len(rows) - 1
+    path2, rows2 = csv_of(app, tmp_path, name="bun.csv", unit="BUN")
+    # two files put together, each with its BOM: the second one lands inside the text
+    wb = load_workbook(filled(app, tmp_path, unit="BUN", name="bun.xlsx"), data_only=True)
+    bun = [["BUN", *[_text(v) for v in r]] for r in list(wb["Resultat"].iter_rows(values_only=True))[1:]]
+    head = ["Enhet", *rows[0][1:]]
+    half = len(bun) // 2
+    body = ("\ufeff" + ";".join(head) + "\r\n" + "\r\n".join(";".join(r) for r in bun[:half]) + "\r\n\ufeff"
+            + "\r\n".join(";".join(r) for r in bun[half:]) + "\r\n")
+    path2.write_bytes(body.encode("utf-8"))
+    assert results.import_files(app, [path2], on=ON).new == len(bun)
+
+
+def test_workshop_messages_show_no_python_values(app, kommun, tmp_path):
+    from tests.test_workshop import fill
+
+    a = workshop.template(app, "SN", YEAR + 1, tmp_path / "ws.xlsx")
+    a = a[0] if isinstance(a, list) else a
+    fill(a, "Anna", {"SN-R001": (2, 2)})
+    wb = load_workbook(a)
+    ws = wb["Risker"]
+    col = {c.value: c.column for c in ws[4]}
+    ws.cell(5, col["Sannolikhet"]).value = True
+    wb.save(tmp_path / "bool.xlsx")
+    before = fingerprint(app)
+    with pytest.raises(ValidationFailed) as exc:
+        workshop.import_files(app, [tmp_path / "bool.xlsx"])
+    assert "SANT är ingen" in str(exc.value) and "True" not in str(exc.value), str(exc.value)
+    wb = load_workbook(a)
+    del wb["Info"]
+    wb.save(tmp_path / "utan-info.xlsx")
+    with pytest.raises(ValidationFailed) as exc:
+        workshop.import_files(app, [tmp_path / "utan-info.xlsx"])
+    assert "ingen workshopmall från ikcheck" in str(exc.value) and "None" not in str(exc.value), str(exc.value)
+    assert fingerprint(app) == before
