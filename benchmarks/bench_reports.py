@@ -26,7 +26,7 @@ from ikcheck.reporting.render import render_html, write_pdf
 
 def measure(label: str, database: str, tmp: Path, rows: list, growth: list) -> None:
     app = App(load_settings(database))
-    with app.session() as s:
+    with app.session(write=True) as s:
         org = app.org(s, "exempelby")
         sn = app.unit(s, org, "SN")
         t_q, data = best_of(3, datasets.unit_report, app, s, org, sn, 2025, "ar")

@@ -38,7 +38,7 @@ YEAR = 2025
 def make_db(path: Path, n: int) -> App:
     app = App(Settings(f"sqlite:///{path}", bundled("rules"), bundled("riskregister"), bundled("reports"),
                        default_engine(), "bench"))
-    with app.session() as s:
+    with app.session(write=True) as s:
         org = Organisation(code="bench", name="Benchkommun", matrix_name="kommun-4x4",
                            settings={"periods": ["halvar", "helar"],
                                      "arshjul": {"plan_beslut": "11-30", "halvar_rapport": "09-30", "ar_rapport": "02-28"}})

@@ -34,7 +34,7 @@ def settings(path: Path) -> Settings:
 
 def make_db(path: Path, n: int) -> tuple[App, list[int]]:
     app = App(settings(path))
-    with app.session() as s:
+    with app.session(write=True) as s:
         org = Organisation(code="bench", name="Benchkommun", matrix_name="kommun-4x4",
                            settings={"periods": ["halvar", "helar"], "arshjul": {}})
         s.add(org)

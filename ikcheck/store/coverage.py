@@ -72,13 +72,21 @@ def _text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_default)
 
 
+def row_text(row) -> str:
+    """A row (from `select(table)`) in its log form: every column, canonical JSON text."""
+    return _text(dict(row._mapping))
+
+
 def state_of(row) -> dict[str, Any]:
-    """A row (from `select(table)`) in its log form: every column, JSON-safe."""
-    return json.loads(_text(dict(row._mapping)))
+    return json.loads(row_text(row))
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def digest_of(row) -> str:
-    return hashlib.sha256(_text(dict(row._mapping)).encode("utf-8")).hexdigest()
+    return _sha(row_text(row))
 
 
 def entries_digest(entries: Iterable[tuple[str, int, str | None]]) -> str:
@@ -144,7 +152,7 @@ def _group_entries(s: Session, table: Table, key: str, groups: list[int]) -> lis
         for g in chunk:
             rows = found.get(g, [])
             out.append({"tbl": table.name, "row_id": g, "digest": _group_digest(rows) if rows else None,
-                        "state": {"rader": len(rows)} if rows else None})
+                        "state": _text({"rader": len(rows)}) if rows else None})
     return out
 
 
@@ -176,8 +184,9 @@ def collect(s: Session, tables: dict[str, Table] | None = None) -> list[dict]:
             found = {row.id: row for row in s.execute(select(table).where(table.c.id.in_(chunk)))}
             for i in chunk:
                 row = found.get(i)
-                entries.append({"tbl": name, "row_id": i, "digest": digest_of(row) if row is not None else None,
-                                "state": state_of(row) if row is not None else None})
+                text = row_text(row) if row is not None else None
+                entries.append({"tbl": name, "row_id": i, "digest": _sha(text) if text is not None else None,
+                                "state": text})
     return entries
 
 
@@ -212,7 +221,7 @@ def check_entries(s: Session, sealed: dict[int, str], problems: list[str]) -> No
                 close(current, acc)
             current, acc = seq, hashlib.sha256()
         acc.update(f"{tbl}\t{row_id}\t{digest or '-'}\n".encode())
-        if state is not None and tbl not in GROUPED and hashlib.sha256(_text(state).encode()).hexdigest() != digest:
+        if state is not None and tbl not in GROUPED and _sha(state) != digest:
             problems.append(f"Händelse {seq}: den sparade raden {tbl} {row_id} stämmer inte med sin kontrollsumma.")
     if current is not None:
         close(current, acc)
@@ -255,6 +264,13 @@ def _actual(s: Session, table: Table) -> Iterator[tuple[int, str, Any]]:
         yield group, _group_digest(digests), len(digests)
 
 
+def _parsed(text: str | None) -> dict:
+    try:
+        return json.loads(text) if text else {}
+    except ValueError:
+        return {}
+
+
 def _label(name: str, row_id: int, state: dict | None) -> str:
     what, state = ENTITY_SV.get(name, name), state or {}
     if state.get("code"):
@@ -294,7 +310,8 @@ def check_data(s: Session, problems: list[str], limit: int = 10_000) -> int:
                 return checked
             if a is None or (e is not None and e[0] < a[0]):
                 if e[2] is not None:  # the log says it exists; it is gone
-                    state = s.scalar(select(t.c.state).where(t.c.tbl == name, t.c.row_id == e[0], t.c.seq == e[1]))
+                    state = _parsed(s.scalar(select(t.c.state).where(t.c.tbl == name, t.c.row_id == e[0],
+                                                                     t.c.seq == e[1])))
                     problems.append(f"{_label(name, e[0], state)} har tagits bort utanför ikcheck "
                                     f"(senast sparad i händelse {e[1]}).")
                 e = next(expected, None)
@@ -313,11 +330,13 @@ def check_data(s: Session, problems: list[str], limit: int = 10_000) -> int:
                                 f"i händelse {seq}.")
             elif a[1] != digest:
                 if name in GROUPED:
-                    logged = s.scalar(select(t.c.state).where(t.c.tbl == name, t.c.row_id == row_id, t.c.seq == seq))
+                    logged = _parsed(s.scalar(select(t.c.state).where(t.c.tbl == name, t.c.row_id == row_id,
+                                                                      t.c.seq == seq)))
                     problems.append(f"{_label(name, row_id, None)} har ändrats utanför ikcheck ({a[2]} rader nu, "
                                     f"{(logged or {}).get('rader')} när de sparades i händelse {seq}).")
                 else:
-                    logged = s.scalar(select(t.c.state).where(t.c.tbl == name, t.c.row_id == row_id, t.c.seq == seq))
+                    logged = _parsed(s.scalar(select(t.c.state).where(t.c.tbl == name, t.c.row_id == row_id,
+                                                                      t.c.seq == seq)))
                     now = state_of(a[2])
                     problems.append(f"{_label(name, row_id, now)} har ändrats utanför ikcheck: "
                                     f"{_fields(logged or {}, now)} (senast sparad i händelse {seq}).")

@@ -466,6 +466,7 @@ class AuditRow(Base):
     row_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     digest: Mapped[str | None] = mapped_column(String(64))
-    state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # the row's canonical JSON text, whose SHA-256 is `digest` (text, not JSON: checked as stored)
+    state: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_audit_row_seq", "seq"),)

@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("row_id", sa.Integer(), nullable=False, autoincrement=False),
         sa.Column("seq", sa.Integer(), nullable=False, autoincrement=False),
         sa.Column("digest", sa.String(64), nullable=True),
-        sa.Column("state", sa.JSON(), nullable=True),
+        sa.Column("state", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("tbl", "row_id", "seq", name="pk_audit_row"),
     )
     op.create_index("ix_audit_row_seq", "audit_row", ["seq"])
