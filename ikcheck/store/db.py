@@ -51,7 +51,7 @@ def _sqlite_engine(url: str, read_only: bool) -> Engine:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
-        cur.execute("PRAGMA cache_size=-65536")  # 64 MB: a large import rarely spills (and so locks readers out)
+        cur.execute("PRAGMA cache_size=-16384")  # 16 MB: a kommun's import does not spill (which would lock readers out)
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -400,10 +400,22 @@ def _line_of(raw: bytes, offset: int) -> int:
     return raw.count(b"\n", 0, offset) + 1
 
 
+def _count_lines(path: Path) -> None:
+    """Refuse a text file with more lines than a file may have rows, before it is read into memory
+    (a 1M-row CSV took 750 MB to refuse after parsing)."""
+    n, limit = 0, MAX_ROWS + HEADER_SCAN_ROWS + 1
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            n += chunk.count(b"\n")
+            if n > limit:
+                raise _too_many_rows(path.name, None, n)
+
+
 def _decode(path: Path) -> str:
     """The text of a CSV: UTF-8 (with or without BOM), Windows-1252, or UTF-16 as Excel's "Unicode-text"
     writes it. A file that is UTF-8 but for a stray byte is named as such, with its row."""
     name = path.name
+    _count_lines(path)
     raw = path.read_bytes()
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
@@ -434,13 +446,22 @@ def _decode(path: Path) -> str:
     return text
 
 
+def _lines(text: str):
+    """The lines of a text, one at a time (splitlines would copy the whole file)."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        yield text[start:end]
+        start = end + 1
+
+
 def _read_csv(path: Path, columns: list[Column]) -> Table:
     name = path.name
     text = _decode(path).replace("\ufeff", "")  # a BOM anywhere (files put together) is no character
-    lines = text.splitlines()
-    if not any(line.strip() for line in lines):
+    first = next((line for line in _lines(text) if line.strip()), None)
+    if first is None:
         raise ValidationFailed(f"Filen {name} är tom.", [Problem("filen är tom: den innehåller inga rader", file=name)])
-    first = next(line for line in lines if line.strip())
     delimiter = max((";", ",", "\t"), key=lambda d: (first.count(d), d == ";"))
     shown_delim = "tab" if delimiter == "\t" else repr(delimiter)
     problems: list[Problem] = []
