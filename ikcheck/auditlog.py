@@ -10,7 +10,7 @@ from sqlalchemy import select
 from ikcheck import anchor, planning
 from ikcheck.app import App
 from ikcheck.errors import UserError
-from ikcheck.store import audit
+from ikcheck.store import audit, coverage
 from ikcheck.store.models import AuditEvent
 
 
@@ -57,9 +57,15 @@ def events(app: App, *, entity: str | None = None, entity_id: str | None = None,
         return [
             {"nr": e.seq, "när (UTC)": e.at.strftime("%Y-%m-%d %H:%M:%S"), "vem": e.actor,
              "vad": e.action, "post": e.entity, "id": e.entity_id or "",
-             "ändrat": _changed(e.before, e.after)}
+             "ändrat": _sealed(e.after) if e.action == coverage.SEAL_ACTION else _changed(e.before, e.after)}
             for e in s.scalars(q)
         ]
+
+
+def _sealed(after: dict | None) -> str:
+    """What a "spara rader" event put under the log: rows per table."""
+    counts = (after or {}).get("rader") or {}
+    return f"{sum(counts.values())} rader i loggen: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
 
 
 def _changed(before: dict | None, after: dict | None) -> str:

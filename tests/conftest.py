@@ -52,11 +52,21 @@ def _template(tmp_path_factory):
 @contextmanager
 def fresh_database(template, directory: Path):
     """A new database copied from the migrated template; dropped afterwards."""
+    source = PG_URL.rsplit("/", 1)[0] + "/" + template if BACKEND == "postgresql" else f"sqlite:///{template}"
+    with copy_of(source, directory) as url:
+        yield url
+
+
+@contextmanager
+def copy_of(url: str, directory: Path):
+    """A copy of a database no one is connected to (PostgreSQL: CREATE DATABASE … TEMPLATE; SQLite: the
+    file, in `directory`); dropped afterwards."""
+    dispose_all()
     if BACKEND == "postgresql":
         admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
         name = f"ikc_t{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"  # conftest may be imported twice
         with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+            c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{url.rsplit("/", 1)[1]}"'))
         try:
             yield PG_URL.rsplit("/", 1)[0] + "/" + name
         finally:
@@ -65,12 +75,13 @@ def fresh_database(template, directory: Path):
                 c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
     else:
-        path = directory / "ikcheck.db"
-        shutil.copy(template, path)
+        path = directory / f"ikcheck-{uuid.uuid4().hex[:8]}.db"
+        shutil.copy(url.removeprefix("sqlite:///"), path)
         try:
             yield f"sqlite:///{path}"
         finally:
             dispose_all()
+            path.unlink(missing_ok=True)
 
 
 @pytest.fixture

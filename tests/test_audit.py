@@ -85,6 +85,9 @@ def test_log_lists_before_and_after(populated, cli):
     assert r.code == 0
     assert "owner: None → 'Socialchef'" in r.out
     assert "testare" in r.out
+    # each change is followed by the event that put its rows under the log, saying which
+    r = cli("audit", "log", "--limit", "2")
+    assert "spara rader" in r.out and "1 rader i loggen: risk 1" in r.out, r.out
 
 
 def test_rows_digest_is_of_the_rows_as_the_log_holds_them():

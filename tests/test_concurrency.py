@@ -8,14 +8,11 @@ import multiprocessing as mp
 import os
 import random
 import re
-import shutil
 import traceback
-import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from ikcheck import actions, auditlog, demo, planning, results, workshop
 from ikcheck.app import App
@@ -25,7 +22,7 @@ from ikcheck.errors import UserError
 from ikcheck.reporting import reports
 from ikcheck.store.db import dispose_all
 from ikcheck.store.models import Action, AuditEvent, ControlPlan, ControlResult, ReportRecord, RiskAssessment, Unit
-from tests.conftest import BACKEND, PG_URL, fresh_database, make_settings
+from tests.conftest import copy_of, fresh_database, make_settings
 from tests.test_workshop import fill
 
 YEAR = demo.DEMO_YEAR
@@ -55,30 +52,6 @@ def base(_template, tmp_path_factory):
                            risk_code="SN-R001", year=YEAR)
         dispose_all()
         yield {"url": url, "results": files, "workshop": [a, b], "action": code, "dir": directory}
-
-
-@contextmanager
-def copy_of(url: str, directory: Path):
-    if BACKEND == "postgresql":
-        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        name = f"ikc_race_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{url.rsplit("/", 1)[1]}"'))
-        try:
-            yield PG_URL.rsplit("/", 1)[0] + "/" + name
-        finally:
-            dispose_all()
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-    else:
-        path = directory / f"race-{uuid.uuid4().hex[:8]}.db"
-        shutil.copy(url.removeprefix("sqlite:///"), path)
-        try:
-            yield f"sqlite:///{path}"
-        finally:
-            dispose_all()
-            path.unlink(missing_ok=True)
 
 
 # what each process does: (name, args) -> a plain, picklable answer

@@ -5,14 +5,10 @@ the demo's signing key or an anchor where the attack needs one (docs/threat-mode
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import uuid
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 
 from ikcheck import anchor, auditlog, demo
 from ikcheck.app import App
@@ -20,7 +16,7 @@ from ikcheck.config import load_settings
 from ikcheck.store import audit
 from ikcheck.store.db import dispose_all
 from ikcheck.store.models import AuditEvent
-from tests.conftest import BACKEND, PG_URL, fresh_database, make_settings
+from tests.conftest import copy_of, fresh_database, make_settings
 
 
 @pytest.fixture(scope="module")
@@ -34,34 +30,11 @@ def demo_db(_template, tmp_path_factory):
         yield url, directory / "demo"
 
 
-@contextmanager
-def _copy(url: str, tmp_path: Path):
-    if BACKEND == "postgresql":
-        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        source, name = url.rsplit("/", 1)[1], f"ikc_tamper_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
-        try:
-            yield PG_URL.rsplit("/", 1)[0] + "/" + name
-        finally:
-            dispose_all()
-            with admin.connect() as c:
-                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-    else:
-        path = tmp_path / "copy.db"
-        shutil.copy(url.removeprefix("sqlite:///"), path)
-        try:
-            yield f"sqlite:///{path}"
-        finally:
-            dispose_all()
-
-
 @pytest.fixture
 def victim(demo_db, tmp_path):
     """(app on a copy of the demo database, the demo's directory, its public key)."""
     url, directory = demo_db
-    with _copy(url, tmp_path) as copy:
+    with copy_of(url, tmp_path) as copy:
         key = directory / "nycklar" / "ikcheck-signering.pub"
         # ikcheck itself runs with the key (on the server); the attacker, in the database, has none
         yield App(make_settings(copy, signing_key=directory / "nycklar" / "ikcheck-signering.key")), directory, key
