@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import Table, event, func, insert, select
+from sqlalchemy import JSON, Table, Text, cast, event, func, insert, select
 from sqlalchemy.orm import Session
 
 from ikcheck.store.models import AuditRow, Base
@@ -68,13 +68,19 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
-def _text(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_default)
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_default)
+_text = _ENCODER.encode  # one encoder: json.dumps with options builds a new one per call
+
+
+def rows_of(table: Table):
+    """The select every coverage read uses: every column, JSON columns as the text stored (no parse
+    and re-encode of nested values; what is stored is what is checked)."""
+    return select(*(cast(c, Text).label(c.name) if isinstance(c.type, JSON) else c for c in table.c))
 
 
 def row_text(row) -> str:
-    """A row (from `select(table)`) in its log form: every column, canonical JSON text."""
-    return _text(dict(row._mapping))
+    """A row (from `rows_of(table)`) in its log form: every column, canonical JSON text."""
+    return _text(row._asdict())
 
 
 def state_of(row) -> dict[str, Any]:
@@ -147,7 +153,7 @@ def _group_entries(s: Session, table: Table, key: str, groups: list[int]) -> lis
     out = []
     for chunk in _chunks(groups):
         found: dict[int, list[str]] = defaultdict(list)
-        for row in s.execute(select(table).where(col.in_(chunk)).order_by(col, table.c.id)):
+        for row in s.execute(rows_of(table).where(col.in_(chunk)).order_by(col, table.c.id)):
             found[row._mapping[key]].append(digest_of(row))
         for g in chunk:
             rows = found.get(g, [])
@@ -181,7 +187,7 @@ def collect(s: Session, tables: dict[str, Table] | None = None) -> list[dict]:
             entries += _group_entries(s, table, GROUPED[name], ids)
             continue
         for chunk in _chunks(ids):
-            found = {row.id: row for row in s.execute(select(table).where(table.c.id.in_(chunk)))}
+            found = {row.id: row for row in s.execute(rows_of(table).where(table.c.id.in_(chunk)))}
             for i in chunk:
                 row = found.get(i)
                 text = row_text(row) if row is not None else None
@@ -248,12 +254,12 @@ def _actual(s: Session, table: Table) -> Iterator[tuple[int, str, Any]]:
     """(row id, digest, row) of every row, in id order; for a grouped table one per group."""
     key = GROUPED.get(table.name)
     if key is None:
-        for row in s.execute(select(table).order_by(table.c.id)).yield_per(2000):
+        for row in s.execute(rows_of(table).order_by(table.c.id)).yield_per(2000):
             yield row.id, digest_of(row), row
         return
     col = table.c[key]
     group, digests = None, []
-    for row in s.execute(select(table).order_by(col, table.c.id)).yield_per(2000):
+    for row in s.execute(rows_of(table).order_by(col, table.c.id)).yield_per(2000):
         g = row._mapping[key]
         if g != group and digests:
             yield group, _group_digest(digests), len(digests)

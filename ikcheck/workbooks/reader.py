@@ -415,6 +415,11 @@ def _decode(path: Path) -> str:
     """The text of a CSV: UTF-8 (with or without BOM), Windows-1252, or UTF-16 as Excel's "Unicode-text"
     writes it. A file that is UTF-8 but for a stray byte is named as such, with its row."""
     name = path.name
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ValidationFailed(f"Filen {name} är ingen textfil (CSV) och ingen Excel-arbetsbok.",
+                               [Problem("filen är varken en Excel-arbetsbok eller en textfil (CSV)", file=name, expected="xlsx eller CSV")])
     _count_lines(path)
     raw = path.read_bytes()
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -424,9 +429,6 @@ def _decode(path: Path) -> str:
             raise ValidationFailed(f"Filen {name} är skadad UTF-16-text.", [Problem(
                 "filen är sparad som Unicode-text (UTF-16) men är skadad", file=name,
                 row=_line_of(raw, exc.start) // 2 or 1, expected="filen sparad på nytt från Excel")]) from None
-    if b"\x00" in raw[:4096]:
-        raise ValidationFailed(f"Filen {name} är ingen textfil (CSV) och ingen Excel-arbetsbok.",
-                               [Problem("filen är varken en Excel-arbetsbok eller en textfil (CSV)", file=name, expected="xlsx eller CSV")])
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -494,6 +496,8 @@ def _read_csv(path: Path, columns: list[Column]) -> Table:
     letters = {k: parsed[header_row][1][i] for k, i in found.items()}
     by_key = {c.key: c for c in columns}
     rows = []
+    # the per-cell checks only where the whole text has something to find (a 100k-row file has not)
+    controls, long_fields = _CONTROL.search(text) is not None, len(text) > FIELD_LIMIT
     for number, cells in parsed[header_row + 1:]:
         if len(problems) > MAX_PROBLEMS:
             break
@@ -503,15 +507,15 @@ def _read_csv(path: Path, columns: list[Column]) -> Table:
             problems.append(Problem(f"raden har {len(cells)} fält men rubrikraden har {width}", file=name, row=number,
                                     expected=f"lika många fält på varje rad, avgränsade med {shown_delim}"))
             continue
-        values = {}
-        for k, i in found.items():
-            v = cells[i]
-            if len(v) > FIELD_LIMIT:
-                problems.append(Problem(f"fältet är {len(v)} tecken långt", file=name, row=number, column=letters[k],
-                                        expected=f"högst {FIELD_LIMIT} tecken"))
-            elif _CONTROL.search(v):
-                problems.append(_control_problem(v, name, None, number, letters[k]))
-            values[k] = None if by_key[k].computed else (v.strip() or None)
+        if controls or long_fields:
+            for k, i in found.items():
+                v = cells[i]
+                if len(v) > FIELD_LIMIT:
+                    problems.append(Problem(f"fältet är {len(v)} tecken långt", file=name, row=number,
+                                            column=letters[k], expected=f"högst {FIELD_LIMIT} tecken"))
+                elif _CONTROL.search(v):
+                    problems.append(_control_problem(v, name, None, number, letters[k]))
+        values = {k: None if by_key[k].computed else (cells[i].strip() or None) for k, i in found.items()}
         rows.append(Row(name, None, number, values, letters))
     # control characters outside the columns read are refused too: nothing invisible is stored or skipped
     if not problems and (m := _CONTROL.search(text)):

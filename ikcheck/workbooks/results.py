@@ -85,8 +85,11 @@ def parse_rows(rows: list[Row], periods: list[str]) -> tuple[list[ResultRow], in
         errs: list[Problem] = []
 
         def get(key: str, fn, *args, **kw) -> Any:
+            value = v.get(key)
+            if value is None:  # an empty cell: every typed reader gives None
+                return None
             try:
-                return fn(v.get(key), *args, **kw)
+                return fn(value, *args, **kw)
             except Invalid as exc:
                 errs.append(row.problem(key, exc.message, exc.expected))
                 return None
