@@ -62,7 +62,6 @@ class App:
                             " (du har inte skrivrätt till den)") + ": det här kommandot ändrar data och körs inte. "
                             "Be den som förvaltar databasen om skrivrätt, eller arbeta på en kopia.")
         with db.session() as s:
-            s.info["ik_write"] = write
             if write:
                 self.db.lock_writers(s)
             yield s

@@ -14,8 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ikcheck import engine, register, rulebook, yamlsrc
-from ikcheck import anchor
+from ikcheck import anchor, engine, register, rulebook, yamlsrc
 from ikcheck.app import App
 from ikcheck.calendar import deadline, not_in_future, parse_date, today
 from ikcheck.errors import NotFound, Problem, UserError, ValidationFailed

@@ -16,8 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from ikcheck import __version__, engine, register, rulebook
-from ikcheck import anchor
+from ikcheck import __version__, anchor, engine, register, rulebook
 from ikcheck.app import App
 from ikcheck.calendar import deadline, period_end, today
 from ikcheck.errors import UserError
