@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -41,13 +41,18 @@ class Settings:
     # a revisor's verify (docs/threat-model.md)
     signing_key: Path | None = None
     public_key: Path | None = None
+    # the web app's sections of ikcheck.toml: [web] and [oidc] (docs/web.md)
+    web: dict = field(default_factory=dict)
+    oidc: dict = field(default_factory=dict)
 
     @property
     def matrices_dir(self) -> Path:
         return self.riskregister_dir / "matriser"
 
 
-def _toml(path: Path = Path("ikcheck.toml")) -> dict:
+def _toml(path: Path | None = None) -> dict:
+    """ikcheck.toml: the file IKCHECK_CONFIG names, else the one in the working directory."""
+    path = path or Path(os.environ.get("IKCHECK_CONFIG") or "ikcheck.toml")
     if path.is_file():
         with path.open("rb") as fh:
             return tomllib.load(fh)
@@ -85,6 +90,8 @@ def load_settings(database: str | None = None, user: str | None = None) -> Setti
         user=user or os.environ.get("IKCHECK_USER") or _os_user(),
         signing_key=_path(os.environ.get("IKCHECK_SIGNING_KEY") or conf.get("signing_key")),
         public_key=_path(os.environ.get("IKCHECK_PUBLIC_KEY") or conf.get("public_key")),
+        web=dict(conf.get("web") or {}),
+        oidc=dict(conf.get("oidc") or {}),
     )
 
 

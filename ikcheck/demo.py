@@ -4,6 +4,7 @@ benchmarks at national scale."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 from collections.abc import Callable
@@ -20,6 +21,15 @@ from ikcheck.store.signing import make_keys
 from ikcheck.workbooks.save import save_reproducibly
 
 DEMO_YEAR = 2025  # the plan year the demo runs through (workshops in autumn 2024)
+DEMO_PASSWORD = "exempelby-demo"  # every demo account's password; demo accounts exist only in demo databases
+DEMO_ACCOUNTS = [  # (username, full name, role, units, befattning)
+    ("admin", "Alva Ahmadi", "admin", [], None),
+    ("ks", "Karin Sjöberg", "ks", [], "Kommundirektör"),
+    ("controller", "Anna Lind", "controller", ["SN"], "Controller"),
+    ("sekreterare", "Sofia Berg", "sekreterare", ["SN"], "Nämndsekreterare"),
+    ("kontrollansvarig", "Erik Holm", "kontrollansvarig", ["SN"], "Enhetschef barn och unga"),
+    ("revisor", "Ingrid Ek", "revisor", [], None),
+]
 PARTICIPANTS = ["Anna Lind (controller)", "Erik Holm (verksamhetschef)"]
 
 
@@ -35,8 +45,7 @@ class DemoSummary:
 def demo_settings(base: Settings, directory: Path, database: str | None) -> Settings:
     """The demo writes to its own database (in its directory) unless one is given explicitly."""
     url = database_url_for(database) or database_url_for(str(directory / "ikcheck.db"))
-    return Settings(url, base.rules_dir, base.riskregister_dir, base.reports_dir, base.engine, base.user,
-                    signing_key=base.signing_key or demo_key(directory), public_key=base.public_key)
+    return dataclasses.replace(base, database_url=url, signing_key=base.signing_key or demo_key(directory))
 
 
 def demo_key(directory: Path) -> Path:
@@ -81,6 +90,8 @@ def run_demo(base: Settings, directory: Path, database: str | None = None, scale
         org = build_kommun(app, org_file, risk_file, years=[DEMO_YEAR - 1],
                            code=kommun[0] if kommun else None, name=kommun[1] if kommun else None)
     summary.organisations.append(org.code)
+    with clock_at(at("2024-08-20", 11)):
+        names = demo_accounts(app, org.code, prefix="" if kommun is None else f"{org.code.lower()}-")
     say("Organisation och riskregister skapade")
     with clock_at(at("2024-09-20")):
         run_workshops(app, org.code, risk_file, directory, summary, say)
@@ -125,12 +136,26 @@ def run_demo(base: Settings, directory: Path, database: str | None = None, scale
     run_ks(app, org.code, directory, summary, say)
     if scale:
         run_scale(app, org_file, risk_file, scale, directory, summary, say, seed)
+    summary.lines.append(f"Webbappen (./dev serve): logga in som {', '.join(names)}, lösenord {DEMO_PASSWORD!r} "
+                         "(en per roll, bara i demodatabasen).")
     receipt, body = anchor.receipt(app, directory / "kvitto-granskningslogg.json")
     summary.files.append(receipt)
     summary.lines.append(
         f"Granskningsloggen: {body['händelse']} händelser; huvudet signerat med nyckel {body.get('nyckel')} "
         f"({settings.signing_key.parent}), kvitto på händelse {body['händelse']} i {receipt.name}.")
     return summary
+
+
+def demo_accounts(app: App, org_code: str, prefix: str = "") -> list[str]:
+    """One account per role for the demo kommun, all with the demo password."""
+    from ikcheck import accounts
+
+    names = []
+    for username, name, role, units, title in DEMO_ACCOUNTS:
+        accounts.add_user(app, prefix + username, full_name=name, email=f"{username}@{org_code}.example",
+                          role=role, units=units, password=DEMO_PASSWORD, title=title, demo=True, org_code=org_code)
+        names.append(prefix + username)
+    return names
 
 
 def run_scale(app: App, org_file: Path, risk_file: Path, n: int, directory: Path, summary: DemoSummary, say,

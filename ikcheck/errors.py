@@ -64,3 +64,12 @@ class NotFound(UserError):
 
 class ValidationFailed(UserError):
     """An input was rejected; nothing was written."""
+
+
+class Forbidden(UserError):
+    """The person is logged in but their role does not allow this (web: 403). Another kommun's
+    objects are never Forbidden but NotFound, so their existence does not leak."""
+
+
+class NotLoggedIn(UserError):
+    """The request needs a logged-in person (web: to the login page)."""

@@ -34,13 +34,17 @@ VIEWS = {"risks": "v_risks", "plans": "v_plan_lines", "results": "v_results", "a
          "conclusions": "v_conclusions"}
 # filter name -> (view column, operator) per query
 FILTERS: dict[str, dict[str, tuple[str, str]]] = {
-    "risks": {"org": ("org", "="), "unit": ("unit", "="), "year": ("year", "="), "level": ("level", "="),
-              "category": ("category", "="), "status": ("status", "="), "text": ("title", "like")},
-    "plans": {"org": ("org", "="), "unit": ("unit", "="), "year": ("year", "="), "status": ("plan_status", "="),
+    "risks": {"org": ("org", "="), "unit": ("unit", "="), "units": ("unit", "in"), "year": ("year", "="),
+              "level": ("level", "="), "category": ("category", "="), "status": ("status", "="),
+              "process": ("process", "="), "text": ("title", "like")},
+    "plans": {"org": ("org", "="), "unit": ("unit", "="), "units": ("unit", "in"), "year": ("year", "="),
+              "status": ("plan_status", "="), "owner": ("owner", "="), "control_points": ("control_point", "in"),
               "rule": ("rule_id", "="), "text": ("kontrollmoment", "like")},
-    "results": {"org": ("org", "="), "unit": ("unit", "="), "year": ("year", "="), "period": ("period", "="),
-                "assessment": ("assessment", "="), "text": ("comment", "like"), "current": ("is_current", "=")},
-    "actions": {"org": ("org", "="), "unit": ("unit", "="), "status": ("status", "="), "text": ("description", "like")},
+    "results": {"org": ("org", "="), "unit": ("unit", "="), "units": ("unit", "in"), "year": ("year", "="),
+                "period": ("period", "="), "assessment": ("assessment", "="), "text": ("comment", "like"),
+                "current": ("is_current", "="), "control_points": ("control_point", "in")},
+    "actions": {"org": ("org", "="), "unit": ("unit", "="), "units": ("unit", "in"), "status": ("status", "="),
+                "text": ("description", "like"), "owner": ("owner", "=")},
     "conclusions": {"org": ("org", "="), "rule": ("rule_id", "="), "text": ("purpose", "like"),
                     "ruleset": ("ruleset", "=")},
 }
@@ -96,7 +100,12 @@ def sql_for(what: str, filters: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             raise UserError(f"Filtret {name!r} gäller inte {what} (kan: {', '.join(sorted(allowed))}).")
         column, op = allowed[name]
         column = derived.get(column, column)
-        if op == "like":  # the words as written: % and _ in them are not wildcards
+        if op == "in":  # a list of values (the web's units a person may see)
+            values = list(value)
+            names = [f"{name}_{i}" for i in range(len(values))]
+            where.append(f"{column} IN ({', '.join(':' + n for n in names)})" if values else "1 = 0")
+            params.update(zip(names, values))
+        elif op == "like":  # the words as written: % and _ in them are not wildcards
             where.append(f"lower({column}) LIKE :{name} ESCAPE '\\'")
             words = str(value).lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             params[name] = f"%{words}%"
@@ -273,3 +282,31 @@ def export(df: pd.DataFrame, fmt: str, path: Path, semicolon: bool = False) -> P
     else:
         raise UserError(f"Okänt format {fmt!r}; välj table, csv, xlsx eller json.")
     return path
+
+
+# Swedish column headings for what a person reads (the web's query pages and their exports); the views
+# and DataFrames keep their English names, stable for scripts and BI.
+HEADINGS_SV = {
+    "org": "Kommun", "unit": "Enhet", "unit_name": "Enhetens namn", "risk_id": "Risk-id", "risk": "Risk",
+    "process": "Process", "title": "Rubrik", "category": "Kategori", "status": "Status", "source": "Källa",
+    "legal_requirement": "Lagkrav", "owner": "Ansvarig", "year": "År", "likelihood": "Sannolikhet",
+    "impact": "Konsekvens", "score": "Riskvärde", "level": "Risknivå", "residual_score": "Kvarvarande riskvärde",
+    "residual_level": "Kvarvarande risknivå", "spread": "Spridning", "flagged": "Att diskutera",
+    "assessed_by": "Bedömd av", "assessed_at": "Bedömd", "workshop_id": "Workshop", "import_batch_id": "Inläsning",
+    "matrix": "Matris", "matrix_version": "Matrisversion", "version": "Version", "plan_status": "Planens status",
+    "decision_date": "Beslutsdatum", "decision_paragraph": "Paragraf", "decision_dnr": "Diarienummer",
+    "control_point_id": "Kontrollpunkt-id", "control_point": "Kontrollpunkt", "position": "Ordning",
+    "kontrollmoment": "Kontrollmoment", "method": "Metod", "sample_size": "Omfattning", "frequency": "Frekvens",
+    "municipality_wide": "Kommunövergripande", "ks_code": "KS-krav", "rule_id": "Regel", "why": "Varför",
+    "reject_reason": "Skäl avvisad", "plan_version": "Planversion", "result_id": "Resultat-id", "period": "Period",
+    "is_current": "Gällande", "performed": "Utförd", "performed_on": "Utförd den", "examined": "Granskade",
+    "deviations": "Avvikelser", "assessment": "Bedömning", "assessment_rule": "Bedömd enligt regel",
+    "comment": "Kommentar", "performed_by": "Utförd av", "approved_by": "Godkänd av", "reported_by": "Rapporterad av",
+    "reported_at": "Rapporterad", "correction_reason": "Skäl till rättelse", "supersedes_id": "Ersätter",
+    "source_file": "Fil", "source_hash": "Filens kontrollsumma", "action_id": "Åtgärd-id", "action": "Åtgärd",
+    "description": "Beskrivning", "due_date": "Klart senast", "closed_on": "Klar den", "plan_id": "Plan-id",
+    "created_at": "Skapad", "conclusion_id": "Slutsats-id", "run_id": "Körning", "ruleset": "Regelfil",
+    "ruleset_version": "Regelfilens version", "ruleset_hash": "Regelfilens kontrollsumma", "engine": "Motor",
+    "purpose": "Syfte", "run_by": "Körd av", "run_at": "Körd", "conclusion": "Slutsats",
+    "subject_type": "Gäller", "subject_id": "Gäller id",
+}

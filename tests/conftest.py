@@ -154,3 +154,19 @@ def cli(db_url, capsys, monkeypatch):
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def web_db(_template, tmp_path_factory):
+    """The demo kommun with its demo accounts, and a second kommun (Andraby) beside it in the same
+    database, for the web tests (one database per session: the pages only read)."""
+    from ikcheck import demo
+    from ikcheck.config import load_settings
+
+    directory = tmp_path_factory.mktemp("webdemo")
+    with fresh_database(_template, directory) as url:
+        settings = load_settings(None, "testare")
+        demo.run_demo(settings, directory / "exempelby", database=url)
+        demo.run_demo(settings, directory / "andraby", database=url, kommun=("andraby", "Andraby kommun"))
+        dispose_all()
+        yield url, directory

@@ -13,7 +13,8 @@ from rich.text import Text
 from sqlalchemy.exc import DBAPIError
 
 from ikcheck import __version__
-from ikcheck.cli import audit, db, demo, matrix, org, plan, query, report, results, risk, rules, usage, workshop
+from ikcheck.cli import (audit, db, demo, matrix, org, plan, query, report, results, risk, rules, serve, usage, user,
+                         workshop)
 from ikcheck.cli.common import err_console, state
 from ikcheck.errors import UserError
 
@@ -59,6 +60,8 @@ app.add_typer(query.app, name="query")
 app.command("trace")(query.trace)
 app.add_typer(audit.app, name="audit")
 app.add_typer(db.app, name="db")
+app.add_typer(user.app, name="user")
+app.command("serve")(serve.serve)
 
 
 def command() -> typer.core.TyperGroup:

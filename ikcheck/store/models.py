@@ -470,3 +470,66 @@ class AuditRow(Base):
     state: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_audit_row_seq", "seq"),)
+
+
+# --- the web app: accounts, sessions, login throttling (ikcheck/accounts.py) -------------------
+
+class Account(Base):
+    """A person who logs in to the web app: by password (argon2id) or by the kommun's directory (OIDC).
+    Scoped to one kommun; `unit_ids` are the units a unit-scoped role works with."""
+
+    __tablename__ = "account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    username: Mapped[str] = mapped_column(String(200), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(32))  # admin | ks | controller | sekreterare | kontrollansvarig | revisor
+    unit_ids: Mapped[list[Any]] = mapped_column(default=list)
+    # the befattning a kontrollansvarig holds, as plan lines and åtgärder name it ("Enhetschef barn och unga")
+    title: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    # single sign-on: the directory's issuer and subject (None for a password account)
+    oidc_issuer: Mapped[str | None] = mapped_column(String(300))
+    oidc_subject: Mapped[str | None] = mapped_column(String(300))
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject"),)
+
+
+class WebSession(Base):
+    """A logged-in browser. The cookie carries a random token; only its SHA-256 is stored here."""
+
+    __tablename__ = "web_session"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie's token
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_seen: Mapped[dt.datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    via: Mapped[str] = mapped_column(String(16), default="lösenord")  # lösenord | sso
+
+
+class LoginAttempt(Base):
+    """One login attempt, for throttling per account and per client address (shared by all workers)."""
+
+    __tablename__ = "login_attempt"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(200), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    ok: Mapped[bool] = mapped_column(Boolean)
+
+
+class LoginState(Base):
+    """A single sign-on login under way: the state, nonce and PKCE verifier sent to the directory,
+    used once by the callback (whichever worker it reaches)."""
+
+    __tablename__ = "login_state"
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    next_url: Mapped[str] = mapped_column(String(500), default="/")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)

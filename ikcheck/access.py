@@ -1,0 +1,85 @@
+"""Who may do what: the one permission function, `can(actor, action, resource)`.
+
+Every web route and every service call the web makes asks it (web/routes.py). Deny by default: an
+action or role not named here is refused. A resource of another kommun is never allowed, and the web
+answers it as "not found", so that its existence does not leak (`visible` tells the two apart).
+
+The roles (accounts.ROLES):
+- admin: accounts, roles and the organisation; verifies the audit log. Reads no register data.
+- ks (kommunledningen): reads every unit of the kommun, the KS översikt, queries and trace.
+- revisor: reads everything of the kommun, queries and exports, trace, verify. Never writes.
+- controller, sekreterare: read their own units (register, plans, results, åtgärder, reports).
+- kontrollansvarig: the plans of their units, and the kontrollpunkter, results and åtgärder whose
+  kontrollansvarig or ägare is their befattning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ikcheck.accounts import Actor
+
+# kinds of unit-scoped things
+UNIT_KINDS = {"unit", "risk", "heatmap", "plan", "point", "result", "action", "report"}
+OWNED_KINDS = {"point", "result", "action"}  # a kontrollansvarig's own, by befattning
+
+# actions on the kommun as a whole, and the roles that may take them
+ORG_ACTIONS = {
+    "overview": {"ks", "revisor"},            # KS översikt: every unit side by side
+    "query": {"ks", "revisor"},               # the query pages and their exports
+    "trace": {"ks", "revisor"},
+    "verify": {"revisor", "admin"},           # audit verify, with anchors
+    "accounts": {"admin"},                    # the kommun's accounts
+    "organisation": {"admin", "ks", "revisor"},
+    "register": {"ks", "revisor", "controller", "sekreterare"},  # the risk register's list pages
+    "plans": {"ks", "revisor", "controller", "sekreterare", "kontrollansvarig"},
+    "results": {"ks", "revisor", "controller", "sekreterare", "kontrollansvarig"},
+    "reports": {"ks", "revisor", "controller", "sekreterare"},
+}
+WHOLE_KOMMUN = {"ks", "revisor"}  # read every unit
+UNIT_READERS = {"controller", "sekreterare"}
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What is asked about: its kind, its kommun and unit, and for owned kinds its owner (befattning)."""
+
+    kind: str
+    org_id: int | None
+    unit_id: int | None = None
+    owner: str | None = None
+
+
+def org(org_id: int) -> Resource:
+    return Resource("org", org_id)
+
+
+def can(actor: Actor | None, action: str, resource: Resource) -> bool:
+    if actor is None or resource.org_id is None or resource.org_id != actor.org_id:
+        return False
+    if resource.kind == "org":
+        return actor.role in ORG_ACTIONS.get(action, ())
+    if action != "view" or resource.kind not in UNIT_KINDS:
+        return False
+    if actor.role in WHOLE_KOMMUN:
+        return True
+    if resource.unit_id not in actor.unit_ids:
+        return False
+    if actor.role in UNIT_READERS:
+        return True
+    if actor.role == "kontrollansvarig":
+        if resource.kind == "plan":
+            return True
+        return (resource.kind in OWNED_KINDS and bool(actor.title)
+                and (resource.owner or "").strip().casefold() == actor.title.strip().casefold())
+    return False
+
+
+def visible(actor: Actor | None, resource: Resource) -> bool:
+    """Whether the person may know the resource exists: their own kommun's. Elsewhere: not found."""
+    return actor is not None and resource.org_id == actor.org_id
+
+
+def unit_ids(actor: Actor, all_ids: list[int], kind: str = "unit") -> list[int]:
+    """The units whose `kind` of things the person may list (before owner filtering)."""
+    return [i for i in all_ids if can(actor, "view", Resource(kind, actor.org_id, i, actor.title))]

@@ -1,0 +1,561 @@
+"""What the web app shows, as plain data: one function per page, each asking `access.can` first.
+
+The web routes (web/routes.py) only parse the request, call one of these and render the result; the
+same dicts answer as JSON. Everything is scoped to the person's kommun (their Actor): a code or id of
+another kommun is "not found", never "forbidden".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+
+from ikcheck import access, actions as actions_svc, auditlog, planning, query, register, trace as trace_svc
+from ikcheck.accounts import Actor, list_users
+from ikcheck.access import Resource
+from ikcheck.app import App
+from ikcheck.calendar import deadline, period_end, today
+from ikcheck.errors import Forbidden, NotFound, UserError
+from ikcheck.reporting import datasets, plan as plan_out, reports as reports_out
+from ikcheck.store.models import (Action, ControlPlan, ControlPoint, ControlResult, Organisation, ReportRecord,
+                                  Risk, Unit)
+
+PERIOD_SV = {"halvar": "halvår", "helar": "helår"}
+KIND_SV = {"halvar": "Halvårsrapport", "ar": "Årsrapport"}
+UNIT_KIND_SV = {"ks": "kommunstyrelse", "namnd": "nämnd", "bolag": "bolag"}
+
+
+def require(actor: Actor | None, action: str, resource: Resource) -> None:
+    """Allowed, or: not found (another kommun, or nobody), or forbidden (own kommun, other role)."""
+    if access.can(actor, action, resource):
+        return
+    if not access.visible(actor, resource):
+        raise NotFound("Sidan finns inte.")
+    raise Forbidden("Din roll ger inte tillgång till det här.")
+
+
+def _org(app: App, s, actor: Actor) -> Organisation:
+    return app.org(s, actor.org_code)
+
+
+def _unit(app: App, s, actor: Actor, code: str, kind: str = "unit") -> Unit:
+    try:
+        unit = app.unit(s, _org(app, s, actor), code)
+    except NotFound:
+        raise NotFound("Enheten finns inte.") from None
+    require(actor, "view", Resource(kind, unit.org_id, unit.id))
+    return unit
+
+
+def visible_units(app: App, actor: Actor, kind: str = "unit") -> list[Unit]:
+    with app.session() as s:
+        org = _org(app, s, actor)
+        allowed = set(access.unit_ids(actor, [u.id for u in org.units], kind))
+        return [u for u in org.units if u.id in allowed]
+
+
+def default_year(app: App, actor: Actor) -> int:
+    """The plan year the pages open on: the newest year with a plan, else the coming year."""
+    with app.session() as s:
+        year = s.scalar(select(func.max(ControlPlan.year)).where(ControlPlan.org_id == actor.org_id))
+    return year or today().year + 1
+
+
+def years(app: App, actor: Actor) -> list[int]:
+    with app.session() as s:
+        found = set(s.scalars(select(ControlPlan.year).where(ControlPlan.org_id == actor.org_id).distinct()))
+    return sorted(found | {default_year(app, actor)}, reverse=True)
+
+
+# --- Att göra ----------------------------------------------------------------------------------
+
+def todo(app: App, actor: Actor, on: dt.date | None = None) -> dict[str, Any]:
+    """The start page: the årshjul deadlines that concern the person, what is late, and their own
+    kontrollpunkter and åtgärder that are due. The reminders (issue #22) will read the same."""
+    on = on or today()
+    year = default_year(app, actor)
+    units = visible_units(app, actor, "plan")
+    deadlines, late = [], []
+    with app.session() as s:
+        org = _org(app, s, actor)
+        periods = org.settings.get("periods", ["halvar", "helar"])
+        if actor.role in ("ks", "controller", "sekreterare", "revisor"):
+            for unit in units:
+                decided = planning.decided_plan(s, unit, year + 1)
+                items = [("plan_beslut", year, f"Plan för intern kontroll {year + 1} beslutad", decided is not None),
+                         ("halvar_rapport", year, f"Halvårsrapport {year} inlämnad",
+                          _submitted(s, unit, year, "halvar")),
+                         ("ar_rapport", year + 1, f"Årsrapport {year} inlämnad", _submitted(s, unit, year, "ar"))]
+                for key, due_year, what, done in items:
+                    due = deadline(org, key, due_year)
+                    row = {"enhet": unit.code, "namn": unit.name, "vad": what, "senast": due, "klart": done,
+                           "dagar": (due - on).days}
+                    if not done and due < on:
+                        late.append({**row, "sen": (on - due).days})
+                    elif not done:
+                        deadlines.append(row)
+        points, own_actions = [], []
+        if actor.role in ("controller", "sekreterare", "kontrollansvarig"):
+            for unit in units:
+                plan = planning.decided_plan(s, unit, year)
+                if plan is None:
+                    continue
+                reported = {(r.control_point_id, r.period) for r in s.scalars(
+                    select(ControlResult).join(ControlPoint, ControlPoint.id == ControlResult.control_point_id)
+                    .where(ControlPoint.plan_id == plan.id, ControlResult.is_current.is_(True)))}
+                for cp in plan.points:
+                    if cp.status == "rejected" or not access.can(
+                            actor, "view", Resource("point", unit.org_id, unit.id, cp.owner)):
+                        continue
+                    for p in cp.reporting or []:
+                        if (cp.id, p) in reported:
+                            continue
+                        due = period_end(year, p, periods)
+                        points.append({"enhet": unit.code, "kod": cp.code, "kontrollmoment": cp.title,
+                                       "period": PERIOD_SV.get(p, p), "periodens slut": due,
+                                       "ansvarig": cp.owner or "", "passerad": due < on})
+            for a in s.scalars(select(Action).where(Action.org_id == actor.org_id,
+                                                    Action.unit_id.in_([u.id for u in units]))
+                               .order_by(Action.due_date)):
+                status = actions_svc.action_status(a, on)
+                if status == "klar" or not access.can(actor, "view", Resource("action", a.org_id, a.unit_id, a.owner)):
+                    continue
+                own_actions.append({"kod": a.code, "åtgärd": a.description, "ansvarig": a.owner or "",
+                                    "klart senast": a.due_date, "status": status})
+    deadlines.sort(key=lambda r: r["senast"])
+    late.sort(key=lambda r: -r["sen"])
+    return {"on": on, "year": year, "deadlines": deadlines[:12], "late": late, "points": points,
+            "actions": own_actions}
+
+
+def _submitted(s, unit: Unit, year: int, kind: str) -> bool:
+    return s.scalar(select(ReportRecord.id).where(ReportRecord.unit_id == unit.id, ReportRecord.year == year,
+                                                  ReportRecord.kind == kind, ReportRecord.submitted_at.is_not(None))
+                    .limit(1)) is not None
+
+
+# --- KS översikt and a unit ----------------------------------------------------------------------
+
+SORTS = {"enhet": lambda r: r["unit"], "status": lambda r: ("röd", "gul", "grön").index(r["judgement"]["colour"])
+         if r["judgement"]["colour"] in ("röd", "gul", "grön") else 3,
+         "brister": lambda r: -r["summary"]["significant"], "forsenade": lambda r: -r["summary"]["overdue_actions"],
+         "sen": lambda r: -max([0, *(int(t["message"].split(" dagar")[0].split()[-1]) for t in r["timing"]
+                                     if " dagar" in t["message"] and t["message"].split(" dagar")[0].split()[-1].isdigit())])}
+
+
+def ks_overview(app: App, actor: Actor, year: int, kind: str | None = None, sort: str = "enhet") -> dict:
+    require(actor, "overview", access.org(actor.org_id))
+    if kind not in (None, "halvar", "ar"):
+        raise UserError("Välj halvår eller helår.")
+    with app.session() as s:
+        org = _org(app, s, actor)
+        data = datasets.ks_summary(app, s, org, year, kind)
+        plans = {p["enhet"]: p for p in planning_rows(app, s, org, year)}
+    for row in data["units"]:
+        row["plan_row"] = plans.get(row["code"])
+    key = SORTS.get(sort, SORTS["enhet"])
+    data["units"].sort(key=key)
+    data["sort"] = sort if sort in SORTS else "enhet"
+    return data
+
+
+def planning_rows(app: App, s, org: Organisation, year: int) -> list[dict]:
+    due = deadline(org, "plan_beslut", year - 1)
+    out = []
+    for unit in org.units:
+        decided = planning.decided_plan(s, unit, year)
+        first = s.scalar(select(func.min(ControlPlan.decision_date)).where(ControlPlan.unit_id == unit.id,
+                                                                          ControlPlan.year == year))
+        late = (first - due).days if first and first > due else (
+            (today() - due).days if not first and today() > due else 0)
+        out.append({"enhet": unit.code, "beslutad": decided.decision_date if decided else None,
+                    "paragraf": decided.decision_paragraph if decided else "", "version": decided.version if decided
+                    else None, "sen": late, "sista dag": due})
+    return out
+
+
+def unit_page(app: App, actor: Actor, unit_code: str, year: int) -> dict:
+    with app.session() as s:
+        unit = _unit(app, s, actor, unit_code, "unit")
+        org = _org(app, s, actor)
+        plans = [{"version": p.version, "status": planning.STATUS_SV[p.status], "beslutad": p.decision_date,
+                  "paragraf": p.decision_paragraph or "", "dnr": p.decision_dnr or "",
+                  "kontrollpunkter": sum(1 for c in p.points if c.status != "rejected")}
+                 for p in s.scalars(select(ControlPlan).where(ControlPlan.unit_id == unit.id, ControlPlan.year == year)
+                                    .order_by(ControlPlan.version))]
+        block = datasets._results_block(s, org, unit, year, datasets.report_periods(org, "ar"),
+                                        today()) if plans else None
+        n_risks = s.scalar(select(func.count()).select_from(Risk).where(Risk.unit_id == unit.id,
+                                                                        Risk.status == "active"))
+        return {"unit": {"code": unit.code, "name": unit.name, "kind": UNIT_KIND_SV.get(unit.kind, unit.kind),
+                         "forvaltning": unit.forvaltning or ""},
+                "year": year, "plans": plans, "summary": block["summary"] if block else None,
+                "risks": n_risks, "reports": _reports(s, unit, year),
+                "may": {k: access.can(actor, "view", Resource(k, unit.org_id, unit.id))
+                        for k in ("risk", "plan", "result", "action", "report")}}
+
+
+def _reports(s, unit: Unit, year: int | None = None) -> list[dict]:
+    q = select(ReportRecord).where(ReportRecord.unit_id == unit.id, ReportRecord.kind.in_(["halvar", "ar"]))
+    if year:
+        q = q.where(ReportRecord.year == year)
+    return [{"id": r.id, "typ": KIND_SV[r.kind], "kind": r.kind, "år": r.year, "version": r.version,
+             "format": r.format, "skapad": r.created_at, "inlämnad": r.submitted_at,
+             "inlämnad av": r.submitted_by or "", "kontrollsumma": r.content_hash[:16]}
+            for r in s.scalars(q.order_by(ReportRecord.year.desc(), ReportRecord.kind, ReportRecord.version))]
+
+
+# --- register ----------------------------------------------------------------------------------
+
+def _frame_rows(df: pd.DataFrame, limit: int | None = None) -> list[dict]:
+    rows = df.head(limit) if limit else df
+    return [{k: query.plain(v) for k, v in r.items()} for r in rows.to_dict(orient="records")]
+
+
+def risks(app: App, actor: Actor, *, unit: str | None = None, year: int | None = None, process: str | None = None,
+          level: str | None = None, category: str | None = None, text: str | None = None) -> dict:
+    require(actor, "register", access.org(actor.org_id))
+    units = visible_units(app, actor, "risk")
+    codes = [u.code for u in units]
+    if unit and unit not in codes:
+        raise NotFound("Enheten finns inte.")
+    year = year or default_year(app, actor)
+    df = query.risks(app, org=actor.org_code, units=[unit] if unit else codes, year=year, status="active",
+                     process=process or None, level=level or None, category=category or None, text=text or None)
+    with app.session() as s:
+        org = _org(app, s, actor)
+        processes = sorted({p.name for u in org.units if u.code in codes for p in u.processes})
+        levels = [lv.name for lv in app.load_matrix(org.matrix_name).levels]
+    return {"rows": _frame_rows(df), "year": year, "units": units, "processes": processes, "levels": levels,
+            "categories": register.CATEGORIES,
+            "filters": {"enhet": unit or "", "process": process or "", "niva": level or "",
+                        "kategori": category or "", "text": text or "", "ar": year}}
+
+
+def risk_page(app: App, actor: Actor, code: str) -> dict:
+    with app.session() as s:
+        risk = s.scalar(select(Risk).where(Risk.org_id == actor.org_id, Risk.code == code))
+        if risk is None:
+            raise NotFound("Risken finns inte.")
+        require(actor, "view", Resource("risk", risk.org_id, risk.unit_id))
+        comments = []
+        for ra in sorted(risk.assessments, key=lambda a: (a.year, a.id)):
+            for p in ra.participants or []:
+                if p.get("comment"):
+                    comments.append({"år": ra.year, "deltagare": p.get("name", ""), "kommentar": p["comment"]})
+        lines = [{"plan": f"{plan.year} v{plan.version}", "unit": risk.unit.code, "year": plan.year,
+                  "version": plan.version, "kod": cp.code, "kontrollmoment": cp.title, "status": planning.POINT_STATUS_SV[cp.status],
+                  "results": [{"id": r.id, "period": PERIOD_SV.get(r.period, r.period), "bedömning": r.assessment or "",
+                               "avvikelser": r.deviations} for r in s.scalars(
+                      select(ControlResult).where(ControlResult.control_point_id == cp.id,
+                                                  ControlResult.is_current.is_(True)).order_by(ControlResult.period))]}
+                 for cp, plan in s.execute(select(ControlPoint, ControlPlan).join(ControlPlan, ControlPlan.id == ControlPoint.plan_id)
+                                           .where(ControlPoint.risk_id == risk.id)
+                                           .order_by(ControlPlan.year, ControlPlan.version))]
+    details = register.risk_details(app, code, org_code=actor.org_code)
+    current = [h for h in details["historik"] if h["gällande"]]
+    return {**details, "unit_code": risk.unit.code, "comments": comments, "lines": lines, "chart": _chart(current)}
+
+
+def _chart(history: list[dict]) -> dict:
+    """A small bar chart of the riskvärde per year, as an SVG's numbers (the table beside it says the same)."""
+    top = max([16, *(h["riskvärde"] or 0 for h in history)])
+    bars = [{"år": h["år"], "värde": h["riskvärde"] or 0, "nivå": h["nivå"] or "",
+             "height": round(100 * (h["riskvärde"] or 0) / top), "x": 10 + 50 * i} for i, h in enumerate(history)]
+    return {"bars": bars, "width": 20 + 50 * max(1, len(bars)), "top": top}
+
+
+def heatmap(app: App, actor: Actor, unit_code: str, year: int) -> dict:
+    with app.session() as s:
+        unit = _unit(app, s, actor, unit_code, "heatmap")
+        hm = register.heatmap_in(app, s, _org(app, s, actor), unit, year)
+    m = hm.matrix
+    top = max(1, max(lv.rank for lv in m.levels))
+    tint = ["green", "yellow", "orange", "red"]  # a class per rank (the page's CSP allows no inline colours)
+    rows = []
+    for li in sorted(m.likelihood_values(), reverse=True):
+        cells = []
+        for im in m.impact_values():
+            level = m.level(li, im)
+            cells.append({"likelihood": li, "impact": im, "level": level.label, "css": tint[level.rank * 3 // top],
+                          "risks": hm.cells.get((li, im), [])})
+        rows.append({"likelihood": li, "label": m.label("likelihood", li), "cells": cells})
+    return {"unit": {"code": unit.code, "name": unit.name}, "year": year, "rows": rows,
+            "impacts": [{"value": im, "label": m.label("impact", im)} for im in m.impact_values()],
+            "title": m.title}
+
+
+# --- plans -------------------------------------------------------------------------------------
+
+def plans(app: App, actor: Actor, year: int) -> dict:
+    require(actor, "plans", access.org(actor.org_id))
+    units = visible_units(app, actor, "plan")
+    with app.session() as s:
+        org = _org(app, s, actor)
+        timing = {r["enhet"]: r for r in planning_rows(app, s, org, year)}
+        rows = []
+        for unit in units:
+            versions = list(s.scalars(select(ControlPlan).where(ControlPlan.unit_id == unit.id, ControlPlan.year == year)
+                                      .order_by(ControlPlan.version)))
+            rows.append({"unit": unit, "versions": [{"version": p.version, "status": planning.STATUS_SV[p.status],
+                                                     "beslutad": p.decision_date, "paragraf": p.decision_paragraph or ""}
+                                                    for p in versions], "timing": timing[unit.code]})
+    return {"year": year, "rows": rows}
+
+
+def plan_page(app: App, actor: Actor, unit_code: str, year: int, version: int | None = None,
+              compare: int | None = None) -> dict:
+    with app.session() as s:
+        unit = _unit(app, s, actor, unit_code, "plan")
+    data = planning.show(app, unit.code, year, version, org_code=actor.org_code)
+    versions = planning.history(app, unit.code, year, org_code=actor.org_code)
+    diff = None
+    if compare and compare != data["version"]:
+        other = planning.show(app, unit.code, year, compare, org_code=actor.org_code)
+        diff = plan_diff(other, data)
+    if actor.role == "kontrollansvarig":  # the whole decided plan is a public document; their lines marked
+        for ln in data["lines"]:
+            ln["egen"] = access.can(actor, "view", Resource("point", actor.org_id, unit.id, ln["ansvarig"]))
+    return {**data, "versions": versions, "diff": diff, "compare": compare}
+
+
+DIFF_FIELDS = [("kontrollmoment", "kontrollmoment"), ("metod", "metod"), ("omfattning", "omfattning"),
+               ("frekvens", "frekvens"), ("ansvarig", "kontrollansvarig"), ("rapportering", "rapportering"),
+               ("status", "status")]
+
+
+def plan_diff(old: dict, new: dict) -> list[dict]:
+    """What changed between two versions of a plan, line by line, in words."""
+    a = {ln["kod"]: ln for ln in old["lines"] + old["rejected"]}
+    b = {ln["kod"]: ln for ln in new["lines"] + new["rejected"]}
+    out = []
+    for code in sorted(a.keys() | b.keys()):
+        if code not in a:
+            out.append({"kod": code, "ändring": "tillagd", "detaljer": b[code]["kontrollmoment"]})
+        elif code not in b:
+            out.append({"kod": code, "ändring": "borttagen", "detaljer": a[code]["kontrollmoment"]})
+        else:
+            changed = [f"{label}: {a[code][f] or '–'} → {b[code][f] or '–'}" for f, label in DIFF_FIELDS
+                       if a[code][f] != b[code][f]]
+            if changed:
+                out.append({"kod": code, "ändring": "ändrad", "detaljer": "; ".join(changed)})
+    return out
+
+
+def plan_file(app: App, actor: Actor, unit_code: str, year: int, version: int | None, fmt: str) -> Path:
+    with app.session() as s:
+        unit = _unit(app, s, actor, unit_code, "plan")
+    out = Path(tempfile.mkdtemp(prefix="ikcheck-web-"))
+    suffix = f"-v{version}" if version else ""
+    return plan_out.export(app, unit.code, year, fmt, out / f"plan-{unit.code}-{year}{suffix}.{fmt}", version=version,
+                           org_code=actor.org_code)
+
+
+# --- results and åtgärder ----------------------------------------------------------------------
+
+def _own_points(app: App, actor: Actor, codes: list[str], year: int | None) -> list[str] | None:
+    """For a kontrollansvarig: the kontrollpunkter that are theirs (by befattning); None for others."""
+    if actor.role != "kontrollansvarig":
+        return None
+    df = query.plans(app, org=actor.org_code, units=codes, year=year, owner=actor.title or "\x00")
+    return sorted(set(df["control_point"].dropna()))
+
+
+def results(app: App, actor: Actor, *, unit: str | None = None, year: int | None = None, period: str | None = None,
+            assessment: str | None = None) -> dict:
+    require(actor, "results", access.org(actor.org_id))
+    units = visible_units(app, actor, "result")
+    codes = [u.code for u in units]
+    if unit and unit not in codes:
+        raise NotFound("Enheten finns inte.")
+    year = year or default_year(app, actor)
+    own = _own_points(app, actor, [unit] if unit else codes, year)
+    df = query.results(app, org=actor.org_code, units=[unit] if unit else codes, year=year, period=period or None,
+                       assessment=assessment or None, current=True, control_points=own)
+    return {"rows": _frame_rows(df), "year": year, "units": units,
+            "assessments": list(datasets.SEVERITY), "periods": PERIOD_SV,
+            "filters": {"enhet": unit or "", "period": period or "", "bedomning": assessment or "", "ar": year}}
+
+
+def result_page(app: App, actor: Actor, result_id: int) -> dict:
+    with app.session() as s:
+        row = s.execute(select(ControlResult, ControlPoint, ControlPlan)
+                        .join(ControlPoint, ControlPoint.id == ControlResult.control_point_id)
+                        .join(ControlPlan, ControlPlan.id == ControlPoint.plan_id)
+                        .where(ControlResult.id == result_id, ControlResult.org_id == actor.org_id)).first()
+        if row is None:
+            raise NotFound("Resultatet finns inte.")
+        res, cp, plan = row
+        require(actor, "view", Resource("result", res.org_id, plan.unit_id, cp.owner))
+        unit = s.get(Unit, plan.unit_id)
+        acts = [{"kod": a.code, "åtgärd": a.description, "ansvarig": a.owner or "", "klart senast": a.due_date,
+                 "status": actions_svc.action_status(a)}
+                for a in s.scalars(select(Action).where(Action.result_id == res.id).order_by(Action.code))]
+        versions = [{"id": r.id, "version": r.version, "gällande": r.is_current, "rättelse": r.correction_reason or "",
+                     "rapporterad": r.reported_at, "av": r.reported_by}
+                    for r in s.scalars(select(ControlResult).where(ControlResult.lineage_id == res.lineage_id,
+                                                                   ControlResult.period == res.period)
+                                       .order_by(ControlResult.version))]
+        return {"id": res.id, "unit": {"code": unit.code, "name": unit.name}, "year": plan.year,
+                "plan_version": plan.version, "point": {"kod": cp.code, "kontrollmoment": cp.title,
+                                                        "metod": cp.method, "omfattning": cp.sample_size,
+                                                        "ansvarig": cp.owner or ""},
+                "period": PERIOD_SV.get(res.period, res.period), "performed": res.performed,
+                "performed_on": res.performed_on, "examined": res.examined, "deviations": res.deviations,
+                "assessment": res.assessment or "", "comment": res.comment or "", "performed_by": res.performed_by or "",
+                "reported_by": res.reported_by, "reported_at": res.reported_at, "actions": acts, "versions": versions,
+                "traceable": access.can(actor, "trace", access.org(actor.org_id))}
+
+
+def action_list(app: App, actor: Actor, *, unit: str | None = None, status: str | None = None) -> dict:
+    require(actor, "results", access.org(actor.org_id))
+    units = visible_units(app, actor, "action")
+    codes = [u.code for u in units]
+    if unit and unit not in codes:
+        raise NotFound("Enheten finns inte.")
+    df = query.actions(app, org=actor.org_code, units=[unit] if unit else codes, status=status or None,
+                       owner=(actor.title or "\x00") if actor.role == "kontrollansvarig" else None)
+    return {"rows": _frame_rows(df), "units": units, "statuses": [*actions_svc.STATUS, "försenad"],
+            "filters": {"enhet": unit or "", "status": status or ""}}
+
+
+def action_page(app: App, actor: Actor, code: str) -> dict:
+    with app.session() as s:
+        a = s.scalar(select(Action).where(Action.org_id == actor.org_id, Action.code == code))
+        if a is None:
+            raise NotFound("Åtgärden finns inte.")
+        require(actor, "view", Resource("action", a.org_id, a.unit_id, a.owner))
+        unit = s.get(Unit, a.unit_id)
+        data = {"kod": a.code, "åtgärd": a.description, "ansvarig": a.owner or "", "klart senast": a.due_date,
+                "status": actions_svc.action_status(a), "klar den": a.closed_on, "result_id": a.result_id,
+                "unit": {"code": unit.code, "name": unit.name}, "notes": a.notes or []}
+    data["history"] = actions_svc.history(app, code, org_code=actor.org_code)
+    return data
+
+
+# --- reports -----------------------------------------------------------------------------------
+
+def reports(app: App, actor: Actor, year: int) -> dict:
+    require(actor, "reports", access.org(actor.org_id))
+    units = visible_units(app, actor, "report")
+    with app.session() as s:
+        org = _org(app, s, actor)
+        rows = []
+        for unit in units:
+            recs = _reports(s, unit, year)
+            status = {}
+            for kind, key, due_year in (("halvar", "halvar_rapport", year), ("ar", "ar_rapport", year + 1)):
+                sub = [r for r in recs if r["kind"] == kind and r["inlämnad"]]
+                due = deadline(org, key, due_year)
+                first = min((r["inlämnad"] for r in sub), default=None)
+                late = (first - due).days if first and first > due else (
+                    (today() - due).days if not first and today() > due else 0)
+                status[kind] = {"inlämnad": first, "sista dag": due, "sen": late}
+            rows.append({"unit": unit, "records": recs, "status": status,
+                         "has_plan": planning.decided_plan(s, unit, year) is not None})
+    return {"year": year, "rows": rows, "kinds": KIND_SV}
+
+
+def report_html(app: App, actor: Actor, unit_code: str, year: int, kind: str) -> str:
+    return report_file(app, actor, unit_code, year, kind, "html").read_text(encoding="utf-8")
+
+
+def report_file(app: App, actor: Actor, unit_code: str, year: int, kind: str, fmt: str) -> Path:
+    if kind not in KIND_SV:
+        raise NotFound("Rapporten finns inte.")
+    with app.session() as s:
+        unit = _unit(app, s, actor, unit_code, "report")
+        if planning.decided_plan(s, unit, year) is None:
+            raise NotFound(f"{unit.name} har ingen beslutad plan för {year}, så ingen rapport.")
+    out = Path(tempfile.mkdtemp(prefix="ikcheck-web-"))
+    name = f"{'halvarsrapport' if kind == 'halvar' else 'arsrapport'}-{unit.code}-{year}.{fmt}"
+    path, _data = reports_out.unit_report(app, unit.code, year, kind, fmt, out / name, org_code=actor.org_code)
+    return path
+
+
+def ks_file(app: App, actor: Actor, year: int, kind: str | None, fmt: str) -> Path:
+    require(actor, "overview", access.org(actor.org_id))
+    out = Path(tempfile.mkdtemp(prefix="ikcheck-web-"))
+    path, _data = reports_out.ks_report(app, year, kind, fmt, out, org_code=actor.org_code)
+    return path
+
+
+# --- revisor: queries, trace, verify ------------------------------------------------------------
+
+QUERY_TITLES = {"risks": "Risker", "plans": "Planernas kontrollpunkter", "results": "Kontrollresultat",
+                "actions": "Åtgärder", "conclusions": "Regelslutsatser"}
+QUERY_FILTERS = {  # the filters each query page offers: (name, Swedish label)
+    "risks": [("unit", "Enhet"), ("year", "År"), ("level", "Risknivå"), ("category", "Kategori"), ("text", "Text i rubriken")],
+    "plans": [("unit", "Enhet"), ("year", "År"), ("status", "Planens status"), ("rule", "Regel"),
+              ("text", "Text i kontrollmomentet")],
+    "results": [("unit", "Enhet"), ("year", "År"), ("period", "Period"), ("assessment", "Bedömning"),
+                ("text", "Text i kommentaren")],
+    "actions": [("unit", "Enhet"), ("status", "Status"), ("text", "Text i åtgärden")],
+    "conclusions": [("rule", "Regel"), ("ruleset", "Regelfil"), ("text", "Text i syftet")],
+}
+PAGE_ROWS = 500
+
+
+def query_page(app: App, actor: Actor, what: str, filters: dict[str, str]) -> dict:
+    require(actor, "query", access.org(actor.org_id))
+    if what not in QUERY_TITLES:
+        raise NotFound("Frågan finns inte.")
+    allowed = dict(QUERY_FILTERS[what])
+    clean: dict[str, Any] = {}
+    for k, v in filters.items():
+        if k in allowed and v.strip():
+            clean[k] = int(v) if k == "year" and v.strip().isdigit() else v.strip()
+    if "year" in clean and not isinstance(clean["year"], int):
+        raise UserError(f"År: {clean['year']!r} är inget årtal (förväntat t.ex. 2025).")
+    df = query.run(app, what, org=actor.org_code, **clean)
+    return {"what": what, "title": QUERY_TITLES[what], "filters": QUERY_FILTERS[what], "values": clean,
+            "columns": [query.HEADINGS_SV.get(c, c) for c in df.columns], "keys": list(df.columns),
+            "rows": _frame_rows(df, PAGE_ROWS), "count": len(df), "shown": min(len(df), PAGE_ROWS)}
+
+
+def query_file(app: App, actor: Actor, what: str, filters: dict[str, str], fmt: str) -> Path:
+    require(actor, "query", access.org(actor.org_id))
+    if what not in QUERY_TITLES or fmt not in ("xlsx", "csv"):
+        raise NotFound("Frågan finns inte.")
+    data = query_page(app, actor, what, filters)  # the same checks and filters as the page
+    df = query.run(app, what, org=actor.org_code, **data["values"]).rename(columns=query.HEADINGS_SV)
+    out = Path(tempfile.mkdtemp(prefix="ikcheck-web-")) / f"{what}.{fmt}"
+    return query.export(df, fmt, out, semicolon=fmt == "csv")
+
+
+def trace(app: App, actor: Actor, kind: str, key: str) -> dict:
+    require(actor, "trace", access.org(actor.org_id))
+    if kind not in ("result", "action", "risk", "point", "report"):
+        raise NotFound("Sidan finns inte.")
+    try:
+        return trace_svc.trace(app, f"{kind}:{key}", org_code=actor.org_code)
+    except NotFound:
+        raise NotFound("Det finns inget sådant att spåra.") from None
+
+
+def verify(app: App, actor: Actor, uploads: list[tuple[str, bytes]] | None = None, tokens: list[str] | None = None):
+    """audit verify, with anchors uploaded as files (a receipt or a document) or typed as NUMMER:HASH."""
+    require(actor, "verify", access.org(actor.org_id))
+    anchors: list[Any] = [t.strip() for t in tokens or [] if t.strip()]
+    with tempfile.TemporaryDirectory(prefix="ikcheck-anchor-") as tmp:
+        for i, (name, content) in enumerate(uploads or []):
+            suffix = Path(name).suffix.lower()
+            if suffix not in (".json", ".pdf", ".html", ".htm", ".xlsx"):
+                raise UserError(f"Filen {name} kan inte läsas som förankring (förväntat ett kvitto .json eller ett "
+                                "dokument .pdf, .html eller .xlsx från ikcheck).")
+            path = Path(tmp) / f"ankare-{i}{suffix}"
+            path.write_bytes(content)
+            anchors.append(path)
+        return auditlog.verify(app, anchors=anchors)
+
+
+def account_list(app: App, actor: Actor) -> list[dict]:
+    require(actor, "accounts", access.org(actor.org_id))
+    return list_users(app, org_code=actor.org_code)
+
+

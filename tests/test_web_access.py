@@ -1,0 +1,282 @@
+"""The web app in-process (the ASGI app, no server): who may see what, route by route and role by role;
+CSRF on every state-changing request; the security headers; login, throttling, sessions, logout."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+
+import pytest
+from sqlalchemy import select, update
+from starlette.testclient import TestClient
+
+from ikcheck import accounts
+from ikcheck.app import App
+from ikcheck.config import load_settings
+from ikcheck.store.models import Action, ControlPlan, ControlPoint, ControlResult, Organisation, Unit, WebSession
+from ikcheck.web import create_app
+from ikcheck.web.routes import ROUTES
+from tests.web_support import csrf_of, login
+
+ROLES = ["admin", "ks", "controller", "sekreterare", "kontrollansvarig", "revisor"]
+ALL = set(ROLES)
+UNIT_READ = {"ks", "revisor", "controller", "sekreterare"}  # the demo's controller and sekreterare work with SN
+WHOLE = {"ks", "revisor"}
+OWN_SN = "Enhetschef barn och unga"  # the demo kontrollansvarig's befattning
+
+
+@pytest.fixture(scope="module")
+def web(web_db):
+    url, _ = web_db
+    app = App(load_settings(url, "testare"))
+    return app, create_app(app)
+
+
+@pytest.fixture(scope="module")
+def ids(web):
+    """Ids of the demo's things the matrix needs: an SN result that is the kontrollansvarig's own, one that
+    is not, a KFN result, and a result of the other kommun."""
+    app, _ = web
+    with app.session() as s:
+        def result(org_code, unit_code, owner=None, not_owner=None):
+            q = (select(ControlResult.id).join(ControlPoint, ControlPoint.id == ControlResult.control_point_id)
+                 .join(ControlPlan, ControlPlan.id == ControlPoint.plan_id).join(Unit, Unit.id == ControlPlan.unit_id)
+                 .join(Organisation, Organisation.id == Unit.org_id)
+                 .where(Organisation.code == org_code, Unit.code == unit_code, ControlResult.is_current.is_(True)))
+            if owner:
+                q = q.where(ControlPoint.owner == owner)
+            if not_owner:
+                q = q.where(ControlPoint.owner != not_owner)
+            return s.scalar(q.order_by(ControlResult.id).limit(1))
+
+        return {"sn_own": result("exempelby", "SN", owner=OWN_SN), "sn_other": result("exempelby", "SN", not_owner=OWN_SN),
+                "kfn": result("exempelby", "KFN"), "andraby": result("andraby", "SN")}
+
+
+def expected_matrix(ids) -> list[tuple[str, set[str], int]]:
+    """(path, roles that get the page, status for the others). Written out, not derived from access.can."""
+    sn, sn2, kfn, other = ids["sn_own"], ids["sn_other"], ids["kfn"], ids["andraby"]
+    return [
+        ("/", ALL, 403),
+        ("/oversikt", WHOLE, 403),
+        ("/oversikt?sortera=status&period=halvar", WHOLE, 403),
+        ("/oversikt.xlsx?ar=2025", WHOLE, 403),
+        ("/enheter/SN", UNIT_READ, 403),
+        ("/enheter/KFN", WHOLE, 403),
+        ("/enheter/FINNS-INTE", set(), 404),
+        ("/enheter/SN/riskkarta?ar=2025", UNIT_READ, 403),
+        ("/enheter/KFN/riskkarta?ar=2025", WHOLE, 403),
+        ("/risker", UNIT_READ, 403),
+        ("/risker?enhet=SN&niva=hög&text=barn", UNIT_READ, 403),
+        ("/risker/SN-R001", UNIT_READ, 403),
+        ("/risker/KFN-R001", WHOLE, 403),
+        ("/risker/XX-R999", set(), 404),
+        ("/planer", ALL - {"admin"}, 403),
+        ("/planer/SN/2025", ALL - {"admin"}, 403),
+        ("/planer/SN/2025/v1", ALL - {"admin"}, 403),
+        ("/planer/SN/2025/v2?jamfor=1", ALL - {"admin"}, 403),
+        ("/planer/SN/2025/v1.xlsx", ALL - {"admin"}, 403),
+        ("/planer/KFN/2025/v1", WHOLE, 403),
+        ("/planer/KFN/2025/v1.xlsx", WHOLE, 403),
+        ("/resultat", ALL - {"admin"}, 403),
+        ("/resultat?enhet=SN&bedomning=mindre+avvikelser", ALL - {"admin"}, 403),
+        (f"/resultat/{sn}", ALL - {"admin"}, 403),
+        (f"/resultat/{sn2}", UNIT_READ, 403),
+        (f"/resultat/{kfn}", WHOLE, 403),
+        (f"/resultat/{other}", set(), 404),  # another kommun's result: not found, for everyone
+        ("/atgarder", ALL - {"admin"}, 403),
+        ("/atgarder/Å-00002", ALL - {"admin"}, 403),  # SN, Enhetschef barn och unga
+        ("/atgarder/Å-00003", UNIT_READ, 403),  # SN, Socialchef
+        ("/atgarder/Å-00005", WHOLE, 403),  # KFN
+        ("/rapporter", UNIT_READ, 403),
+        ("/rapporter/SN/2025/ar.xlsx", UNIT_READ, 403),
+        ("/rapporter/SN/2025/halvar.html", UNIT_READ, 403),
+        ("/rapporter/KFN/2025/ar.xlsx", WHOLE, 403),
+        ("/granskning", WHOLE, 403),
+        ("/granskning/results?unit=SN&year=2025", WHOLE, 403),
+        ("/granskning/actions?format=csv", WHOLE, 403),
+        ("/granskning/risks?format=xlsx&unit=SN", WHOLE, 403),
+        (f"/spara/result/{sn}", WHOLE, 403),
+        ("/spara/risk/SN-R001", WHOLE, 403),
+        ("/spara/action/Å-00002", WHOLE, 403),
+        ("/granskning/verifiera", {"revisor", "admin"}, 403),
+        ("/konton", {"admin"}, 403),
+    ]
+
+
+def _route_of(path: str) -> str:
+    """The ROUTES template a concrete path is served by."""
+    bare = path.split("?")[0]
+    for r in ROUTES:
+        pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+?", re.escape(r.path).replace(r"\{", "{").replace(r"\}", "}")) + "$"
+        if "GET" in r.methods and re.match(pattern, bare):
+            return r.path
+    raise AssertionError(f"no route serves {path}")
+
+
+@pytest.fixture(scope="module")
+def clients(web):
+    _, asgi = web
+    out = {}
+    for role in ROLES:
+        c = TestClient(asgi)
+        assert login(c, role).status_code == 303, role
+        out[role] = c
+    return out
+
+
+def test_every_route_role_and_resource(clients, ids):
+    """Every page × every role × a resource of the own unit, another unit, another kommun: allowed, denied
+    (403) or not found (404) as the roles say; and every GET route is in the matrix."""
+    matrix = expected_matrix(ids)
+    wrong = []
+    for path, allowed, denied in matrix:
+        for role in ROLES:
+            r = clients[role].get(path, follow_redirects=False)
+            want = 200 if role in allowed else denied
+            if r.status_code != want:
+                wrong.append(f"{role} {path}: {r.status_code}, expected {want}")
+    assert not wrong, "\n".join(wrong)
+    covered = {_route_of(p) for p, _a, _d in matrix}
+    public = {"/logga-in", "/logga-in/sso", "/logga-in/sso/klar"}
+    missing = {r.path for r in ROUTES if "GET" in r.methods and r.path not in covered | public}
+    assert not missing, f"routes without expectations: {missing}"
+
+
+def test_another_kommun_sees_nothing_of_this_one(web, ids):
+    _, asgi = web
+    c = TestClient(asgi)
+    assert login(c, "andraby-ks").status_code == 303
+    assert c.get(f"/resultat/{ids['sn_own']}").status_code == 404  # Exempelby's result
+    assert c.get(f"/spara/result/{ids['sn_own']}").status_code == 404
+    assert c.get(f"/resultat/{ids['andraby']}").status_code == 200
+    data = c.get("/risker?format=json").json()
+    assert data["d"]["rows"] and {r["org"] for r in data["d"]["rows"]} == {"andraby"}
+    q = c.get("/granskning/results", params={"format": "csv"})
+    assert q.status_code == 200 and "exempelby" not in q.text and "andraby" in q.text
+
+
+def test_not_logged_in_goes_to_the_login_page(web, ids):
+    _, asgi = web
+    c = TestClient(asgi)
+    for path, _a, _d in expected_matrix(ids):
+        r = c.get(path, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/logga-in?nasta="), path
+
+
+def test_csrf_is_required_on_every_post(web):
+    _, asgi = web
+    c = TestClient(asgi)
+    for route in [r for r in ROUTES if "POST" in r.methods]:
+        r = c.post(route.path, data={"username": "ks", "password": "exempelby-demo"}, follow_redirects=False)
+        assert r.status_code == 403 and "Formuläret har gått ut" in r.text, route.path
+    assert login(c, "ks").status_code == 303
+    for route in [r for r in ROUTES if "POST" in r.methods]:
+        r = c.post(route.path, data={"csrf": "fel"}, follow_redirects=False)
+        assert r.status_code == 403, route.path
+    assert c.get("/").status_code == 200  # still logged in: the forged logout did nothing
+
+
+def test_security_headers_on_pages_files_and_errors(clients):
+    for path in ["/", "/risker/SN-R001", "/planer/SN/2025/v1.xlsx", "/finns/inte", "/static/ikcheck.css"]:
+        r = clients["controller"].get(path)
+        csp = r.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp.split("style-src")[0], path
+        assert "script-src 'self'" in csp or path.endswith(".html"), path
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["referrer-policy"] == "same-origin"
+    assert clients["controller"].get("/planer/SN/2025/v1.xlsx").headers["content-disposition"].startswith("attachment")
+    doc = clients["controller"].get("/rapporter/SN/2025/halvar.html")
+    assert "script-src" not in doc.headers["content-security-policy"]  # default-src 'none': no script at all
+
+
+def test_cookie_and_escaping(web):
+    app, asgi = web
+    c = TestClient(asgi)
+    r = login(c, "revisor")
+    cookie = r.headers["set-cookie"]
+    assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
+    token = c.cookies.get("ikcheck_session")
+    assert token and len(token) >= 40
+    with app.session() as s:  # only the token's hash is stored
+        assert s.scalar(select(WebSession.id).where(WebSession.id == token)) is None
+    page = c.get("/granskning/risks", params={"text": "<script>alert(1)</script>"})
+    assert "<script>alert(1)</script>" not in page.text and "&lt;script&gt;" in page.text
+
+
+def test_login_messages_throttling_and_logout(web):
+    app, asgi = web
+    accounts.add_user(app, "prov.person", full_name="Prov Person", email=None, role="revisor",
+                      password="ett-långt-lösenord", org_code="exempelby")
+    c = TestClient(asgi)
+    unknown = login(c, "finns.inte", "vad-som-helst-123")
+    wrong = login(c, "prov.person", "fel-lösenord-123")
+    assert unknown.status_code == wrong.status_code == 400
+    assert "Fel användarnamn eller lösenord." in unknown.text and "Fel användarnamn eller lösenord." in wrong.text
+    for _ in range(4):
+        login(c, "prov.person", "fel-lösenord-123")
+    throttled = login(c, "prov.person", "ett-långt-lösenord")  # right password, but too many failures
+    assert throttled.status_code == 400 and "För många misslyckade inloggningar" in throttled.text
+    other = TestClient(asgi)
+    assert login(other, "revisor").status_code == 303  # the account is throttled, not everyone
+    # logout revokes the session in the database: the old cookie no longer works
+    token = other.cookies.get("ikcheck_session")
+    page = other.get("/")
+    r = other.post("/logga-ut", data={"csrf": csrf_of(page.text)}, follow_redirects=False)
+    assert r.status_code == 303
+    replay = TestClient(asgi, cookies={"ikcheck_session": token})
+    assert replay.get("/", follow_redirects=False).status_code == 303
+
+
+def test_disable_and_timeouts_end_sessions(web):
+    app, asgi = web
+    accounts.add_user(app, "tillfällig", full_name="Tillfällig Person", email=None, role="ks",
+                      password="ett-långt-lösenord", org_code="exempelby")
+    c = TestClient(asgi)
+    assert login(c, "tillfällig", "ett-långt-lösenord").status_code == 303
+    assert c.get("/oversikt").status_code == 200
+    accounts.disable(app, "tillfällig", org_code="exempelby")
+    assert c.get("/", follow_redirects=False).status_code == 303
+    assert login(c, "tillfällig", "ett-långt-lösenord").status_code == 400  # the same message as a wrong password
+
+    d = TestClient(asgi)
+    assert login(d, "revisor").status_code == 303
+    with app.db.session() as s:  # idle for 8 h 1 min
+        s.execute(update(WebSession).values(last_seen=accounts.utc() - dt.timedelta(hours=8, minutes=1)))
+    assert d.get("/", follow_redirects=False).status_code == 303
+    e = TestClient(asgi)
+    assert login(e, "revisor").status_code == 303
+    with app.db.session() as s:  # used a minute ago, but opened 12 h 1 min ago
+        s.execute(update(WebSession).values(created_at=accounts.utc() - dt.timedelta(hours=12, minutes=1),
+                                            last_seen=accounts.utc()))
+    assert e.get("/", follow_redirects=False).status_code == 303
+
+
+def test_the_audit_log_covers_accounts_and_not_the_password(web):
+    app, _ = web
+    from ikcheck import auditlog
+
+    events = auditlog.events(app, entity="account", org_code="exempelby")
+    assert events and all("password" not in str(e) and "$argon2" not in str(e) for e in events)
+    result = auditlog.verify(app)
+    assert result.ok, result.problems[:5]
+
+
+def test_user_commands(cli, kommun, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("kort\n"))
+    r = cli("user", "add", "anna", "--name", "Anna Lind", "--email", "anna@exempelby.se", "--role", "controller",
+            "--unit", "SN", "--password-stdin")
+    assert r.code == 2 and "minst 12 tecken" in r.text
+    monkeypatch.setattr("sys.stdin", io.StringIO("ett-långt-lösenord\n"))
+    r = cli("user", "add", "anna", "--name", "Anna Lind", "--role", "controller", "--unit", "SN",
+            "--password-stdin")
+    assert r.code == 0, r.text
+    assert cli("user", "add", "bo", "--name", "Bo", "--role", "controller").code == 2  # a unit role needs --unit
+    assert cli("user", "add", "bo", "--name", "Bo", "--role", "chef").code == 2
+    r = cli("user", "role", "anna", "--role", "revisor")
+    assert r.code == 0 and "revisor" in r.text
+    r = cli("user", "disable", "anna")
+    assert r.code == 0
+    listing = cli("user", "list")
+    assert "anna" in listing.text and "avstängt" in listing.text

@@ -1,0 +1,277 @@
+"""The web app in a real browser: Debian's Chromium driven by Playwright (never `playwright install`),
+against one real uvicorn server on 127.0.0.1 for the whole module, and a real OpenID Connect provider
+(oidc-provider-mock) on 127.0.0.1 for single sign-on. axe-core checks every page for every role."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+from axe_playwright_python.sync_playwright import Axe  # noqa: E402
+from oidc_provider_mock import run_server_in_thread  # noqa: E402
+
+from ikcheck.demo import DEMO_PASSWORD  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and os.environ.get("CI") != "true",
+                                reason="Debian's chromium is not installed (./dev test installs it)")
+ROLES = ["admin", "ks", "controller", "sekreterare", "kontrollansvarig", "revisor"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def oidc():
+    with run_server_in_thread(port=_free_port()) as server:
+        yield f"http://localhost:{server.server_port}"
+
+
+@pytest.fixture(scope="module")
+def server(web_db, oidc, tmp_path_factory):
+    """`ikcheck serve` on the web test database, with single sign-on configured against the local provider."""
+    url, _ = web_db
+    port = _free_port()
+    conf = tmp_path_factory.mktemp("conf") / "ikcheck.toml"
+    conf.write_text(f'''
+[oidc]
+issuer = "{oidc}"
+client_id = "ikcheck-test"
+client_secret = "hemligt"
+org = "exempelby"
+groups_claim = "groups"
+button = "Logga in med Exempelby kommuns konto"
+
+[oidc.groups]
+"IK-KS" = {{ role = "ks" }}
+"IK-Controller-SN" = {{ role = "controller", units = ["SN"] }}
+''', encoding="utf-8")
+    env = {**os.environ, "IKCHECK_CONFIG": str(conf), "IKCHECK_DATABASE_URL": url}
+    proc = subprocess.Popen([sys.executable, "-m", "ikcheck", "serve", "--port", str(port), "--workers", "2"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/logga-in", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("the server did not start: " + (proc.stdout.read() if proc.stdout else ""))
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_sync.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(base_url=server, locale="sv-SE", accept_downloads=True)
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    yield pg
+    context.close()
+
+
+def log_in(page, username: str, password: str = DEMO_PASSWORD) -> None:
+    page.goto("/logga-in")
+    page.get_by_label("Användarnamn").fill(username)
+    page.get_by_label("Lösenord").fill(password)
+    page.get_by_role("button", name="Logga in").click()
+    page.wait_for_url(lambda u: "/logga-in" not in u)
+
+
+PAGES = {  # role -> the pages of the app that role reaches (every kind of page, some states)
+    "admin": ["/", "/konton", "/granskning/verifiera"],
+    "ks": ["/", "/oversikt", "/oversikt?sortera=status&period=halvar", "/enheter/SN", "/risker", "/risker/SN-R001",
+           "/enheter/SN/riskkarta?ar=2025", "/planer", "/planer/SN/2025/v2?jamfor=1", "/resultat", "/atgarder",
+           "/atgarder/Å-00002", "/rapporter", "/granskning", "/granskning/results?unit=SN",
+           "/granskning/conclusions", "/spara/risk/SN-R001", "/spara/action/Å-00002", "/finns-inte"],
+    "controller": ["/", "/enheter/SN", "/risker?enhet=SN&niva=hög", "/planer/SN/2025", "/resultat?enhet=SN",
+                   "/rapporter", "/oversikt"],
+    "sekreterare": ["/", "/planer", "/rapporter"],
+    "kontrollansvarig": ["/", "/planer/SN/2025", "/resultat", "/atgarder"],
+    "revisor": ["/", "/granskning/risks", "/granskning/plans?unit=SN", "/granskning/actions",
+                "/granskning/verifiera", "/risker"],
+}
+
+
+def _violations(page) -> list[str]:
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a",
+                                                                            "wcag21aa", "best-practice"]}})
+    return [f"{v['id']}: {v['help']} ({', '.join(n['target'][0] for n in v['nodes'][:3])})"
+            for v in results.response["violations"]]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_axe_finds_nothing_on_any_page(page, role):
+    page.goto("/logga-in")
+    found = {"/logga-in": _violations(page)}
+    log_in(page, role)
+    for path in PAGES[role]:
+        page.goto(path)
+        found[path] = _violations(page)
+    # the login form in its error state, with the error summary
+    if role == "admin":
+        page.context.clear_cookies()
+        page.goto("/logga-in")
+        page.get_by_role("button", name="Logga in").click()
+        page.wait_for_selector(".error-summary")
+        found["/logga-in (fel)"] = _violations(page)
+    bad = {p: v for p, v in found.items() if v}
+    assert not bad, bad
+
+
+def test_each_role_sees_its_menu(page):
+    expected = {
+        "admin": ["Att göra", "Verifiera loggen", "Konton"],
+        "ks": ["Att göra", "Översikt", "Register", "Plan", "Resultat", "Åtgärder", "Rapporter", "Granskning"],
+        "controller": ["Att göra", "Register", "Plan", "Resultat", "Åtgärder", "Rapporter"],
+        "kontrollansvarig": ["Att göra", "Plan", "Resultat", "Åtgärder"],
+        "revisor": ["Att göra", "Översikt", "Register", "Plan", "Resultat", "Åtgärder", "Rapporter", "Granskning",
+                    "Verifiera loggen"],
+    }
+    for role, labels in expected.items():
+        page.context.clear_cookies()
+        log_in(page, role)
+        menu = page.get_by_role("navigation", name="Huvudmeny").get_by_role("link").all_inner_texts()
+        assert menu == labels, role
+
+
+def test_keyboard_only_login_overview_unit_report_download(page):
+    """Tab and Enter only: the skip link, the login form, KS översikt, a unit, and a report's download."""
+    def tab_to(name: str, limit: int = 200) -> None:
+        """Tab until the element named (its text or its id) has focus."""
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            if name in page.evaluate("[document.activeElement.textContent.trim(), document.activeElement.id]"):
+                return
+        raise AssertionError(f"never reached {name!r} with Tab")
+
+    page.goto("/logga-in")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Till innehållet"
+    page.keyboard.press("Enter")
+    tab_to("username")
+    page.keyboard.type("ks")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "password"
+    page.keyboard.type(DEMO_PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=Att göra")
+
+    tab_to("Översikt")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/oversikt")
+    assert page.get_by_role("heading", level=1).inner_text().startswith("KS-sammanställning")
+    tab_to("Socialnämnden")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/enheter/SN**")
+    tab_to("Rapporter 2025")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/rapporter**")
+    with page.expect_download() as dl:
+        tab_to("Excel årsrapporten för Socialnämnden")
+        page.keyboard.press("Enter")
+    download = dl.value
+    assert download.suggested_filename == "arsrapport-SN-2025.xlsx"
+    assert Path(download.path()).read_bytes()[:2] == b"PK"
+
+
+def test_focus_is_visible(page):
+    log_in(page, "ks")
+    page.keyboard.press("Tab")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", ""), outline
+
+
+def test_small_screen_has_no_sideways_scroll(browser, server):
+    context = browser.new_context(base_url=server, viewport={"width": 320, "height": 640})
+    pg = context.new_page()
+    log_in(pg, "ks")
+    for path in ["/", "/oversikt", "/risker", "/planer/SN/2025"]:
+        pg.goto(path)
+        # wide tables scroll inside their own region; the page itself does not
+        assert pg.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
+    context.close()
+
+
+def _sso_login(page, oidc: str, sub: str, claims: dict) -> None:
+    httpx.put(f"{oidc}/users/{sub}", json=claims, timeout=5).raise_for_status()
+    page.goto("/logga-in")
+    page.get_by_role("link", name="Logga in med Exempelby kommuns konto").click()
+    page.wait_for_url(f"{oidc}/**")
+    page.get_by_placeholder("sub").fill(sub)
+    page.get_by_role("button", name="Authorize").click()
+
+
+def test_single_sign_on_role_from_groups_and_logout(page, oidc):
+    _sso_login(page, oidc, "karin-sso", {"name": "Karin Sso", "email": "karin@exempelby.se",
+                                           "preferred_username": "karin.sso", "groups": ["IK-KS", "Alla"]})
+    page.wait_for_url(lambda u: "/logga-in" not in u and u.startswith(page.context.pages[0].url.split("/")[0]))
+    assert "Karin Sso · kommunledning (KS)" in page.locator("header").inner_text()
+    page.get_by_role("link", name="Översikt").click()
+    assert page.get_by_role("heading", level=1).inner_text().startswith("KS-sammanställning")
+    page.get_by_role("button", name="Logga ut").click()
+    page.wait_for_url("**/logga-in?meddelande=utloggad")
+    assert "Du är utloggad." in page.content()
+    page.goto("/oversikt")
+    page.wait_for_url("**/logga-in?**")
+
+
+def test_single_sign_on_controller_gets_their_unit(page, oidc):
+    _sso_login(page, oidc, "anna-sso", {"name": "Anna Sso", "groups": ["IK-Controller-SN"]})
+    page.wait_for_url(lambda u: "/logga-in" not in u and "localhost" not in u)
+    assert "controller" in page.locator("header").inner_text()
+    assert page.goto("/enheter/SN").status == 200
+    assert page.goto("/enheter/KFN").status == 403
+
+
+def test_single_sign_on_unknown_group_is_refused_in_swedish(page, oidc):
+    _sso_login(page, oidc, "okand-sso", {"name": "Okänd Person", "groups": ["Bibliotek"]})
+    page.wait_for_selector("h1")
+    assert page.get_by_role("heading", level=1).inner_text() == "Inloggningen gick inte"
+    assert "hör inte till någon grupp som ger behörighet i ikcheck" in page.content()
+    assert page.goto("/").url.split("?")[0].endswith("/logga-in")
+
+
+def test_screenshots_of_the_main_pages(page, tmp_path_factory):
+    """Pictures to look at (IKCHECK_SCREENSHOTS=DIR keeps them); each is a full page for its role."""
+    out = Path(os.environ.get("IKCHECK_SCREENSHOTS") or tmp_path_factory.mktemp("shots"))
+    out.mkdir(parents=True, exist_ok=True)
+    shots = {"ks": ["/", "/oversikt", "/enheter/SN/riskkarta?ar=2025", "/risker/SN-R001", "/planer/SN/2025/v2?jamfor=1"],
+             "kontrollansvarig": ["/", "/planer/SN/2025"], "revisor": ["/granskning/results?unit=SN", "/spara/risk/SN-R001"],
+             "controller": ["/resultat?enhet=SN"], "admin": ["/konton"]}
+    for role, paths in shots.items():
+        page.context.clear_cookies()
+        log_in(page, role)
+        for i, path in enumerate(paths):
+            page.goto(path)
+            page.screenshot(path=str(out / f"{role}-{i}.png"), full_page=True)
+    assert len(list(out.glob("*.png"))) == sum(map(len, shots.values()))
