@@ -75,8 +75,8 @@ class Actor:
         return ROLES[self.role]
 
 
-def actor_of(s: Session, account: Account) -> Actor:
-    org = s.get(Organisation, account.org_id)
+def actor_of(s: Session, account: Account, org: Organisation | None = None) -> Actor:
+    org = org or s.get(Organisation, account.org_id)
     return Actor(account.id, account.username, account.full_name, account.role, org.id, org.code,
                  frozenset(account.unit_ids or []), account.title)
 
@@ -255,16 +255,17 @@ def session_actor(app: App, token: str | None) -> SessionInfo | None:
         return None
     at = utc()
     with app.db.session() as s:
-        row = s.execute(select(WebSession, Account).join(Account, Account.id == WebSession.account_id)
+        row = s.execute(select(WebSession, Account, Organisation).join(Account, Account.id == WebSession.account_id)
+                        .join(Organisation, Organisation.id == Account.org_id)
                         .where(WebSession.id == _token_id(token))).first()
         if row is None:
             return None
-        ws, acc = row
+        ws, acc, org = row
         if (ws.revoked_at or acc.disabled_at or at - ws.last_seen > IDLE or at - ws.created_at > ABSOLUTE):
             return None
         if at - ws.last_seen > dt.timedelta(minutes=1):
             ws.last_seen = at
-        return SessionInfo(actor_of(s, acc), ws.csrf, ws.via)
+        return SessionInfo(actor_of(s, acc, org), ws.csrf, ws.via)
 
 
 def logout(app: App, token: str | None) -> None:
@@ -305,7 +306,9 @@ def take_sso_state(app: App, state: str) -> LoginState | None:
 def sso_login(app: App, *, issuer: str, subject: str, username: str, full_name: str, email: str | None,
               role: str, units: list[str], org_code: str) -> str:
     """The directory has vouched for this person and their groups map to `role` and `units`: create or
-    update their account (role and units follow the directory at every login) and open a session."""
+    update their account (role and units follow the directory at every login) and open a session. The
+    audit log names the person, as the directory gave them."""
+    app = app.acting_as(f"{full_name} (via kommunens katalog)")
     with app.session(write=True) as s:
         org = app.org(s, org_code)
         acc = s.scalar(select(Account).where(Account.oidc_issuer == issuer, Account.oidc_subject == subject))

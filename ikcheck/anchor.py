@@ -83,10 +83,12 @@ def read(path: Path | str, verifier: Verifier | None) -> list[Anchor]:
         found = _pdf_tokens(p)
     elif suffix == ".xlsx":
         found = _xlsx_tokens(p)
+    elif suffix == ".docx":
+        found = _docx_tokens(p)
     elif suffix in (".html", ".htm", ".txt"):
         found = _TOKEN_RE.findall(p.read_text(encoding="utf-8", errors="replace"))
     else:
-        raise UserError(f"--anchor {p.name}: okänd filtyp (kvitto .json, dokument .pdf, .html eller .xlsx).")
+        raise UserError(f"--anchor {p.name}: okänd filtyp (kvitto .json, dokument .pdf, .docx, .html eller .xlsx).")
     if not found:
         raise UserError(f"--anchor {p.name}: dokumentet har ingen kontrollsumma från ikcheck (det gjordes före "
                         "version 0.1 av granskningsloggens förankring, eller av något annat program).")
@@ -119,6 +121,18 @@ def _pdf_tokens(p: Path) -> list[tuple[str, str]]:
             keywords = str(pdf.docinfo.get("/Keywords", ""))
     except pikepdf.PdfError:
         raise UserError(f"--anchor {p.name}: filen är ingen läsbar PDF.") from None
+    return _TOKEN_RE.findall(keywords)
+
+
+def _docx_tokens(p: Path) -> list[tuple[str, str]]:
+    from zipfile import BadZipFile
+
+    from docx import Document
+
+    try:
+        keywords = Document(str(p)).core_properties.keywords or ""
+    except (BadZipFile, OSError, KeyError, ValueError):
+        raise UserError(f"--anchor {p.name}: filen är inget läsbart Word-dokument.") from None
     return _TOKEN_RE.findall(keywords)
 
 

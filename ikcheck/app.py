@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -38,6 +40,13 @@ class App:
     @property
     def user(self) -> str:
         return self.settings.user
+
+    def acting_as(self, label: str) -> App:
+        """The same application (database, key) with another actor for the audit log: the web app acts
+        as the logged-in person ("Namn (konto N)"), never as the server's own user."""
+        other = copy.copy(self)
+        other.settings = dataclasses.replace(self.settings, user=label)
+        return other
 
     @cached_property
     def signer(self) -> Signer | None:

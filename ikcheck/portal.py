@@ -96,9 +96,9 @@ def todo(app: App, actor: Actor, on: dt.date | None = None) -> dict[str, Any]:
                     row = {"enhet": unit.code, "namn": unit.name, "vad": what, "senast": due, "klart": done,
                            "dagar": (due - on).days}
                     if not done and due < on:
-                        late.append({**row, "sen": (on - due).days})
+                        late.append({**row, "sen": (on - due).days, "key": (what, due, (on - due).days)})
                     elif not done:
-                        deadlines.append(row)
+                        deadlines.append({**row, "key": (what, due, (due - on).days)})
         points, own_actions = [], []
         if actor.role in ("controller", "sekreterare", "kontrollansvarig"):
             for unit in units:
@@ -129,7 +129,7 @@ def todo(app: App, actor: Actor, on: dt.date | None = None) -> dict[str, Any]:
                                     "klart senast": a.due_date, "status": status})
     deadlines.sort(key=lambda r: r["senast"])
     late.sort(key=lambda r: -r["sen"])
-    return {"on": on, "year": year, "deadlines": deadlines[:12], "late": late, "points": points,
+    return {"on": on, "year": year, "deadlines": deadlines, "late": late, "points": points,
             "actions": own_actions}
 
 
@@ -143,9 +143,7 @@ def _submitted(s, unit: Unit, year: int, kind: str) -> bool:
 
 SORTS = {"enhet": lambda r: r["unit"], "status": lambda r: ("röd", "gul", "grön").index(r["judgement"]["colour"])
          if r["judgement"]["colour"] in ("röd", "gul", "grön") else 3,
-         "brister": lambda r: -r["summary"]["significant"], "forsenade": lambda r: -r["summary"]["overdue_actions"],
-         "sen": lambda r: -max([0, *(int(t["message"].split(" dagar")[0].split()[-1]) for t in r["timing"]
-                                     if " dagar" in t["message"] and t["message"].split(" dagar")[0].split()[-1].isdigit())])}
+         "brister": lambda r: -r["summary"]["significant"], "forsenade": lambda r: -r["summary"]["overdue_actions"]}
 
 
 def ks_overview(app: App, actor: Actor, year: int, kind: str | None = None, sort: str = "enhet") -> dict:
@@ -499,6 +497,7 @@ QUERY_FILTERS = {  # the filters each query page offers: (name, Swedish label)
     "conclusions": [("rule", "Regel"), ("ruleset", "Regelfil"), ("text", "Text i syftet")],
 }
 PAGE_ROWS = 500
+SHOWN = {**PERIOD_SV, **planning.STATUS_SV, **planning.POINT_STATUS_SV, "active": "aktiv", "retired": "avslutad"}
 
 
 def query_page(app: App, actor: Actor, what: str, filters: dict[str, str]) -> dict:
@@ -513,7 +512,14 @@ def query_page(app: App, actor: Actor, what: str, filters: dict[str, str]) -> di
     if "year" in clean and not isinstance(clean["year"], int):
         raise UserError(f"År: {clean['year']!r} är inget årtal (förväntat t.ex. 2025).")
     df = query.run(app, what, org=actor.org_code, **clean)
-    return {"what": what, "title": QUERY_TITLES[what], "filters": QUERY_FILTERS[what], "values": clean,
+    filters = []  # (name, label, choices or None for free text); a choice is (value, Swedish label)
+    for name, label in QUERY_FILTERS[what]:
+        if name == "text":
+            filters.append((name, label, None))
+        else:
+            found = query.values(app, what, name, actor.org_code)
+            filters.append((name, label, [(v, SHOWN.get(v, v)) for v in found]))
+    return {"what": what, "title": QUERY_TITLES[what], "filters": filters, "values": clean,
             "columns": [query.HEADINGS_SV.get(c, c) for c in df.columns], "keys": list(df.columns),
             "rows": _frame_rows(df, PAGE_ROWS), "count": len(df), "shown": min(len(df), PAGE_ROWS)}
 
@@ -545,9 +551,9 @@ def verify(app: App, actor: Actor, uploads: list[tuple[str, bytes]] | None = Non
     with tempfile.TemporaryDirectory(prefix="ikcheck-anchor-") as tmp:
         for i, (name, content) in enumerate(uploads or []):
             suffix = Path(name).suffix.lower()
-            if suffix not in (".json", ".pdf", ".html", ".htm", ".xlsx"):
+            if suffix not in (".json", ".pdf", ".docx", ".html", ".htm", ".xlsx"):
                 raise UserError(f"Filen {name} kan inte läsas som förankring (förväntat ett kvitto .json eller ett "
-                                "dokument .pdf, .html eller .xlsx från ikcheck).")
+                                "dokument .pdf, .docx, .html eller .xlsx från ikcheck).")
             path = Path(tmp) / f"ankare-{i}{suffix}"
             path.write_bytes(content)
             anchors.append(path)

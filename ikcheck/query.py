@@ -175,6 +175,19 @@ def absent_values(app: App, what: str, **filters: Any) -> dict[str, list[Any]]:
     return out
 
 
+def values(app: App, what: str, name: str, org: str, limit: int = 200) -> list[Any]:
+    """The values an exact-match filter can take in one kommun, as the query compares them (for the
+    web's choice lists)."""
+    column, op = FILTERS[what][name]
+    if op != "=":
+        raise UserError(f"Filtret {name!r} är ingen exakt jämförelse.")
+    derived = DERIVED.get(what, {})
+    column = f"({derived[column]})" if column in derived else column
+    _, rows = _fetch(app, f"SELECT DISTINCT {column} AS v FROM {VIEWS[what]} WHERE {column} IS NOT NULL AND org = :org "
+                          f"ORDER BY v LIMIT {int(limit)}", {"org": org, "today": today().isoformat()})
+    return [r[0] for r in rows]
+
+
 def frame(what: str, columns: list[str], rows: list[tuple]) -> pd.DataFrame:
     """The DataFrame of a view's rows, each column built straight into its declared type (pandas'
     inference from records took 2-3 times as long and gave types that varied with the rows)."""

@@ -114,8 +114,17 @@ def test_report_cli_formats_and_errors(cycle, cli, tmp_path):
     assert r.code == 0 and "röda" in r.out
     r = cli("report", "ar", "--unit", "KFN", "--year", YEAR, "--format", "html")
     assert r.code == 2 and "ingen beslutad plan" in r.err
-    r = cli("report", "ar", "--unit", "SN", "--year", YEAR, "--format", "docx")
+    r = cli("report", "ar", "--unit", "SN", "--year", YEAR, "--format", "odt")
     assert r.code == 2 and "Okänt format" in r.err
+    r = cli("report", "ar", "--unit", "SN", "--year", YEAR, "--format", "docx", "--out", tmp_path / "ar.docx")
+    assert r.code == 0
+    from docx import Document
+
+    word = Document(str(tmp_path / "ar.docx"))
+    assert word.paragraphs[1].text.startswith("Årsrapport intern kontroll") and len(word.tables) >= 2
+    assert "ikcheck-kontrollsumma:" in word.core_properties.keywords
+    r = cli("report", "ks", "--year", YEAR, "--format", "docx")
+    assert r.code == 2 and "Word finns för nämndernas" in r.err
 
 
 def test_out_may_be_a_directory_and_a_wrong_ending_is_refused(cycle, cli, tmp_path):

@@ -280,3 +280,50 @@ def test_user_commands(cli, kommun, monkeypatch):
     assert r.code == 0
     listing = cli("user", "list")
     assert "anna" in listing.text and "avstängt" in listing.text
+
+
+def test_verify_page_with_uploaded_anchors(web, web_db):
+    _, asgi = web
+    _, directory = web_db
+    c = TestClient(asgi)
+    assert login(c, "revisor").status_code == 303
+    token = csrf_of(c.get("/granskning/verifiera").text)
+    receipt = (directory / "exempelby" / "kvitto-granskningslogg.json").read_bytes()
+    plan_pdf = next((directory / "exempelby").rglob("plan-SN-2025.pdf")).read_bytes()
+    r = c.post("/granskning/verifiera", data={"csrf": token},
+               files=[("ankare", ("kvitto.json", receipt, "application/json")),
+                      ("ankare", ("plan-SN-2025.pdf", plan_pdf, "application/pdf"))])
+    assert r.status_code == 200
+    assert "Loggen är obruten och datan stämmer med den" in r.text and "2 förankringar" in r.text
+    word = c.get("/planer/SN/2025/v2.docx")  # the decided plan as Word carries its Kontrollsumma too
+    assert word.headers["content-type"].endswith("wordprocessingml.document") and word.content[:2] == b"PK"
+    report = c.get("/rapporter/SN/2025/ar.docx")
+    assert report.status_code == 200 and report.content[:2] == b"PK"
+    r = c.post("/granskning/verifiera", data={"csrf": token},
+               files=[("ankare", ("plan-SN-2025-v2.docx", word.content, "application/octet-stream"))])
+    assert "Loggen är obruten" in r.text and "samma kontrollsumma som dokumentet" in r.text
+    r = c.post("/granskning/verifiera", data={"csrf": token, "kontrollsumma": "3:" + "ab" * 32})
+    assert "Granskningsloggen eller datan har ändrats" in r.text
+    r = c.post("/granskning/verifiera", data={"csrf": token}, files=[("ankare", ("anteckning.txt", b"hej", "text/plain"))])
+    assert r.status_code == 400 and "kan inte läsas som förankring" in r.text
+
+
+def test_throttling_per_client_address_and_secure_cookie_under_https(web):
+    app, _ = web
+    import dataclasses
+
+    accounts.add_user(app, "adress.prov", full_name="Adress Prov", email=None, role="revisor",
+                      password="ett-långt-lösenord", org_code="exempelby")
+    # many wrong passwords for many names from one address: that address is stopped, others are not
+    for i in range(accounts.MAX_FAILURES_ADDRESS):
+        with pytest.raises(accounts.UserError):
+            accounts.login(app, f"gissning{i}", "fel-lösenord-123", "10.0.0.66")
+    with pytest.raises(accounts.UserError, match="För många misslyckade inloggningar"):
+        accounts.login(app, "adress.prov", "ett-långt-lösenord", "10.0.0.66")
+    assert accounts.login(app, "adress.prov", "ett-långt-lösenord", "10.0.0.67")
+
+    https = App(dataclasses.replace(app.settings, web={"https": True}))
+    c = TestClient(create_app(https), base_url="https://testserver")
+    r = login(c, "revisor")
+    assert r.status_code == 303 and "secure" in r.headers["set-cookie"].lower()
+    assert r.headers["strict-transport-security"].startswith("max-age=")

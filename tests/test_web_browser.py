@@ -131,6 +131,8 @@ def _violations(page) -> list[str]:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_axe_finds_nothing_on_any_page(page, role):
+    blocked: list[str] = []  # the CSP forbids inline script and style: nothing of ours may need them
+    page.on("console", lambda msg: blocked.append(msg.text) if "Content Security Policy" in msg.text else None)
     page.goto("/logga-in")
     found = {"/logga-in": _violations(page)}
     log_in(page, role)
@@ -146,6 +148,7 @@ def test_axe_finds_nothing_on_any_page(page, role):
         found["/logga-in (fel)"] = _violations(page)
     bad = {p: v for p, v in found.items() if v}
     assert not bad, bad
+    assert not blocked, blocked
 
 
 def test_each_role_sees_its_menu(page):

@@ -157,7 +157,7 @@ def list_(year: int = YEAR) -> None:
 
 @app.command("export")
 def export(unit: str = UNIT, year: int = YEAR,
-           fmt: str = typer.Option("pdf", "--format", help="xlsx, html eller pdf."),
+           fmt: str = typer.Option("pdf", "--format", help="xlsx, html, pdf eller docx (Word)."),
            out: Path = typer.Option(None, "--out", help="Fil eller katalog att skriva till (standard: plan-ENHET-ÅR.FORMAT)."),
            version: int = typer.Option(None, "--version", help="Planversion (standard: den senaste).")) -> None:
     """Exportera planen i det vanliga formatet (med beslut, värmekarta och regelversion)."""

@@ -10,7 +10,7 @@ from ikcheck.reporting import reports
 
 app = typer.Typer(help="Rapporter: halvår, år, KS-sammanställning och inlämning till KS.", no_args_is_help=True)
 
-FMT = typer.Option("pdf", "--format", help="html, pdf eller xlsx.")
+FMT = typer.Option("pdf", "--format", help="html, pdf, xlsx eller docx (Word; inte KS-sammanställningen).")
 OUT = typer.Option(None, "--out", help="Fil eller katalog att skriva till (standard: rapportens namn med enhet och år).")
 OWN_TEXT = typer.Option(None, "--text", help="Förvaltningens egen bedömning (textfil) att foga in.")
 

@@ -20,7 +20,7 @@ from ikcheck.workbooks.save import save_reproducibly
 if TYPE_CHECKING:
     from openpyxl import Workbook
 
-FORMATS = ("xlsx", "html", "pdf")
+FORMATS = ("xlsx", "html", "pdf", "docx")
 COLUMNS = [("Process/rutin", "process", 22), ("Risk", "risk", 34), ("Riskvärde", "riskvärde", 10),
            ("Kontrollmoment", "kontrollmoment", 46), ("Metod", "metod", 16), ("Omfattning", "omfattning", 11),
            ("Frekvens", "frekvens", 11), ("Kontrollansvarig", "ansvarig", 20), ("Rapportering", "rapportering", 14),
@@ -30,11 +30,15 @@ COLUMNS = [("Process/rutin", "process", 22), ("Risk", "risk", 34), ("Riskvärde"
 def export(app: App, unit: str, year: int, fmt: str, out: Path | None = None, *,
            version: int | None = None, org_code: str | None = None) -> Path:
     if fmt not in FORMATS:
-        raise UserError(f"Okänt format {fmt!r}; välj xlsx, html eller pdf.")
+        raise UserError(f"Okänt format {fmt!r}; välj xlsx, html, pdf eller docx.")
     data = planning.show(app, unit, year, version, org_code=org_code)
     path = output_path(out, f"plan-{data['unit_code']}-{year}.{fmt}")
     if fmt == "xlsx":
         write_xlsx(data, path)
+    elif fmt == "docx":
+        from ikcheck.reporting.word import write_plan
+
+        write_plan(data, path)
     else:
         html = render_html(app.settings.reports_dir, "plan.html.j2", p=data,
                            heatmap_html=heatmap.html_table(data["heatmap"]))

@@ -25,7 +25,7 @@ from ikcheck.workbooks.save import save_reproducibly
 if TYPE_CHECKING:
     from openpyxl import Workbook
 
-FORMATS = ("html", "pdf", "xlsx")
+FORMATS = ("html", "pdf", "xlsx", "docx")
 EPOCH_2000 = 946684800
 
 
@@ -46,7 +46,7 @@ def _source_date(at: dt.datetime | None):
 
 def _check_format(fmt: str) -> None:
     if fmt not in FORMATS:
-        raise UserError(f"Okänt format {fmt!r}; välj html, pdf eller xlsx.")
+        raise UserError(f"Okänt format {fmt!r}; välj html, pdf, xlsx eller docx.")
 
 
 def unit_report(app: App, unit_code: str, year: int, kind: str, fmt: str, out: Path | None = None,
@@ -64,6 +64,11 @@ def unit_report(app: App, unit_code: str, year: int, kind: str, fmt: str, out: P
         unit = app.unit(s, org, unit_code)
         data = datasets.unit_report(app, s, org, unit, year, kind, text, on=on)
     path = output_path(out, f"{'halvarsrapport' if kind == 'halvar' else 'arsrapport'}-{unit.code}-{year}.{fmt}")
+    if fmt == "docx":
+        from ikcheck.reporting.word import write_report
+
+        write_report(data, path)
+        return path, data
     _write(app, path, fmt, "rapport.html.j2", {"r": data, "heatmap_html": heatmap.html_table(data["heatmap"])},
            data, _unit_sheets)
     return path, data
@@ -73,6 +78,9 @@ def ks_report(app: App, year: int, kind: str | None, fmt: str, out: Path | None 
               org_code: str | None = None) -> tuple[Path, dict]:
     """The KS-sammanställning; `kind` None: the report due by today (datasets.report_kind_on)."""
     _check_format(fmt)
+    if fmt == "docx":
+        raise UserError("KS-sammanställningen skrivs som html, pdf eller xlsx (Word finns för nämndernas planer "
+                        "och rapporter).")
     with app.session() as s:
         org = app.org(s, org_code)
         data = datasets.ks_summary(app, s, org, year, kind)

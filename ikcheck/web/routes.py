@@ -179,7 +179,7 @@ def plan_page(ctx: Ctx) -> Response:
 
 def plan_file(ctx: Ctx) -> Response:
     p = ctx.request.path_params
-    if p["fmt"] not in ("pdf", "xlsx", "html"):
+    if p["fmt"] not in ("pdf", "xlsx", "html", "docx"):
         raise NotFound("Sidan finns inte.")
     path = portal.plan_file(ctx.app, ctx.actor, p["unit"], ctx.path_int("year"), _version(ctx), p["fmt"])
     return _document(ctx, path) if p["fmt"] == "html" else web(ctx).file(path)
@@ -219,7 +219,7 @@ def reports(ctx: Ctx) -> Response:
 
 def report_file(ctx: Ctx) -> Response:
     p = ctx.request.path_params
-    if p["fmt"] not in ("pdf", "xlsx", "html"):
+    if p["fmt"] not in ("pdf", "xlsx", "html", "docx"):
         raise NotFound("Sidan finns inte.")
     path = portal.report_file(ctx.app, ctx.actor, p["unit"], ctx.path_int("year"), p["kind"], p["fmt"])
     return _document(ctx, path) if p["fmt"] == "html" else web(ctx).file(path)
@@ -237,7 +237,7 @@ def query_page(ctx: Ctx) -> Response:
     if fmt in ("xlsx", "csv"):
         return web(ctx).file(portal.query_file(ctx.app, ctx.actor, what, filters, fmt))
     data = portal.query_page(ctx.app, ctx.actor, what, filters)
-    return render(ctx, "query.html", data["title"], q=data, export=urlencode(data["values"]))
+    return render(ctx, "query.html", data["title"], q=data, export=urlencode(data["values"]), shown=portal.SHOWN)
 
 
 def trace_page(ctx: Ctx) -> Response:
