@@ -26,8 +26,13 @@ from ikcheck.store.models import (Action, ControlPlan, ControlPoint, ControlResu
                                   Risk, Unit)
 
 PERIOD_SV = {"halvar": "halvår", "helar": "helår"}
+DOWNLOAD_PREFIX = "ikcheck-web-"  # a download is written into a directory of its own, removed once sent
 KIND_SV = {"halvar": "Halvårsrapport", "ar": "Årsrapport"}
 UNIT_KIND_SV = {"ks": "kommunstyrelse", "namnd": "nämnd", "bolag": "bolag"}
+
+
+def _download_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix=DOWNLOAD_PREFIX))
 
 
 def require(actor: Actor | None, action: str, resource: Resource) -> None:
@@ -57,6 +62,16 @@ def visible_units(app: App, actor: Actor, kind: str = "unit") -> list[Unit]:
         org = _org(app, s, actor)
         allowed = set(access.unit_ids(actor, [u.id for u in org.units], kind))
         return [u for u in org.units if u.id in allowed]
+
+
+def _units_in_scope(app: App, actor: Actor, kind: str, unit: str | None) -> tuple[list[Unit], list[str]]:
+    """The units a list page covers for the person, and their codes; a unit filter outside them is
+    "not found" (another unit of the kommun, or none such)."""
+    units = visible_units(app, actor, kind)
+    codes = [u.code for u in units]
+    if unit and unit not in codes:
+        raise NotFound("Enheten finns inte.")
+    return units, codes
 
 
 def default_year(app: App, actor: Actor) -> int:
@@ -218,10 +233,7 @@ def _frame_rows(df: pd.DataFrame, limit: int | None = None) -> list[dict]:
 def risks(app: App, actor: Actor, *, unit: str | None = None, year: int | None = None, process: str | None = None,
           level: str | None = None, category: str | None = None, text: str | None = None) -> dict:
     require(actor, "register", access.org(actor.org_id))
-    units = visible_units(app, actor, "risk")
-    codes = [u.code for u in units]
-    if unit and unit not in codes:
-        raise NotFound("Enheten finns inte.")
+    units, codes = _units_in_scope(app, actor, "risk", unit)
     year = year or default_year(app, actor)
     df = query.risks(app, org=actor.org_code, units=[unit] if unit else codes, year=year, status="active",
                      process=process or None, level=level or None, category=category or None, text=text or None)
@@ -348,7 +360,7 @@ def plan_diff(old: dict, new: dict) -> list[dict]:
 def plan_file(app: App, actor: Actor, unit_code: str, year: int, version: int | None, fmt: str) -> Path:
     with app.session() as s:
         unit = _unit(app, s, actor, unit_code, "plan")
-    out = Path(tempfile.mkdtemp(prefix="ikcheck-web-"))
+    out = _download_dir()
     suffix = f"-v{version}" if version else ""
     return plan_out.export(app, unit.code, year, fmt, out / f"plan-{unit.code}-{year}{suffix}.{fmt}", version=version,
                            org_code=actor.org_code)
@@ -367,10 +379,7 @@ def _own_points(app: App, actor: Actor, codes: list[str], year: int | None) -> l
 def results(app: App, actor: Actor, *, unit: str | None = None, year: int | None = None, period: str | None = None,
             assessment: str | None = None) -> dict:
     require(actor, "results", access.org(actor.org_id))
-    units = visible_units(app, actor, "result")
-    codes = [u.code for u in units]
-    if unit and unit not in codes:
-        raise NotFound("Enheten finns inte.")
+    units, codes = _units_in_scope(app, actor, "result", unit)
     year = year or default_year(app, actor)
     own = _own_points(app, actor, [unit] if unit else codes, year)
     df = query.results(app, org=actor.org_code, units=[unit] if unit else codes, year=year, period=period or None,
@@ -412,10 +421,7 @@ def result_page(app: App, actor: Actor, result_id: int) -> dict:
 
 def action_list(app: App, actor: Actor, *, unit: str | None = None, status: str | None = None) -> dict:
     require(actor, "results", access.org(actor.org_id))
-    units = visible_units(app, actor, "action")
-    codes = [u.code for u in units]
-    if unit and unit not in codes:
-        raise NotFound("Enheten finns inte.")
+    units, codes = _units_in_scope(app, actor, "action", unit)
     df = query.actions(app, org=actor.org_code, units=[unit] if unit else codes, status=status or None,
                        owner=(actor.title or "\x00") if actor.role == "kontrollansvarig" else None)
     return {"rows": _frame_rows(df), "units": units, "statuses": [*actions_svc.STATUS, "försenad"],
@@ -470,7 +476,7 @@ def report_file(app: App, actor: Actor, unit_code: str, year: int, kind: str, fm
         unit = _unit(app, s, actor, unit_code, "report")
         if planning.decided_plan(s, unit, year) is None:
             raise NotFound(f"{unit.name} har ingen beslutad plan för {year}, så ingen rapport.")
-    out = Path(tempfile.mkdtemp(prefix="ikcheck-web-"))
+    out = _download_dir()
     name = f"{'halvarsrapport' if kind == 'halvar' else 'arsrapport'}-{unit.code}-{year}.{fmt}"
     path, _data = reports_out.unit_report(app, unit.code, year, kind, fmt, out / name, org_code=actor.org_code)
     return path
@@ -478,7 +484,7 @@ def report_file(app: App, actor: Actor, unit_code: str, year: int, kind: str, fm
 
 def ks_file(app: App, actor: Actor, year: int, kind: str | None, fmt: str) -> Path:
     require(actor, "overview", access.org(actor.org_id))
-    out = Path(tempfile.mkdtemp(prefix="ikcheck-web-"))
+    out = _download_dir()
     path, _data = reports_out.ks_report(app, year, kind, fmt, out, org_code=actor.org_code)
     return path
 
@@ -530,7 +536,7 @@ def query_file(app: App, actor: Actor, what: str, filters: dict[str, str], fmt: 
         raise NotFound("Frågan finns inte.")
     data = query_page(app, actor, what, filters)  # the same checks and filters as the page
     df = query.run(app, what, org=actor.org_code, **data["values"]).rename(columns=query.HEADINGS_SV)
-    out = Path(tempfile.mkdtemp(prefix="ikcheck-web-")) / f"{what}.{fmt}"
+    out = _download_dir() / f"{what}.{fmt}"
     return query.export(df, fmt, out, semicolon=fmt == "csv")
 
 

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from ikcheck import accounts
 from ikcheck.app import App
 from ikcheck.config import load_settings
-from ikcheck.store.models import Action, ControlPlan, ControlPoint, ControlResult, Organisation, Unit, WebSession
+from ikcheck.store.models import ControlPlan, ControlPoint, ControlResult, Organisation, Unit, WebSession
 from ikcheck.web import create_app
 from ikcheck.web.routes import ROUTES
 from tests.web_support import csrf_of, login
@@ -327,3 +327,18 @@ def test_throttling_per_client_address_and_secure_cookie_under_https(web):
     r = login(c, "revisor")
     assert r.status_code == 303 and "secure" in r.headers["set-cookie"].lower()
     assert r.headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_downloads_leave_nothing_behind_on_the_server(clients):
+    import tempfile
+    from pathlib import Path
+
+    from ikcheck.portal import DOWNLOAD_PREFIX
+
+    def left() -> int:
+        return sum(1 for p in Path(tempfile.gettempdir()).iterdir() if p.name.startswith(DOWNLOAD_PREFIX))
+
+    before = left()
+    for path in ["/planer/SN/2025/v2.docx", "/rapporter/SN/2025/ar.html", "/granskning/results?format=csv"]:
+        assert clients["ks"].get(path).status_code == 200
+    assert left() == before

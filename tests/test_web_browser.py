@@ -1,5 +1,5 @@
-"""The web app in a real browser: Debian's Chromium driven by Playwright (never `playwright install`),
-against one real uvicorn server on 127.0.0.1 for the whole module, and a real OpenID Connect provider
+"""The web app in a real browser: Debian's Chromium driven by Playwright (never Playwright's own browser
+download), against one real uvicorn server on 127.0.0.1 for the whole module, and a real OpenID Connect provider
 (oidc-provider-mock) on 127.0.0.1 for single sign-on. axe-core checks every page for every role."""
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def _document(title: str, token: str = "", landscape: bool = True):
 def _table(doc, headers: list[str], rows: list[list[Any]]) -> None:
     table = doc.add_table(rows=1, cols=len(headers))
     table.style = "Table Grid"
-    for cell, h in zip(table.rows[0].cells, headers):
+    for cell, h in zip(table.rows[0].cells, headers, strict=True):
         cell.text = h
         for run in cell.paragraphs[0].runs:
             run.bold = True
@@ -58,7 +58,7 @@ def _table(doc, headers: list[str], rows: list[list[Any]]) -> None:
     tr_pr.append(header)
     for r in rows:
         cells = table.add_row().cells
-        for cell, v in zip(cells, r):
+        for cell, v in zip(cells, r, strict=True):
             cell.text = _text(v)
 
 

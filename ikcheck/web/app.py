@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import mimetypes
 import re
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from urllib.parse import quote, urlencode
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -24,7 +26,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Redire
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ikcheck import access, accounts
+from ikcheck import access, accounts, portal
 from ikcheck.accounts import SessionInfo
 from ikcheck.app import App
 from ikcheck.calendar import swedish_date
@@ -208,11 +210,19 @@ class Web:
         return response
 
     def file(self, path: Path, *, inline: bool = False) -> Response:
+        """A file a service wrote for this request (in a temporary directory of its own, removed once sent)."""
         media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         media = {".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                  ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}.get(path.suffix, media)
         return FileResponse(path, media_type=media, filename=path.name,
-                            content_disposition_type="inline" if inline else "attachment")
+                            content_disposition_type="inline" if inline else "attachment",
+                            background=BackgroundTask(remove_download, path))
+
+
+def remove_download(path: Path) -> None:
+    """The directory portal wrote a download into, once it has been sent."""
+    if path.parent.name.startswith(portal.DOWNLOAD_PREFIX):
+        shutil.rmtree(path.parent, ignore_errors=True)
 
 
 def _json_default(v: Any) -> Any:

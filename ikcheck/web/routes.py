@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from ikcheck import accounts, portal
 from ikcheck.errors import NotFound, UserError
 from ikcheck.web import security, sso
-from ikcheck.web.app import Ctx
+from ikcheck.web.app import Ctx, remove_download
 
 
 @dataclass(frozen=True)
@@ -187,7 +187,9 @@ def plan_file(ctx: Ctx) -> Response:
 
 def _document(ctx: Ctx, path) -> Response:
     """A document (plan, report) shown as itself: its own inline styles, no script."""
-    return HTMLResponse(path.read_text(encoding="utf-8"), headers={"content-security-policy": security.DOCUMENT_CSP})
+    html = path.read_text(encoding="utf-8")
+    remove_download(path)
+    return HTMLResponse(html, headers={"content-security-policy": security.DOCUMENT_CSP})
 
 
 def results(ctx: Ctx) -> Response:
