@@ -310,10 +310,9 @@ def heatmap_in(app: App, s: Session, org: Organisation, unit: Unit, year: int,
                residual: bool = False) -> Heatmap:
     cells: dict[tuple[int, int], list[str]] = {}
     rows = current_assessments(s, org.id, year, unit.id)
-    m = app.load_matrix(org.matrix_name)
-    if rows:
-        # Draw on the matrix the assessments were scored on, not whatever the file says today.
-        m = matrix_mod.from_definition(rows[0][1].matrix.definition)
+    # Draw on the matrix the assessments were scored on, not whatever the file says today (and read
+    # the file only when there are none: parsing its YAML was a fifth of a KS översikt)
+    m = matrix_mod.from_definition(rows[0][1].matrix.definition) if rows else app.load_matrix(org.matrix_name)
     for risk, ra in rows:
         key = (ra.residual_likelihood, ra.residual_impact) if residual else (ra.likelihood, ra.impact)
         if key[0] is not None:

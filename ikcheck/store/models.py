@@ -439,7 +439,9 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_audit_event_entity", "entity", "entity_id"),
-                      Index("ix_audit_event_org_seq", "org_id", "org_seq"))
+                      Index("ix_audit_event_org_seq", "org_id", "org_seq"),
+                      # a kommun's newest events (datasets.as_of), whatever the other kommuner wrote after
+                      Index("ix_audit_event_org_id_seq", "org_id", "seq"))
 
 
 class AuditHead(Base):
