@@ -20,14 +20,20 @@ ikcheck.toml:
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import httpx
-from authlib.integrations.httpx_client import OAuth2Client
-from authlib.jose import JsonWebKey, jwt
-from authlib.jose.errors import JoseError
+
+with warnings.catch_warnings():  # Authlib 1.9 announces its move to httpx2 and joserfc; both still work
+    import authlib.deprecate  # noqa: F401 - sets its own "always" filter, which ours must follow
+
+    warnings.simplefilter("ignore")
+    from authlib.integrations.httpx_client import OAuth2Client
+    from authlib.jose import JsonWebKey, jwt
+    from authlib.jose.errors import JoseError
 
 from ikcheck import accounts
 from ikcheck.app import App
