@@ -3,10 +3,15 @@
 `load(path)` returns plain dict/list/scalars where each dict is a `Node` (a dict subclass) with
 `.line` (its first line) and `.line_of(key)`; lists are `Seq` with `.line` and `.lines`.
 Duplicate keys are errors, not silently overwritten.
+
+Booleans are YAML 1.2's, `true` and `false` only: Omsorgsnämnden's code ON, and NO, Y, yes and off,
+stay the words they are (YAML 1.1 read them as booleans). A code (`code:`, `id:`) is the text as
+written, whatever it looks like: `code: 010` is "010", not 8, and `code: 2026-01` not a date.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +40,16 @@ class _Loader(yaml.SafeLoader):
     pass
 
 
+CODE_KEYS = {"code", "id"}
+# SafeLoader's implicit types without YAML 1.1's yes/no/on/off/y/n booleans, and YAML 1.2's instead
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
+
+
 def _mapping(loader: _Loader, node: yaml.MappingNode) -> Node:
     out = Node()
     out.line = node.start_mark.line + 1
@@ -43,7 +58,10 @@ def _mapping(loader: _Loader, node: yaml.MappingNode) -> Node:
         key = loader.construct_object(key_node, deep=True)
         if key in out:
             raise _Duplicate(str(key), key_node.start_mark.line + 1)
-        out[key] = loader.construct_object(value_node, deep=True)
+        if key in CODE_KEYS and isinstance(value_node, yaml.ScalarNode) and value_node.tag != "tag:yaml.org,2002:null":
+            out[key] = value_node.value  # a code is text, as written
+        else:
+            out[key] = loader.construct_object(value_node, deep=True)
         out.key_lines[key] = key_node.start_mark.line + 1
     return out
 

@@ -112,3 +112,36 @@ def test_not_yaml_is_reported_with_line(app, tmp_path):
     path = write(tmp_path, "kommun: [oavslutad\n")
     with pytest.raises(ValidationFailed, match="inte giltig YAML"):
         organisation.init_org(app, path)
+
+
+CODES_THAT_LOOK_LIKE_OTHER_THINGS = """\
+kommun:
+  code: testby
+  name: Testby kommun
+  matrix: kommun-4x4
+units:
+  - {code: KS, name: Kommunstyrelsen, kind: ks}
+  - code: ON
+    name: Omsorgsnämnden
+    kind: namnd
+    processes:
+      - {code: NO, name: Nattomsorg}
+      - {code: 010, name: Hemtjänst}
+  - {code: Y, name: Ytnämnden, kind: namnd}
+  - {code: off, name: Offentliga rummet, kind: bolag}
+"""
+
+
+def test_codes_are_text_as_written_not_yaml_booleans_or_numbers(cli, tmp_path):
+    """ON, NO, Y and off were YAML 1.1 booleans (a unit listed as "True"), 010 the number 8."""
+    assert cli("init", "--org", write(tmp_path, CODES_THAT_LOOK_LIKE_OTHER_THINGS)).code == 0
+    shown = cli("org", "show")
+    assert shown.code == 0
+    for code in ("ON", "Y", "off"):
+        assert f"\n{code}\t" in shown.out
+    assert "True" not in shown.out and "False" not in shown.out
+    for process in ("010", "NO"):  # processes are found by these codes
+        r = cli("risk", "add", "--unit", "ON", "--title", f"Larmrutin saknas ({process})", "--process", process)
+        assert r.code == 0, r.text
+    listing = cli("risk", "list", "--unit", "ON", "--year", "2025").out
+    assert "Hemtjänst" in listing and "Nattomsorg" in listing
