@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ikcheck import yamlsrc
+from ikcheck import words, yamlsrc
 from ikcheck.app import App
 from ikcheck.errors import Problem, UserError, ValidationFailed
 from ikcheck.store.audit import snapshot
@@ -119,9 +119,11 @@ def parse_org_file(path: Path, app: App) -> OrgSpec:
         seen_codes.setdefault(ucode, u.line_of("code"))
         seen_names.setdefault(uname, u.line_of("name"))
         kind = u.get("kind")
+        if kind:
+            u["kind"] = kind = words.unit_kind(kind)
         if kind and kind not in KINDS:
             problems.append(Problem(f"okänd enhetstyp {kind!r}", file=f, line=u.line_of("kind"),
-                                    field="kind", expected="ks, namnd eller bolag"))
+                                    field="kind", expected="kommunstyrelse (ks), nämnd eller bolag"))
         ks += kind == "ks"
         pcodes: set[str] = set()
         procs = u.get("processes") or []

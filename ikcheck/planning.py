@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ikcheck import anchor, engine, register, rulebook, yamlsrc
+from ikcheck import anchor, engine, register, rulebook, words, yamlsrc
 from ikcheck.app import App
 from ikcheck.calendar import deadline, not_in_future, parse_date, today
 from ikcheck.errors import NotFound, Problem, UserError, ValidationFailed
@@ -382,8 +382,8 @@ def _clean_fields(fields: dict[str, Any]) -> dict[str, Any]:
         raise UserError(f"Okänd frekvens {out['frequency']!r}; välj en av: {', '.join(FREQUENCIES)}.")
     if out.get("sample_size") is not None and int(out["sample_size"]) < 1:
         raise UserError("Omfattningen (stickprovets storlek) ska vara minst 1.")
-    if "reporting" in out and isinstance(out["reporting"], str):
-        out["reporting"] = [p.strip() for p in out["reporting"].split(",") if p.strip()]
+    if "reporting" in out and out["reporting"] is not None:  # "halvår, helår" as well as halvar,helar
+        out["reporting"] = words.periods(out["reporting"])
     return out
 
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ikcheck import words
 from ikcheck.app import App
 from ikcheck.calendar import today
 from ikcheck.errors import UserError
@@ -100,6 +101,8 @@ def sql_for(what: str, filters: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             raise UserError(f"Filtret {name!r} gäller inte {what} (kan: {', '.join(sorted(allowed))}).")
         column, op = allowed[name]
         column = derived.get(column, column)
+        if name == "period":  # halvår as well as halvar
+            value = words.period(value)
         if op == "in":  # a list of values (the web's units a person may see)
             values = list(value)
             names = [f"{name}_{i}" for i in range(len(values))]
@@ -107,8 +110,8 @@ def sql_for(what: str, filters: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             params.update(zip(names, values))
         elif op == "like":  # the words as written: % and _ in them are not wildcards
             where.append(f"lower({column}) LIKE :{name} ESCAPE '\\'")
-            words = str(value).lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            params[name] = f"%{words}%"
+            text = str(value).lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params[name] = f"%{text}%"
         else:
             where.append(f"{column} = :{name}")
             params[name] = value

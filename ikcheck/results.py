@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session
 
-from ikcheck import rulebook
+from ikcheck import rulebook, words
 from ikcheck.actions import next_action_number
 from ikcheck.app import App, output_path
 from ikcheck.calendar import now as clock_now
@@ -49,10 +49,12 @@ def _period_name(p: str) -> str:
 
 
 def _check_period(org: Organisation, period: str) -> str:
+    """The period's code (halvår or halvar, helår or helar, T1–T3), if the kommun reports it."""
     periods = org.settings.get("periods", ["halvar", "helar"])
-    if period not in periods:
-        raise UserError(f"Okänd period {period!r}; {org.name} rapporterar: {', '.join(periods)}.")
-    return period
+    code = words.period(period)
+    if code not in periods:
+        raise UserError(f"Okänd period {period!r}; {org.name} rapporterar: {', '.join(map(words.period_sv, periods))}.")
+    return code
 
 
 # --- template -----------------------------------------------------------------------------------
@@ -62,7 +64,7 @@ def template(app: App, unit_code: str, year: int, period: str, out: Path | None 
     with app.session() as s:
         org = app.org(s, org_code)
         unit = app.unit(s, org, unit_code)
-        _check_period(org, period)
+        period = _check_period(org, period)
         plan = decided_plan(s, unit, year)
         if plan is None:
             raise UserError(f"{unit.name} har ingen beslutad plan för {year}; besluta planen först.")
@@ -520,7 +522,7 @@ def evaluate(app: App, unit_code: str, year: int, period: str, org_code: str | N
     """Run the resultat rules on demand for a unit and period; conclusions are stored."""
     with app.session(write=True) as s:
         org = app.org(s, org_code)
-        _check_period(org, period)
+        period = _check_period(org, period)
         return _evaluate(app, s, org, app.unit(s, org, unit_code), year, period)
 
 
@@ -539,7 +541,7 @@ def list_results(app: App, unit_code: str, year: int, period: str | None = None,
              .where(ControlPlan.unit_id == unit.id, ControlPlan.year == year)
              .order_by(ControlPoint.code, ControlResult.period, ControlResult.version))
         if period:
-            q = q.where(ControlResult.period == period)
+            q = q.where(ControlResult.period == _check_period(org, period))
         if not history:
             q = q.where(ControlResult.is_current.is_(True))
         return [{

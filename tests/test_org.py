@@ -120,10 +120,10 @@ kommun:
   name: Testby kommun
   matrix: kommun-4x4
 units:
-  - {code: KS, name: Kommunstyrelsen, kind: ks}
+  - {code: KS, name: Kommunstyrelsen, kind: Kommunstyrelse}
   - code: ON
     name: Omsorgsnämnden
-    kind: namnd
+    kind: nämnd
     processes:
       - {code: NO, name: Nattomsorg}
       - {code: 010, name: Hemtjänst}
@@ -133,7 +133,8 @@ units:
 
 
 def test_codes_are_text_as_written_not_yaml_booleans_or_numbers(cli, tmp_path):
-    """ON, NO, Y and off were YAML 1.1 booleans (a unit listed as "True"), 010 the number 8."""
+    """ON, NO, Y and off were YAML 1.1 booleans (a unit listed as "True"), 010 the number 8; a unit's kind
+    may be written in Swedish (nämnd, Kommunstyrelse)."""
     assert cli("init", "--org", write(tmp_path, CODES_THAT_LOOK_LIKE_OTHER_THINGS)).code == 0
     shown = cli("org", "show")
     assert shown.code == 0

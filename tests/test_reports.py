@@ -152,3 +152,32 @@ def test_out_may_be_a_directory_and_a_wrong_ending_is_refused(cycle, cli, tmp_pa
     blocker.write_text("x")
     r = cli("query", "actions", "--format", "csv", "--out", blocker / "a.csv")
     assert r.code == 2 and r.err.startswith(f"Fel: {blocker} kunde inte skrivas eller läsas: ") and "Traceback" not in r.err
+
+
+def test_swedish_words_for_periods_and_reports_are_accepted(cycle, cli, tmp_path, monkeypatch):
+    """halvår, helår, år are what a Swede types; halvar, helar, ar keep working (#21)."""
+    monkeypatch.chdir(tmp_path)
+    r = cli("results", "template", "--unit", "SN", "--year", YEAR, "--period", "Halvår", "--out", tmp_path / "m.xlsx")
+    assert r.code == 0, r.text
+    assert (tmp_path / "m.xlsx").is_file()
+    by_word = cli("results", "list", "--unit", "SN", "--year", YEAR, "--period", "helår").out
+    by_code = cli("results", "list", "--unit", "SN", "--year", YEAR, "--period", "helar").out
+    assert by_word == by_code and "SN-2025" in by_word
+    assert cli("query", "results", "--unit", "SN", "--period", "halvår").out == \
+        cli("query", "results", "--unit", "SN", "--period", "halvar").out
+    r = cli("report", "ks", "--year", YEAR, "--period", "år", "--format", "xlsx", "--out", tmp_path / "ks.xlsx")
+    assert r.code == 0, r.text
+    r = cli("report", "ks", "--year", YEAR, "--period", "kvartal", "--format", "xlsx")
+    assert r.code == 2 and "välj halvår eller år" in r.err
+    r = cli("results", "template", "--unit", "SN", "--year", YEAR, "--period", "kvartal")
+    assert r.code == 2 and "rapporterar: halvår, helår" in r.err
+    assert "Rapportering: halvår, helår" in cli("org", "show").out
+
+
+def test_plan_edit_takes_the_reporting_it_shows(app, kommun, cli):
+    planning.derive(app, "KFN", YEAR)
+    code = planning.show(app, "KFN", YEAR)["lines"][0]["kod"]
+    r = cli("plan", "edit", "--unit", "KFN", "--year", YEAR, "--code", code, "--reporting", "halvår, helår")
+    assert r.code == 0, r.text
+    line = next(ln for ln in planning.show(app, "KFN", YEAR)["lines"] if ln["kod"] == code)
+    assert line["rapportering"] == "halvår, helår"

@@ -5,7 +5,7 @@ from pathlib import Path
 import typer
 from rich.text import Text
 
-from ikcheck import organisation
+from ikcheck import organisation, words
 from ikcheck.cli.common import console, ok, print_table, state
 
 app = typer.Typer(help="Organisationen: kommunen, dess enheter, processer och årshjul.", no_args_is_help=True)
@@ -24,7 +24,7 @@ def show(code: str = typer.Argument(None, help="Organisationens kod (behövs bar
     """Visa kommunens enheter, processer, riskmatris och årshjul."""
     d = organisation.describe(state.app(), code or state.org)
     console.print(Text.assemble((d["name"], "bold"), f" ({d['code']})"))
-    console.print(f"Riskmatris: {d['matrix']}   Rapportering: {', '.join(d['periods'])}")
+    console.print(f"Riskmatris: {d['matrix']}   Rapportering: {', '.join(map(words.period_sv, d['periods']))}")
     aj = d["arshjul"]
     console.print(
         f"Årshjul: plan beslutas senast {aj['plan_beslut']} året före, halvårsrapport senast "

@@ -17,7 +17,7 @@ METHOD = typer.Option(None, "--method", help="Metod, t.ex. stickprov eller regis
 SAMPLE = typer.Option(None, "--sample-size", help="Omfattning (stickprovets storlek).")
 FREQUENCY = typer.Option(None, "--frequency", help="Hur ofta, t.ex. halvår eller kvartal.")
 OWNER = typer.Option(None, "--owner", help="Kontrollansvarig.")
-REPORTING = typer.Option(None, "--reporting", help="Rapporteringstillfällen, t.ex. halvar,helar.")
+REPORTING = typer.Option(None, "--reporting", help="Rapporteringstillfällen, t.ex. \"halvår, helår\".")
 
 
 def print_findings(found: list[planning.Finding]) -> None:

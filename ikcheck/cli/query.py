@@ -68,7 +68,7 @@ def plans(unit: str = UNIT_FILTER, year: int = YEAR_FILTER,
 
 @app.command("results")
 def results(unit: str = UNIT_FILTER, year: int = YEAR_FILTER,
-            period: str = typer.Option(None, help="halvar, helar eller T1–T3."),
+            period: str = typer.Option(None, help="halvår, helår eller T1–T3."),
             assessment: str = typer.Option(None, help="inga avvikelser, mindre avvikelser eller väsentliga brister."),
             text: str = typer.Option(None, "--text", help="Sök i kommentaren."),
             all_versions: bool = typer.Option(False, "--all-versions", help="Även ersatta versioner."),

@@ -43,7 +43,7 @@ def ar(unit: str = UNIT, year: int = YEAR, fmt: str = FMT, out: Path = OUT, text
 
 
 @app.command("ks")
-def ks(year: int = YEAR, period: str = typer.Option(None, "--period", help="halvar eller ar (standard: den rapport som är aktuell i dag: "
+def ks(year: int = YEAR, period: str = typer.Option(None, "--period", help="halvår eller år (standard: den rapport som är aktuell i dag: "
                                                                        "årsrapporten när året är slut, annars halvårsrapporten).",
                                                metavar="PERIOD"),
        fmt: str = FMT, out: Path = OUT) -> None:
@@ -56,7 +56,7 @@ def ks(year: int = YEAR, period: str = typer.Option(None, "--period", help="halv
 
 @app.command("submit")
 def submit(unit: str = UNIT, year: int = YEAR,
-           period: str = typer.Option("ar", "--period", help="halvar eller ar."), fmt: str = FMT,
+           period: str = typer.Option("ar", "--period", help="halvår eller år."), fmt: str = FMT,
            out_dir: Path = typer.Option(Path("rapporter"), "--dir", help="Katalog för den inlämnade filen."),
            date: str = typer.Option(None, "--date", help="Inlämningsdatum (standard: i dag)."),
            text: Path = OWN_TEXT) -> None:

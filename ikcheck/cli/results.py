@@ -15,7 +15,7 @@ actions = typer.Typer(help="Åtgärder: lista, lägga till, uppdatera, stänga, 
 
 @app.command("template")
 def template(unit: str = UNIT, year: int = YEAR,
-             period: str = typer.Option(..., "--period", help="halvar, helar eller T1–T3."),
+             period: str = typer.Option(..., "--period", help="halvår, helår eller T1–T3."),
              out: Path = typer.Option(None, "--out", help="Fil eller katalog att skriva till.")) -> None:
     """Skriv en Excel-mall med en rad per kontrollpunkt som ska rapporteras i perioden."""
     path = results.template(state.app(), unit, year, period, out, org_code=state.org)
@@ -41,7 +41,7 @@ def import_(files: list[Path] = typer.Argument(..., help="Ifyllda mallar (xlsx) 
 
 @app.command("evaluate")
 def evaluate(unit: str = UNIT, year: int = YEAR,
-             period: str = typer.Option(..., "--period", help="halvar, helar eller T1–T3.")) -> None:
+             period: str = typer.Option(..., "--period", help="halvår, helår eller T1–T3.")) -> None:
     """Kör resultatreglerna igen för en enhet och period."""
     found = results.evaluate(state.app(), unit, year, period, org_code=state.org)
     ok("Regelslutsatser: " + (", ".join(f"{k} {v}" for k, v in sorted(found.items())) or "inga"))
@@ -49,7 +49,7 @@ def evaluate(unit: str = UNIT, year: int = YEAR,
 
 @app.command("list")
 def list_(unit: str = UNIT, year: int = YEAR,
-          period: str = typer.Option(None, "--period", help="Bara denna period: halvar, helar eller T1–T3."),
+          period: str = typer.Option(None, "--period", help="Bara denna period: halvår, helår eller T1–T3."),
           history: bool = typer.Option(False, "--history", help="Även ersatta versioner.")) -> None:
     """Lista resultat."""
     print_table(results.list_results(state.app(), unit, year, period, history, org_code=state.org), title="Resultat")

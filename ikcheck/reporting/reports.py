@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from ikcheck import words
 from ikcheck.app import App, output_path
 from ikcheck.calendar import not_in_future, parse_date, period_end, swedish_date, today
 from ikcheck.errors import UserError
@@ -78,6 +79,7 @@ def ks_report(app: App, year: int, kind: str | None, fmt: str, out: Path | None 
               org_code: str | None = None) -> tuple[Path, dict]:
     """The KS-sammanställning; `kind` None: the report due by today (datasets.report_kind_on)."""
     _check_format(fmt)
+    kind = words.report_kind(kind)
     if fmt == "docx":
         raise UserError("KS-sammanställningen skrivs som html, pdf eller xlsx (Word finns för nämndernas planer "
                         "och rapporter).")
@@ -177,6 +179,7 @@ def submit(app: App, unit_code: str, year: int, kind: str, *, fmt: str = "pdf", 
            date: str | None = None, own_text: Path | None = None, org_code: str | None = None) -> dict:
     """Generate the report and record that it was sent to KS: date, by whom, the file's content hash.
     A submitted report is frozen; a changed report submitted again becomes a new version."""
+    kind = words.report_kind(kind)
     submitted_on = not_in_future(parse_date(date, "--date"), "Inlämningsdatumet") if date else today()
     with app.session() as s:
         org = app.org(s, org_code)
