@@ -78,9 +78,20 @@ def period_end(year: int, period: str, periods: list[str]) -> dt.date:
     return dt.date(year, month, _cal.monthrange(year, month)[1])
 
 
+def election_year(org, year: int) -> bool:
+    """Whether `year` is an election year in the kommun's årshjul: every fourth year from `valår`
+    (default 2026, the Swedish general elections), or one of the years listed."""
+    value = org.settings["arshjul"].get("valår", 2026)
+    return year in value if isinstance(value, list) else (year - int(value)) % 4 == 0
+
+
 def deadline(org, key: str, year: int) -> dt.date:
-    """The date `key` (plan_beslut, halvar_rapport, ar_rapport) falls on in `year`."""
-    month, day = (int(x) for x in org.settings["arshjul"][key].split("-"))
+    """The date `key` (plan_beslut, halvar_rapport, ar_rapport) falls on in `year`. In an election
+    year the plan is due by `plan_beslut_valår` (default 31 December): every lateness ikcheck reports
+    (plan list, the årshjul rules, reports, KS summary, the web) is measured from here."""
+    aj = org.settings["arshjul"]
+    value = aj.get("plan_beslut_valår", "12-31") if key == "plan_beslut" and election_year(org, year) else aj[key]
+    month, day = (int(x) for x in value.split("-"))
     return dt.date(year, month, min(day, _cal.monthrange(year, month)[1]))
 
 

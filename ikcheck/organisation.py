@@ -24,15 +24,18 @@ from ikcheck.store.models import Organisation, Process, Unit
 
 TOP = {"kommun", "arshjul", "units"}
 KOMMUN = {"code", "name", "matrix", "periods"}
-ARSHJUL = {"plan_beslut", "halvar_rapport", "ar_rapport"}
+ARSHJUL = {"plan_beslut", "halvar_rapport", "ar_rapport", "plan_beslut_valår"}  # MM-DD dates
+ELECTION = "valår"  # the first election year (then every fourth year) or a list of them
 UNIT = {"code", "name", "kind", "forvaltning", "processes"}
 PROCESS = {"code", "name"}
 KINDS = {"ks": "kommunstyrelse", "namnd": "nämnd", "bolag": "bolag"}
 PERIOD_SETS = {"halvar": ["halvar", "helar"], "tertial": ["T1", "T2", "T3"]}
 
-# Default årshjul: plan decided by 30 Nov the year before; halvårsrapport by 30 Sep; årsrapport by
-# 28 Feb the year after. A kommun sets its own in the org file.
-DEFAULT_ARSHJUL = {"plan_beslut": "11-30", "halvar_rapport": "09-30", "ar_rapport": "02-28"}
+# Default årshjul: plan decided by 30 Nov the year before (by 31 Dec in an election year: the new
+# nämnder are in place in the middle of October); halvårsrapport by 30 Sep; årsrapport by 28 Feb the
+# year after. Election years: every fourth year from 2026. A kommun sets its own in the org file.
+DEFAULT_ARSHJUL = {"plan_beslut": "11-30", "halvar_rapport": "09-30", "ar_rapport": "02-28",
+                   "plan_beslut_valår": "12-31", ELECTION: 2026}
 _CODE = re.compile(r"^[A-Za-zÅÄÖåäö0-9_-]{1,32}$")
 
 
@@ -81,9 +84,17 @@ def parse_org_file(path: Path, app: App) -> OrgSpec:
                                 field="periods", expected="halvar eller tertial"))
     arshjul = dict(DEFAULT_ARSHJUL)
     aj = data.get("arshjul") or {}
-    problems += yamlsrc.unknown_keys(aj, ARSHJUL, f, "arshjul")
+    problems += yamlsrc.unknown_keys(aj, ARSHJUL | {ELECTION}, f, "arshjul")
     for key, value in aj.items():
-        if key in ARSHJUL:
+        if key == ELECTION:
+            years = value if isinstance(value, list) else [value]
+            if not years or not all(isinstance(y, int) and not isinstance(y, bool) and 1900 < y < 2200 for y in years):
+                problems.append(Problem(f"ogiltigt valår {value!r}", file=f, line=aj.line_of(key), field=key,
+                                        expected="det första valåret (sedan vart fjärde år), t.ex. 2026, "
+                                                 "eller en lista, t.ex. [2026, 2030]"))
+            else:
+                arshjul[key] = value
+        elif key in ARSHJUL:
             if not re.match(r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", str(value)):
                 problems.append(Problem(f"ogiltigt datum {value!r}", file=f, line=aj.line_of(key),
                                         field=key, expected="MM-DD, t.ex. 11-30"))

@@ -8,8 +8,9 @@ import random
 import pytest
 from openpyxl import load_workbook
 
-from ikcheck import demo, planning, results
-from ikcheck.reporting import reports
+from ikcheck import calendar, demo, planning, results
+from ikcheck.config import bundled
+from ikcheck.reporting import datasets, reports
 from ikcheck.reporting.render import file_hash
 
 YEAR = demo.DEMO_YEAR
@@ -181,3 +182,35 @@ def test_plan_edit_takes_the_reporting_it_shows(app, kommun, cli):
     assert r.code == 0, r.text
     line = next(ln for ln in planning.show(app, "KFN", YEAR)["lines"] if ln["kod"] == code)
     assert line["rapportering"] == "halvår, helår"
+
+
+def test_an_election_year_tolerates_a_december_decision_everywhere(app, tmp_path):
+    """2022, 2026, … by default; here the kommun lists 2024 as its election year, so BUN's decision of
+    9 December 2024 is on time in plan list, the årshjul rules (KS summary) and the web (#21)."""
+    rr = bundled("riskregister") / "demo"
+    text = (rr / "exempelby.yaml").read_text(encoding="utf-8")
+    assert "arshjul:\n" in text
+    org_file = tmp_path / "valår.yaml"
+    org_file.write_text(text.replace("arshjul:\n", "arshjul:\n  valår: [2024]\n", 1), encoding="utf-8")
+    demo.build_kommun(app, org_file, rr / "risker.yaml")
+    for unit, date in (("SN", "2024-11-21"), ("BUN", "2024-12-09")):
+        planning.derive(app, unit, YEAR)
+        planning.accept(app, unit, YEAR)
+        planning.decide(app, unit, YEAR, date, "§ 1", f"{unit} 2024/1")
+    plans = {p["enhet"]: p for p in planning.list_plans(app, YEAR, on=dt.date(2025, 1, 15))}
+    assert plans["BUN"]["sen"] == "" and plans["BUN"]["sista dag"] == dt.date(2024, 12, 31)
+    assert plans["KFN"]["sen"] == "15 dagar"  # not decided: late from 31 December
+    with app.session() as s:
+        org = app.org(s)
+        assert calendar.election_year(org, 2024) and not calendar.election_year(org, 2026)
+        ks = datasets.ks_summary(app, s, org, YEAR, "halvar")
+    bun = next(u for u in ks["units"] if u["code"] == "BUN")
+    assert not [t for t in bun["timing"] if "för sent" in t["message"]]
+
+
+def test_the_default_election_years_are_every_fourth_from_2026(app, kommun):
+    with app.session() as s:
+        org = app.org(s)
+        assert [y for y in range(2020, 2032) if calendar.election_year(org, y)] == [2022, 2026, 2030]
+        assert calendar.deadline(org, "plan_beslut", 2026) == dt.date(2026, 12, 31)
+        assert calendar.deadline(org, "plan_beslut", 2025) == dt.date(2025, 11, 30)

@@ -19,6 +19,12 @@ def init(
     ok(f"{o.name} ({o.code}) skapad med {len(o.units)} enheter.")
 
 
+def _election(value) -> str:
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return f"vart fjärde år från {value}"
+
+
 @app.command("show")
 def show(code: str = typer.Argument(None, help="Organisationens kod (behövs bara om det finns flera).")) -> None:
     """Visa kommunens enheter, processer, riskmatris och årshjul."""
@@ -27,8 +33,9 @@ def show(code: str = typer.Argument(None, help="Organisationens kod (behövs bar
     console.print(f"Riskmatris: {d['matrix']}   Rapportering: {', '.join(map(words.period_sv, d['periods']))}")
     aj = d["arshjul"]
     console.print(
-        f"Årshjul: plan beslutas senast {aj['plan_beslut']} året före, halvårsrapport senast "
-        f"{aj['halvar_rapport']}, årsrapport senast {aj['ar_rapport']} året efter."
+        f"Årshjul: plan beslutas senast {aj['plan_beslut']} året före ({aj.get('plan_beslut_valår', '12-31')} ett valår: "
+        f"{_election(aj.get('valår', 2026))}), halvårsrapport senast {aj['halvar_rapport']}, årsrapport senast "
+        f"{aj['ar_rapport']} året efter."
     )
     print_table(
         [{"Kod": u["code"], "Namn": u["name"], "Typ": u["kind"], "Förvaltning": u["forvaltning"],
