@@ -4,6 +4,7 @@ CSRF on every state-changing request; the security headers; login, throttling, s
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import re
 
@@ -229,6 +230,11 @@ def test_login_messages_throttling_and_logout(web):
     assert replay.get("/", follow_redirects=False).status_code == 303
 
 
+def _stored_id(client) -> str:
+    """The session row of a client: the SHA-256 of its cookie's token."""
+    return hashlib.sha256(client.cookies.get("ikcheck_session").encode()).hexdigest()
+
+
 def test_disable_and_timeouts_end_sessions(web):
     app, asgi = web
     accounts.add_user(app, "tillfällig", full_name="Tillfällig Person", email=None, role="ks",
@@ -242,14 +248,15 @@ def test_disable_and_timeouts_end_sessions(web):
 
     d = TestClient(asgi)
     assert login(d, "revisor").status_code == 303
-    with app.db.session() as s:  # idle for 8 h 1 min
-        s.execute(update(WebSession).values(last_seen=accounts.utc() - dt.timedelta(hours=8, minutes=1)))
+    with app.db.session() as s:  # idle for 8 h 1 min (this client's session only)
+        s.execute(update(WebSession).where(WebSession.id == _stored_id(d))
+                  .values(last_seen=accounts.utc() - dt.timedelta(hours=8, minutes=1)))
     assert d.get("/", follow_redirects=False).status_code == 303
     e = TestClient(asgi)
     assert login(e, "revisor").status_code == 303
     with app.db.session() as s:  # used a minute ago, but opened 12 h 1 min ago
-        s.execute(update(WebSession).values(created_at=accounts.utc() - dt.timedelta(hours=12, minutes=1),
-                                            last_seen=accounts.utc()))
+        s.execute(update(WebSession).where(WebSession.id == _stored_id(e))
+                  .values(created_at=accounts.utc() - dt.timedelta(hours=12, minutes=1), last_seen=accounts.utc()))
     assert e.get("/", follow_redirects=False).status_code == 303
 
 
@@ -340,5 +347,15 @@ def test_downloads_leave_nothing_behind_on_the_server(clients):
 
     before = left()
     for path in ["/planer/SN/2025/v2.docx", "/rapporter/SN/2025/ar.html", "/granskning/results?format=csv"]:
-        assert clients["ks"].get(path).status_code == 200
+        assert clients["ks"].get(path, follow_redirects=False).status_code == 200
     assert left() == before
+
+
+def test_every_page_answers_as_json_too(clients, ids):
+    """The same data as the page, for scripts and BI (`?format=json`)."""
+    for path, allowed, _denied in expected_matrix(ids):
+        if "ks" not in allowed or "." in path.split("?")[0].rsplit("/", 1)[-1] or "format=" in path:
+            continue  # files are files
+        r = clients["ks"].get(path + ("&" if "?" in path else "?") + "format=json")
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json", path
+        assert isinstance(r.json(), dict), path

@@ -4,7 +4,6 @@ route's handler in a worker thread (the services are synchronous), turn errors i
 from __future__ import annotations
 
 import datetime as dt
-import json
 import mimetypes
 import re
 import shutil
@@ -127,8 +126,7 @@ class Web:
     # --- responses ---
     def render(self, ctx: Ctx, template: str, title: str, status: int = 200, **data: Any) -> Response:
         if ctx.request.query_params.get("format") == "json":
-            return JSONResponse(json.loads(json.dumps(data, default=_json_default, ensure_ascii=False)),
-                                status_code=status)
+            return JSONResponse(_plain(data), status_code=status)
         actor = ctx.actor
         nav = [(p, label) for p, label, action in NAV if actor and (action is None or ctx.can(action))]
         html = self.env.get_template(template).render(
@@ -225,11 +223,19 @@ def remove_download(path: Path) -> None:
         shutil.rmtree(path.parent, ignore_errors=True)
 
 
-def _json_default(v: Any) -> Any:
+def _plain(v: Any) -> Any:
+    """A page's data as JSON: dates as ISO text, keys as text (a heat map's cells are keyed by
+    (sannolikhet, konsekvens)), objects by their public attributes."""
+    if v is None or isinstance(v, (str, int, float, bool)):
+        return v
     if isinstance(v, (dt.date, dt.datetime)):
         return v.isoformat()
+    if isinstance(v, dict):
+        return {(",".join(map(str, k)) if isinstance(k, tuple) else str(k)): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple, set, frozenset)):
+        return [_plain(x) for x in v]
     if hasattr(v, "__dict__"):
-        return {k: x for k, x in vars(v).items() if not k.startswith("_")}
+        return {k: _plain(x) for k, x in vars(v).items() if not k.startswith("_")}
     return str(v)
 
 
