@@ -17,7 +17,7 @@ def csrf_of(html: str) -> str:
     return m[1]
 
 
-def login(client: TestClient, username: str, password: str = DEMO_PASSWORD, address_ok: bool = True):
+def login(client: TestClient, username: str, password: str = DEMO_PASSWORD):
     page = client.get("/logga-in")
     return client.post("/logga-in", data={"username": username, "password": password, "csrf": csrf_of(page.text),
                                           "nasta": "/"}, follow_redirects=False)
