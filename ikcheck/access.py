@@ -11,6 +11,10 @@ The roles (accounts.ROLES):
 - controller, sekreterare: read their own units (register, plans, results, åtgärder, reports).
 - kontrollansvarig: the plans of their units, and the kontrollpunkter, results and åtgärder whose
   kontrollansvarig or ägare is their befattning.
+
+Writing (WRITES): the controller works the plan draft and may report, approve and follow up in their
+units; the nämndsekreterare records the nämnd's decisions (plan, report to KS); a kontrollansvarig
+reports, approves and follows up what is their own befattning's. KS and revisor never write.
 """
 
 from __future__ import annotations
@@ -36,6 +40,15 @@ ORG_ACTIONS = {
     "results": {"ks", "revisor", "controller", "sekreterare", "kontrollansvarig"},
     "reports": {"ks", "revisor", "controller", "sekreterare"},
 }
+# actions that change a unit's things: (kind, action) -> the roles that may, in their own units
+WRITES = {
+    ("plan", "edit"): {"controller"},                          # derive, accept, reject, edit, add, revise
+    ("plan", "decide"): {"sekreterare"},                       # the nämnd's decision: datum, §, dnr
+    ("point", "report"): {"controller", "kontrollansvarig"},   # a result, by form or Excel
+    ("result", "approve"): {"controller", "kontrollansvarig"},  # godkänd av: never the one who performed it
+    ("action", "update"): {"controller", "kontrollansvarig"},  # status, comment, close
+    ("report", "submit"): {"sekreterare"},                     # frozen and sent to KS
+}
 WHOLE_KOMMUN = {"ks", "revisor"}  # read every unit
 UNIT_READERS = {"controller", "sekreterare"}
 
@@ -59,7 +72,9 @@ def can(actor: Actor | None, action: str, resource: Resource) -> bool:
         return False
     if resource.kind == "org":
         return actor.role in ORG_ACTIONS.get(action, ())
-    if action != "view" or resource.kind not in UNIT_KINDS:
+    if action != "view":
+        return _may_write(actor, action, resource)
+    if resource.kind not in UNIT_KINDS:
         return False
     if actor.role in WHOLE_KOMMUN:
         return True
@@ -70,9 +85,20 @@ def can(actor: Actor | None, action: str, resource: Resource) -> bool:
     if actor.role == "kontrollansvarig":
         if resource.kind == "plan":
             return True
-        return (resource.kind in OWNED_KINDS and bool(actor.title)
-                and (resource.owner or "").strip().casefold() == actor.title.strip().casefold())
+        return resource.kind in OWNED_KINDS and _own(actor, resource)
     return False
+
+
+def _may_write(actor: Actor, action: str, resource: Resource) -> bool:
+    if actor.role not in WRITES.get((resource.kind, action), ()) or resource.unit_id not in actor.unit_ids:
+        return False
+    if actor.role == "kontrollansvarig":
+        return _own(actor, resource)
+    return True
+
+
+def _own(actor: Actor, resource: Resource) -> bool:
+    return (bool(actor.title) and (resource.owner or "").strip().casefold() == actor.title.strip().casefold())
 
 
 def visible(actor: Actor | None, resource: Resource) -> bool:

@@ -95,8 +95,10 @@ def deadline(org, key: str, year: int) -> dt.date:
     return dt.date(year, month, min(day, _cal.monthrange(year, month)[1]))
 
 
-def swedish_date(d: dt.date | dt.datetime | None) -> str:
-    """'28 februari 2026', as written in Swedish minutes."""
-    if d is None:
+def swedish_date(d: dt.date | dt.datetime | str | None) -> str:
+    """'28 februari 2026', as written in Swedish minutes (an ISO date as text too: JSON columns keep them so)."""
+    if d is None or d == "":
         return ""
+    if isinstance(d, str):
+        d = dt.date.fromisoformat(d[:10])
     return f"{d.day} {SV_MONTHS[d.month - 1]} {d.year}"

@@ -314,7 +314,8 @@ def plans(app: App, actor: Actor, year: int) -> dict:
                                       .order_by(ControlPlan.version)))
             rows.append({"unit": unit, "versions": [{"version": p.version, "status": planning.STATUS_SV[p.status],
                                                      "beslutad": p.decision_date, "paragraf": p.decision_paragraph or ""}
-                                                    for p in versions], "timing": timing[unit.code]})
+                                                    for p in versions], "timing": timing[unit.code],
+                         "may_derive": not versions and access.can(actor, "edit", Resource("plan", unit.org_id, unit.id))})
     return {"year": year, "rows": rows}
 
 
@@ -331,7 +332,11 @@ def plan_page(app: App, actor: Actor, unit_code: str, year: int, version: int | 
     if actor.role == "kontrollansvarig":  # the whole decided plan is a public document; their lines marked
         for ln in data["lines"]:
             ln["egen"] = access.can(actor, "view", Resource("point", actor.org_id, unit.id, ln["ansvarig"]))
-    return {**data, "versions": versions, "diff": diff, "compare": compare}
+    newest = max(v["version"] for v in versions)
+    draft = data["status"] == planning.STATUS_SV["draft"] and data["version"] == newest
+    may = {k: access.can(actor, k, Resource("plan", actor.org_id, unit.id)) for k in ("edit", "decide")}
+    return {**data, "versions": versions, "diff": diff, "compare": compare, "draft": draft, "newest": newest,
+            "may": may, "open": sum(1 for ln in data["lines"] if ln["status"] == "föreslagen")}
 
 
 DIFF_FIELDS = [("kontrollmoment", "kontrollmoment"), ("metod", "metod"), ("omfattning", "omfattning"),
@@ -400,9 +405,11 @@ def result_page(app: App, actor: Actor, result_id: int) -> dict:
         res, cp, plan = row
         require(actor, "view", Resource("result", res.org_id, plan.unit_id, cp.owner))
         unit = s.get(Unit, plan.unit_id)
+        lineage = select(ControlResult.id).where(ControlResult.lineage_id == res.lineage_id,
+                                                 ControlResult.period == res.period)
         acts = [{"kod": a.code, "åtgärd": a.description, "ansvarig": a.owner or "", "klart senast": a.due_date,
-                 "status": actions_svc.action_status(a)}
-                for a in s.scalars(select(Action).where(Action.result_id == res.id).order_by(Action.code))]
+                 "status": actions_svc.action_status(a)}  # written from any version of the result
+                for a in s.scalars(select(Action).where(Action.result_id.in_(lineage)).order_by(Action.code))]
         versions = [{"id": r.id, "version": r.version, "gällande": r.is_current, "rättelse": r.correction_reason or "",
                      "rapporterad": r.reported_at, "av": r.reported_by}
                     for r in s.scalars(select(ControlResult).where(ControlResult.lineage_id == res.lineage_id,
@@ -416,6 +423,13 @@ def result_page(app: App, actor: Actor, result_id: int) -> dict:
                 "performed_on": res.performed_on, "examined": res.examined, "deviations": res.deviations,
                 "assessment": res.assessment or "", "comment": res.comment or "", "performed_by": res.performed_by or "",
                 "reported_by": res.reported_by, "reported_at": res.reported_at, "actions": acts, "versions": versions,
+                "approved_by": res.approved_by or "", "current": res.is_current,
+                "may_approve": bool(res.is_current and res.performed and not res.approved_by and access.can(
+                    actor, "approve", Resource("result", res.org_id, plan.unit_id, cp.owner))),
+                "self_approval": (res.performed_by or "").strip().casefold() == actor.name.strip().casefold(),
+                "may_correct": bool(res.is_current and plan.status == "decided" and access.can(
+                    actor, "report", Resource("point", res.org_id, plan.unit_id, cp.owner))),
+                "period_code": res.period, "unit_code": unit.code,
                 "traceable": access.can(actor, "trace", access.org(actor.org_id))}
 
 
@@ -437,7 +451,10 @@ def action_page(app: App, actor: Actor, code: str) -> dict:
         unit = s.get(Unit, a.unit_id)
         data = {"kod": a.code, "åtgärd": a.description, "ansvarig": a.owner or "", "klart senast": a.due_date,
                 "status": actions_svc.action_status(a), "klar den": a.closed_on, "result_id": a.result_id,
-                "unit": {"code": unit.code, "name": unit.name}, "notes": a.notes or []}
+                "unit": {"code": unit.code, "name": unit.name}, "notes": a.notes or [],
+                "may_update": a.status != "klar" and access.can(actor, "update",
+                                                               Resource("action", a.org_id, a.unit_id, a.owner)),
+                "statuses": actions_svc.STATUS}
     data["history"] = actions_svc.history(app, code, org_code=actor.org_code)
     return data
 
@@ -459,9 +476,11 @@ def reports(app: App, actor: Actor, year: int) -> dict:
                 first = min((r["inlämnad"] for r in sub), default=None)
                 late = (first - due).days if first and first > due else (
                     (today() - due).days if not first and today() > due else 0)
-                status[kind] = {"inlämnad": first, "sista dag": due, "sen": late}
+                ends = period_end(year, datasets.report_periods(org, kind)[-1], org.settings.get("periods", ["halvar", "helar"]))
+                status[kind] = {"inlämnad": first, "sista dag": due, "sen": late, "perioden slut": today() > ends}
             rows.append({"unit": unit, "records": recs, "status": status,
-                         "has_plan": planning.decided_plan(s, unit, year) is not None})
+                         "has_plan": planning.decided_plan(s, unit, year) is not None,
+                         "may_submit": access.can(actor, "submit", Resource("report", unit.org_id, unit.id))})
     return {"year": year, "rows": rows, "kinds": KIND_SV}
 
 

@@ -4,7 +4,10 @@ as new versions, and åtgärder (actions) with their derived status."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,7 @@ from ikcheck.store.models import (
 from ikcheck.workbooks import reader
 from ikcheck.workbooks import results as wbres
 
+May = Callable[[Unit, "str | None"], bool]  # may the person report a unit's kontrollpunkt with this owner
 DEFICIENT = ("mindre avvikelser", "väsentliga brister")
 ACTION_STATUS = ("planerad", "pågår", "klar")
 _FIELDS = ("performed", "performed_on", "examined", "deviations", "assessment", "comment", "performed_by",
@@ -110,21 +114,20 @@ _FIELD_SV = {"title": "kontrollmoment", "method": "metod", "sample_size": "omfat
 
 
 def import_files(app: App, files: list[Path], reason: str | None = None, org_code: str | None = None,
-                 on: dt.date | None = None, unit_code: str | None = None) -> ImportReport:
+                 on: dt.date | None = None, unit_code: str | None = None, may: May | None = None) -> ImportReport:
     """Validate every file and row first; then store everything in one transaction, or nothing.
     Every file names its unit (the template's Info sheet, a column Enhet, or `unit_code`), and every
-    row must belong to it."""
+    row must belong to it. `may(unit, kontrollansvarig)`: whether the person importing may report that
+    kontrollpunkt (the web app's permission check; a row they may not is a problem like any other)."""
     with paused_gc():
-        return _import_files(app, files, reason, org_code, on or today(), unit_code)
+        return _import_files(app, files, reason, org_code, on or today(), unit_code, may)
 
 
 def _import_files(app: App, files: list[Path], reason: str | None, org_code: str | None,
-                  on: dt.date, unit_code: str | None = None) -> ImportReport:
-    report = ImportReport()
+                  on: dt.date, unit_code: str | None = None, may: May | None = None) -> ImportReport:
     with app.session(write=True) as s:
         org = app.org(s, org_code)
-        periods = org.settings.get("periods", ["halvar", "helar"])
-        new, report.already, problems = app.files_to_import(s, org, "results", files, "varje fil en gång")
+        new, already, problems = app.files_to_import(s, org, "results", files, "varje fil en gång")
         tables = []
         for path, digest in new:
             try:
@@ -132,82 +135,178 @@ def _import_files(app: App, files: list[Path], reason: str | None, org_code: str
             except ValidationFailed as exc:
                 problems += exc.problems or [Problem(exc.message, file=path.name)]
                 continue
-            tables.append((path, digest, table))
+            tables.append((path.name, digest, table))
         if unit_code:
             app.unit(s, org, unit_code)  # named, so it must exist
-        parsed: list[tuple[int, wbres.ResultRow]] = []
-        for n, (path, _digest, table) in enumerate(tables):
-            rows, empty, errs = wbres.parse_rows(table.rows, periods)
-            report.not_reported += empty
-            problems += errs
-            if not rows and not errs:
-                problems.append(Problem("filen har inga ifyllda rader: inget resultat att läsa in", file=path.name,
-                                        sheet=table.sheet, expected="minst en kontrollpunkt med resultat ifyllt"))
-            problems += _unit_named(table, unit_code, path)
-            parsed += [(n, r) for r in rows]
-        resolved = _resolve(s, org, parsed, tables, on, problems, unit_code)
-        if problems:
-            stopped = any(p.message.startswith("läsningen avbröts") for p in problems)
-            raise ValidationFailed(
-                f"Importen avbröts: {'minst ' if stopped else ''}{len(problems)} fel"
-                + (" (läsningen avbröts efter 1000 fel)" if stopped else "")
-                + ". Ingenting har sparats; rätta filerna och läs in igen.",
-                sorted(problems, key=lambda p: (p.file or "", p.sheet or "", p.row or 0, p.column or "")))
-        # corrections need a reason; identical rows change nothing
-        current = _current_results(s, [r.lineage for r in resolved])
-        changes, corrections = [], []
-        for r in resolved:
-            old = current.get((r.lineage, r.row.period))
-            values = _values(r.row)
-            if old is not None and _reported(old) == values:
-                report.unchanged += 1
-                continue
-            if old is not None:
-                corrections.append((r, old))
-            changes.append((r, old, values))
-        if corrections and not (reason and reason.strip()):
-            raise ValidationFailed(
-                f"{len(corrections)} resultat finns redan och skulle ersättas. Ange skälet till rättelsen med "
-                "--reason; ingenting har sparats.",
-                [r.row.row.problem("code", f"{r.cp.code} {_period_name(r.row.period)} är redan rapporterat "
-                                           f"(version {old.version}, {old.reported_by})") for r, old in corrections[:50]])
-        batches = []
-        for path, digest, table in tables:
-            b = ImportBatch(org_id=org.id, kind="results", filename=path.name, content_hash=digest,
-                            rows=len(table.rows), imported_by=app.user)
-            s.add(b)
-            batches.append(b)
-            report.files.append(path.name)
-        s.flush()
-        _store(app, s, org, batches, changes, reason, report, on)
-        groups = {(r.unit.id, r.year, r.row.period) for r, _old, _v in changes}
-        for unit_id, year, period in sorted(groups):
-            found = _evaluate(app, s, org, s.get(Unit, unit_id), year, period)
-            for k, v in found.items():
-                report.findings[k] = report.findings.get(k, 0) + v
+        report = ImportReport(already=already)
+        _import_tables(app, s, org, tables, problems, reason, on, unit_code, report, may=may)
         return report
 
 
-def _unit_named(table: reader.Table, unit_code: str | None, path: Path) -> list[Problem]:
+def _import_tables(app: App, s: Session, org: Organisation, tables: list[tuple[str, str, reader.Table]],
+                   problems: list[Problem], reason: str | None, on: dt.date, unit_code: str | None,
+                   report: ImportReport, form: bool = False, may: May | None = None) -> None:
+    """The one way results are stored, from files or from the web form (a form is a file of one row):
+    every row checked and resolved against the plan in force, then all stored and evaluated, or nothing."""
+    periods = org.settings.get("periods", ["halvar", "helar"])
+    parsed: list[tuple[int, wbres.ResultRow]] = []
+    for n, (name, _digest, table) in enumerate(tables):
+        rows, empty, errs = wbres.parse_rows(table.rows, periods)
+        report.not_reported += empty
+        problems += errs
+        if not rows and not errs:
+            problems.append(Problem("filen har inga ifyllda rader: inget resultat att läsa in", file=name,
+                                    sheet=table.sheet, expected="minst en kontrollpunkt med resultat ifyllt")
+                            if not form else Problem("formuläret är tomt", file=name,
+                                                     expected="ange åtminstone om kontrollen är utförd"))
+        problems += _unit_named(table, unit_code, name)
+        parsed += [(n, r) for r in rows]
+    resolved = _resolve(s, org, parsed, tables, on, problems, unit_code, may)
+    if problems:
+        stopped = any(p.message.startswith("läsningen avbröts") for p in problems)
+        raise ValidationFailed(
+            (f"Resultatet sparades inte: {len(problems)} fel. Rätta fälten och skicka igen." if form else
+             f"Importen avbröts: {'minst ' if stopped else ''}{len(problems)} fel"
+             + (" (läsningen avbröts efter 1000 fel)" if stopped else "")
+             + ". Ingenting har sparats; rätta filerna och läs in igen."),
+            sorted(problems, key=lambda p: (p.file or "", p.sheet or "", p.row or 0, p.column or "")))
+    # corrections need a reason; identical rows change nothing
+    current = _current_results(s, [r.lineage for r in resolved])
+    changes, corrections = [], []
+    for r in resolved:
+        old = current.get((r.lineage, r.row.period))
+        values = _values(r.row)
+        if old is not None and _reported(old) == values:
+            report.unchanged += 1
+            continue
+        if old is not None:
+            corrections.append((r, old))
+        changes.append((r, old, values))
+    if corrections and not (reason and reason.strip()):
+        raise ValidationFailed(
+            f"{len(corrections)} resultat finns redan och skulle ersättas. Ange skälet till rättelsen "
+            + ("i fältet Skäl till rättelsen" if form else "med --reason") + "; ingenting har sparats.",
+            [r.row.row.problem("reason" if form else "code",
+                               f"{r.cp.code} {_period_name(r.row.period)} är redan rapporterat "
+                               f"(version {old.version}, {old.reported_by})",
+                               "ett skäl till rättelsen" if form else None) for r, old in corrections[:50]])
+    batches = []
+    for name, digest, table in tables:
+        b = ImportBatch(org_id=org.id, kind="results", filename=name, content_hash=digest,
+                        rows=len(table.rows), imported_by=app.user)
+        s.add(b)
+        batches.append(b)
+        report.files.append(name)
+    s.flush()
+    _store(app, s, org, batches, changes, reason, report, on)
+    groups = {(r.unit.id, r.year, r.row.period) for r, _old, _v in changes}
+    for unit_id, year, period in sorted(groups):
+        found = _evaluate(app, s, org, s.get(Unit, unit_id), year, period)
+        for k, v in found.items():
+            report.findings[k] = report.findings.get(k, 0) + v
+
+
+# --- the web form: one kontrollpunkt's result, through the same checks as a file -----------------
+
+FORM = "webbformuläret"
+FORM_LABELS = {"code": "Kontrollpunkt", "period": "Period", "performed": "Utförd", "date": "Datum",
+               "examined": "Antal granskade", "deviations": "Antal avvikelser", "assessment": "Bedömning",
+               "comment": "Kommentar", "performed_by": "Utförd av", "approved_by": "Godkänd av",
+               "action": "Åtgärd", "action_owner": "Åtgärd ansvarig", "action_due": "Åtgärd klart senast",
+               "reason": "Skäl till rättelsen"}
+FORM_FIELDS = [k for k in FORM_LABELS if k not in ("code", "period", "reason")]
+
+
+def report_form(app: App, unit_code: str, year: int, period: str, code: str, values: dict[str, Any],
+                reason: str | None = None, org_code: str | None = None, on: dt.date | None = None,
+                may: May | None = None) -> ImportReport:
+    """One kontrollpunkt's result as the web form sends it (text per field, FORM_FIELDS). It is read as
+    a file of one row would be, so the form and an Excel file can never be held to different rules;
+    a problem's column is the field's label (FORM_LABELS)."""
+    on = on or today()
+    with app.session(write=True) as s:
+        org = app.org(s, org_code)
+        unit = app.unit(s, org, unit_code)
+        period = _check_period(org, period)
+        given = {k: (str(values[k]).strip() or None) if values.get(k) is not None else None for k in FORM_FIELDS}
+        row = reader.Row(FORM, None, 1, {"code": code, "period": period, **given}, dict(FORM_LABELS))
+        table = reader.Table(FORM, None, [row], "form", extra={"unit": unit.code, "year": year, "period": period})
+        digest = hashlib.sha256(json.dumps({"org": org.code, "unit": unit.code, "year": year, "period": period,
+                                            "code": code, "values": given, "by": app.user,
+                                            "at": clock_now().isoformat()}, sort_keys=True).encode()).hexdigest()
+        report = ImportReport()
+        _import_tables(app, s, org, [(f"{FORM} ({code}, {_period_name(period)})", digest, table)], [], reason, on,
+                       unit.code, report, form=True, may=may)
+        return report
+
+
+def current_values(app: App, result_id: int, org_code: str | None = None) -> dict[str, Any]:
+    """A stored result as the form's fields (to correct or approve it)."""
+    with app.session() as s:
+        org = app.org(s, org_code)
+        res = s.get(ControlResult, result_id)
+        if res is None or res.org_id != org.id:
+            raise NotFound("Resultatet finns inte.")
+        out = {"performed": None if res.performed is None else ("ja" if res.performed else "nej"),
+               "date": res.performed_on.isoformat() if res.performed_on else None,
+               "examined": res.examined, "deviations": res.deviations,
+               "assessment": None if res.assessment_rule else res.assessment, "comment": res.comment,
+               "performed_by": res.performed_by, "approved_by": res.approved_by}
+        return {k: ("" if v is None else str(v)) for k, v in out.items()}
+
+
+def approve(app: App, result_id: int, approver: str, *, override: str | None = None,
+            org_code: str | None = None, may: May | None = None) -> ImportReport:
+    """Godkänd av: a second person approves a result, stored as its next version (the reason says who
+    approved). The one who performed the control cannot approve it, unless `override` says why."""
+    with app.session() as s:
+        org = app.org(s, org_code)
+        res = s.get(ControlResult, result_id)
+        if res is None or res.org_id != org.id:
+            raise NotFound("Resultatet finns inte.")
+        if not res.is_current:
+            raise UserError("Det här är en äldre version av resultatet; godkänn den gällande.")
+        if res.approved_by:
+            raise UserError(f"Resultatet är redan godkänt av {res.approved_by}.")
+        if not res.performed:
+            raise UserError("Kontrollen är inte utförd, så det finns inget resultat att godkänna.")
+        cp = s.get(ControlPoint, res.control_point_id)
+        plan = s.get(ControlPlan, cp.plan_id)
+        unit = s.get(Unit, plan.unit_id)
+        same = _norm(res.performed_by or "") == _norm(approver)
+        if same and not (override and override.strip()):
+            raise ValidationFailed(
+                "Den som utfört kontrollen kan inte själv godkänna den.",
+                [Problem(f"{approver} har utfört kontrollen och kan inte också godkänna den", column="Godkänd av",
+                         expected="en annan person godkänner, eller ett skäl till undantaget")])
+        code, period, year = cp.code, res.period, plan.year
+    values = current_values(app, result_id, org_code=org_code)
+    values["approved_by"] = approver
+    reason = (f"Godkänd av {approver}" if not same else
+              f"Godkänd av {approver}, som också utfört kontrollen: {override.strip()}")
+    return report_form(app, unit.code, year, period, code, values, reason=reason, org_code=org_code, may=may)
+
+
+def _unit_named(table: reader.Table, unit_code: str | None, name: str) -> list[Problem]:
     """A file must say which unit its results are for: a CSV has no Info sheet to say it."""
     info = table.extra.get("unit")
     if info and unit_code and str(info) != unit_code:
-        return [Problem(f"filen är mallen för {info}, men --unit anger {unit_code}", file=path.name, sheet=wbres.INFO,
+        return [Problem(f"filen är mallen för {info}, men --unit anger {unit_code}", file=name, sheet=wbres.INFO,
                         expected=f"mallen för {unit_code}")]
     if info or unit_code or any(r.values.get("unit") for r in table.rows):
         return []
-    return [Problem("filen anger inte vilken enhet resultaten gäller", file=path.name,
+    return [Problem("filen anger inte vilken enhet resultaten gäller", file=name,
                     expected="en kolumn Enhet med enhetens kod på varje rad, eller `--unit KOD`")]
 
 
 def _resolve(s: Session, org: Organisation, parsed, tables, on: dt.date, problems: list[Problem],
-             unit_code: str | None = None) -> list[_Resolved]:
+             unit_code: str | None = None, may: May | None = None) -> list[_Resolved]:
     codes = sorted({r.code for _n, r in parsed})
     points: dict[str, list[Row]] = defaultdict(list)  # code -> the kontrollpunkter (every plan version)
     t = ControlPoint.__table__.c
     for i in range(0, len(codes), 500):
         for row in s.execute(select(t.id, t.code, t.status, t.reporting, t.risk_id, t.plan_id, t.lineage_id,
-                                    t.title, t.method, t.sample_size, t.frequency,
+                                    t.title, t.method, t.sample_size, t.frequency, t.owner,
                                     ControlPlan.unit_id, ControlPlan.year, ControlPlan.version)
                              .join(ControlPlan, ControlPlan.id == t.plan_id)
                              .where(t.org_id == org.id, t.code.in_(codes[i:i + 500]))):
@@ -264,6 +363,11 @@ def _resolve(s: Session, org: Organisation, parsed, tables, on: dt.date, problem
             if problem:
                 problems.append(row.problem("version", problem, f"raden ifylld i en mall för gällande version {plan.version}"))
                 continue
+        if may is not None and not may(unit, cp.owner):
+            problems.append(row.problem("code", f"kontrollpunkten {r.code} är inte din att rapportera "
+                                                f"(kontrollansvarig: {cp.owner or 'ingen angiven'})",
+                                        "kontrollpunkter där du är kontrollansvarig"))
+            continue
         if r.period not in (cp.reporting or []):
             problems.append(row.problem("period", f"{r.code} ska inte rapporteras {_period_name(r.period)} enligt planen",
                                         ", ".join(_period_name(p) for p in cp.reporting or [])))

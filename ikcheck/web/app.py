@@ -131,8 +131,14 @@ class Web:
         nav = [(p, label) for p, label, action in NAV if actor and (action is None or ctx.can(action))]
         html = self.env.get_template(template).render(
             title=title, actor=actor, nav=nav, path=ctx.request.url.path, csrf=self.csrf_of(ctx),
-            sso=self.sso_button(), **data)
+            sso=self.sso_button(), done=self._notice(ctx), **data)
         return HTMLResponse(html, status_code=status)
+
+    @staticmethod
+    def _notice(ctx: Ctx) -> str | None:
+        from ikcheck.web.routes import NOTICES
+
+        return NOTICES.get(ctx.arg("klart"))
 
     def csrf_of(self, ctx: Ctx) -> str:
         if ctx.session:

@@ -11,8 +11,9 @@ from urllib.parse import urlencode
 
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from ikcheck import accounts, portal
-from ikcheck.errors import NotFound, UserError
+from ikcheck import accounts, forms, portal
+from ikcheck.errors import Forbidden, NotFound, UserError, ValidationFailed
+from ikcheck.results import FORM_LABELS
 from ikcheck.web import security, sso
 from ikcheck.web.app import Ctx, remove_download
 
@@ -171,10 +172,16 @@ def _version(ctx: Ctx) -> int | None:
     return int(v)
 
 
-def plan_page(ctx: Ctx) -> Response:
+def plan_page(ctx: Ctx, errors=None, values=None) -> Response:
     p = ctx.request.path_params
-    data = portal.plan_page(ctx.app, ctx.actor, p["unit"], ctx.path_int("year"), _version(ctx), ctx.int_arg("jamfor"))
-    return render(ctx, "plan.html", f"Plan för intern kontroll {data['year']} – {data['unit']}", p=data)
+    compare = ctx.int_arg("jamfor")
+    data = portal.plan_page(ctx.app, ctx.actor, p["unit"], ctx.path_int("year"), _version(ctx), compare)
+    if data["draft"] and data["version"] > 1 and compare is None and (data["may"]["decide"] or data["may"]["edit"]):
+        # a revision is decided knowing what it changes: the diff against the version in force
+        data = portal.plan_page(ctx.app, ctx.actor, p["unit"], data["year"], None, data["version"] - 1)
+    found = forms.plan_findings(ctx.app, ctx.actor, data["unit_code"], data["year"]) if data["draft"] else []
+    return render(ctx, "plan.html", f"Plan för intern kontroll {data['year']} – {data['unit']}", p=data,
+                  findings=found, errors=errors or [], values=values or {})
 
 
 def plan_file(ctx: Ctx) -> Response:
@@ -198,9 +205,10 @@ def results(ctx: Ctx) -> Response:
     return render(ctx, "results.html", "Kontrollresultat", d=data, years=portal.years(ctx.app, ctx.actor))
 
 
-def result_page(ctx: Ctx) -> Response:
+def result_page(ctx: Ctx, errors=None) -> Response:
     data = portal.result_page(ctx.app, ctx.actor, ctx.path_int("id"))
-    return render(ctx, "result.html", f"Resultat för {data['point']['kod']}, {data['period']} {data['year']}", r=data)
+    return render(ctx, "result.html", f"Resultat för {data['point']['kod']}, {data['period']} {data['year']}", r=data,
+                  errors=errors or [])
 
 
 def action_list(ctx: Ctx) -> Response:
@@ -208,9 +216,10 @@ def action_list(ctx: Ctx) -> Response:
     return render(ctx, "actions.html", "Åtgärder", d=data)
 
 
-def action_page(ctx: Ctx) -> Response:
+def action_page(ctx: Ctx, errors=None) -> Response:
     data = portal.action_page(ctx.app, ctx.actor, ctx.request.path_params["code"])
-    return render(ctx, "action.html", f"Åtgärd {data['kod']}", a=data)
+    return render(ctx, "action.html", f"Åtgärd {data['kod']}", a=data, errors=errors or [],
+                  today=forms.today().isoformat())
 
 
 def reports(ctx: Ctx) -> Response:
@@ -273,6 +282,220 @@ def account_list(ctx: Ctx) -> Response:
                   roles=accounts.ROLES)
 
 
+# --- the writing side: a form's page, and the POST that stores it ----------------------------------
+# Every POST redirects to a page (so a reload never sends twice) with `klart=` naming what was done;
+# a refused form is shown again, with its errors at the fields and in the error summary, status 400.
+
+NOTICES = {
+    "resultat": "Resultatet är sparat.", "fil": "Filen är inläst.", "godkant": "Resultatet är godkänt.",
+    "atgard": "Åtgärden är uppdaterad.", "utkast": "Planutkastet är framtaget ur riskregistret och reglerna.",
+    "accepterade": "Förslagen är accepterade.", "punkt": "Kontrollpunkten är ändrad.",
+    "asidosatt": "Fyndet är åsidosatt med skäl.", "beslutad": "Nämndens beslut är registrerat; planen är fryst.",
+    "reviderad": "En ny version av planen är påbörjad.", "inlamnad": "Rapporten är inlämnad till KS.",
+}
+
+
+def _field(ctx: Ctx, name: str) -> str:
+    return str(ctx.form.get(name) or "").strip()
+
+
+def _done(path: str, what: str, anchor: str = "") -> Response:
+    sep = "&" if "?" in path else "?"
+    return RedirectResponse(f"{path}{sep}klart={what}" + (f"#{anchor}" if anchor else ""), status_code=303)
+
+
+def _refused(response: Response) -> Response:
+    response.status_code = 400
+    return response
+
+
+def _problems(e: UserError, labels: dict[str, str] | None = None, fallback: str = "fel") -> list[tuple[str, str]]:
+    """A refusal as (field id, message) pairs for the error summary: a problem's column named by its
+    label goes to that field; the rest to `fallback`."""
+    ids = {v: k for k, v in (labels or {}).items()}
+    if not e.problems:
+        return [(fallback, e.message)]
+    out = []
+    for p in e.problems:
+        text = p.message[:1].upper() + p.message[1:]
+        if p.expected:
+            text += f" (förväntat: {p.expected})"
+        out.append((ids.get(p.column or "", fallback), text))
+    return out
+
+
+def my_controls(ctx: Ctx, errors=None, table=None, status: int = 200) -> Response:
+    data = forms.my_controls(ctx.app, ctx.actor, ctx.int_arg("ar"), ctx.arg("period") or None)
+    r = render(ctx, "controls.html", f"Mina kontroller {data['period_sv']} {data['year']}", d=data,
+               errors=errors or [], table=table or [])
+    r.status_code = status
+    return r
+
+
+def upload_results(ctx: Ctx) -> Response:
+    f = ctx.form.get("fil")
+    if not getattr(f, "filename", None):
+        return my_controls(ctx, errors=[("fil", "Välj en fil att läsa in.")], status=400)
+    try:
+        report = forms.upload_results(ctx.app, ctx.actor, f.filename, f.file.read(), _field(ctx, "skal") or None)
+    except UserError as e:
+        rows = [{"fil": p.file or f.filename, "blad": p.sheet or "", "rad": p.row or p.line or "",
+                 "kolumn": p.column or "", "fel": p.message, "förväntat": p.expected or ""} for p in e.problems]
+        return my_controls(ctx, errors=[("fil", e.message)], table=rows, status=400)
+    if report.already:
+        return my_controls(ctx, errors=[("fil", "Filen är redan inläst: " + "; ".join(report.already))], status=400)
+    return _done(ctx.request.url.path + (f"?{ctx.request.url.query}" if ctx.request.url.query else ""), "fil")
+
+
+def _result_args(ctx: Ctx) -> tuple[str, int, str, str]:
+    p = ctx.request.path_params
+    return p["unit"], ctx.path_int("year"), p["period"], p["code"]
+
+
+def result_form(ctx: Ctx, errors=None, values=None, reason: str = "") -> Response:
+    unit, year, period, code = _result_args(ctx)
+    data = forms.result_form(ctx.app, ctx.actor, unit, year, period, code)
+    if values is not None:
+        data["values"] = values
+    r = render(ctx, "result_form.html", f"Rapportera {code}, {data['period_sv']} {year}", f=data, errors=errors or [],
+               reason=reason)
+    if errors:
+        r.status_code = 400
+    return r
+
+
+def result_submit(ctx: Ctx) -> Response:
+    unit, year, period, code = _result_args(ctx)
+    values = {k: _field(ctx, k) for k in forms.results_svc.FORM_FIELDS}
+    reason = _field(ctx, "reason")
+    try:
+        forms.submit_result(ctx.app, ctx.actor, unit, year, period, code, values, reason or None)
+    except ValidationFailed as e:
+        return result_form(ctx, errors=_problems(e, FORM_LABELS, "performed"), values=values, reason=reason)
+    return _done(f"/resultat/rapportera?ar={year}&period={period}", "resultat")
+
+
+def result_approve(ctx: Ctx) -> Response:
+    rid = ctx.path_int("id")
+    try:
+        forms.approve_result(ctx.app, ctx.actor, rid, _field(ctx, "undantag") or None)
+    except UserError as e:
+        return _refused(result_page(ctx, errors=_problems(e, {"undantag": "Godkänd av"}, "undantag")))
+    return _done(f"/resultat/{forms.current_result_id(ctx.app, rid) or rid}", "godkant")
+
+
+def action_update(ctx: Ctx) -> Response:
+    code = ctx.request.path_params["code"]
+    try:
+        forms.update_action(ctx.app, ctx.actor, code, status=_field(ctx, "status"), comment=_field(ctx, "kommentar"),
+                            date=_field(ctx, "datum"))
+    except UserError as e:
+        return _refused(action_page(ctx, errors=[("status", str(e))]))
+    return _done(f"/atgarder/{code}", "atgard")
+
+
+def _plan_path(ctx: Ctx) -> tuple[str, int, str]:
+    unit, year = ctx.request.path_params["unit"], ctx.path_int("year")
+    return unit, year, f"/planer/{unit}/{year}"
+
+
+def plan_derive(ctx: Ctx) -> Response:
+    unit, year, path = _plan_path(ctx)
+    try:
+        forms.derive_plan(ctx.app, ctx.actor, unit, year, replace=_field(ctx, "ersatt") == "ja")
+    except UserError as e:
+        return web(ctx).error(ctx, 400, "Planutkastet kunde inte tas fram", str(e))
+    return _done(path, "utkast")
+
+
+def plan_accept_all(ctx: Ctx) -> Response:
+    unit, year, path = _plan_path(ctx)
+    forms.accept_all(ctx.app, ctx.actor, unit, year)
+    return _done(path, "accepterade")
+
+
+def point_form(ctx: Ctx, errors=None, values=None) -> Response:
+    unit, year, _path = _plan_path(ctx)
+    code = ctx.request.path_params["code"]
+    data = portal.plan_page(ctx.app, ctx.actor, unit, year)
+    if not data["may"]["edit"]:
+        raise Forbidden("Din roll ändrar inte planen.")
+    line = next((ln for ln in data["lines"] + data["rejected"] if ln["kod"] == code), None)
+    if line is None or not data["draft"]:
+        raise NotFound("Kontrollpunkten finns inte i något utkast; en beslutad plan ändras genom en revidering.")
+    r = render(ctx, "point_form.html", f"Kontrollpunkt {code}", p=data, ln=line, errors=errors or [],
+               values=values or {}, methods=portal.planning.METHODS, frequencies=portal.planning.FREQUENCIES,
+               fields=forms.EDIT_FIELDS)
+    if errors:
+        r.status_code = 400
+    return r
+
+
+def point_submit(ctx: Ctx) -> Response:
+    unit, year, path = _plan_path(ctx)
+    code = ctx.request.path_params["code"]
+    what = _field(ctx, "gor")
+    values = {k: _field(ctx, k) for k in forms.EDIT_FIELDS}
+    try:
+        if what == "avvisa":
+            reason = _field(ctx, "skal")
+            if not reason:
+                return point_form(ctx, errors=[("skal", "Skriv skälet till att kontrollpunkten avvisas.")], values=values)
+            forms.edit_point(ctx.app, ctx.actor, unit, year, code, reject=reason)
+        elif what == "acceptera":
+            forms.edit_point(ctx.app, ctx.actor, unit, year, code, accept=True)
+        else:
+            forms.edit_point(ctx.app, ctx.actor, unit, year, code, fields=values)
+    except UserError as e:
+        return point_form(ctx, errors=[("title" if what == "spara" else "skal", str(e))], values=values)
+    return _done(path, "punkt", anchor=f"punkt-{code}")
+
+
+def plan_override(ctx: Ctx) -> Response:
+    unit, year, path = _plan_path(ctx)
+    key = _field(ctx, "fynd")
+    try:
+        forms.override_finding(ctx.app, ctx.actor, unit, year, key, _field(ctx, "skal"))
+    except UserError as e:
+        return _refused(plan_page(ctx, errors=[("skal-" + key.replace(":", "-"), str(e))]))
+    return _done(path, "asidosatt")
+
+
+def plan_decide(ctx: Ctx) -> Response:
+    unit, year, path = _plan_path(ctx)
+    errors = [(name, msg) for name, msg in (("datum", "Ange beslutsdatumet."), ("paragraf", "Ange paragrafen i protokollet."),
+                                             ("dnr", "Ange diarienumret.")) if not _field(ctx, name)]
+    if not errors:
+        try:
+            forms.decide_plan(ctx.app, ctx.actor, unit, year, _field(ctx, "datum"), _field(ctx, "paragraf"),
+                              _field(ctx, "dnr"))
+        except UserError as e:
+            errors = [("datum" if "datum" in e.message.lower() else "beslut", e.message)]
+            errors += [("beslut", p.message) for p in e.problems]
+    if errors:
+        return _refused(plan_page(ctx, errors=errors, values={k: _field(ctx, k) for k in ("datum", "paragraf", "dnr")}))
+    return _done(path, "beslutad")
+
+
+def plan_revise(ctx: Ctx) -> Response:
+    unit, year, path = _plan_path(ctx)
+    reason = _field(ctx, "revidera-skal")
+    if not reason:
+        return _refused(plan_page(ctx, errors=[("revidera-skal", "Skriv skälet till revideringen.")]))
+    forms.revise_plan(ctx.app, ctx.actor, unit, year, reason)
+    return _done(path, "reviderad")
+
+
+def report_submit(ctx: Ctx) -> Response:
+    p = ctx.request.path_params
+    year = ctx.path_int("year")
+    try:
+        forms.submit_report(ctx.app, ctx.actor, p["unit"], year, p["kind"], _field(ctx, "datum") or None)
+    except UserError as e:
+        return web(ctx).error(ctx, 400, "Rapporten kunde inte lämnas in", str(e))
+    return _done(f"/rapporter?ar={year}", "inlamnad")
+
+
 ROUTES: list[R] = [
     R("/logga-in", login_page, login=False),
     R("/logga-in", login_submit, ("POST",), login=False),
@@ -290,12 +513,26 @@ ROUTES: list[R] = [
     R("/planer/{unit}/{year}", plan_page),
     R("/planer/{unit}/{year}/v{version}.{fmt}", plan_file),
     R("/planer/{unit}/{year}/v{version}", plan_page),
+    R("/planer/{unit}/{year}/ta-fram", plan_derive, ("POST",)),
+    R("/planer/{unit}/{year}/acceptera", plan_accept_all, ("POST",)),
+    R("/planer/{unit}/{year}/punkt/{code}", point_form),
+    R("/planer/{unit}/{year}/punkt/{code}", point_submit, ("POST",)),
+    R("/planer/{unit}/{year}/asidosatt", plan_override, ("POST",)),
+    R("/planer/{unit}/{year}/besluta", plan_decide, ("POST",)),
+    R("/planer/{unit}/{year}/revidera", plan_revise, ("POST",)),
     R("/resultat", results),
+    R("/resultat/rapportera", my_controls),
+    R("/resultat/rapportera", upload_results, ("POST",)),
+    R("/resultat/rapportera/{unit}/{year}/{period}/{code}", result_form),
+    R("/resultat/rapportera/{unit}/{year}/{period}/{code}", result_submit, ("POST",)),
     R("/resultat/{id}", result_page),
+    R("/resultat/{id}/godkann", result_approve, ("POST",)),
     R("/atgarder", action_list),
     R("/atgarder/{code}", action_page),
+    R("/atgarder/{code}", action_update, ("POST",)),
     R("/rapporter", reports),
     R("/rapporter/{unit}/{year}/{kind}.{fmt}", report_file),
+    R("/rapporter/{unit}/{year}/{kind}/lamna-in", report_submit, ("POST",)),
     R("/granskning", audit_index),
     R("/granskning/verifiera", verify_page),
     R("/granskning/verifiera", verify_submit, ("POST",)),

@@ -1,0 +1,348 @@
+"""What the web app changes: one function per form. Each asks `access.can` first (portal.require),
+then calls the same service as the CLI, acting as the person (App.acting_as), so the audit log names
+who did it. Errors come back as UserError or ValidationFailed (its problems located at the form's
+fields), never half done: every service call is one transaction.
+
+Pages that exist to be filled in (Mina kontroller, a result's form, the plan editor) read their data
+here too, beside the function that stores what they send.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from ikcheck import access, actions as actions_svc, planning, results as results_svc
+from ikcheck.accounts import Actor
+from ikcheck.access import Resource
+from ikcheck.app import App
+from ikcheck.calendar import period_end, today
+from ikcheck.config import default_database_path
+from ikcheck.errors import Forbidden, NotFound, UserError
+from ikcheck.portal import PERIOD_SV, _org, _unit, require, visible_units
+from ikcheck.reporting import reports as reports_out
+from ikcheck.store.models import Action, ControlPlan, ControlPoint, ControlResult, Unit
+from ikcheck.workbooks.results import ASSESSMENTS
+
+MAX_RESULT_FILE = 25 * 1024 * 1024
+
+
+def _as(app: App, actor: Actor) -> App:
+    return app.acting_as(actor.label)
+
+
+def _may_report(actor: Actor):
+    """The permission check an import or form applies to every kontrollpunkt it would store."""
+    return lambda unit, owner: access.can(actor, "report", Resource("point", unit.org_id, unit.id, owner))
+
+
+# --- Mina kontroller: results by form or by file ---------------------------------------------------
+
+def _periods(org) -> list[str]:
+    return org.settings.get("periods", ["halvar", "helar"])
+
+
+def _reporter(actor: Actor) -> None:
+    """Mina kontroller is for the roles that report results (KS and revisor read them elsewhere)."""
+    require(actor, "results", access.org(actor.org_id))
+    if actor.role not in access.WRITES[("point", "report")]:
+        raise Forbidden("Din roll rapporterar inte kontrollresultat.")
+
+
+def report_year(app: App, actor: Actor) -> int:
+    """The year whose controls are being reported: this year if a plan for it is decided, else the
+    newest year with a decided plan."""
+    units = visible_units(app, actor, "plan")
+    with app.session() as s:
+        years = sorted({p.year for p in s.scalars(select(ControlPlan).where(
+            ControlPlan.unit_id.in_([u.id for u in units]), ControlPlan.status != "draft"))}, reverse=True)
+    current = today().year
+    return current if current in years else next((y for y in years if y < current), years[0] if years else current)
+
+
+def my_controls(app: App, actor: Actor, year: int | None = None, period: str | None = None) -> dict:
+    """The kontrollpunkter the person may report for a period, each with what is reported so far."""
+    _reporter(actor)
+    year = year or report_year(app, actor)
+    rows = []
+    units = visible_units(app, actor, "plan")
+    with app.session() as s:
+        org = _org(app, s, actor)
+        periods = _periods(org)
+        if period is None:  # the first period of the year with something left to report, else the last
+            period = periods[-1] if today() > period_end(year, periods[0], periods) else periods[0]
+        if period not in periods:
+            raise UserError(f"Okänd period {period!r}.")
+        for unit in units:
+            plan = planning.decided_plan(s, unit, year)
+            if plan is None:
+                continue
+            done = results_svc.plan_results(s, plan)
+            for cp in results_svc.due_points(s, plan, period):
+                if not access.can(actor, "report", Resource("point", unit.org_id, unit.id, cp.owner)):
+                    continue
+                res = done.get((cp.id, period))
+                rows.append({"enhet": unit.code, "enhetsnamn": unit.name, "kod": cp.code, "kontrollmoment": cp.title,
+                             "ansvarig": cp.owner or "", "result_id": res.id if res else None,
+                             "status": _result_state(res)})
+    return {"year": year, "period": period, "period_sv": PERIOD_SV.get(period, period), "periods": periods,
+            "period_names": PERIOD_SV, "rows": rows, "due": period_end(year, period, periods),
+            "reported": sum(1 for r in rows if r["result_id"]), "max_mb": MAX_RESULT_FILE // (1024 * 1024)}
+
+
+def _result_state(res) -> str:
+    if res is None:
+        return "ej rapporterad"
+    if not res.performed:
+        return "ej utförd"
+    return f"{res.assessment or 'rapporterad'}, " + (f"godkänd av {res.approved_by}" if res.approved_by
+                                                    else "väntar på godkännande")
+
+
+def _point(s, actor: Actor, unit: Unit, year: int, code: str) -> tuple[ControlPlan, ControlPoint]:
+    plan = planning.decided_plan(s, unit, year)
+    cp = s.scalar(select(ControlPoint).where(ControlPoint.plan_id == plan.id, ControlPoint.code == code)) if plan else None
+    if cp is None or cp.status == "rejected":
+        raise NotFound("Kontrollpunkten finns inte i den beslutade planen.")
+    require(actor, "view", Resource("point", unit.org_id, unit.id, cp.owner))
+    require(actor, "report", Resource("point", unit.org_id, unit.id, cp.owner))
+    return plan, cp
+
+
+def result_form(app: App, actor: Actor, unit_code: str, year: int, period: str, code: str) -> dict:
+    """A kontrollpunkt's form: what it checks, and the current result's values (a correction) or the
+    person's own name as Utförd av (a first report)."""
+    with app.session() as s:
+        unit = _unit(app, s, actor, unit_code, "plan")
+        plan, cp = _point(s, actor, unit, year, code)
+        if period not in (cp.reporting or []):
+            raise NotFound("Kontrollpunkten rapporteras inte den perioden.")
+        res = results_svc.plan_results(s, plan).get((cp.id, period))
+        point = {"kod": cp.code, "kontrollmoment": cp.title, "metod": cp.method or "", "omfattning": cp.sample_size,
+                 "ansvarig": cp.owner or "", "frekvens": cp.frequency or ""}
+        unit_info = {"code": unit.code, "name": unit.name}
+        res_id = res.id if res else None
+    values = (results_svc.current_values(app, res_id, org_code=actor.org_code) if res_id else
+              {"performed_by": actor.name})
+    return {"unit": unit_info, "year": year, "period": period, "period_sv": PERIOD_SV.get(period, period),
+            "point": point, "values": values, "result_id": res_id, "assessments": ASSESSMENTS,
+            "labels": results_svc.FORM_LABELS}
+
+
+def submit_result(app: App, actor: Actor, unit_code: str, year: int, period: str, code: str,
+                  values: dict[str, Any], reason: str | None = None) -> results_svc.ImportReport:
+    with app.session() as s:
+        unit = _unit(app, s, actor, unit_code, "plan")
+        _point(s, actor, unit, year, code)
+    return results_svc.report_form(_as(app, actor), unit.code, year, period, code, values, reason=reason,
+                                   org_code=actor.org_code, may=_may_report(actor))
+
+
+def upload_results(app: App, actor: Actor, filename: str, content: bytes,
+                   reason: str | None = None) -> results_svc.ImportReport:
+    """An Excel (or CSV) file of results, as `results import`: every row checked, all or nothing; a row
+    for a kontrollpunkt the person may not report is an error like any other."""
+    _reporter(actor)
+    if len(content) > MAX_RESULT_FILE:
+        raise UserError(f"Filen {filename} är {len(content) / 1024 / 1024:.1f} MB; den får vara högst "
+                        f"{MAX_RESULT_FILE // (1024 * 1024)} MB.")
+    name = Path(filename or "resultat.xlsx").name
+    with tempfile.TemporaryDirectory(prefix="ikcheck-upload-") as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(content)
+        return results_svc.import_files(_as(app, actor), [path], reason=reason, org_code=actor.org_code,
+                                        may=_may_report(actor))
+
+
+def approve_result(app: App, actor: Actor, result_id: int, override: str | None = None) -> results_svc.ImportReport:
+    """Godkänd av: the person approves a result they did not perform (or says why they must)."""
+    with app.session() as s:
+        row = s.execute(select(ControlResult, ControlPoint, ControlPlan)
+                        .join(ControlPoint, ControlPoint.id == ControlResult.control_point_id)
+                        .join(ControlPlan, ControlPlan.id == ControlPoint.plan_id)
+                        .where(ControlResult.id == result_id, ControlResult.org_id == actor.org_id)).first()
+        if row is None:
+            raise NotFound("Resultatet finns inte.")
+        _res, cp, plan = row
+        require(actor, "view", Resource("result", plan.org_id, plan.unit_id, cp.owner))
+        require(actor, "approve", Resource("result", plan.org_id, plan.unit_id, cp.owner))
+    return results_svc.approve(_as(app, actor), result_id, actor.name, override=override, org_code=actor.org_code,
+                               may=lambda unit, owner: access.can(actor, "approve",
+                                                                  Resource("result", unit.org_id, unit.id, owner)))
+
+
+def current_result_id(app: App, result_id: int) -> int | None:
+    """The current version of the result `result_id` is a version of (after a correction or approval)."""
+    with app.session() as s:
+        res = s.get(ControlResult, result_id)
+        if res is None:
+            return None
+        return s.scalar(select(ControlResult.id).where(ControlResult.lineage_id == res.lineage_id,
+                                                       ControlResult.period == res.period,
+                                                       ControlResult.is_current.is_(True)))
+
+
+# --- åtgärder ------------------------------------------------------------------------------------
+
+def _action(app: App, actor: Actor, code: str) -> Action:
+    with app.session() as s:
+        a = s.scalar(select(Action).where(Action.org_id == actor.org_id, Action.code == code))
+        if a is None:
+            raise NotFound("Åtgärden finns inte.")
+        require(actor, "view", Resource("action", a.org_id, a.unit_id, a.owner))
+        require(actor, "update", Resource("action", a.org_id, a.unit_id, a.owner))
+        return a
+
+
+def update_action(app: App, actor: Actor, code: str, *, status: str | None, comment: str | None,
+                  date: str | None) -> list[str]:
+    """A new status with a comment, dated (default today); klar needs a comment saying what was done."""
+    _action(app, actor, code)
+    status = (status or "").strip() or None
+    comment = (comment or "").strip() or None
+    date = (date or "").strip() or None
+    if status == "klar":
+        if not comment:
+            raise UserError("Beskriv hur åtgärden genomförts i kommentaren när den stängs som klar.")
+        return actions_svc.close(_as(app, actor), code, comment, date=date, org_code=actor.org_code)
+    if status is None and comment is None:
+        raise UserError("Välj en ny status eller skriv en kommentar.")
+    return actions_svc.update(_as(app, actor), code, status=status, comment=comment, date=date,
+                              org_code=actor.org_code)
+
+
+def may_update_action(actor: Actor, unit_id: int, owner: str | None) -> bool:
+    return access.can(actor, "update", Resource("action", actor.org_id, unit_id, owner))
+
+
+# --- the plan: derive, adjust the draft, decide, revise -------------------------------------------
+
+def _plan_unit(app: App, actor: Actor, unit_code: str, action: str) -> Unit:
+    with app.session() as s:
+        unit = _unit(app, s, actor, unit_code, "plan")
+    require(actor, action, Resource("plan", unit.org_id, unit.id))
+    return unit
+
+
+def may_plan(actor: Actor, unit_id: int, action: str) -> bool:
+    return access.can(actor, action, Resource("plan", actor.org_id, unit_id))
+
+
+def derive_plan(app: App, actor: Actor, unit_code: str, year: int, replace: bool = False) -> planning.DeriveResult:
+    unit = _plan_unit(app, actor, unit_code, "edit")
+    return planning.derive(_as(app, actor), unit.code, year, replace=replace, org_code=actor.org_code)
+
+
+EDIT_FIELDS = {"title": "Kontrollmoment", "method": "Metod", "sample_size": "Omfattning", "frequency": "Frekvens",
+               "owner": "Kontrollansvarig", "reporting": "Rapportering"}
+
+
+def edit_point(app: App, actor: Actor, unit_code: str, year: int, code: str, *, accept: bool = False,
+               reject: str | None = None, fields: dict[str, str] | None = None) -> list[planning.Finding]:
+    """One change to a draft's kontrollpunkt: accept it, reject it (with a reason), or edit its fields
+    (text as typed; an empty field stays as it was)."""
+    unit = _plan_unit(app, actor, unit_code, "edit")
+    acting = _as(app, actor)
+    if reject is not None:
+        return planning.reject(acting, unit.code, year, code, reject, org_code=actor.org_code)
+    if accept:
+        return planning.accept(acting, unit.code, year, [code], org_code=actor.org_code)
+    changes: dict[str, Any] = {}
+    for key, label in EDIT_FIELDS.items():
+        value = (fields or {}).get(key)
+        if value is None or not str(value).strip():
+            continue
+        value = str(value).strip()
+        if key == "sample_size":
+            if not value.isdigit():
+                raise UserError(f"{label}: {value!r} är inget heltal (antal att granska, minst 1).")
+            value = int(value)
+        changes[key] = value
+    if not changes:
+        raise UserError("Ingenting att ändra.")
+    current = planning.show(app, unit.code, year, org_code=actor.org_code)
+    line = next((ln for ln in current["lines"] + current["rejected"] if ln["kod"] == code), None)
+    if line is None:
+        raise NotFound("Kontrollpunkten finns inte i utkastet.")
+    same = {"title": line["kontrollmoment"], "method": line["metod"], "sample_size": line["omfattning"],
+            "frequency": line["frekvens"], "owner": line["ansvarig"], "reporting": line["rapportering"]}
+    changes = {k: v for k, v in changes.items() if str(v) != str(same[k] or "")}
+    if not changes:
+        raise UserError("Ingenting att ändra: fälten har redan de värdena.")
+    return planning.edit(acting, unit.code, year, code, changes, org_code=actor.org_code)
+
+
+def accept_all(app: App, actor: Actor, unit_code: str, year: int) -> list[planning.Finding]:
+    unit = _plan_unit(app, actor, unit_code, "edit")
+    return planning.accept(_as(app, actor), unit.code, year, org_code=actor.org_code)
+
+
+def override_finding(app: App, actor: Actor, unit_code: str, year: int, key: str,
+                     reason: str) -> list[planning.Finding]:
+    unit = _plan_unit(app, actor, unit_code, "edit")
+    return planning.override(_as(app, actor), unit.code, year, key, reason, org_code=actor.org_code)
+
+
+def plan_findings(app: App, actor: Actor, unit_code: str, year: int) -> list[dict]:
+    """Planvalidering on the draft, blocking first, each with the kontrollpunkt it is about."""
+    with app.session() as s:
+        unit = _unit(app, s, actor, unit_code, "plan")
+        plan = planning.latest(s, unit, year)
+        org = _org(app, s, actor)
+        codes = {("control_point", cp.id): cp.code for cp in plan.points}
+        by_ks = {cp.ks_code: cp.code for cp in plan.points if cp.ks_code}
+        # a KS-krav missing from the plan is fixed at its kontrollpunkt (accept it again), if it has one
+        codes |= {("ks_requirement", r.id): by_ks[r.code] for r in planning.ks_requirements(app, s, org, year)
+                  if r.code in by_ks}
+    found = planning.findings(app, unit.code, year, org_code=actor.org_code)
+    out = [{"key": f.key, "rule": f.rule_id, "blocking": f.blocking, "message": f.message,
+            "overridden": f.overridden, "point": codes.get((f.subject_type, f.subject_id))} for f in found]
+    return sorted(out, key=lambda f: (not (f["blocking"] and not f["overridden"]), f["point"] or "", f["rule"]))
+
+
+def decide_plan(app: App, actor: Actor, unit_code: str, year: int, date: str, paragraph: str, dnr: str) -> int:
+    unit = _plan_unit(app, actor, unit_code, "decide")
+    plan = planning.decide(_as(app, actor), unit.code, year, date, paragraph, dnr, org_code=actor.org_code)
+    return plan.version
+
+
+def revise_plan(app: App, actor: Actor, unit_code: str, year: int, reason: str) -> int:
+    unit = _plan_unit(app, actor, unit_code, "edit")
+    return planning.revise(_as(app, actor), unit.code, year, reason, org_code=actor.org_code)
+
+
+# --- reports ---------------------------------------------------------------------------------------
+
+def may_submit(actor: Actor, unit_id: int) -> bool:
+    return access.can(actor, "submit", Resource("report", actor.org_id, unit_id))
+
+
+def submit_report(app: App, actor: Actor, unit_code: str, year: int, kind: str, date: str | None = None) -> dict:
+    """The nämnd's report frozen and sent to KS (as `report submit`): a PDF with its content hash."""
+    if kind not in ("halvar", "ar"):
+        raise NotFound("Rapporten finns inte.")
+    with app.session() as s:
+        unit = _unit(app, s, actor, unit_code, "report")
+        if planning.decided_plan(s, unit, year) is None:
+            raise UserError(f"{unit.name} har ingen beslutad plan för {year}, så ingen rapport att lämna in.")
+    require(actor, "submit", Resource("report", unit.org_id, unit.id))
+    return reports_out.submit(_as(app, actor), unit.code, year, kind, out_dir=archive_dir(app), date=date,
+                              org_code=actor.org_code)
+
+
+def archive_dir(app: App) -> Path:
+    """Where the web app keeps the reports it submits: `[web] archive_dir`, else beside a SQLite
+    database, else in the user's data folder (the record keeps the file's path and content hash)."""
+    configured = app.settings.web.get("archive_dir")
+    url = app.settings.database_url
+    if configured:
+        base = Path(configured).expanduser()
+    elif url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        base = Path(url.removeprefix("sqlite:///")).parent / "inlamnade-rapporter"
+    else:
+        base = default_database_path().parent / "inlamnade-rapporter"
+    base.mkdir(parents=True, exist_ok=True)
+    return base
