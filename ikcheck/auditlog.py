@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from ikcheck import anchor, planning
+from ikcheck import anchor, evidence, planning
 from ikcheck.app import App
 from ikcheck.errors import UserError
 from ikcheck.store import audit, coverage
@@ -22,6 +22,7 @@ def verify(app: App, anchors: list[Path] | None = None, public_key: Path | None 
     with app.session() as s:
         result = audit.verify(s, verifier, found)
         planning.check_decided_plans(s, result.problems)
+        evidence.check_contents(s, result.problems)
         return result
 
 

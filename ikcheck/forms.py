@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ikcheck import access, actions as actions_svc, planning, results as results_svc
+from ikcheck import access, actions as actions_svc, evidence, planning, results as results_svc
 from ikcheck.accounts import Actor
 from ikcheck.access import Resource
 from ikcheck.app import App
@@ -27,7 +27,7 @@ from ikcheck.reporting import reports as reports_out
 from ikcheck.store.models import Action, ControlPlan, ControlPoint, ControlResult, Unit
 from ikcheck.workbooks.results import ASSESSMENTS
 
-MAX_RESULT_FILE = 25 * 1024 * 1024
+MAX_RESULT_FILE = evidence.MAX_BYTES  # a results file, as an underlag
 
 
 def _as(app: App, actor: Actor) -> App:
@@ -133,12 +133,56 @@ def result_form(app: App, actor: Actor, unit_code: str, year: int, period: str, 
 
 
 def submit_result(app: App, actor: Actor, unit_code: str, year: int, period: str, code: str,
-                  values: dict[str, Any], reason: str | None = None) -> results_svc.ImportReport:
+                  values: dict[str, Any], reason: str | None = None,
+                  files: list[tuple[str, bytes]] | None = None) -> int | None:
+    """The form's result, and its underlag: every file is checked before anything is stored (a wrong
+    file refuses the whole form). Returns the current result's id."""
+    files = [(n, c) for n, c in files or [] if n or c]
+    for name, content in files:
+        evidence.detect(name, content)
     with app.session() as s:
         unit = _unit(app, s, actor, unit_code, "plan")
-        _point(s, actor, unit, year, code)
-    return results_svc.report_form(_as(app, actor), unit.code, year, period, code, values, reason=reason,
-                                   org_code=actor.org_code, may=_may_report(actor))
+        plan, cp = _point(s, actor, unit, year, code)
+        point_id = cp.id
+    results_svc.report_form(_as(app, actor), unit.code, year, period, code, values, reason=reason,
+                            org_code=actor.org_code, may=_may_report(actor))
+    with app.session() as s:
+        res = results_svc.plan_results(s, plan).get((point_id, period))
+        res_id = res.id if res else None
+    if files and res_id:
+        evidence.attach(_as(app, actor), res_id, files, org_code=actor.org_code)
+    return res_id
+
+
+def _result_of(s, actor: Actor, result_id: int):
+    row = s.execute(select(ControlResult, ControlPoint, ControlPlan)
+                    .join(ControlPoint, ControlPoint.id == ControlResult.control_point_id)
+                    .join(ControlPlan, ControlPlan.id == ControlPoint.plan_id)
+                    .where(ControlResult.id == result_id, ControlResult.org_id == actor.org_id)).first()
+    if row is None:
+        raise NotFound("Resultatet finns inte.")
+    res, cp, plan = row
+    require(actor, "view", Resource("result", plan.org_id, plan.unit_id, cp.owner))
+    return res, cp, plan
+
+
+def attach_evidence(app: App, actor: Actor, result_id: int, files: list[tuple[str, bytes]]) -> list[int]:
+    """More underlag on a reported result, by whoever may report its kontrollpunkt."""
+    with app.session() as s:
+        _res, cp, plan = _result_of(s, actor, result_id)
+        require(actor, "report", Resource("point", plan.org_id, plan.unit_id, cp.owner))
+    files = [(n, c) for n, c in files if n or c]
+    if not files:
+        raise UserError("Välj en fil att bifoga.")
+    return evidence.attach(_as(app, actor), result_id, files, org_code=actor.org_code)
+
+
+def evidence_file(app: App, actor: Actor, evidence_id: int):
+    """An underlag's bytes, for someone who may see its result."""
+    ev, content = evidence.content_of(app, evidence_id, org_code=actor.org_code)
+    with app.session() as s:
+        _result_of(s, actor, ev.result_id)
+    return ev, content
 
 
 def upload_results(app: App, actor: Actor, filename: str, content: bytes,
@@ -160,14 +204,7 @@ def upload_results(app: App, actor: Actor, filename: str, content: bytes,
 def approve_result(app: App, actor: Actor, result_id: int, override: str | None = None) -> results_svc.ImportReport:
     """Godkänd av: the person approves a result they did not perform (or says why they must)."""
     with app.session() as s:
-        row = s.execute(select(ControlResult, ControlPoint, ControlPlan)
-                        .join(ControlPoint, ControlPoint.id == ControlResult.control_point_id)
-                        .join(ControlPlan, ControlPlan.id == ControlPoint.plan_id)
-                        .where(ControlResult.id == result_id, ControlResult.org_id == actor.org_id)).first()
-        if row is None:
-            raise NotFound("Resultatet finns inte.")
-        _res, cp, plan = row
-        require(actor, "view", Resource("result", plan.org_id, plan.unit_id, cp.owner))
+        _res, cp, plan = _result_of(s, actor, result_id)
         require(actor, "approve", Resource("result", plan.org_id, plan.unit_id, cp.owner))
     return results_svc.approve(_as(app, actor), result_id, actor.name, override=override, org_code=actor.org_code,
                                may=lambda unit, owner: access.can(actor, "approve",

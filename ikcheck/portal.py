@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import func, select
 
-from ikcheck import access, actions as actions_svc, auditlog, planning, query, register, trace as trace_svc
+from ikcheck import access, actions as actions_svc, auditlog, evidence, planning, query, register, trace as trace_svc
 from ikcheck.accounts import Actor, list_users
 from ikcheck.access import Resource
 from ikcheck.app import App
@@ -424,6 +424,7 @@ def result_page(app: App, actor: Actor, result_id: int) -> dict:
                 "assessment": res.assessment or "", "comment": res.comment or "", "performed_by": res.performed_by or "",
                 "reported_by": res.reported_by, "reported_at": res.reported_at, "actions": acts, "versions": versions,
                 "approved_by": res.approved_by or "", "current": res.is_current,
+                "evidence": evidence.listed(s, res),
                 "may_approve": bool(res.is_current and res.performed and not res.approved_by and access.can(
                     actor, "approve", Resource("result", res.org_id, plan.unit_id, cp.owner))),
                 "self_approval": (res.performed_by or "").strip().casefold() == actor.name.strip().casefold(),

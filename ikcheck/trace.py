@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from ikcheck import evidence
 from ikcheck.app import App
 from ikcheck.calendar import today
 from ikcheck.errors import NotFound, UserError
@@ -143,6 +144,10 @@ def _result(s: Session, org: Organisation, res: ControlResult) -> dict:
     if batch:
         back.append({"kind": "fil", "id": f"batch:{batch.id}", "text": f"{batch.filename}",
                      "details": f"sha256 {batch.content_hash}, inläst {batch.imported_at:%Y-%m-%d %H:%M} av {batch.imported_by}"})
+    for e in evidence.listed(s, res):
+        back.append({"kind": "underlag", "id": f"evidence:{e['id']}", "text": f"{e['filnamn']} ({e['typ']})",
+                     "details": f"sha256 {e['kontrollsumma']}, {e['storlek']} byte, bifogat "
+                                f"{e['bifogad']:%Y-%m-%d %H:%M} av {e['av']}"})
     prev = res.supersedes_id
     while prev:
         old = s.get(ControlResult, prev)

@@ -31,9 +31,11 @@ from sqlalchemy.orm import Session
 from ikcheck.store.models import AuditRow, Base
 
 SEAL_ACTION = "spara rader"
-# the log itself, and the web app's short-lived security state (sessions, throttling, SSO state)
+# the log itself, and the web app's short-lived security state (sessions, throttling, SSO state); and
+# evidence files' bytes, whose key is their own SHA-256 (audit verify recomputes it), held by the
+# covered evidence rows
 NOT_COVERED = {"audit_event", "audit_head", "audit_row", "alembic_version", "web_session", "login_attempt",
-               "login_state"}
+               "login_state", "evidence_content"}
 GROUPED = {"conclusion": "run_id"}  # table -> the column its rows are covered by, together
 
 # what a revisor reads in a message: the row, in Swedish
@@ -43,7 +45,7 @@ ENTITY_SV = {
     "ks_requirement": "KS-kravet", "control_plan": "Planen", "control_point": "Kontrollpunkten",
     "control_result": "Kontrollresultatet", "action": "Åtgärden", "action_change": "Statusändringen",
     "rule_run": "Regelkörningen", "conclusion": "Slutsatserna från regelkörningen", "report_record": "Rapportposten",
-    "account": "Kontot",
+    "account": "Kontot", "evidence": "Underlaget",
 }
 FIELD_SV = {
     "likelihood": "sannolikhet", "impact": "konsekvens", "score": "riskvärde", "level": "risknivå",

@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
+    LargeBinary,
     JSON,
     Boolean,
     Date,
@@ -418,6 +419,32 @@ class ReportRecord(Base):
     submitted_at: Mapped[dt.date | None] = mapped_column(Date)
     submitted_by: Mapped[str | None] = mapped_column(String(200))
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("report_record.id"))
+
+
+class Evidence(Base):
+    """A file attached to a control result as underlag (a stickprovslista, a PDF): its name as uploaded,
+    the type its content showed, and the SHA-256 of the content, which lives in evidence_content. The
+    row is under the audit log; the content is checked against the hash by `audit verify`."""
+
+    __tablename__ = "evidence"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("control_result.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), ForeignKey("evidence_content.sha256"), index=True)
+    added_by: Mapped[str] = mapped_column(String(200))
+    added_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class EvidenceContent(Base):
+    """A file's bytes, once however many results it is attached to (content-addressed: the key is the
+    SHA-256 of the content), in the database so that several app hosts share nothing else."""
+
+    __tablename__ = "evidence_content"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class AuditEvent(Base):

@@ -100,6 +100,8 @@ def _env(app: App) -> Environment:
     env.filters["yesno"] = lambda v: "" if v is None else ("ja" if v else "nej")
     env.filters["n"] = lambda n, one, many: f"{n} {one if n == 1 else many}"
     env.filters["trace_links"] = trace_links
+    env.filters["filesize"] = lambda n: (f"{n} byte" if n < 1024 else f"{n / 1024:.0f} kB" if n < 1024 * 1024
+                                         else f"{n / 1024 / 1024:.1f} MB".replace(".", ","))
     env.globals["urlencode"] = urlencode
     env.globals["quote"] = quote
     return env

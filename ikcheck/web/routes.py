@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -292,6 +292,7 @@ NOTICES = {
     "accepterade": "Förslagen är accepterade.", "punkt": "Kontrollpunkten är ändrad.",
     "asidosatt": "Fyndet är åsidosatt med skäl.", "beslutad": "Nämndens beslut är registrerat; planen är fryst.",
     "reviderad": "En ny version av planen är påbörjad.", "inlamnad": "Rapporten är inlämnad till KS.",
+    "underlag": "Underlaget är bifogat.",
 }
 
 
@@ -369,10 +370,34 @@ def result_submit(ctx: Ctx) -> Response:
     values = {k: _field(ctx, k) for k in forms.results_svc.FORM_FIELDS}
     reason = _field(ctx, "reason")
     try:
-        forms.submit_result(ctx.app, ctx.actor, unit, year, period, code, values, reason or None)
+        forms.submit_result(ctx.app, ctx.actor, unit, year, period, code, values, reason or None, _files(ctx, "underlag"))
     except ValidationFailed as e:
         return result_form(ctx, errors=_problems(e, FORM_LABELS, "performed"), values=values, reason=reason)
+    except UserError as e:  # an underlag refused: nothing of the form was stored
+        return result_form(ctx, errors=[("underlag", str(e))], values=values, reason=reason)
     return _done(f"/resultat/rapportera?ar={year}&period={period}", "resultat")
+
+
+def _files(ctx: Ctx, name: str) -> list[tuple[str, bytes]]:
+    return [(f.filename, f.file.read()) for f in ctx.form.getlist(name) if getattr(f, "filename", None)]
+
+
+def result_attach(ctx: Ctx) -> Response:
+    rid = ctx.path_int("id")
+    try:
+        forms.attach_evidence(ctx.app, ctx.actor, rid, _files(ctx, "underlag"))
+    except UserError as e:
+        return _refused(result_page(ctx, errors=[("underlag", str(e))]))
+    return _done(f"/resultat/{rid}", "underlag", anchor="underlag-rubrik")
+
+
+def evidence_download(ctx: Ctx) -> Response:
+    """Always a download, never shown in the browser: the file is whatever someone uploaded."""
+    ev, content = forms.evidence_file(ctx.app, ctx.actor, ctx.path_int("id"))
+    ascii_name = ev.filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "")
+    return Response(content, media_type=ev.media_type, headers={
+        "content-disposition": f"attachment; filename=\"{ascii_name}\"; filename*=utf-8''{quote(ev.filename)}",
+        "content-security-policy": "default-src 'none'; sandbox", "cache-control": "private, no-store"})
 
 
 def result_approve(ctx: Ctx) -> Response:
@@ -527,6 +552,8 @@ ROUTES: list[R] = [
     R("/resultat/rapportera/{unit}/{year}/{period}/{code}", result_submit, ("POST",)),
     R("/resultat/{id}", result_page),
     R("/resultat/{id}/godkann", result_approve, ("POST",)),
+    R("/resultat/{id}/underlag", result_attach, ("POST",)),
+    R("/underlag/{id}", evidence_download),
     R("/atgarder", action_list),
     R("/atgarder/{code}", action_page),
     R("/atgarder/{code}", action_update, ("POST",)),
