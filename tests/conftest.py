@@ -170,3 +170,19 @@ def web_db(_template, tmp_path_factory):
         demo.run_demo(settings, directory / "andraby", database=url, kommun=("andraby", "Andraby kommun"))
         dispose_all()
         yield url, directory
+
+
+@pytest.fixture(scope="module")
+def journey_db(web_db, tmp_path_factory):
+    """A copy of the web demo (Exempelby and Andraby) for tests that write, one per module: Socialnämnden
+    has held its workshops for 2026 and 2027, and decided its 2026 plan, in which the demo
+    kontrollansvarig (Enhetschef barn och unga) owns SN-2026-K02; the 2027 plan is for the browser to
+    derive."""
+    from tests.web_support import prepare_years
+
+    url, _ = web_db
+    directory = tmp_path_factory.mktemp("journey")
+    with copy_of(url, directory) as copy:
+        prepare_years(copy, directory)
+        dispose_all()
+        yield copy, directory

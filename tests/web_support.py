@@ -21,3 +21,37 @@ def login(client: TestClient, username: str, password: str = DEMO_PASSWORD):
     page = client.get("/logga-in")
     return client.post("/logga-in", data={"username": username, "password": password, "csrf": csrf_of(page.text),
                                           "nasta": "/"}, follow_redirects=False)
+
+
+OWN = "Enhetschef barn och unga"  # the demo kontrollansvarig's befattning
+
+
+def prepare_years(url: str, directory, unit: str = "SN", org: str = "exempelby") -> None:
+    """Workshops for 2026 and 2027 (two participants, the demo's agreed scores), and the 2026 plan
+    derived, one kontrollpunkt given to the demo kontrollansvarig, accepted and decided: through the
+    same services the CLI uses, on the story's dates."""
+    import datetime as dt
+    from pathlib import Path
+
+    from ikcheck import planning, workshop, yamlsrc
+    from ikcheck.app import App
+    from ikcheck.calendar import clock_at
+    from ikcheck.config import load_settings
+    from ikcheck.demo import DEMO_YEAR, PARTICIPANTS, fill_workshop
+
+    app = App(load_settings(url, "testare"))
+    risks = app.settings.riskregister_dir / "demo" / "risker.yaml"
+    agreed = {(i["unit"], i["title"]): i["scores"][DEMO_YEAR] for i in yamlsrc.load(risks)["risks"]}
+    for year, held in ((2026, "2025-09-18"), (2027, "2026-09-17")):
+        with clock_at(dt.datetime.fromisoformat(f"{held}T10:00:00")):
+            blanks = workshop.template(app, unit, year, Path(directory) / f"ws-{unit}-{year}.xlsx", participants=2,
+                                       org_code=org)
+            for path, name in zip(blanks, PARTICIPANTS):
+                fill_workshop(path, unit, name, agreed, off=False)
+            workshop.import_files(app, blanks, org_code=org, held_on=dt.date.fromisoformat(held))
+    with clock_at(dt.datetime(2025, 10, 20, 10)):
+        planning.derive(app, unit, 2026, org_code=org)
+        planning.edit(app, unit, 2026, f"{unit}-2026-K02", {"owner": OWN}, org_code=org)
+        planning.accept(app, unit, 2026, org_code=org)
+    with clock_at(dt.datetime(2025, 11, 21, 10)):
+        planning.decide(app, unit, 2026, "2025-11-20", "§ 88", "SN 2025/301", org_code=org)

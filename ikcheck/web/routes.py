@@ -339,6 +339,8 @@ def upload_results(ctx: Ctx) -> Response:
         return my_controls(ctx, errors=[("fil", "Välj en fil att läsa in.")], status=400)
     try:
         report = forms.upload_results(ctx.app, ctx.actor, f.filename, f.file.read(), _field(ctx, "skal") or None)
+    except (Forbidden, NotFound):
+        raise
     except UserError as e:
         rows = [{"fil": p.file or f.filename, "blad": p.sheet or "", "rad": p.row or p.line or "",
                  "kolumn": p.column or "", "fel": p.message, "förväntat": p.expected or ""} for p in e.problems]
@@ -371,6 +373,8 @@ def result_submit(ctx: Ctx) -> Response:
     reason = _field(ctx, "reason")
     try:
         forms.submit_result(ctx.app, ctx.actor, unit, year, period, code, values, reason or None, _files(ctx, "underlag"))
+    except (Forbidden, NotFound):
+        raise
     except ValidationFailed as e:
         return result_form(ctx, errors=_problems(e, FORM_LABELS, "performed"), values=values, reason=reason)
     except UserError as e:  # an underlag refused: nothing of the form was stored
@@ -386,6 +390,8 @@ def result_attach(ctx: Ctx) -> Response:
     rid = ctx.path_int("id")
     try:
         forms.attach_evidence(ctx.app, ctx.actor, rid, _files(ctx, "underlag"))
+    except (Forbidden, NotFound):
+        raise
     except UserError as e:
         return _refused(result_page(ctx, errors=[("underlag", str(e))]))
     return _done(f"/resultat/{rid}", "underlag", anchor="underlag-rubrik")
@@ -404,6 +410,8 @@ def result_approve(ctx: Ctx) -> Response:
     rid = ctx.path_int("id")
     try:
         forms.approve_result(ctx.app, ctx.actor, rid, _field(ctx, "undantag") or None)
+    except (Forbidden, NotFound):
+        raise
     except UserError as e:
         return _refused(result_page(ctx, errors=_problems(e, {"undantag": "Godkänd av"}, "undantag")))
     return _done(f"/resultat/{forms.current_result_id(ctx.app, rid) or rid}", "godkant")
@@ -414,6 +422,8 @@ def action_update(ctx: Ctx) -> Response:
     try:
         forms.update_action(ctx.app, ctx.actor, code, status=_field(ctx, "status"), comment=_field(ctx, "kommentar"),
                             date=_field(ctx, "datum"))
+    except (Forbidden, NotFound):
+        raise
     except UserError as e:
         return _refused(action_page(ctx, errors=[("status", str(e))]))
     return _done(f"/atgarder/{code}", "atgard")
@@ -428,6 +438,8 @@ def plan_derive(ctx: Ctx) -> Response:
     unit, year, path = _plan_path(ctx)
     try:
         forms.derive_plan(ctx.app, ctx.actor, unit, year, replace=_field(ctx, "ersatt") == "ja")
+    except (Forbidden, NotFound):
+        raise
     except UserError as e:
         return web(ctx).error(ctx, 400, "Planutkastet kunde inte tas fram", str(e))
     return _done(path, "utkast")
@@ -471,6 +483,8 @@ def point_submit(ctx: Ctx) -> Response:
             forms.edit_point(ctx.app, ctx.actor, unit, year, code, accept=True)
         else:
             forms.edit_point(ctx.app, ctx.actor, unit, year, code, fields=values)
+    except (Forbidden, NotFound):
+        raise
     except UserError as e:
         return point_form(ctx, errors=[("title" if what == "spara" else "skal", str(e))], values=values)
     return _done(path, "punkt", anchor=f"punkt-{code}")
@@ -481,6 +495,8 @@ def plan_override(ctx: Ctx) -> Response:
     key = _field(ctx, "fynd")
     try:
         forms.override_finding(ctx.app, ctx.actor, unit, year, key, _field(ctx, "skal"))
+    except (Forbidden, NotFound):
+        raise
     except UserError as e:
         return _refused(plan_page(ctx, errors=[("skal-" + key.replace(":", "-"), str(e))]))
     return _done(path, "asidosatt")
@@ -494,6 +510,8 @@ def plan_decide(ctx: Ctx) -> Response:
         try:
             forms.decide_plan(ctx.app, ctx.actor, unit, year, _field(ctx, "datum"), _field(ctx, "paragraf"),
                               _field(ctx, "dnr"))
+        except (Forbidden, NotFound):
+            raise
         except UserError as e:
             errors = [("datum" if "datum" in e.message.lower() else "beslut", e.message)]
             errors += [("beslut", p.message) for p in e.problems]
@@ -516,6 +534,8 @@ def report_submit(ctx: Ctx) -> Response:
     year = ctx.path_int("year")
     try:
         forms.submit_report(ctx.app, ctx.actor, p["unit"], year, p["kind"], _field(ctx, "datum") or None)
+    except (Forbidden, NotFound):
+        raise
     except UserError as e:
         return web(ctx).error(ctx, 400, "Rapporten kunde inte lämnas in", str(e))
     return _done(f"/rapporter?ar={year}", "inlamnad")

@@ -1,0 +1,300 @@
+"""The web app's writing side in-process (the ASGI app, no server), on a copy of the demo of its own:
+results by form and by Excel file under the import's own rules, underlag refused or kept, approval by
+a second person, åtgärder, and that no role writes what access.can does not allow."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+
+import pikepdf
+import pytest
+from sqlalchemy import func, select
+from starlette.testclient import TestClient
+
+from ikcheck import auditlog, results
+from ikcheck.app import App
+from ikcheck.config import load_settings
+from ikcheck.store.models import AuditEvent, ControlResult, Evidence, EvidenceContent
+from ikcheck.web import create_app
+from tests.web_support import OWN, csrf_of, login
+
+FORM = "/resultat/rapportera/SN/2026/halvar/SN-2026-K02"  # the demo kontrollansvarig's own
+OTHERS = "/resultat/rapportera/SN/2026/halvar/SN-2026-K01"  # Enhetschef försörjningsstöd's
+
+
+@pytest.fixture(scope="module")
+def web(journey_db):
+    url, directory = journey_db
+    app = App(load_settings(url, "testare"))
+    return app, create_app(app), directory
+
+
+def client(web, role: str) -> TestClient:
+    c = TestClient(web[1])
+    assert login(c, role).status_code == 303, role
+    return c
+
+
+def counts(app: App) -> dict[str, int]:
+    with app.session() as s:
+        return {"results": s.scalar(select(func.count()).select_from(ControlResult)),
+                "evidence": s.scalar(select(func.count()).select_from(Evidence)),
+                "content": s.scalar(select(func.count()).select_from(EvidenceContent)),
+                "events": s.scalar(select(func.count()).select_from(AuditEvent))}
+
+
+def text_of(r) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", r.text))
+
+
+GOOD = {"performed": "ja", "date": "2026-06-12", "examined": "15", "deviations": "0", "performed_by": "Erik Holm"}
+
+
+def test_the_form_and_a_file_are_held_to_the_same_rules(web, tmp_path):
+    app, _, _ = web
+    k = client(web, "kontrollansvarig")
+    token = csrf_of(k.get(FORM).text)
+    before = counts(app)
+    bad = {**GOOD, "examined": "15", "deviations": "20"}
+    r = k.post(FORM, data={"csrf": token, **bad})
+    assert r.status_code == 400
+    assert "20 avvikelser men bara 15 granskade" in text_of(r)
+    assert 'href="#deviations"' in r.text and 'id="deviations" name="deviations"' in r.text
+    assert 'aria-invalid="true" aria-describedby="deviations-fel"' in r.text
+    # the same row in a CSV file: the same message, from the same check
+    path = tmp_path / "resultat.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, delimiter=";")
+        w.writerow(["Enhet", "Kontrollpunkt", "Period", "Utförd", "Datum", "Antal granskade", "Antal avvikelser",
+                    "Bedömning", "Utförd av", "Godkänd av"])
+        w.writerow(["SN", "SN-2026-K02", "halvår", "ja", "2026-06-12", "15", "20", "", "Erik Holm", ""])
+    with pytest.raises(results.ValidationFailed) as exc:
+        results.import_files(app, [path], org_code="exempelby")
+    assert any("20 avvikelser men bara 15 granskade" in p.message for p in exc.value.problems)
+    assert counts(app) == before  # nothing stored by either
+
+
+def test_a_kontrollansvarig_reports_only_their_own(web):
+    app, _, _ = web
+    k = client(web, "kontrollansvarig")
+    token = csrf_of(k.get(FORM).text)
+    before = counts(app)
+    assert k.get(OTHERS).status_code == 403
+    assert k.post(OTHERS, data={"csrf": token, **GOOD}).status_code == 403
+    listed = k.get("/resultat/rapportera?ar=2026&period=halvar").text
+    assert "SN-2026-K02" in listed and "SN-2026-K01" not in listed
+    assert counts(app) == before
+
+
+def test_an_excel_upload_with_a_row_not_theirs_or_bad_shows_the_rows_and_stores_nothing(web, tmp_path):
+    app, _, _ = web
+    k = client(web, "kontrollansvarig")
+    page = k.get("/resultat/rapportera?ar=2026&period=halvar")
+    token = csrf_of(page.text)
+    path = results.template(app, "SN", 2026, "halvar", tmp_path / "mall.xlsx", org_code="exempelby")
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path)
+    ws = wb["Resultat"]
+    head = {ws.cell(1, c).value: c for c in range(1, ws.max_column + 1)}
+    rows = {ws.cell(r, 1).value: r for r in range(2, ws.max_row + 1)}
+    for code, values in (("SN-2026-K02", ["ja", "2026-06-10", 15, 1, "", "Erik Holm", ""]),
+                         ("SN-2026-K01", ["ja", "2026-06-11", 15, 0, "", "Erik Holm", ""])):
+        for header, v in zip(["Utförd (ja/nej)", "Datum", "Antal granskade", "Antal avvikelser", "Bedömning",
+                              "Utförd av", "Godkänd av"], values):
+            ws.cell(rows[code], head[header], v)
+    wb.save(path)
+    before = counts(app)
+    r = k.post("/resultat/rapportera?ar=2026&period=halvar", data={"csrf": token},
+               files={"fil": ("mall.xlsx", path.read_bytes(), "application/octet-stream")})
+    assert r.status_code == 400
+    body = text_of(r)
+    assert "1 fel i filen – ingenting har sparats" in body
+    assert "kontrollpunkten SN-2026-K01 är inte din att rapportera" in body
+    assert re.search(rf"<td>mall.xlsx</td><td>Resultat</td><td class=\"num\">{rows['SN-2026-K01']}</td>", r.text)
+    assert counts(app) == before
+
+
+def _encrypted_pdf(source: bytes, user: str = "hemligt") -> bytes:
+    """With a user password it cannot be opened; with only an owner password it opens but is encrypted."""
+    out = io.BytesIO()
+    with pikepdf.open(io.BytesIO(source)) as pdf:
+        pdf.save(out, encryption=pikepdf.Encryption(owner="ägare", user=user))
+    return out.getvalue()
+
+
+def _zip(names: list[str]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for n in names:
+            z.writestr(n, "x")
+    return out.getvalue()
+
+
+def _a_pdf(app: App, tmp_path) -> bytes:
+    from ikcheck.reporting import plan as plan_out
+
+    return plan_out.export(app, "SN", 2026, "pdf", tmp_path / "plan.pdf", org_code="exempelby").read_bytes()
+
+
+def test_underlag_of_the_wrong_kind_are_refused_and_nothing_is_stored(web, tmp_path):
+    app, _, _ = web
+    pdf = _a_pdf(app, tmp_path)
+    corpus = [  # (file name, content, what the refusal says)
+        ("stickprov.pdf", b"MZ\x90\x00\x03\x00\x00\x00 a Windows program renamed", "inte av en typ som tas emot"),
+        ("bild.png", b"<html><script>alert(1)</script></html>", "inte av en typ som tas emot"),
+        ("arkiv.docx", _zip(["readme.txt"]), "zip-fil men inget Excel- eller Word-dokument"),
+        ("gammal.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "äldre Office-format"),
+        ("hemlig.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600 + "EncryptionInfo".encode("utf-16-le"),
+         "lösenordsskyddad"),
+        ("skyddad.pdf", _encrypted_pdf(pdf), "lösenordsskyddad PDF"),
+        ("begransad.pdf", _encrypted_pdf(pdf, user=""), "krypterad PDF"),
+        ("trasig.pdf", pdf[:400], "går inte att läsa"),
+        ("tom.csv", b"", "är tom"),
+        ("stor.pdf", pdf + b"\x00" * (25 * 1024 * 1024), "högst 25 MB"),
+    ]
+    k = client(web, "kontrollansvarig")
+    token = csrf_of(k.get(FORM).text)
+    before = counts(app)
+    for name, content, said in corpus:
+        r = k.post(FORM, data={"csrf": token, **GOOD}, files=[("underlag", (name, content, "application/pdf"))])
+        assert r.status_code == 400, name
+        assert said in text_of(r) and name in text_of(r), (name, text_of(r)[:600])
+        assert counts(app) == before, name  # neither the result nor the file
+
+
+def test_underlag_kept_once_downloaded_as_attachment_traced_and_verified(web, tmp_path, cli):
+    app, _, directory = web
+    pdf = _a_pdf(app, tmp_path)
+    k = client(web, "kontrollansvarig")
+    token = csrf_of(k.get(FORM).text)
+    before = counts(app)
+    lista = "Ärende;Beslutsdatum;Avvikelse\n2026-014;2026-03-02;nej\n2026-031;2026-04-17;ja\n".encode()
+    r = k.post(FORM, data={"csrf": token, **{**GOOD, "deviations": "1"}}, follow_redirects=False,
+               files=[("underlag", ("stickprov.png", pdf, "image/png")), ("underlag", ("lista.csv", lista, "text/csv"))])
+    assert r.status_code == 303, text_of(r)[:800]
+    after = counts(app)
+    assert after["results"] == before["results"] + 1 and after["evidence"] == before["evidence"] + 2
+    with app.session() as s:
+        rid = s.scalar(select(Evidence.result_id).order_by(Evidence.id.desc()))
+    page = k.get(f"/resultat/{rid}")
+    links = re.findall(r'href="/underlag/(\d+)"', page.text)
+    assert len(links) == 2 and "stickprov.png.pdf" in page.text  # named for what it is
+    d = k.get(f"/underlag/{links[0]}")
+    assert d.content == pdf and d.headers["content-type"] == "application/pdf"
+    assert d.headers["content-disposition"].startswith("attachment;")
+    assert "sandbox" in d.headers["content-security-policy"]
+    # the same file on another result: one stored copy
+    k.post(FORM.replace("halvar", "helar"), data={"csrf": token, **{**GOOD, "date": "2026-11-20"}},
+           files=[("underlag", ("samma.pdf", pdf, "application/pdf"))])
+    assert counts(app)["content"] == after["content"]
+    assert counts(app)["evidence"] == after["evidence"] + 1
+    # another kommun cannot fetch it; the revisor sees it in the trace
+    other = client(web, "andraby-ks")
+    assert other.get(f"/underlag/{links[0]}").status_code == 404
+    assert "stickprov.png.pdf" in client(web, "revisor").get(f"/spara/result/{rid}").text
+    # audit verify finds a file changed behind ikcheck's back
+    assert auditlog.verify(app).problems == []
+    from sqlalchemy import update
+
+    with app.db.engine.begin() as conn:
+        conn.execute(update(EvidenceContent).values(content=b"%PDF-1.4 edited")
+                     .where(EvidenceContent.sha256 == select(Evidence.sha256).where(Evidence.id == int(links[1]))
+                            .scalar_subquery()))
+    res = cli("audit", "verify", db=app.settings.database_url)
+    assert res.code != 0 and "lista.csv" not in res.text and "har ändrats i databasen" in res.text
+
+
+def test_approval_by_a_second_person_never_by_the_one_who_performed_it(web):
+    app, _, _ = web
+    k = client(web, "kontrollansvarig")
+    form = "/resultat/rapportera/SN/2026/helar/SN-2026-K02"
+    token = csrf_of(k.get(form).text)
+    if "Skäl till rättelsen" in k.get(form).text:  # reported by an earlier test: a correction
+        r = k.post(form, data={"csrf": token, **GOOD, "date": "2026-11-21", "reason": "Nytt stickprov"},
+                   follow_redirects=False)
+    else:
+        r = k.post(form, data={"csrf": token, **GOOD, "date": "2026-11-21"}, follow_redirects=False)
+    assert r.status_code == 303
+    with app.session() as s:
+        rid = s.scalar(select(ControlResult.id).where(ControlResult.period == "helar", ControlResult.is_current.is_(True))
+                       .order_by(ControlResult.id.desc()))
+    before = counts(app)
+    r = k.post(f"/resultat/{rid}/godkann", data={"csrf": token})
+    assert r.status_code == 400 and "Erik Holm har utfört kontrollen och kan inte också godkänna den" in text_of(r)
+    assert counts(app) == before
+    c = client(web, "controller")
+    r = c.post(f"/resultat/{rid}/godkann", data={"csrf": csrf_of(c.get(f"/resultat/{rid}").text)},
+               follow_redirects=False)
+    assert r.status_code == 303
+    page = c.get(r.headers["location"])
+    assert "Godkänd av Anna Lind" in text_of(page) and "Resultatet är godkänt." in page.text
+    # the one who performed it may approve only saying why, and the reason is kept with the result
+    r2 = k.post(form, data={"csrf": token, **GOOD, "date": "2026-11-22", "reason": "Datumet var fel"},
+                follow_redirects=False)
+    assert r2.status_code == 303
+    with app.session() as s:
+        rid2 = s.scalar(select(ControlResult.id).where(ControlResult.period == "helar", ControlResult.is_current.is_(True))
+                        .order_by(ControlResult.id.desc()))
+        assert s.get(ControlResult, rid2).approved_by is None  # a correction needs approving again
+    r3 = k.post(f"/resultat/{rid2}/godkann", data={"csrf": token, "undantag": "Ensam på enheten under semestern"},
+                follow_redirects=False)
+    assert r3.status_code == 303
+    with app.session() as s:
+        current = s.scalar(select(ControlResult).where(ControlResult.lineage_id == s.get(ControlResult, rid2).lineage_id,
+                                                       ControlResult.period == "helar", ControlResult.is_current.is_(True)))
+        assert current.approved_by == "Erik Holm"
+        assert "Ensam på enheten under semestern" in current.correction_reason
+
+
+def test_an_atgard_is_updated_by_its_owner_and_closed_only_saying_how(web):
+    app, _, _ = web
+    k = client(web, "kontrollansvarig")
+    page = k.get("/atgarder/SN-2026-Å01")
+    token = csrf_of(page.text)
+    r = k.post("/atgarder/SN-2026-Å01", data={"csrf": token, "status": "klar", "kommentar": ""})
+    assert r.status_code == 400 and "Beskriv hur åtgärden genomförts" in text_of(r)
+    r = k.post("/atgarder/SN-2026-Å01", data={"csrf": token, "status": "klar", "kommentar": "Rutinen är omskriven",
+                                              "datum": "2099-01-01"})
+    assert r.status_code == 400 and "ligger i framtiden" in text_of(r)
+    r = k.post("/atgarder/SN-2026-Å01", data={"csrf": token, "status": "klar", "kommentar": "Rutinen är omskriven"},
+               follow_redirects=False)
+    assert r.status_code == 303
+    shown = text_of(k.get(r.headers["location"]))
+    assert "Åtgärden är uppdaterad." in shown and "→ klar (Erik Holm (konto" in shown
+    assert "Uppdatera åtgärden" not in shown  # klar: nothing more to update
+    assert k.post("/atgarder/SN-2026-Å02", data={"csrf": token, "status": "pågår"}).status_code == 403  # Socialchef's
+
+
+WRITES = [  # (path, the roles that may), each posted by every role with an otherwise valid form
+    ("/planer/SN/2027/ta-fram", {"controller"}),
+    ("/planer/SN/2027/acceptera", {"controller"}),
+    ("/planer/SN/2027/besluta", {"sekreterare"}),
+    ("/planer/SN/2026/revidera", {"controller"}),
+    (FORM, {"controller", "kontrollansvarig"}),
+    ("/atgarder/SN-2026-Å02", {"controller"}),
+    ("/rapporter/SN/2026/halvar/lamna-in", {"sekreterare"}),
+]
+
+
+@pytest.mark.parametrize("role", ["admin", "ks", "revisor", "controller", "sekreterare", "kontrollansvarig"])
+def test_no_role_writes_what_it_may_not(web, role):
+    """Every write refused for a role without the right changes nothing; KFN (not the controller's unit)
+    and another kommun's units are refused for every role."""
+    app, _, _ = web
+    c = client(web, role)
+    token = csrf_of(c.get("/").text)
+    for path, allowed in WRITES:
+        if role in allowed:
+            continue
+        before = counts(app)
+        r = c.post(path, data={"csrf": token, **GOOD, "status": "pågår", "datum": "2026-11-20", "paragraf": "§ 1",
+                               "dnr": "X", "revidera-skal": "test"}, follow_redirects=False)
+        assert r.status_code in (403, 404), (role, path, r.status_code)
+        assert counts(app) == before, (role, path)
+    for path in ["/planer/KFN/2027/ta-fram", "/rapporter/KFN/2025/halvar/lamna-in", "/planer/XX/2027/ta-fram"]:
+        r = c.post(path, data={"csrf": token, "datum": "2026-11-20"}, follow_redirects=False)
+        assert r.status_code in (403, 404), (role, path)
