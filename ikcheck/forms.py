@@ -22,7 +22,8 @@ from ikcheck.app import App
 from ikcheck.calendar import period_end, today
 from ikcheck.config import default_database_path
 from ikcheck.errors import Forbidden, NotFound, UserError
-from ikcheck.portal import PERIOD_SV, _org, _unit, require, visible_units
+from ikcheck.portal import DOWNLOAD_PREFIX, PERIOD_SV, _org, _unit, require, visible_units
+from ikcheck.portal import report_year as portal_report_year
 from ikcheck.reporting import reports as reports_out
 from ikcheck.store.models import Action, ControlPlan, ControlPoint, ControlResult, Unit
 from ikcheck.workbooks.results import ASSESSMENTS
@@ -52,21 +53,10 @@ def _reporter(actor: Actor) -> None:
         raise Forbidden("Din roll rapporterar inte kontrollresultat.")
 
 
-def report_year(app: App, actor: Actor) -> int:
-    """The year whose controls are being reported: this year if a plan for it is decided, else the
-    newest year with a decided plan."""
-    units = visible_units(app, actor, "plan")
-    with app.session() as s:
-        years = sorted({p.year for p in s.scalars(select(ControlPlan).where(
-            ControlPlan.unit_id.in_([u.id for u in units]), ControlPlan.status != "draft"))}, reverse=True)
-    current = today().year
-    return current if current in years else next((y for y in years if y < current), years[0] if years else current)
-
-
 def my_controls(app: App, actor: Actor, year: int | None = None, period: str | None = None) -> dict:
     """The kontrollpunkter the person may report for a period, each with what is reported so far."""
     _reporter(actor)
-    year = year or report_year(app, actor)
+    year = year or portal_report_year(app, actor)
     rows = []
     units = visible_units(app, actor, "plan")
     with app.session() as s:
@@ -88,9 +78,22 @@ def my_controls(app: App, actor: Actor, year: int | None = None, period: str | N
                 rows.append({"enhet": unit.code, "enhetsnamn": unit.name, "kod": cp.code, "kontrollmoment": cp.title,
                              "ansvarig": cp.owner or "", "result_id": res.id if res else None,
                              "status": _result_state(res)})
+    templates = sorted({(r["enhet"], r["enhetsnamn"]) for r in rows})
     return {"year": year, "period": period, "period_sv": PERIOD_SV.get(period, period), "periods": periods,
+            "templates": templates,
             "period_names": PERIOD_SV, "rows": rows, "due": period_end(year, period, periods),
             "reported": sum(1 for r in rows if r["result_id"]), "max_mb": MAX_RESULT_FILE // (1024 * 1024)}
+
+
+def result_template(app: App, actor: Actor, unit_code: str, year: int, period: str) -> Path:
+    """The Excel template of the kontrollpunkter the person reports in a unit and period."""
+    _reporter(actor)
+    with app.session() as s:
+        unit = _unit(app, s, actor, unit_code, "plan")
+    may = _may_report(actor)
+    out = Path(tempfile.mkdtemp(prefix=DOWNLOAD_PREFIX)) / f"resultat-{unit.code}-{year}-{period}.xlsx"
+    return results_svc.template(app, unit.code, year, period, out, org_code=actor.org_code,
+                                owners=lambda owner: may(unit, owner))
 
 
 def _result_state(res) -> str:
@@ -128,7 +131,7 @@ def result_form(app: App, actor: Actor, unit_code: str, year: int, period: str, 
     values = (results_svc.current_values(app, res_id, org_code=actor.org_code) if res_id else
               {"performed_by": actor.name})
     return {"unit": unit_info, "year": year, "period": period, "period_sv": PERIOD_SV.get(period, period),
-            "point": point, "values": values, "result_id": res_id, "assessments": ASSESSMENTS,
+            "point": point, "fields": values, "result_id": res_id, "assessments": ASSESSMENTS,
             "labels": results_svc.FORM_LABELS}
 
 

@@ -81,10 +81,22 @@ def default_year(app: App, actor: Actor) -> int:
     return year or today().year + 1
 
 
+def report_year(app: App, actor: Actor) -> int:
+    """The year whose controls are being reported: this year if a plan for it is decided, else the
+    newest year with a decided plan."""
+    units = visible_units(app, actor, "plan")
+    with app.session() as s:
+        years = sorted({p.year for p in s.scalars(select(ControlPlan).where(
+            ControlPlan.unit_id.in_([u.id for u in units]), ControlPlan.status != "draft"))}, reverse=True)
+    current = today().year
+    return current if current in years else next((y for y in years if y < current), years[0] if years else current)
+
+
 def years(app: App, actor: Actor) -> list[int]:
+    """The years to choose between: every year with a plan, and the next one (to plan it)."""
     with app.session() as s:
         found = set(s.scalars(select(ControlPlan.year).where(ControlPlan.org_id == actor.org_id).distinct()))
-    return sorted(found | {default_year(app, actor)}, reverse=True)
+    return sorted(found | {default_year(app, actor), max(found, default=today().year) + 1}, reverse=True)
 
 
 # --- Att göra ----------------------------------------------------------------------------------
@@ -94,6 +106,7 @@ def todo(app: App, actor: Actor, on: dt.date | None = None) -> dict[str, Any]:
     kontrollpunkter and åtgärder that are due. The reminders (issue #22) will read the same."""
     on = on or today()
     year = default_year(app, actor)
+    reporting = report_year(app, actor)
     units = visible_units(app, actor, "plan")
     deadlines, late = [], []
     with app.session() as s:
@@ -117,7 +130,7 @@ def todo(app: App, actor: Actor, on: dt.date | None = None) -> dict[str, Any]:
         points, own_actions = [], []
         if actor.role in ("controller", "sekreterare", "kontrollansvarig"):
             for unit in units:
-                plan = planning.decided_plan(s, unit, year)
+                plan = planning.decided_plan(s, unit, reporting)
                 if plan is None:
                     continue
                 reported = {(r.control_point_id, r.period) for r in s.scalars(
@@ -130,10 +143,12 @@ def todo(app: App, actor: Actor, on: dt.date | None = None) -> dict[str, Any]:
                     for p in cp.reporting or []:
                         if (cp.id, p) in reported:
                             continue
-                        due = period_end(year, p, periods)
+                        due = period_end(reporting, p, periods)
                         points.append({"enhet": unit.code, "kod": cp.code, "kontrollmoment": cp.title,
-                                       "period": PERIOD_SV.get(p, p), "periodens slut": due,
-                                       "ansvarig": cp.owner or "", "passerad": due < on})
+                                       "period": PERIOD_SV.get(p, p), "period_code": p, "periodens slut": due,
+                                       "ansvarig": cp.owner or "", "passerad": due < on,
+                                       "may_report": access.can(actor, "report", Resource("point", unit.org_id, unit.id,
+                                                                                          cp.owner))})
             for a in s.scalars(select(Action).where(Action.org_id == actor.org_id,
                                                     Action.unit_id.in_([u.id for u in units]))
                                .order_by(Action.due_date)):
@@ -144,7 +159,7 @@ def todo(app: App, actor: Actor, on: dt.date | None = None) -> dict[str, Any]:
                                     "klart senast": a.due_date, "status": status})
     deadlines.sort(key=lambda r: r["senast"])
     late.sort(key=lambda r: -r["sen"])
-    return {"on": on, "year": year, "deadlines": deadlines, "late": late, "points": points,
+    return {"on": on, "year": year, "reporting": reporting, "deadlines": deadlines, "late": late, "points": points,
             "actions": own_actions}
 
 
@@ -390,6 +405,7 @@ def results(app: App, actor: Actor, *, unit: str | None = None, year: int | None
     df = query.results(app, org=actor.org_code, units=[unit] if unit else codes, year=year, period=period or None,
                        assessment=assessment or None, current=True, control_points=own)
     return {"rows": _frame_rows(df), "year": year, "units": units,
+            "may_report": actor.role in access.WRITES[("point", "report")],
             "assessments": list(datasets.SEVERITY), "periods": PERIOD_SV,
             "filters": {"enhet": unit or "", "period": period or "", "bedomning": assessment or "", "ar": year}}
 

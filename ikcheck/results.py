@@ -64,7 +64,9 @@ def _check_period(org: Organisation, period: str) -> str:
 # --- template -----------------------------------------------------------------------------------
 
 def template(app: App, unit_code: str, year: int, period: str, out: Path | None = None,
-             org_code: str | None = None) -> Path:
+             org_code: str | None = None, owners: Callable[[str | None], bool] | None = None) -> Path:
+    """The results template of a unit's period; with `owners`, only the kontrollpunkter whose
+    kontrollansvarig it accepts (a kontrollansvarig's own template in the web app)."""
     with app.session() as s:
         org = app.org(s, org_code)
         unit = app.unit(s, org, unit_code)
@@ -73,7 +75,7 @@ def template(app: App, unit_code: str, year: int, period: str, out: Path | None 
         if plan is None:
             raise UserError(f"{unit.name} har ingen beslutad plan för {year}; besluta planen först.")
         points = [{"code": p.code, "title": p.title, "method": p.method, "sample": p.sample_size, "owner": p.owner}
-                  for p in due_points(s, plan, period)]
+                  for p in due_points(s, plan, period) if owners is None or owners(p.owner)]
         meta = {"org": org.code, "unit": unit.code, "unit_name": unit.name, "year": year, "period": period,
                 "version": plan.version}
     return wbres.write_template(output_path(out, f"resultat-{unit.code}-{year}-{period}.xlsx"), meta, points)

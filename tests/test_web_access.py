@@ -109,6 +109,8 @@ def expected_matrix(ids) -> list[tuple]:
         ("/resultat/rapportera/SN/2025/halvar/SN-2025-K01", {"controller", "kontrollansvarig"}, 403),  # the own
         ("/resultat/rapportera/SN/2025/halvar/SN-2025-K02", {"controller"}, 403),  # Socialchef's
         ("/resultat/rapportera/KFN/2025/halvar/KFN-2025-K01", set(), 403),
+        ("/resultat/rapportera/SN/2025/halvar.xlsx", {"controller", "kontrollansvarig"}, 403),
+        ("/underlag/999999", set(), 404),  # who gets an underlag: tests/test_web_forms.py, on one that exists
         # a decided plan has no draft to edit: not found for the controller, forbidden for the rest
         ("/planer/SN/2025/punkt/SN-2025-K01", set(), 403, {"controller": 404}),
     ]

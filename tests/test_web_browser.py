@@ -5,37 +5,25 @@ download), against one real uvicorn server on 127.0.0.1 for the whole module, an
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
-from axe_playwright_python.sync_playwright import Axe  # noqa: E402
 from oidc_provider_mock import run_server_in_thread  # noqa: E402
 
 from ikcheck.demo import DEMO_PASSWORD  # noqa: E402
+from tests.web_support import CHROMIUM, axe_violations, chromium, free_port, serve  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and os.environ.get("CI") != "true",
                                 reason="Debian's chromium is not installed (./dev test installs it)")
 ROLES = ["admin", "ks", "controller", "sekreterare", "kontrollansvarig", "revisor"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def oidc():
-    with run_server_in_thread(port=_free_port()) as server:
+    with run_server_in_thread(port=free_port()) as server:
         yield f"http://localhost:{server.server_port}"
 
 
@@ -43,7 +31,6 @@ def oidc():
 def server(web_db, oidc, tmp_path_factory):
     """`ikcheck serve` on the web test database, with single sign-on configured against the local provider."""
     url, _ = web_db
-    port = _free_port()
     conf = tmp_path_factory.mktemp("conf") / "ikcheck.toml"
     conf.write_text(f'''
 [oidc]
@@ -58,36 +45,14 @@ button = "Logga in med Exempelby kommuns konto"
 "IK-KS" = {{ role = "ks" }}
 "IK-Controller-SN" = {{ role = "controller", units = ["SN"] }}
 ''', encoding="utf-8")
-    env = {**os.environ, "IKCHECK_CONFIG": str(conf), "IKCHECK_DATABASE_URL": url}
-    proc = subprocess.Popen([sys.executable, "-m", "ikcheck", "serve", "--port", str(port), "--workers", "2"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/logga-in", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("the server did not start: " + (proc.stdout.read() if proc.stdout else ""))
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with serve(url, conf) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with playwright_sync.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"])
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
@@ -122,30 +87,23 @@ PAGES = {  # role -> the pages of the app that role reaches (every kind of page,
 }
 
 
-def _violations(page) -> list[str]:
-    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a",
-                                                                            "wcag21aa", "best-practice"]}})
-    return [f"{v['id']}: {v['help']} ({', '.join(n['target'][0] for n in v['nodes'][:3])})"
-            for v in results.response["violations"]]
-
-
 @pytest.mark.parametrize("role", ROLES)
 def test_axe_finds_nothing_on_any_page(page, role):
     blocked: list[str] = []  # the CSP forbids inline script and style: nothing of ours may need them
     page.on("console", lambda msg: blocked.append(msg.text) if "Content Security Policy" in msg.text else None)
     page.goto("/logga-in")
-    found = {"/logga-in": _violations(page)}
+    found = {"/logga-in": axe_violations(page)}
     log_in(page, role)
     for path in PAGES[role]:
         page.goto(path)
-        found[path] = _violations(page)
+        found[path] = axe_violations(page)
     # the login form in its error state, with the error summary
     if role == "admin":
         page.context.clear_cookies()
         page.goto("/logga-in")
         page.get_by_role("button", name="Logga in").click()
         page.wait_for_selector(".error-summary")
-        found["/logga-in (fel)"] = _violations(page)
+        found["/logga-in (fel)"] = axe_violations(page)
     bad = {p: v for p, v in found.items() if v}
     assert not bad, bad
     assert not blocked, blocked

@@ -19,7 +19,7 @@ from ikcheck.app import App
 from ikcheck.config import load_settings
 from ikcheck.store.models import AuditEvent, ControlResult, Evidence, EvidenceContent
 from ikcheck.web import create_app
-from tests.web_support import OWN, csrf_of, login
+from tests.web_support import csrf_of, login
 
 FORM = "/resultat/rapportera/SN/2026/halvar/SN-2026-K02"  # the demo kontrollansvarig's own
 OTHERS = "/resultat/rapportera/SN/2026/halvar/SN-2026-K01"  # Enhetschef försörjningsstöd's

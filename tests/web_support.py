@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
 
 from starlette.testclient import TestClient
 
@@ -55,3 +62,71 @@ def prepare_years(url: str, directory, unit: str = "SN", org: str = "exempelby")
         planning.accept(app, unit, 2026, org_code=org)
     with clock_at(dt.datetime(2025, 11, 21, 10)):
         planning.decide(app, unit, 2026, "2025-11-20", "§ 88", "SN 2025/301", org_code=org)
+
+
+# --- a real server and a real browser --------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve(url: str, conf=None, workers: int = 2):
+    """`ikcheck serve --workers N` on the database, on 127.0.0.1 and a free port; its base URL."""
+    import httpx
+    import pytest
+
+    port = free_port()
+    env = {**os.environ, "IKCHECK_DATABASE_URL": url}
+    if conf:
+        env["IKCHECK_CONFIG"] = str(conf)
+    proc = subprocess.Popen([sys.executable, "-m", "ikcheck", "serve", "--port", str(port), "--workers", str(workers)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/logga-in", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("the server did not start: " + (proc.stdout.read() if proc.stdout else ""))
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextmanager
+def chromium():
+    """Debian's Chromium through Playwright (never Playwright's own browser download)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def axe_violations(page) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a",
+                                                                            "wcag21aa", "best-practice"]}})
+    return [f"{v['id']}: {v['help']} ({', '.join(n['target'][0] for n in v['nodes'][:3])})"
+            for v in results.response["violations"]]

@@ -350,6 +350,11 @@ def upload_results(ctx: Ctx) -> Response:
     return _done(ctx.request.url.path + (f"?{ctx.request.url.query}" if ctx.request.url.query else ""), "fil")
 
 
+def result_template(ctx: Ctx) -> Response:
+    p = ctx.request.path_params
+    return web(ctx).file(forms.result_template(ctx.app, ctx.actor, p["unit"], ctx.path_int("year"), p["period"]))
+
+
 def _result_args(ctx: Ctx) -> tuple[str, int, str, str]:
     p = ctx.request.path_params
     return p["unit"], ctx.path_int("year"), p["period"], p["code"]
@@ -359,7 +364,7 @@ def result_form(ctx: Ctx, errors=None, values=None, reason: str = "") -> Respons
     unit, year, period, code = _result_args(ctx)
     data = forms.result_form(ctx.app, ctx.actor, unit, year, period, code)
     if values is not None:
-        data["values"] = values
+        data["fields"] = values
     r = render(ctx, "result_form.html", f"Rapportera {code}, {data['period_sv']} {year}", f=data, errors=errors or [],
                reason=reason)
     if errors:
@@ -568,6 +573,7 @@ ROUTES: list[R] = [
     R("/resultat", results),
     R("/resultat/rapportera", my_controls),
     R("/resultat/rapportera", upload_results, ("POST",)),
+    R("/resultat/rapportera/{unit}/{year}/{period}.xlsx", result_template),
     R("/resultat/rapportera/{unit}/{year}/{period}/{code}", result_form),
     R("/resultat/rapportera/{unit}/{year}/{period}/{code}", result_submit, ("POST",)),
     R("/resultat/{id}", result_page),

@@ -1,0 +1,290 @@
+"""The year in the browser, as its people do it: by labels and button names, against `ikcheck serve
+--workers 2` on a copy of the demo of its own (Debian's Chromium through Playwright). axe-core checks
+every page in every state a journey passes, error states included; each state is photographed
+(IKCHECK_SCREENSHOTS=DIR keeps the pictures to look at)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+from openpyxl import load_workbook  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+
+from ikcheck.app import App  # noqa: E402
+from ikcheck.calendar import swedish_date, today  # noqa: E402
+from ikcheck.config import load_settings  # noqa: E402
+from ikcheck.demo import DEMO_PASSWORD  # noqa: E402
+from ikcheck.store.models import ControlResult, Evidence  # noqa: E402
+from tests.web_support import CHROMIUM, axe_violations, chromium, serve  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and os.environ.get("CI") != "true",
+                                reason="Debian's chromium is not installed (./dev test installs it)")
+
+
+@pytest.fixture(scope="module")
+def server(journey_db):
+    url, _ = journey_db
+    with serve(url) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def app(journey_db):
+    return App(load_settings(journey_db[0], "testare"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    out = Path(os.environ.get("IKCHECK_SCREENSHOTS") or tmp_path_factory.mktemp("journeys"))
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+class Person:
+    """One person in a browser context of their own, logged in; every page they reach is checked by axe."""
+
+    def __init__(self, browser, server: str, username: str, shots: Path):
+        self.context = browser.new_context(base_url=server, locale="sv-SE", accept_downloads=True)
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(30_000)
+        self.username, self.shots, self.n = username, shots, 0
+        self.found: dict[str, list[str]] = {}
+        self.blocked: list[str] = []
+        self.page.on("console", lambda m: self.blocked.append(m.text) if "Content Security Policy" in m.text else None)
+        self.page.goto("/logga-in")
+        self.page.get_by_label("Användarnamn").fill(username)
+        self.page.get_by_label("Lösenord").fill(DEMO_PASSWORD)
+        self.page.get_by_role("button", name="Logga in").click()
+        self.page.wait_for_url(lambda u: "/logga-in" not in u)
+
+    def check(self, state: str) -> None:
+        """axe on the page as it is now, and a picture of it."""
+        self.n += 1
+        self.page.screenshot(path=str(self.shots / f"{self.username}-{self.n:02d}-{state}.png"), full_page=True)
+        self.found[f"{self.page.url} ({state})"] = axe_violations(self.page)
+
+    def menu(self, name: str) -> None:
+        self.page.get_by_role("navigation", name="Huvudmeny").get_by_role("link", name=name, exact=True).click()
+
+    def h1(self) -> str:
+        return self.page.get_by_role("heading", level=1).inner_text()
+
+    def notice(self) -> str:
+        """What the page says was done; a refusal instead fails with what it said."""
+        self.page.locator(".notice.done, .error-summary, h1").first.wait_for()
+        refused = self.page.locator(".error-summary")
+        assert not refused.count(), refused.inner_text()
+        return self.page.locator(".notice.done").inner_text()
+
+    def done(self) -> None:
+        bad = {k: v for k, v in self.found.items() if v}
+        self.context.close()
+        assert not bad, bad
+        assert not self.blocked, self.blocked
+
+
+def test_derive_edit_validate_and_decide_a_plan(browser, server, shots):
+    controller = Person(browser, server, "controller", shots)
+    p = controller.page
+    controller.menu("Plan")
+    p.get_by_label("År", exact=True).select_option("2027")  # next year is offered before it has a plan
+    p.get_by_role("button", name="Visa").click()
+    controller.check("planer")
+    p.get_by_role("button", name="Ta fram planutkast för Socialnämnden").click()
+    assert controller.notice() == "Planutkastet är framtaget ur riskregistret och reglerna."
+    assert "utkast" in p.locator(".lead").inner_text()
+    controller.check("utkast")
+    # edit a proposal: a bad omfattning first, then a good one and a new kontrollansvarig
+    p.get_by_role("link", name="Granska SN-2027-K01").click()
+    p.get_by_label("Omfattning (antal att granska)").fill("tjugo")
+    p.get_by_role("button", name="Spara ändringarna").click()
+    assert "är inget heltal" in p.locator(".error-summary").inner_text()
+    controller.check("punkt-fel")
+    p.get_by_label("Omfattning (antal att granska)").fill("25")
+    p.get_by_label("Kontrollansvarig (befattning)").fill("Enhetschef barn och unga")
+    p.get_by_role("button", name="Spara ändringarna").click()
+    assert controller.notice() == "Kontrollpunkten är ändrad."
+    row = p.locator("#punkt-SN-2027-K01")
+    assert "25" in row.inner_text() and "Enhetschef barn och unga" in row.inner_text()
+    # reject a proposal: the reason is required
+    p.get_by_role("link", name="Granska SN-2027-K02").click()
+    p.get_by_role("button", name="Avvisa SN-2027-K02").click()
+    assert "Skriv skälet" in p.locator(".error-summary").inner_text()
+    controller.check("avvisa-fel")
+    p.get_by_label("Skäl till att förslaget avvisas").fill("Granskas av revisorerna 2027")
+    p.get_by_role("button", name="Avvisa SN-2027-K02").click()
+    assert "Granskas av revisorerna 2027" in p.get_by_role("heading", name="Avvisade förslag").locator(
+        "xpath=following-sibling::ul[1]").inner_text()
+    # a KS-krav cannot be rejected; accept everything left
+    p.get_by_role("link", name="Granska SN-2027-KS-GDPR").click()
+    assert p.get_by_role("button", name="Avvisa SN-2027-KS-GDPR").count() == 0
+    assert "kan inte avvisas" in p.locator("main").inner_text()
+    p.get_by_role("link", name="Tillbaka till planen").click()
+    p.get_by_role("button", name=re.compile(r"^Acceptera alla \d+ förslag$")).click()
+    assert controller.notice() == "Förslagen är accepterade."
+    assert "Valideringen hittar inget att anmärka på." in p.locator("main").inner_text()
+    controller.check("validerad")
+    controller.done()
+
+    secretary = Person(browser, server, "sekreterare", shots)
+    s = secretary.page
+    s.goto("/planer?ar=2027")
+    s.get_by_role("link", name="Version 1").click()
+    s.get_by_label("Beslutsdatum").fill("2099-11-26")
+    s.get_by_label("Paragraf i protokollet").fill("§ 120")
+    s.get_by_label("Diarienummer").fill("SN 2026/400")
+    s.get_by_role("button", name="Registrera beslutet").click()
+    assert "ligger i framtiden" in s.locator(".error-summary").inner_text()
+    assert s.get_by_label("Paragraf i protokollet").input_value() == "§ 120"  # what was typed stays
+    secretary.check("beslut-fel")
+    s.get_by_label("Beslutsdatum").fill("2026-11-26")
+    s.get_by_role("button", name="Registrera beslutet").click()
+    assert secretary.notice() == "Nämndens beslut är registrerat; planen är fryst."
+    assert "beslutad 26 november 2026 § 120, dnr SN 2026/400" in s.locator(".lead").inner_text()
+    assert s.get_by_role("button", name="Registrera beslutet").count() == 0
+    secretary.check("beslutad")
+    secretary.done()
+
+
+def test_a_result_with_underlag_and_an_atgard_approved_by_a_second_person(browser, server, shots, app, tmp_path):
+    owner = Person(browser, server, "kontrollansvarig", shots)
+    p = owner.page
+    owner.menu("Resultat")
+    p.get_by_role("link", name="Mina kontroller: rapportera resultat").click()
+    p.get_by_label("År", exact=True).fill("2026")
+    p.get_by_label("Period", exact=True).select_option(label="halvår")
+    p.get_by_role("button", name="Visa").click()
+    assert owner.h1() == "Mina kontroller halvår 2026"
+    owner.check("mina-kontroller")
+    p.get_by_role("link", name="Rapportera SN-2026-K02").click()
+    p.get_by_label("Ja, kontrollen är utförd").check()
+    p.get_by_label("Datum då kontrollen utfördes").fill("2026-06-12")
+    p.get_by_label("Antal granskade").fill("15")
+    p.get_by_label("Antal avvikelser").fill("16")
+    p.get_by_role("button", name="Spara resultatet").click()
+    assert "16 avvikelser men bara 15 granskade" in p.locator(".error-summary").inner_text()
+    p.locator(".error-summary a").first.click()  # the summary's link takes focus to the field
+    assert p.evaluate("document.activeElement.id") == "deviations"
+    owner.check("resultat-fel")
+    lista = tmp_path / "stickprovslista.csv"
+    lista.write_text("Ärende;Beslutsdatum;Avvikelse\n2026-014;2026-03-02;nej\n2026-031;2026-04-17;ja\n",
+                     encoding="utf-8")
+    p.get_by_label("Antal avvikelser").fill("2")
+    p.get_by_label("Kommentar", exact=True).fill("Två beslut saknade delegationsstöd.\nBåda rättade i maj.")
+    p.get_by_label("Åtgärd", exact=True).fill("Gå igenom delegationsordningen med handläggarna")
+    p.get_by_label("Åtgärd ansvarig").fill("Enhetschef barn och unga")
+    p.get_by_label("Åtgärd klart senast").fill("2026-12-31")
+    p.get_by_label("Underlag (valfritt)").set_input_files(str(lista))
+    p.get_by_role("button", name="Spara resultatet").click()
+    assert owner.notice() == "Resultatet är sparat."
+    p.get_by_role("link", name="mindre avvikelser, väntar på godkännande").click()
+    body = p.locator("main").inner_text()
+    assert "stickprovslista.csv" in body and "Gå igenom delegationsordningen med handläggarna" in body
+    with p.expect_download() as dl:
+        p.get_by_role("link", name="stickprovslista.csv").click()
+    assert Path(dl.value.path()).read_bytes() == lista.read_bytes()
+    result_url = p.url.split("?")[0]
+    # the one who performed it may not approve it
+    p.get_by_role("button", name="Godkänn resultatet").click()
+    assert "har utfört kontrollen och kan inte också godkänna den" in p.locator(".error-summary").inner_text()
+    owner.check("eget-godkannande")
+    owner.done()
+
+    controller = Person(browser, server, "controller", shots)
+    c = controller.page
+    c.goto(result_url)
+    c.get_by_role("button", name="Godkänn resultatet").click()
+    assert controller.notice() == "Resultatet är godkänt."
+    assert "Anna Lind" in c.locator("dl.facts").inner_text()
+    controller.check("godkant")
+    controller.done()
+    with app.session() as s:
+        assert s.scalar(select(func.count()).select_from(Evidence)) >= 1
+        approved = s.scalar(select(ControlResult).where(ControlResult.is_current.is_(True),
+                                                        ControlResult.approved_by == "Anna Lind"))
+        assert approved is not None and approved.performed_by == "Erik Holm"
+
+
+def test_an_atgard_updated_by_its_owner(browser, server, shots):
+    owner = Person(browser, server, "kontrollansvarig", shots)
+    p = owner.page
+    owner.menu("Åtgärder")
+    p.get_by_role("link", name="SN-2026-Å01").first.click()
+    p.get_by_label("Ny status").select_option("klar")
+    p.get_by_role("button", name="Spara").click()
+    assert "Beskriv hur åtgärden genomförts" in p.locator(".error-summary").inner_text()
+    owner.check("atgard-fel")
+    p.get_by_label("Ny status").select_option("klar")
+    p.get_by_label("Kommentar", exact=True).fill("Rutinen för förhandsbedömning är omskriven och införd.")
+    p.get_by_role("button", name="Spara").click()
+    assert owner.notice() == "Åtgärden är uppdaterad."
+    assert "→ klar" in p.locator("main").inner_text()
+    owner.check("atgard-klar")
+    owner.done()
+
+
+def test_an_excel_file_with_a_bad_row_shows_the_row_and_stores_nothing(browser, server, shots, app):
+    owner = Person(browser, server, "kontrollansvarig", shots)
+    p = owner.page
+    p.goto("/resultat/rapportera?ar=2026&period=helar")
+    with p.expect_download() as dl:
+        p.get_by_role("link", name="Ladda ner Excelmallen för Socialnämnden").click()
+    path = Path(dl.value.path()).with_name("resultat-SN-2026-helar.xlsx")
+    Path(dl.value.path()).rename(path)
+    wb = load_workbook(path)
+    ws = wb["Resultat"]
+    head = {ws.cell(1, col).value: col for col in range(1, ws.max_column + 1)}
+    assert [ws.cell(r, 1).value for r in range(2, ws.max_row + 1)] == ["SN-2026-K02"]  # only their own
+    for header, value in {"Utförd (ja/nej)": "ja", "Datum": "2026-11-20", "Antal granskade": 10,
+                          "Antal avvikelser": 12, "Utförd av": "Erik Holm"}.items():
+        ws.cell(2, head[header], value)
+    wb.save(path)
+    with app.session() as s:
+        before = s.scalar(select(func.count()).select_from(ControlResult))
+    p.get_by_label(re.compile("^Fil med resultat")).set_input_files(str(path))
+    p.get_by_role("button", name="Läs in filen").click()
+    table = p.get_by_role("table", name=re.compile("fel i filen – ingenting har sparats"))
+    cells = table.locator("tbody tr").first.locator("td").all_inner_texts()
+    column = chr(ord("A") + head["Antal avvikelser"] - 1)
+    assert cells[:4] == ["resultat-SN-2026-helar.xlsx", "Resultat", "2", column], cells
+    assert "12 avvikelser men bara 10 granskade" in cells[4]
+    owner.check("fil-fel")
+    with app.session() as s:
+        assert s.scalar(select(func.count()).select_from(ControlResult)) == before
+    owner.done()
+
+
+def test_a_report_submitted_shows_on_ks_oversikt(browser, server, shots):
+    secretary = Person(browser, server, "sekreterare", shots)
+    s = secretary.page
+    secretary.menu("Rapporter")
+    s.get_by_label("År", exact=True).select_option("2026")
+    s.get_by_role("button", name="Visa").click()
+    s.get_by_role("link", name="Visa halvårsrapporten för Socialnämnden").click()  # the preview, as itself
+    assert "Halvårsrapport" in s.locator("h1").first.inner_text()
+    s.go_back()
+    s.get_by_role("button", name="Lämna in halvårsrapporten för Socialnämnden till KS").click()
+    assert secretary.notice() == "Rapporten är inlämnad till KS."
+    section = s.get_by_role("region", name="Socialnämnden")
+    assert f"Halvårsrapport 2026: inlämnad {swedish_date(today())}" in " ".join(section.inner_text().split())
+    secretary.check("inlamnad")
+    secretary.done()
+
+    ks = Person(browser, server, "ks", shots)
+    k = ks.page
+    k.goto("/oversikt?ar=2026&period=halvar")
+    row = k.get_by_role("row", name=re.compile("^Socialnämnden"))
+    assert f"Inlämnad {swedish_date(today())}" in row.inner_text()
+    ks.check("oversikt")
+    ks.done()
