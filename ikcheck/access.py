@@ -11,6 +11,8 @@ The roles (accounts.ROLES):
 - controller, sekreterare: read their own units (register, plans, results, åtgärder, reports).
 - kontrollansvarig: the plans of their units, and the kontrollpunkter, results and åtgärder whose
   kontrollansvarig or ägare is their befattning.
+- a participant who joined a live workshop with its code (no account) reaches that workshop's
+  participant page and nothing else (web/routes.py, live.joined).
 
 Writing (WRITES): the controller works the plan draft and may report, approve and follow up in their
 units; the nämndsekreterare records the nämnd's decisions (plan, report to KS); a kontrollansvarig
@@ -39,6 +41,7 @@ ORG_ACTIONS = {
     "plans": {"ks", "revisor", "controller", "sekreterare", "kontrollansvarig"},
     "results": {"ks", "revisor", "controller", "sekreterare", "kontrollansvarig"},
     "reports": {"ks", "revisor", "controller", "sekreterare"},
+    "workshop": {"controller", "sekreterare", "kontrollansvarig"},  # the live risk workshops of their units
 }
 # actions that change a unit's things: (kind, action) -> the roles that may, in their own units
 WRITES = {
@@ -48,6 +51,8 @@ WRITES = {
     ("result", "approve"): {"controller", "kontrollansvarig"},  # godkänd av: never the one who performed it
     ("action", "update"): {"controller", "kontrollansvarig"},  # status, comment, close
     ("report", "submit"): {"sekreterare"},                     # frozen and sent to KS
+    ("workshop", "run"): {"controller"},                       # open, facilitate and close a live workshop
+    ("workshop", "take_part"): {"controller", "sekreterare", "kontrollansvarig"},  # score in their units
 }
 WHOLE_KOMMUN = {"ks", "revisor"}  # read every unit
 UNIT_READERS = {"controller", "sekreterare"}
@@ -92,7 +97,7 @@ def can(actor: Actor | None, action: str, resource: Resource) -> bool:
 def _may_write(actor: Actor, action: str, resource: Resource) -> bool:
     if actor.role not in WRITES.get((resource.kind, action), ()) or resource.unit_id not in actor.unit_ids:
         return False
-    if actor.role == "kontrollansvarig":
+    if actor.role == "kontrollansvarig" and resource.kind in OWNED_KINDS:
         return _own(actor, resource)
     return True
 

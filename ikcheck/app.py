@@ -74,6 +74,8 @@ class App:
             if write:
                 self.db.lock_writers(s)
             yield s
+            if write:
+                s.flush()  # what the block added but did not flush yet is the transaction's too
             if audit.writes_pending(s):
                 if not write:
                     raise RuntimeError("a reading session wrote data: open it with app.session(write=True)")

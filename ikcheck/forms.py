@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ikcheck import access, actions as actions_svc, evidence, planning, results as results_svc
+from ikcheck import access, actions as actions_svc, evidence, live, planning, results as results_svc
 from ikcheck.accounts import Actor
 from ikcheck.access import Resource
 from ikcheck.app import App
@@ -25,7 +25,7 @@ from ikcheck.errors import Forbidden, NotFound, UserError
 from ikcheck.portal import DOWNLOAD_PREFIX, PERIOD_SV, _org, _unit, require, visible_units
 from ikcheck.portal import report_year as portal_report_year
 from ikcheck.reporting import reports as reports_out
-from ikcheck.store.models import Action, ControlPlan, ControlPoint, ControlResult, Unit
+from ikcheck.store.models import Action, ControlPlan, ControlPoint, ControlResult, Unit, Workshop
 from ikcheck.workbooks.results import ASSESSMENTS
 
 MAX_RESULT_FILE = evidence.MAX_BYTES  # a results file, as an underlag
@@ -386,3 +386,116 @@ def archive_dir(app: App) -> Path:
         base = default_database_path().parent / "inlamnade-rapporter"
     base.mkdir(parents=True, exist_ok=True)
     return base
+
+
+# --- the live risk workshop ------------------------------------------------------------------------
+
+def _workshop_unit(app: App, actor: Actor | None, workshop_id: int, action: str) -> Unit:
+    """The unit of a live workshop of the person's kommun, if they may `action` it (run, take_part)."""
+    with app.session() as s:
+        w = s.get(Workshop, workshop_id)
+        if actor is None or w is None or w.org_id != actor.org_id or w.status is None:
+            raise NotFound("Workshoppen finns inte.")
+        unit = s.get(Unit, w.unit_id)
+    require(actor, action, Resource("workshop", unit.org_id, unit.id))
+    return unit
+
+
+def workshop_list(app: App, actor: Actor) -> dict:
+    units = [u for u in visible_units(app, actor, "plan")
+             if access.can(actor, "take_part", Resource("workshop", actor.org_id, u.id))]
+    if not units:
+        raise Forbidden("Din roll deltar inte i riskworkshoppar.")
+    runs = [u for u in units if access.can(actor, "run", Resource("workshop", actor.org_id, u.id))]
+    return {"workshops": live.workshops(app, [u.id for u in units], org_code=actor.org_code),
+            "units": [(u.code, u.name) for u in runs], "next_year": today().year + 1}
+
+
+def open_workshop(app: App, actor: Actor, unit_code: str, year: int) -> int:
+    with app.session() as s:
+        unit = _unit(app, s, actor, unit_code, "unit")
+    require(actor, "run", Resource("workshop", unit.org_id, unit.id))
+    return live.open_workshop(_as(app, actor), unit.code, year, org_code=actor.org_code)
+
+
+def facilitator(app: App, actor: Actor, workshop_id: int) -> dict:
+    _workshop_unit(app, actor, workshop_id, "run")
+    return live.state(app, workshop_id, org_code=actor.org_code)
+
+
+def workshop_code(app: App, actor: Actor, workshop_id: int) -> tuple[str, Any]:
+    _workshop_unit(app, actor, workshop_id, "run")
+    return live.new_code(app, workshop_id, org_code=actor.org_code)
+
+
+def participant(app: App, actor: Actor | None, workshop_id: int, joined: tuple | None) -> tuple[int, str, str]:
+    """(participant id, name, kommun) of whoever is scoring: a join-code session for this workshop, or a
+    logged-in person who takes part in the unit's workshops."""
+    if joined is not None and joined[0] == workshop_id:
+        return joined[1], joined[2], joined[3]
+    if actor is None:
+        raise NotFound("Workshoppen finns inte.")
+    _workshop_unit(app, actor, workshop_id, "take_part")
+    return live.participant_for(_as(app, actor), workshop_id, actor.account_id, actor.name,
+                                org_code=actor.org_code), actor.name, actor.org_code
+
+
+def _acting(app: App, name: str, actor: Actor | None) -> App:
+    return _as(app, actor) if actor else app.acting_as(f"{name} (med deltagarkod)")
+
+
+def participant_view(app: App, actor: Actor | None, workshop_id: int, joined: tuple | None) -> dict:
+    pid, name, org = participant(app, actor, workshop_id, joined)
+    data = live.state(app, workshop_id, org_code=org, participant_id=pid)
+    return {**data, "me": name, "participant_id": pid}
+
+
+def score(app: App, actor: Actor | None, workshop_id: int, joined: tuple | None, item_id: int, cell: str | None,
+          comment: str | None) -> None:
+    pid, name, org = participant(app, actor, workshop_id, joined)
+    li, im = live.parse_cell(cell)
+    live.score(_acting(app, name, actor), workshop_id, pid, item_id, li, im, comment, org_code=org)
+
+
+def propose(app: App, actor: Actor | None, workshop_id: int, joined: tuple | None, title: str,
+            process: str | None, description: str | None) -> int:
+    pid, name, org = participant(app, actor, workshop_id, joined)
+    return live.propose(_acting(app, name, actor), workshop_id, pid, title, process, description, org_code=org)
+
+
+def workshop_item(app: App, actor: Actor, workshop_id: int, item_id: int) -> dict:
+    data = facilitator(app, actor, workshop_id)
+    item = next((i for i in data["items"] if i["id"] == item_id), None)
+    if item is None:
+        raise NotFound("Risken finns inte i workshoppen.")
+    return {**data, "item": item}
+
+
+def agree(app: App, actor: Actor, workshop_id: int, item_id: int, cell: str | None, reason: str | None) -> None:
+    _workshop_unit(app, actor, workshop_id, "run")
+    li, im = live.parse_cell(cell)
+    live.agree(_as(app, actor), workshop_id, item_id, li, im, reason, org_code=actor.org_code)
+
+
+def merge(app: App, actor: Actor, workshop_id: int, item_id: int, into: str | None) -> None:
+    _workshop_unit(app, actor, workshop_id, "run")
+    if not (into or "").isdigit():
+        raise UserError("Välj risken att slå ihop förslaget med.")
+    live.merge(_as(app, actor), workshop_id, item_id, int(into), org_code=actor.org_code)
+
+
+def add_catalogue(app: App, actor: Actor, workshop_id: int, title: str) -> int:
+    _workshop_unit(app, actor, workshop_id, "run")
+    return live.add_from_catalogue(_as(app, actor), workshop_id, title, actor.name, org_code=actor.org_code)
+
+
+def add_excel(app: App, actor: Actor, workshop_id: int, filename: str, content: bytes) -> str:
+    _workshop_unit(app, actor, workshop_id, "run")
+    if len(content) > MAX_RESULT_FILE:
+        raise UserError(f"Filen {filename} är för stor (högst {MAX_RESULT_FILE // (1024 * 1024)} MB).")
+    return live.add_excel(_as(app, actor), workshop_id, filename, content, org_code=actor.org_code)
+
+
+def close_workshop(app: App, actor: Actor, workshop_id: int, held_on: str | None):
+    _workshop_unit(app, actor, workshop_id, "run")
+    return live.close(_as(app, actor), workshop_id, held_on or None, org_code=actor.org_code)

@@ -115,7 +115,7 @@ def _import(app: App, files: list[Path], unit_code: str | None, year: int | None
             tables.append((path, digest, table))
         if not tables and not problems:
             return report  # every file was imported before: nothing changes
-        unit, year = _which_workshop(s, org, m, tables, unit_code, year, problems)
+        unit, year = which_workshop(s, org, m, tables, unit_code, year, problems)
         if unit is None:
             raise ValidationFailed("Workshopfilerna kunde inte läsas; ingenting har sparats.", problems)
         # keys: the risk's code; "R<id>" in templates made before the code was the key
@@ -159,11 +159,24 @@ def _import(app: App, files: list[Path], unit_code: str | None, year: int | None
         report.unit, report.year = unit.code, year
         if not tables:
             return report
-        _store(app, s, org, unit, year, m, tables, risks, scored, new, report, held_on)
+        sources = [Source(path.name, digest, len(table.rows), wbw.participant(table) or path.stem)
+                   for path, digest, table in tables]
+        store(app, s, org, unit, year, m, sources, risks, scored, new, report, held_on)
         return report
 
 
-def _which_workshop(s, org: Organisation, m: Matrix, tables, unit_code, year, problems):
+@dataclass
+class Source:
+    """Where a participant's scores came from: a file (its name and content hash), or a live workshop
+    in the browser (ikcheck/live.py: the scores' own hash). One import batch each."""
+
+    filename: str
+    content_hash: str
+    rows: int
+    participant: str
+
+
+def which_workshop(s, org: Organisation, m: Matrix, tables, unit_code, year, problems):
     """All files must be templates of the same unit and year, made with the matrix in force."""
     seen = None
     for path, _d, table in tables:
@@ -211,9 +224,14 @@ def _agree(m: Matrix, scores: list[dict]) -> dict:
     return out
 
 
-def _store(app: App, s, org: Organisation, unit: Unit, year: int, m: Matrix, tables, risks, scored, new,
-           report: WorkshopReport, held_on: dt.date | None) -> None:
+def store(app: App, s, org: Organisation, unit: Unit, year: int, m: Matrix, sources: list[Source], risks, scored,
+          new, report: WorkshopReport, held_on: dt.date | None, agreed: dict | None = None) -> None:
+    """What a workshop records, however it was held (Excel files, or live in the browser): each
+    participant's scores, the agreed score (the median, or what the group agreed with its reason:
+    `agreed`, by the same keys as `scored`, for a new risk "ny:" and its key in `new`), the spread,
+    the comments and the day held."""
     now = utcnow()
+    agreed = dict(agreed or {})
     workshop = s.scalar(select(Workshop).where(Workshop.unit_id == unit.id, Workshop.year == year))
     if workshop is None:
         workshop = Workshop(org_id=org.id, unit_id=unit.id, year=year, held_on=held_on or today())
@@ -221,9 +239,9 @@ def _store(app: App, s, org: Organisation, unit: Unit, year: int, m: Matrix, tab
     elif held_on:
         workshop.held_on = held_on
     batches = []
-    for path, digest, table in tables:
-        b = ImportBatch(org_id=org.id, kind="workshop", filename=path.name, content_hash=digest,
-                        rows=len(table.rows), participant=wbw.participant(table) or path.stem, imported_by=app.user)
+    for src in sources:
+        b = ImportBatch(org_id=org.id, kind="workshop", filename=src.filename, content_hash=src.content_hash,
+                        rows=src.rows, participant=src.participant, imported_by=app.user)
         s.add(b)
         batches.append(b)
     s.flush()
@@ -238,10 +256,12 @@ def _store(app: App, s, org: Organisation, unit: Unit, year: int, m: Matrix, tab
             "legal_requirement": item["category"] == "legal", "created_at": now} for k, item in enumerate(new.values())])
         codes = [f"{unit.code}-R{start + k:03d}" for k in range(len(new))]
         by_code = {r.code: r for r in s.scalars(select(Risk).where(Risk.org_id == org.id, Risk.code.in_(codes)))}
-        for code, item in zip(codes, new.values()):
+        for code, (key, item) in zip(codes, new.items()):
             risk = by_code[code]
             risks[risk.code] = risk
             scored[risk.code] = item["scores"]
+            if f"ny:{key}" in agreed:
+                agreed[risk.code] = agreed.pop(f"ny:{key}")
         report.new_risks = len(new)
     # earlier participants of the same workshop count too (files sent in on another day)
     ids = [risks[k].id for k in scored]
@@ -258,6 +278,9 @@ def _store(app: App, s, org: Organisation, unit: Unit, year: int, m: Matrix, tab
         entries = earlier + [{k: v for k, v in e.items() if k != "batch"} | {"batch_id": batches[e["batch"]].id}
                              for e in scores]
         a = _agree(m, entries)
+        reason = None
+        if key in agreed:  # the group's own score, with why it is not the median
+            a["likelihood"], a["impact"], reason = agreed[key]
         lvl = m.level(a["likelihood"], a["impact"]).name
         res = a["residual_likelihood"] is not None
         rows.append({
@@ -267,6 +290,7 @@ def _store(app: App, s, org: Organisation, unit: Unit, year: int, m: Matrix, tab
             "residual_score": a["residual_likelihood"] * a["residual_impact"] if res else None,
             "residual_level": m.level(a["residual_likelihood"], a["residual_impact"]).name if res else None,
             "spread": a["spread"], "flagged": a["spread"] >= FLAG_SPREAD, "participants": entries,
+            "agreed_reason": reason,
             "assessed_by": f"Riskworkshop {unit.code} {year} ({len(entries)} deltagare)", "assessed_at": now,
             "workshop_id": workshop.id, "import_batch_id": batches[scores[-1]["batch"]].id,
             "supersedes_id": old.id if old else None, "is_current": True})

@@ -110,7 +110,13 @@ def expected_matrix(ids) -> list[tuple]:
         ("/resultat/rapportera/SN/2025/halvar/SN-2025-K02", {"controller"}, 403),  # Socialchef's
         ("/resultat/rapportera/KFN/2025/halvar/KFN-2025-K01", set(), 403),
         ("/resultat/rapportera/SN/2025/halvar.xlsx", {"controller", "kontrollansvarig"}, 403),
-        ("/underlag/999999", set(), 404),  # who gets an underlag: tests/test_web_forms.py, on one that exists
+        ("/underlag/999999", set(), 404),
+        # the live risk workshop: the list for those who take part; none is held live in the demo
+        ("/workshop", {"controller", "sekreterare", "kontrollansvarig"}, 403),
+        ("/workshop/1", set(), 404),
+        ("/workshop/1/lage", set(), 404),
+        ("/workshop/1/risk/1", set(), 404),
+        ("/workshop/1/delta", set(), 404),  # who gets an underlag: tests/test_web_forms.py, on one that exists
         # a decided plan has no draft to edit: not found for the controller, forbidden for the rest
         ("/planer/SN/2025/punkt/SN-2025-K01", set(), 403, {"controller": 404}),
     ]
@@ -150,7 +156,7 @@ def test_every_route_role_and_resource(clients, ids):
                 wrong.append(f"{role} {path}: {r.status_code}, expected {want}")
     assert not wrong, "\n".join(wrong)
     covered = {_route_of(p) for p, *_ in matrix}
-    public = {"/logga-in", "/logga-in/sso", "/logga-in/sso/klar"}
+    public = {"/logga-in", "/logga-in/sso", "/logga-in/sso/klar", "/delta"}
     missing = {r.path for r in ROUTES if "GET" in r.methods and r.path not in covered | public}
     assert not missing, f"routes without expectations: {missing}"
 

@@ -113,8 +113,8 @@ def test_each_role_sees_its_menu(page):
     expected = {
         "admin": ["Att göra", "Verifiera loggen", "Konton"],
         "ks": ["Att göra", "Översikt", "Register", "Plan", "Resultat", "Åtgärder", "Rapporter", "Granskning"],
-        "controller": ["Att göra", "Register", "Plan", "Resultat", "Åtgärder", "Rapporter"],
-        "kontrollansvarig": ["Att göra", "Plan", "Resultat", "Åtgärder"],
+        "controller": ["Att göra", "Riskworkshop", "Register", "Plan", "Resultat", "Åtgärder", "Rapporter"],
+        "kontrollansvarig": ["Att göra", "Riskworkshop", "Plan", "Resultat", "Åtgärder"],
         "revisor": ["Att göra", "Översikt", "Register", "Plan", "Resultat", "Åtgärder", "Rapporter", "Granskning",
                     "Verifiera loggen"],
     }

@@ -35,7 +35,7 @@ SEAL_ACTION = "spara rader"
 # evidence files' bytes, whose key is their own SHA-256 (audit verify recomputes it), held by the
 # covered evidence rows
 NOT_COVERED = {"audit_event", "audit_head", "audit_row", "alembic_version", "web_session", "login_attempt",
-               "login_state", "evidence_content"}
+               "login_state", "evidence_content", "live_code", "live_join"}
 GROUPED = {"conclusion": "run_id"}  # table -> the column its rows are covered by, together
 
 # what a revisor reads in a message: the row, in Swedish
@@ -45,7 +45,8 @@ ENTITY_SV = {
     "ks_requirement": "KS-kravet", "control_plan": "Planen", "control_point": "Kontrollpunkten",
     "control_result": "Kontrollresultatet", "action": "Åtgärden", "action_change": "Statusändringen",
     "rule_run": "Regelkörningen", "conclusion": "Slutsatserna från regelkörningen", "report_record": "Rapportposten",
-    "account": "Kontot", "evidence": "Underlaget",
+    "account": "Kontot", "evidence": "Underlaget", "live_item": "Workshoppens risk",
+    "live_participant": "Workshopdeltagaren", "live_score": "Workshopbedömningen",
 }
 FIELD_SV = {
     "likelihood": "sannolikhet", "impact": "konsekvens", "score": "riskvärde", "level": "risknivå",

@@ -139,6 +139,81 @@ class Workshop(Base):
     year: Mapped[int] = mapped_column(Integer)
     held_on: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # held live in the browser (ikcheck/live.py): open while it runs, closed once stored
+    status: Mapped[str | None] = mapped_column(String(16))  # None: files only | open | closed
+    opened_by: Mapped[str | None] = mapped_column(String(200))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class LiveItem(Base):
+    """A risk on a live workshop's agenda: a register risk, or a new one proposed in the room (risk_id
+    empty until the workshop closes; merged_into_id when the facilitator merged it into another)."""
+
+    __tablename__ = "live_item"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshop.id"), index=True)
+    risk_id: Mapped[int | None] = mapped_column(ForeignKey("risk.id"))
+    title: Mapped[str] = mapped_column(String(500))
+    process_id: Mapped[int | None] = mapped_column(ForeignKey("process.id"))
+    category: Mapped[str | None] = mapped_column(String(32))
+    description: Mapped[str | None] = mapped_column(Text)
+    proposed_by: Mapped[str | None] = mapped_column(String(200))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("live_item.id"))
+    agreed_likelihood: Mapped[int | None] = mapped_column(Integer)
+    agreed_impact: Mapped[int | None] = mapped_column(Integer)
+    agreed_reason: Mapped[str | None] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LiveParticipant(Base):
+    """Someone taking part: an account, a person who joined with the code, or an absent participant's
+    Excel file (source: its name and content hash)."""
+
+    __tablename__ = "live_participant"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshop.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"))
+    source: Mapped[str | None] = mapped_column(String(500))
+    source_hash: Mapped[str | None] = mapped_column(String(64))
+    joined_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LiveScore(Base):
+    """One participant's score of one risk, changed as often as they like until the workshop closes."""
+
+    __tablename__ = "live_score"
+    __table_args__ = (UniqueConstraint("item_id", "participant_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("live_item.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("live_participant.id"))
+    likelihood: Mapped[int] = mapped_column(Integer)
+    impact: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class LiveCode(Base):
+    """A workshop's join code (only its SHA-256) and when it stops working: security state, like a
+    session, so outside the audit log."""
+
+    __tablename__ = "live_code"
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshop.id"), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class LiveJoin(Base):
+    """A participant-only session from a join code (its token's SHA-256): that workshop, nothing else."""
+
+    __tablename__ = "live_join"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("live_participant.id"))
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshop.id"))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
 class ImportBatch(Base):
@@ -180,6 +255,7 @@ class RiskAssessment(Base):
     residual_level: Mapped[str | None] = mapped_column(String(32))
     # disagreement between workshop participants, in matrix steps (max - min over both scales)
     spread: Mapped[int] = mapped_column(Integer, default=0)
+    agreed_reason: Mapped[str | None] = mapped_column(Text)  # the group agreed another score than the median
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     participants: Mapped[list[Any]] = mapped_column(default=list)  # [{name, likelihood, impact, file}]
     assessed_by: Mapped[str] = mapped_column(String(200))

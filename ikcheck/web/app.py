@@ -39,6 +39,7 @@ MAX_UPLOAD = 50 * 1024 * 1024  # an anchor document (a plan's PDF) is far smalle
 NAV = [  # (path, label, action on the kommun that shows it)
     ("/", "Att göra", None),
     ("/oversikt", "Översikt", "overview"),
+    ("/workshop", "Riskworkshop", "workshop"),
     ("/risker", "Register", "register"),
     ("/planer", "Plan", "plans"),
     ("/resultat", "Resultat", "results"),
@@ -133,7 +134,7 @@ class Web:
         nav = [(p, label) for p, label, action in NAV if actor and (action is None or ctx.can(action))]
         html = self.env.get_template(template).render(
             title=title, actor=actor, nav=nav, path=ctx.request.url.path, csrf=self.csrf_of(ctx),
-            sso=self.sso_button(), done=self._notice(ctx), **data)
+            sso=self.sso_button(), done=self._notice(ctx), **{"guest": None, **data})
         return HTMLResponse(html, status_code=status)
 
     @staticmethod

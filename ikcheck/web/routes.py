@@ -11,7 +11,7 @@ from urllib.parse import quote, urlencode
 
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from ikcheck import accounts, forms, portal
+from ikcheck import accounts, forms, live, portal
 from ikcheck.errors import Forbidden, NotFound, UserError, ValidationFailed
 from ikcheck.results import FORM_LABELS
 from ikcheck.web import security, sso
@@ -292,7 +292,11 @@ NOTICES = {
     "accepterade": "Förslagen är accepterade.", "punkt": "Kontrollpunkten är ändrad.",
     "asidosatt": "Fyndet är åsidosatt med skäl.", "beslutad": "Nämndens beslut är registrerat; planen är fryst.",
     "reviderad": "En ny version av planen är påbörjad.", "inlamnad": "Rapporten är inlämnad till KS.",
-    "underlag": "Underlaget är bifogat.",
+    "underlag": "Underlaget är bifogat.", "bedomning": "Din bedömning är sparad.",
+    "forslag": "Ditt förslag är tillagt; bedöm det gärna direkt.", "enats": "Gruppens bedömning är sparad.",
+    "ihop": "Förslagen är sammanslagna.", "katalog": "Risken är tillagd på dagordningen.",
+    "excel": "Filen är tillagd: deltagarens bedömningar räknas med.",
+    "avslutad": "Workshoppen är avslutad och bedömningarna sparade i riskregistret.",
 }
 
 
@@ -546,6 +550,208 @@ def report_submit(ctx: Ctx) -> Response:
     return _done(f"/rapporter?ar={year}", "inlamnad")
 
 
+# --- the live risk workshop -------------------------------------------------------------------------
+# The facilitator (a controller) runs it at /workshop/ID; participants score at /workshop/ID/delta,
+# logged in or with the join code's session (cookie WS_COOKIE: that workshop's participant pages only).
+
+WS_COOKIE = "ikcheck_ws"
+
+
+def _joined(ctx: Ctx):
+    return live.joined(ctx.app, ctx.request.cookies.get(WS_COOKIE))
+
+
+def _ws(ctx: Ctx) -> int:
+    return ctx.path_int("id")
+
+
+def workshops(ctx: Ctx, errors=None) -> Response:
+    r = render(ctx, "workshops.html", "Riskworkshop", d=forms.workshop_list(ctx.app, ctx.actor), errors=errors or [])
+    if errors:
+        r.status_code = 400
+    return r
+
+
+def workshop_open(ctx: Ctx) -> Response:
+    year = _field(ctx, "ar")
+    if not year.isdigit() or not 2000 <= int(year) <= 2100:
+        return workshops(ctx, errors=[("ar", "Skriv planåret med fyra siffror, till exempel 2027.")])
+    try:
+        wid = forms.open_workshop(ctx.app, ctx.actor, _field(ctx, "enhet"), int(year))
+    except (Forbidden, NotFound):
+        raise
+    except UserError as e:
+        return workshops(ctx, errors=[("enhet", str(e))])
+    return RedirectResponse(f"/workshop/{wid}", status_code=303)
+
+
+def workshop_page(ctx: Ctx, errors=None, code=None, expires=None, table=None) -> Response:
+    data = forms.facilitator(ctx.app, ctx.actor, _ws(ctx))
+    base = web(ctx).app.settings.web.get("base_url") or str(ctx.request.base_url).rstrip("/")
+    r = render(ctx, "workshop.html", f"Riskworkshop {data['unit']['name']} {data['year']}", w=data,
+               errors=errors or [], code=code, code_expires=expires, table=table or [], base_url=base.rstrip("/"),
+               today=forms.today().isoformat())
+    if errors:
+        r.status_code = 400
+    return r
+
+
+def workshop_state(ctx: Ctx) -> Response:
+    """The facilitator's live table alone (htmx polls it)."""
+    data = forms.facilitator(ctx.app, ctx.actor, _ws(ctx))
+    html = web(ctx).env.get_template("workshop_state.html").render(w=data)
+    return HTMLResponse(html, headers={"cache-control": "no-store"})
+
+
+def workshop_code(ctx: Ctx) -> Response:
+    code, expires = forms.workshop_code(ctx.app, ctx.actor, _ws(ctx))
+    return workshop_page(ctx, code=code, expires=expires)  # shown once: only its hash is kept
+
+
+def join_page(ctx: Ctx, errors=None) -> Response:
+    r = render(ctx, "join.html", "Delta i en riskworkshop", errors=errors or [], kod=ctx.arg("kod"), namn="")
+    if errors:
+        r.status_code = 400
+    return r
+
+
+def join_submit(ctx: Ctx) -> Response:
+    code, name = _field(ctx, "kod"), _field(ctx, "namn")
+    errors = [(f, m) for f, m, v in (("kod", "Skriv koden från skärmen.", code), ("namn", "Skriv ditt namn.", name))
+              if not v]
+    if not errors:
+        try:
+            token, wid = live.join(ctx.app, code, name)
+        except UserError as e:
+            errors = [("kod", str(e))]
+        else:
+            ctx.set_cookies.append((WS_COOKIE, token, {"max_age": live.CODE_HOURS * 3600}))
+            return RedirectResponse(f"/workshop/{wid}/delta", status_code=303)
+    r = render(ctx, "join.html", "Delta i en riskworkshop", errors=errors, kod=code, namn=name)
+    r.status_code = 400
+    return r
+
+
+def _participant_page(ctx: Ctx, errors=None) -> Response:
+    joined = _joined(ctx)
+    if ctx.session is None and (joined is None or joined[0] != _ws(ctx)):
+        nxt = ctx.request.url.path
+        return RedirectResponse(f"/logga-in?{urlencode({'nasta': nxt})}", status_code=303)
+    data = forms.participant_view(ctx.app, ctx.actor, _ws(ctx), joined)
+    r = render(ctx, "take_part.html", f"Riskworkshop {data['unit']['name']} {data['year']}", w=data,
+               errors=errors or [], guest=None if ctx.session else data["me"])
+    if errors:
+        r.status_code = 400
+    return r
+
+
+def take_part(ctx: Ctx) -> Response:
+    return _participant_page(ctx)
+
+
+def _guarded(ctx: Ctx):
+    """Who is scoring: the join session of this workshop, or a logged-in person; else to the login."""
+    joined = _joined(ctx)
+    if ctx.session is None and (joined is None or joined[0] != _ws(ctx)):
+        return None, RedirectResponse(f"/logga-in?{urlencode({'nasta': f'/workshop/{_ws(ctx)}/delta'})}",
+                                      status_code=303)
+    return joined, None
+
+
+def score_submit(ctx: Ctx) -> Response:
+    joined, away = _guarded(ctx)
+    if away:
+        return away
+    item = ctx.path_int("item")
+    try:
+        forms.score(ctx.app, ctx.actor, _ws(ctx), joined, item, _field(ctx, "ruta"), _field(ctx, f"kommentar-{item}"))
+    except (Forbidden, NotFound):
+        raise
+    except UserError as e:
+        return _participant_page(ctx, errors=[(f"ruta-{item}", str(e))])
+    return RedirectResponse(f"/workshop/{_ws(ctx)}/delta?klart=bedomning#risk-{item}", status_code=303)
+
+
+def propose_submit(ctx: Ctx) -> Response:
+    joined, away = _guarded(ctx)
+    if away:
+        return away
+    try:
+        item = forms.propose(ctx.app, ctx.actor, _ws(ctx), joined, _field(ctx, "rubrik"), _field(ctx, "process") or None,
+                             _field(ctx, "beskrivning") or None)
+    except (Forbidden, NotFound):
+        raise
+    except UserError as e:
+        return _participant_page(ctx, errors=[("rubrik", str(e))])
+    return RedirectResponse(f"/workshop/{_ws(ctx)}/delta?klart=forslag#risk-{item}", status_code=303)
+
+
+def workshop_item(ctx: Ctx, errors=None) -> Response:
+    data = forms.workshop_item(ctx.app, ctx.actor, _ws(ctx), ctx.path_int("item"))
+    it = data["item"]
+    r = render(ctx, "workshop_item.html", f"{it['code'] or 'Nytt förslag'}: {it['title']}", w=data,
+               errors=errors or [])
+    if errors:
+        r.status_code = 400
+    return r
+
+
+def item_agree(ctx: Ctx) -> Response:
+    try:
+        forms.agree(ctx.app, ctx.actor, _ws(ctx), ctx.path_int("item"), _field(ctx, "ruta"), _field(ctx, "skal"))
+    except (Forbidden, NotFound):
+        raise
+    except UserError as e:
+        field = "skal" if any(p.field == "skal" for p in e.problems) else "ruta"
+        return workshop_item(ctx, errors=[(field, e.message)])
+    return _done(f"/workshop/{_ws(ctx)}", "enats")
+
+
+def item_merge(ctx: Ctx) -> Response:
+    try:
+        forms.merge(ctx.app, ctx.actor, _ws(ctx), ctx.path_int("item"), _field(ctx, "med"))
+    except (Forbidden, NotFound):
+        raise
+    except UserError as e:
+        return workshop_item(ctx, errors=[("med", str(e))])
+    return _done(f"/workshop/{_ws(ctx)}", "ihop")
+
+
+def workshop_catalogue(ctx: Ctx) -> Response:
+    try:
+        forms.add_catalogue(ctx.app, ctx.actor, _ws(ctx), _field(ctx, "risk"))
+    except (Forbidden, NotFound):
+        raise
+    except UserError as e:
+        return workshop_page(ctx, errors=[("risk", str(e))])
+    return _done(f"/workshop/{_ws(ctx)}", "katalog")
+
+
+def workshop_excel(ctx: Ctx) -> Response:
+    f = ctx.form.get("fil")
+    if not getattr(f, "filename", None):
+        return workshop_page(ctx, errors=[("fil", "Välj workshopmallen att lägga till.")])
+    try:
+        forms.add_excel(ctx.app, ctx.actor, _ws(ctx), f.filename, f.file.read())
+    except (Forbidden, NotFound):
+        raise
+    except UserError as e:
+        rows = [{"fil": p.file or f.filename, "blad": p.sheet or "", "rad": p.row or "", "kolumn": p.column or "",
+                 "fel": p.message + (f" (förväntat: {p.expected})" if p.expected else "")} for p in e.problems]
+        return workshop_page(ctx, errors=[("fil", e.message)], table=rows)
+    return _done(f"/workshop/{_ws(ctx)}", "excel")
+
+
+def workshop_close(ctx: Ctx) -> Response:
+    try:
+        forms.close_workshop(ctx.app, ctx.actor, _ws(ctx), _field(ctx, "datum"))
+    except (Forbidden, NotFound):
+        raise
+    except UserError as e:
+        return workshop_page(ctx, errors=[("datum", str(e))])
+    return _done(f"/workshop/{_ws(ctx)}", "avslutad")
+
+
 ROUTES: list[R] = [
     R("/logga-in", login_page, login=False),
     R("/logga-in", login_submit, ("POST",), login=False),
@@ -554,6 +760,22 @@ ROUTES: list[R] = [
     R("/logga-in/sso/klar", sso_done, login=False),
     R("/", start),
     R("/oversikt", overview),
+    R("/workshop", workshops),
+    R("/workshop", workshop_open, ("POST",)),
+    R("/workshop/{id}", workshop_page),
+    R("/workshop/{id}/lage", workshop_state),
+    R("/workshop/{id}/kod", workshop_code, ("POST",)),
+    R("/workshop/{id}/risk/{item}", workshop_item),
+    R("/workshop/{id}/risk/{item}/enas", item_agree, ("POST",)),
+    R("/workshop/{id}/risk/{item}/sla-ihop", item_merge, ("POST",)),
+    R("/workshop/{id}/katalog", workshop_catalogue, ("POST",)),
+    R("/workshop/{id}/excel", workshop_excel, ("POST",)),
+    R("/workshop/{id}/avsluta", workshop_close, ("POST",)),
+    R("/workshop/{id}/delta", take_part, login=False),
+    R("/workshop/{id}/delta/ny", propose_submit, ("POST",), login=False),
+    R("/workshop/{id}/delta/{item}", score_submit, ("POST",), login=False),
+    R("/delta", join_page, login=False),
+    R("/delta", join_submit, ("POST",), login=False),
     R("/oversikt.{fmt}", overview_file),
     R("/enheter/{unit}", unit_page),
     R("/enheter/{unit}/riskkarta", heatmap),
