@@ -457,10 +457,11 @@ def score(app: App, actor: Actor | None, workshop_id: int, joined: tuple | None,
     live.score(_acting(app, name, actor), workshop_id, pid, item_id, li, im, comment, org_code=org)
 
 
-def propose(app: App, actor: Actor | None, workshop_id: int, joined: tuple | None, title: str,
+def propose(app: App, actor: Actor | None, workshop_id: int, joined: tuple | None, title: str, category: str | None,
             process: str | None, description: str | None) -> int:
     pid, name, org = participant(app, actor, workshop_id, joined)
-    return live.propose(_acting(app, name, actor), workshop_id, pid, title, process, description, org_code=org)
+    return live.propose(_acting(app, name, actor), workshop_id, pid, title, category, process, description,
+                        org_code=org)
 
 
 def workshop_item(app: App, actor: Actor, workshop_id: int, item_id: int) -> dict:

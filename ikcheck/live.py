@@ -183,11 +183,14 @@ def score(app: App, workshop_id: int, participant_id: int, item_id: int, likelih
             row.likelihood, row.impact, row.comment, row.updated_at = li, im, comment, clock_now()
 
 
-def propose(app: App, workshop_id: int, participant_id: int, title: str, process: str | None = None,
-            description: str | None = None, org_code: str | None = None) -> int:
+def propose(app: App, workshop_id: int, participant_id: int, title: str, category: str | None,
+            process: str | None = None, description: str | None = None, org_code: str | None = None) -> int:
+    """A new risk proposed in the room (as a new row in the Excel template: a rubrik and a kategori)."""
     title = " ".join((title or "").split())
     if not title:
         raise UserError("Beskriv risken med en rubrik.")
+    if category not in register.CATEGORIES:
+        raise UserError(f"Välj en kategori för risken: {', '.join(register.CATEGORIES)}.")
     if len(title) > 500:
         raise UserError("Rubriken är för lång (högst 500 tecken).")
     with app.session(write=True) as s:
@@ -198,8 +201,8 @@ def propose(app: App, workshop_id: int, participant_id: int, title: str, process
         proc = next((x for x in unit.processes if process and x.name == process), None)
         last = s.scalar(select(func.max(LiveItem.position)).where(LiveItem.workshop_id == w.id)) or 0
         item = LiveItem(org_id=org.id, workshop_id=w.id, title=title, process_id=proc.id if proc else None,
-                        description=(description or "").strip() or None, proposed_by=p.name if p else None,
-                        position=last + 1)
+                        category=category, description=(description or "").strip() or None,
+                        proposed_by=p.name if p else None, position=last + 1)
         s.add(item)
         s.flush()
         return item.id
@@ -266,7 +269,8 @@ def state(app: App, workshop_id: int, org_code: str | None = None, participant_i
                 "active": [r for r in out if not r["merged_into"]],
                 "participants": [{"id": p.id, "name": p.name, "source": p.source} for p in people.values()],
                 "grid": grid, "impacts": [{"value": im, "label": m.label("impact", im)} for im in im_vals],
-                "processes": [p.name for p in unit.processes], "catalogue": ws_svc.catalogue(app),
+                "processes": [p.name for p in unit.processes], "categories": register.CATEGORIES,
+                "catalogue": ws_svc.catalogue(app),
                 "code_expires": (c.expires_at if (c := s.get(LiveCode, w.id)) else None)}
 
 
@@ -331,7 +335,8 @@ def add_from_catalogue(app: App, workshop_id: int, title: str, by: str, org_code
         if s.scalar(select(LiveItem.id).where(LiveItem.workshop_id == w.id, LiveItem.title == title)):
             raise UserError("Risken finns redan på dagordningen.")
         last = s.scalar(select(func.max(LiveItem.position)).where(LiveItem.workshop_id == w.id)) or 0
-        item = LiveItem(org_id=org.id, workshop_id=w.id, title=title, category=found.get("category"),
+        item = LiveItem(org_id=org.id, workshop_id=w.id, title=title,
+                        category=found.get("category") if found.get("category") in register.CATEGORIES else "verksamhet",
                         proposed_by=f"{by} (ur katalogen)", position=last + 1)
         s.add(item)
         s.flush()

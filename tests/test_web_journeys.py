@@ -288,3 +288,191 @@ def test_a_report_submitted_shows_on_ks_oversikt(browser, server, shots):
     assert f"Inlämnad {swedish_date(today())}" in row.inner_text()
     ks.check("oversikt")
     ks.done()
+
+
+class Guest(Person):
+    """A participant without an account: joins with the code on the screen."""
+
+    def __init__(self, browser, server: str, name: str, code: str, shots: Path, keyboard: bool = False):
+        self.context = browser.new_context(base_url=server, locale="sv-SE")
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(30_000)
+        self.username, self.shots, self.n = name.split()[0].lower(), shots, 0
+        self.found, self.blocked = {}, []
+        self.page.on("console", lambda m: self.blocked.append(m.text) if "Content Security Policy" in m.text else None)
+        self.page.goto("/logga-in")
+        if keyboard:
+            self.tab_to("Delta med deltagarkod")
+            self.page.keyboard.press("Enter")
+            self.page.wait_for_url("**/delta")
+            self.tab_to("kod")
+            self.page.keyboard.type(code)
+            self.page.keyboard.press("Tab")
+            assert self.page.evaluate("document.activeElement.id") == "namn"
+            self.page.keyboard.type(name)
+            self.page.keyboard.press("Enter")
+        else:
+            self.page.get_by_role("link", name="Delta med deltagarkod").click()
+            self.page.get_by_label("Deltagarkod").fill("FEL0-KOD0")
+            self.page.get_by_label("Ditt namn").fill(name)
+            self.page.get_by_role("button", name="Delta").click()
+            assert "Koden gäller inte" in self.page.locator(".error-summary").inner_text()
+            self.check("fel-kod")
+            self.page.get_by_label("Deltagarkod").fill(code)
+            self.page.get_by_role("button", name="Delta").click()
+        self.page.wait_for_url("**/workshop/*/delta")
+
+    def tab_to(self, name: str, limit: int = 400) -> None:
+        """Tab until the element named has focus: its text or id, or the start of its label."""
+        for _ in range(limit):
+            self.page.keyboard.press("Tab")
+            text, ident, label = self.page.evaluate(
+                "[document.activeElement.textContent.trim(), document.activeElement.id,"
+                " document.activeElement.labels && document.activeElement.labels[0]"
+                " ? document.activeElement.labels[0].textContent.trim() : '']")
+            if name in (text, ident) or label.startswith(name):
+                return
+        raise AssertionError(f"never reached {name!r} with Tab")
+
+
+def _section(page, code: str):
+    return page.get_by_role("region", name=re.compile(f"^{re.escape(code)}:"))
+
+
+def _cell(section, likelihood: int, impact: int):
+    return section.get_by_label(re.compile(f"^Sannolikhet {likelihood} .*, konsekvens {impact} "))
+
+
+def test_a_live_workshop_with_a_facilitator_and_three_participants(browser, server, shots, app, journey_db, tmp_path):
+    """The facilitator opens Socialnämnden's workshop for 2028 and shows the code; Pia (join code, mouse),
+    Olle (join code, keyboard only) and the nämndsekreterare (logged in) score; two of them propose the
+    same new risk, which the facilitator merges; an absent participant's Excel file is added; the group
+    agrees a score other than the median, saying why; closing stores it all in the register."""
+    fac = Person(browser, server, "controller", shots)
+    f = fac.page
+    fac.menu("Riskworkshop")
+    fac.check("workshoppar")
+    f.get_by_label("Enhet", exact=True).select_option("SN")
+    f.get_by_label("Planår som bedöms").fill("2028")
+    f.get_by_role("button", name="Öppna workshoppen").click()
+    assert fac.h1() == "Riskworkshop Socialnämnden 2028"
+    f.get_by_role("button", name="Skapa deltagarkod").click()
+    code = f.locator("p.code").inner_text()
+    assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}", code)
+    fac.check("kod")
+
+    pia = Guest(browser, server, "Pia Gäst", code, shots)
+    p = pia.page
+    sn1 = _section(p, "SN-R001")
+    assert "Förra året: sannolikhet" in sn1.inner_text() and "Inte bedömd av dig i år." in sn1.inner_text()
+    pia.check("deltagare")
+    _cell(sn1, 3, 4).check()
+    sn1.get_by_label("Kommentar till SN-R001 (valfritt)").fill("Två beslut utan delegation i våras.")
+    sn1.get_by_role("button", name="Spara bedömningen av SN-R001").click()
+    assert pia.notice() == "Din bedömning är sparad."
+    assert "Din bedömning: sannolikhet 3, konsekvens 4." in _section(p, "SN-R001").inner_text()
+    _section(p, "SN-R002").get_by_role("button", name="Spara bedömningen av SN-R002").click()  # no cell chosen
+    assert "Välj en ruta i riskmatrisen" in p.locator(".error-summary").inner_text()
+    pia.check("deltagare-fel")
+    p.get_by_label("Risk (vad kan gå fel?)").fill("Samtycke till informationsutbyte dokumenteras inte")
+    p.get_by_role("button", name="Föreslå risken").click()
+    assert "Välj en kategori" in p.locator(".error-summary").inner_text()
+    p.get_by_label("Kategori").select_option("legal")
+    p.get_by_role("button", name="Föreslå risken").click()
+    assert pia.notice().startswith("Ditt förslag är tillagt")
+    new = _section(p, "Nytt förslag")
+    _cell(new, 3, 3).check()
+    new.get_by_role("button", name="Spara bedömningen av förslaget").click()
+    assert pia.notice() == "Din bedömning är sparad."
+
+    olle = Guest(browser, server, "Olle Tangent", code, shots, keyboard=True)
+    o = olle.page
+    olle.tab_to("Sannolikhet 4")  # the first cell of SN-R001's matrix: a radio group of its own
+    assert o.evaluate("document.activeElement.name") == "ruta"
+    for _ in range(6):  # the arrows go cell by cell, row by row: 4-2 4-3 4-4 3-1 3-2 3-3
+        o.keyboard.press("ArrowRight")
+    assert o.evaluate("document.activeElement.value") == "3-3"
+    o.keyboard.press("Tab")
+    o.keyboard.type("Vi ser samma mönster som förra året.")
+    o.keyboard.press("Tab")
+    assert o.evaluate("document.activeElement.textContent.trim()") == "Spara bedömningen av SN-R001"
+    o.keyboard.press("Enter")
+    assert olle.notice() == "Din bedömning är sparad."
+    assert "Din bedömning: sannolikhet 3, konsekvens 3." in _section(o, "SN-R001").inner_text()
+    olle.check("tangentbord")
+
+    secretary = Person(browser, server, "sekreterare", shots)
+    s = secretary.page
+    secretary.menu("Riskworkshop")
+    s.get_by_role("link", name="Delta i workshoppen för Socialnämnden 2028").click()
+    _cell(_section(s, "SN-R001"), 1, 1).check()
+    _section(s, "SN-R001").get_by_role("button", name="Spara bedömningen av SN-R001").click()
+    assert secretary.notice() == "Din bedömning är sparad."
+    s.get_by_label("Risk (vad kan gå fel?)").fill("Samtycke dokumenteras ej vid informationsutbyte")
+    s.get_by_label("Kategori").select_option("legal")
+    s.get_by_role("button", name="Föreslå risken").click()
+    dup = s.get_by_role("region", name=re.compile("Samtycke dokumenteras ej"))
+    _cell(dup, 2, 3).check()
+    dup.get_by_role("button", name="Spara bedömningen av förslaget").click()
+    assert secretary.notice() == "Din bedömning är sparad."
+
+    # the facilitator's table follows without a reload (htmx polls the state, in the database)
+    row = f.get_by_role("row", name=re.compile("^SN-R001"))
+    row.get_by_text("3 av 3").wait_for(timeout=20_000)
+    assert "oenighet" in row.inner_text()
+    fac.check("laget")
+    # agree: another cell than the median needs a reason
+    f.get_by_role("link", name=re.compile("^SN-R001:")).click()
+    fac.check("risk")
+    f.get_by_label(re.compile("^Sannolikhet 4 .*, konsekvens 3 ")).check()
+    f.get_by_role("button", name="Enas om bedömningen").click()
+    assert "skriv varför" in f.locator(".error-summary").inner_text()
+    fac.check("enas-fel")
+    assert f.get_by_label(re.compile("^Sannolikhet 4 .*, konsekvens 3 ")).is_checked()  # the choice stays
+    f.get_by_label(re.compile("^Skäl")).fill("Två nya fall sedan i våras väger tyngre")
+    f.get_by_role("button", name="Enas om bedömningen").click()
+    assert fac.notice() == "Gruppens bedömning är sparad."
+    # merge the duplicate proposal
+    f.get_by_role("link", name=re.compile("Samtycke dokumenteras ej")).click()
+    options = f.get_by_label("Samma risk som").locator("option").all_inner_texts()
+    f.get_by_label("Samma risk som").select_option(label=next(x for x in options if "Samtycke till" in x))
+    f.get_by_role("button", name="Slå ihop förslagen").click()
+    assert fac.notice() == "Förslagen är sammanslagna."
+    assert f.get_by_role("row", name=re.compile("Samtycke dokumenteras ej")).count() == 0
+    # an absent participant's Excel file
+    from ikcheck import workshop
+    from ikcheck.demo import DEMO_YEAR, fill_workshop
+    from ikcheck import yamlsrc
+
+    blank = workshop.template(app, "SN", 2028, tmp_path / "workshop-SN-2028.xlsx", org_code="exempelby")[0]
+    risks = app.settings.riskregister_dir / "demo" / "risker.yaml"
+    agreed = {(i["unit"], i["title"]): i["scores"][DEMO_YEAR] for i in yamlsrc.load(risks)["risks"]}
+    fill_workshop(blank, "SN", "Fredrik Frånvarande", agreed, off=False)
+    f.get_by_label("Workshopmall (xlsx)").set_input_files(str(blank))
+    f.get_by_role("button", name="Lägg till filen").click()
+    assert fac.notice() == "Filen är tillagd: deltagarens bedömningar räknas med."
+    # close: stored as an import stores it
+    f.get_by_role("button", name="Avsluta och spara i riskregistret").click()
+    assert fac.notice() == "Workshoppen är avslutad och bedömningarna sparade i riskregistret."
+    fac.check("avslutad")
+    for person in (pia, olle, secretary, fac):
+        person.done()
+
+    from ikcheck.store.models import Risk, RiskAssessment
+
+    with app.session() as db:
+        got = {r.code: ra for r, ra in db.execute(
+            select(Risk, RiskAssessment).join(RiskAssessment, RiskAssessment.risk_id == Risk.id)
+            .where(RiskAssessment.year == 2028, RiskAssessment.is_current.is_(True)))}
+        r1 = got["SN-R001"]
+        assert (r1.likelihood, r1.impact, r1.agreed_reason) == (4, 3, "Två nya fall sedan i våras väger tyngre")
+        names = sorted(e["name"] for e in r1.participants)
+        assert names == ["Fredrik Frånvarande", "Olle Tangent", "Pia Gäst", "Sofia Berg"]
+        assert any(e["comment"] == "Två beslut utan delegation i våras." for e in r1.participants)
+        assert r1.flagged and r1.spread >= 2
+        new = [r for r in db.scalars(select(Risk).where(Risk.title.like("Samtycke%")))]
+        assert [r.title for r in new] == ["Samtycke till informationsutbyte dokumenteras inte"]  # merged: one
+        merged = got[new[0].code]
+        assert sorted(e["name"] for e in merged.participants) == ["Pia Gäst", "Sofia Berg"]
+        # last year's score shown to Pia for SN-R002 was never stored as hers
+        assert all(e["name"] != "Pia Gäst" for e in got["SN-R002"].participants)

@@ -28,7 +28,7 @@ from starlette.staticfiles import StaticFiles
 from ikcheck import access, accounts, portal
 from ikcheck.accounts import SessionInfo
 from ikcheck.app import App
-from ikcheck.calendar import swedish_date
+from ikcheck.calendar import STOCKHOLM, swedish_date
 from ikcheck.config import load_settings
 from ikcheck.errors import Forbidden, NotFound, UserError
 from ikcheck.web import security
@@ -101,6 +101,8 @@ def _env(app: App) -> Environment:
     env.filters["yesno"] = lambda v: "" if v is None else ("ja" if v else "nej")
     env.filters["n"] = lambda n, one, many: f"{n} {one if n == 1 else many}"
     env.filters["trace_links"] = trace_links
+    env.filters["local_time"] = lambda d: "" if d is None else d.replace(tzinfo=dt.timezone.utc).astimezone(
+        STOCKHOLM).strftime("%H.%M")  # stored in UTC, read in Sweden
     env.filters["filesize"] = lambda n: (f"{n} byte" if n < 1024 else f"{n / 1024:.0f} kB" if n < 1024 * 1024
                                          else f"{n / 1024 / 1024:.1f} MB".replace(".", ","))
     env.globals["urlencode"] = urlencode

@@ -632,14 +632,14 @@ def join_submit(ctx: Ctx) -> Response:
     return r
 
 
-def _participant_page(ctx: Ctx, errors=None) -> Response:
+def _participant_page(ctx: Ctx, errors=None, values=None) -> Response:
     joined = _joined(ctx)
     if ctx.session is None and (joined is None or joined[0] != _ws(ctx)):
         nxt = ctx.request.url.path
         return RedirectResponse(f"/logga-in?{urlencode({'nasta': nxt})}", status_code=303)
     data = forms.participant_view(ctx.app, ctx.actor, _ws(ctx), joined)
     r = render(ctx, "take_part.html", f"Riskworkshop {data['unit']['name']} {data['year']}", w=data,
-               errors=errors or [], guest=None if ctx.session else data["me"])
+               errors=errors or [], values=values or {}, guest=None if ctx.session else data["me"])
     if errors:
         r.status_code = 400
     return r
@@ -677,20 +677,21 @@ def propose_submit(ctx: Ctx) -> Response:
     if away:
         return away
     try:
-        item = forms.propose(ctx.app, ctx.actor, _ws(ctx), joined, _field(ctx, "rubrik"), _field(ctx, "process") or None,
-                             _field(ctx, "beskrivning") or None)
+        item = forms.propose(ctx.app, ctx.actor, _ws(ctx), joined, _field(ctx, "rubrik"), _field(ctx, "kategori") or None,
+                             _field(ctx, "process") or None, _field(ctx, "beskrivning") or None)
     except (Forbidden, NotFound):
         raise
     except UserError as e:
-        return _participant_page(ctx, errors=[("rubrik", str(e))])
+        return _participant_page(ctx, errors=[("kategori" if "kategori" in str(e) else "rubrik", str(e))],
+                                 values={k: _field(ctx, k) for k in ("rubrik", "kategori", "process", "beskrivning")})
     return RedirectResponse(f"/workshop/{_ws(ctx)}/delta?klart=forslag#risk-{item}", status_code=303)
 
 
-def workshop_item(ctx: Ctx, errors=None) -> Response:
+def workshop_item(ctx: Ctx, errors=None, chosen: str | None = None) -> Response:
     data = forms.workshop_item(ctx.app, ctx.actor, _ws(ctx), ctx.path_int("item"))
     it = data["item"]
     r = render(ctx, "workshop_item.html", f"{it['code'] or 'Nytt förslag'}: {it['title']}", w=data,
-               errors=errors or [])
+               errors=errors or [], chosen=chosen)
     if errors:
         r.status_code = 400
     return r
@@ -703,7 +704,7 @@ def item_agree(ctx: Ctx) -> Response:
         raise
     except UserError as e:
         field = "skal" if any(p.field == "skal" for p in e.problems) else "ruta"
-        return workshop_item(ctx, errors=[(field, e.message)])
+        return workshop_item(ctx, errors=[(field, e.message)], chosen=_field(ctx, "ruta"))  # the cell stays chosen
     return _done(f"/workshop/{_ws(ctx)}", "enats")
 
 
