@@ -42,6 +42,9 @@ ORG_ACTIONS = {
     "results": {"ks", "revisor", "controller", "sekreterare", "kontrollansvarig"},
     "reports": {"ks", "revisor", "controller", "sekreterare"},
     "workshop": {"controller", "sekreterare", "kontrollansvarig"},  # the live risk workshops of their units
+    "ks_requirements": {"ks", "revisor", "controller", "sekreterare"},  # read the year's KS-krav
+    "ks_requirements_edit": {"ks"},           # KS decides the kommunövergripande kontrollpunkter
+    "accounts_edit": {"admin"},               # add accounts, change roles, disable
 }
 # actions that change a unit's things: (kind, action) -> the roles that may, in their own units
 WRITES = {
@@ -50,7 +53,8 @@ WRITES = {
     ("point", "report"): {"controller", "kontrollansvarig"},   # a result, by form or Excel
     ("result", "approve"): {"controller", "kontrollansvarig"},  # godkänd av: never the one who performed it
     ("action", "update"): {"controller", "kontrollansvarig"},  # status, comment, close
-    ("report", "submit"): {"sekreterare"},                     # frozen and sent to KS
+    ("report", "write"): {"controller"},                       # förvaltningens bedömning in the report
+    ("report", "submit"): {"sekreterare"},                     # frozen and sent to KS; the nämnd's decision
     ("workshop", "run"): {"controller"},                       # open, facilitate and close a live workshop
     ("workshop", "take_part"): {"controller", "sekreterare", "kontrollansvarig"},  # score in their units
 }

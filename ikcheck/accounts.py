@@ -103,10 +103,10 @@ def check_password(password: str) -> str:
 def _units(app: App, s: Session, org: Organisation, role: str, codes: list[str]) -> list[int]:
     ids = [app.unit(s, org, c).id for c in codes]
     if role in UNIT_ROLES and not ids:
-        raise UserError(f"Rollen {role} arbetar med vissa enheter: ange minst en med --unit "
+        raise UserError(f"Rollen {role} arbetar med vissa enheter: ange minst en enhet (--unit) "
                         f"(finns: {', '.join(u.code for u in org.units)}).")
     if role not in UNIT_ROLES and ids:
-        raise UserError(f"Rollen {role} gäller hela kommunen; --unit används bara för "
+        raise UserError(f"Rollen {role} gäller hela kommunen; enheter (--unit) anges bara för "
                         f"{', '.join(sorted(UNIT_ROLES))}.")
     return ids
 

@@ -373,6 +373,35 @@ def submit_report(app: App, actor: Actor, unit_code: str, year: int, kind: str, 
                               org_code=actor.org_code)
 
 
+def _report_unit(app: App, actor: Actor, unit_code: str, year: int, kind: str, action: str) -> Unit:
+    if kind not in ("halvar", "ar"):
+        raise NotFound("Rapporten finns inte.")
+    with app.session() as s:
+        unit = _unit(app, s, actor, unit_code, "report")
+        if planning.decided_plan(s, unit, year) is None:
+            raise NotFound(f"{unit.name} har ingen beslutad plan för {year}, så ingen rapport.")
+    require(actor, action, Resource("report", unit.org_id, unit.id))
+    return unit
+
+
+def report_text(app: App, actor: Actor, unit_code: str, year: int, kind: str) -> dict:
+    unit = _report_unit(app, actor, unit_code, year, kind, "write")
+    return {"unit": {"code": unit.code, "name": unit.name}, "year": year, "kind": kind,
+            "kind_sv": {"halvar": "halvårsrapporten", "ar": "årsrapporten"}[kind],
+            **reports_out.own_text(app, unit.code, year, kind, org_code=actor.org_code)}
+
+
+def save_report_text(app: App, actor: Actor, unit_code: str, year: int, kind: str, text: str) -> None:
+    unit = _report_unit(app, actor, unit_code, year, kind, "write")
+    reports_out.save_text(_as(app, actor), unit.code, year, kind, text, org_code=actor.org_code)
+
+
+def record_report_decision(app: App, actor: Actor, unit_code: str, year: int, kind: str, date: str,
+                           paragraph: str) -> int:
+    unit = _report_unit(app, actor, unit_code, year, kind, "submit")
+    return reports_out.record_decision(_as(app, actor), unit.code, year, kind, date, paragraph, org_code=actor.org_code)
+
+
 def archive_dir(app: App) -> Path:
     """Where the web app keeps the reports it submits: `[web] archive_dir`, else beside a SQLite
     database, else in the user's data folder (the record keeps the file's path and content hash)."""
@@ -500,3 +529,56 @@ def add_excel(app: App, actor: Actor, workshop_id: int, filename: str, content: 
 def close_workshop(app: App, actor: Actor, workshop_id: int, held_on: str | None):
     _workshop_unit(app, actor, workshop_id, "run")
     return live.close(_as(app, actor), workshop_id, held_on or None, org_code=actor.org_code)
+
+
+
+# --- administration: KS-krav, accounts --------------------------------------------------------------
+
+def ks_requirements(app: App, actor: Actor, year: int) -> dict:
+    require(actor, "ks_requirements", access.org(actor.org_id))
+    return {"year": year, "rows": planning.list_ks_requirements(app, year, org_code=actor.org_code),
+            "may_edit": access.can(actor, "ks_requirements_edit", access.org(actor.org_id)),
+            "methods": planning.METHODS, "frequencies": planning.FREQUENCIES}
+
+
+def add_ks_requirement(app: App, actor: Actor, year: int, fields: dict[str, str]) -> None:
+    require(actor, "ks_requirements_edit", access.org(actor.org_id))
+    sample = fields.get("omfattning") or None
+    if sample is not None and not sample.isdigit():
+        raise UserError(f"Omfattning: {sample!r} är inget heltal.")
+    planning.add_ks_requirement(_as(app, actor), year, (fields.get("kod") or "").strip().upper(),
+                                (fields.get("kontrollpunkt") or "").strip(), method=fields.get("metod") or None,
+                                frequency=fields.get("frekvens") or None, sample_size=int(sample) if sample else None,
+                                owner=fields.get("ansvarig") or None, org_code=actor.org_code, source="webb")
+
+
+def accounts_page(app: App, actor: Actor) -> dict:
+    from ikcheck import accounts as accounts_svc
+
+    require(actor, "accounts", access.org(actor.org_id))
+    with app.session() as s:
+        units = [(u.code, u.name) for u in _org(app, s, actor).units]
+    return {"rows": accounts_svc.list_users(app, org_code=actor.org_code), "roles": accounts_svc.ROLES,
+            "units": units, "may_edit": access.can(actor, "accounts_edit", access.org(actor.org_id))}
+
+
+def add_account(app: App, actor: Actor, fields: dict[str, Any], units: list[str]) -> None:
+    from ikcheck import accounts as accounts_svc
+
+    require(actor, "accounts_edit", access.org(actor.org_id))
+    accounts_svc.add_user(_as(app, actor), fields.get("username") or "", full_name=fields.get("namn") or "",
+                          email=fields.get("epost") or None, role=fields.get("roll") or "", units=units,
+                          password=fields.get("losenord") or None, title=fields.get("befattning") or None,
+                          org_code=actor.org_code)
+
+
+def change_account(app: App, actor: Actor, username: str, what: str, role: str | None, units: list[str]) -> None:
+    from ikcheck import accounts as accounts_svc
+
+    require(actor, "accounts_edit", access.org(actor.org_id))
+    if username == actor.username and what in ("disable", "role"):
+        raise UserError("Du kan inte ändra eller stänga av ditt eget konto; be en annan administratör.")
+    if what == "disable":
+        accounts_svc.disable(_as(app, actor), username, org_code=actor.org_code)
+    else:
+        accounts_svc.set_role(_as(app, actor), username, role or "", units, org_code=actor.org_code)

@@ -119,6 +119,26 @@ def _point(s: Session, plan: ControlPlan, code: str) -> ControlPoint:
 
 # --- KS requirements ----------------------------------------------------------------------------
 
+def _file_requirements(app: App) -> list[dict]:
+    """The kommunövergripande kontrollpunkter of the riskregister file, as KsRequirement fields."""
+    path = app.settings.riskregister_dir / "kommunovergripande.yaml"
+    if not path.is_file():
+        return []
+    data = yamlsrc.load(path)
+    out, problems = [], []
+    for i, item in enumerate(data.get("points") or []):
+        if not isinstance(item, dict) or not item.get("code") or not item.get("title"):
+            problems.append(Problem("en kommunövergripande kontrollpunkt behöver code och title",
+                                    file=str(path), line=data["points"].line_at(i)))
+            continue
+        out.append({"code": str(item["code"]), "title": str(item["title"]), "method": item.get("method"),
+                    "frequency": item.get("frequency"), "sample_size": item.get("sample_size"),
+                    "owner": item.get("owner"), "source": str(path.name)})
+    if problems:
+        raise ValidationFailed(f"Filen {path} har fel.", problems)
+    return out
+
+
 def ks_requirements(app: App, s: Session, org: Organisation, year: int) -> list[KsRequirement]:
     """The year's kommunövergripande kontrollpunkter; taken from the riskregister file the first
     time a year is planned (recorded, so later edits of the file do not change a planned year)."""
@@ -126,24 +146,10 @@ def ks_requirements(app: App, s: Session, org: Organisation, year: int) -> list[
                           .order_by(KsRequirement.code)))
     if rows:
         return rows
-    path = app.settings.riskregister_dir / "kommunovergripande.yaml"
-    if not path.is_file():
-        return []
-    data = yamlsrc.load(path)
-    problems = []
-    for i, item in enumerate(data.get("points") or []):
-        if not isinstance(item, dict) or not item.get("code") or not item.get("title"):
-            problems.append(Problem("en kommunövergripande kontrollpunkt behöver code och title",
-                                    file=str(path), line=data["points"].line_at(i)))
-            continue
-        req = KsRequirement(org_id=org.id, year=year, code=str(item["code"]), title=str(item["title"]),
-                            method=item.get("method"), frequency=item.get("frequency"),
-                            sample_size=item.get("sample_size"), owner=item.get("owner"),
-                            source=str(path.name), created_by=app.user)
+    for item in _file_requirements(app):
+        req = KsRequirement(org_id=org.id, year=year, created_by=app.user, **item)
         s.add(req)
         rows.append(req)
-    if problems:
-        raise ValidationFailed(f"Filen {path} har fel.", problems)
     s.flush()
     for req in rows:
         app.audit(s, "skapa", "ks_requirement", req.id, after=snapshot(req), org_id=org.id)
@@ -152,14 +158,21 @@ def ks_requirements(app: App, s: Session, org: Organisation, year: int) -> list[
 
 def add_ks_requirement(app: App, year: int, code: str, title: str, *, method: str | None = None,
                        frequency: str | None = None, sample_size: int | None = None,
-                       owner: str | None = None, org_code: str | None = None) -> None:
+                       owner: str | None = None, org_code: str | None = None, source: str = "cli") -> None:
+    """A kommunövergripande kontrollpunkt KS decided for the year (`source`: cli or webb)."""
+    if not (code or "").strip() or not (title or "").strip():
+        raise UserError("Ange både en kod och vad som ska kontrolleras.")
+    if method is not None and method not in METHODS:
+        raise UserError(f"Okänd metod {method!r}; välj en av: {', '.join(METHODS)}.")
+    if frequency is not None and frequency not in FREQUENCIES:
+        raise UserError(f"Okänd frekvens {frequency!r}; välj en av: {', '.join(FREQUENCIES)}.")
     with app.session(write=True) as s:
         org = app.org(s, org_code)
         existing = ks_requirements(app, s, org, year)
         if any(r.code == code for r in existing):
             raise UserError(f"Den kommunövergripande kontrollpunkten {code} finns redan för {year}.")
         req = KsRequirement(org_id=org.id, year=year, code=code, title=title, method=method,
-                            frequency=frequency, sample_size=sample_size, owner=owner, source="cli",
+                            frequency=frequency, sample_size=sample_size, owner=owner, source=source,
                             created_by=app.user)
         s.add(req)
         s.flush()
@@ -167,10 +180,15 @@ def add_ks_requirement(app: App, year: int, code: str, title: str, *, method: st
 
 
 def list_ks_requirements(app: App, year: int, org_code: str | None = None) -> list[dict]:
+    """The year's KS-krav: those recorded for it, else the file's (recorded when the year is first
+    planned or one is added; reading never writes)."""
     with app.session() as s:
         org = app.org(s, org_code)
-        return [{"kod": r.code, "kontrollpunkt": r.title, "metod": r.method, "frekvens": r.frequency,
-                 "ansvarig": r.owner, "källa": r.source} for r in ks_requirements(app, s, org, year)]
+        rows = [{"code": r.code, "title": r.title, "method": r.method, "frequency": r.frequency, "owner": r.owner,
+                 "source": r.source} for r in s.scalars(select(KsRequirement).where(
+                     KsRequirement.org_id == org.id, KsRequirement.year == year).order_by(KsRequirement.code))]
+    return [{"kod": r["code"], "kontrollpunkt": r["title"], "metod": r["method"], "frekvens": r["frequency"],
+             "ansvarig": r["owner"], "källa": r["source"]} for r in rows or _file_requirements(app)]
 
 
 # --- derive -------------------------------------------------------------------------------------

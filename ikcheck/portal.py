@@ -234,7 +234,8 @@ def _reports(s, unit: Unit, year: int | None = None) -> list[dict]:
         q = q.where(ReportRecord.year == year)
     return [{"id": r.id, "typ": KIND_SV[r.kind], "kind": r.kind, "år": r.year, "version": r.version,
              "format": r.format, "skapad": r.created_at, "inlämnad": r.submitted_at,
-             "inlämnad av": r.submitted_by or "", "kontrollsumma": r.content_hash[:16]}
+             "inlämnad av": r.submitted_by or "", "kontrollsumma": r.content_hash[:16],
+             "beslut": {"datum": r.decision_date, "paragraf": r.decision_paragraph} if r.decision_date else None}
             for r in s.scalars(q.order_by(ReportRecord.year.desc(), ReportRecord.kind, ReportRecord.version))]
 
 
@@ -494,10 +495,13 @@ def reports(app: App, actor: Actor, year: int) -> dict:
                 late = (first - due).days if first and first > due else (
                     (today() - due).days if not first and today() > due else 0)
                 ends = period_end(year, datasets.report_periods(org, kind)[-1], org.settings.get("periods", ["halvar", "helar"]))
-                status[kind] = {"inlämnad": first, "sista dag": due, "sen": late, "perioden slut": today() > ends}
+                newest = max(sub, key=lambda r: r["version"], default=None)
+                status[kind] = {"inlämnad": first, "sista dag": due, "sen": late, "perioden slut": today() > ends,
+                                "beslut": newest["beslut"] if newest else None}
             rows.append({"unit": unit, "records": recs, "status": status,
                          "has_plan": planning.decided_plan(s, unit, year) is not None,
-                         "may_submit": access.can(actor, "submit", Resource("report", unit.org_id, unit.id))})
+                         "may_submit": access.can(actor, "submit", Resource("report", unit.org_id, unit.id)),
+                         "may_write": access.can(actor, "write", Resource("report", unit.org_id, unit.id))})
     return {"year": year, "rows": rows, "kinds": KIND_SV}
 
 

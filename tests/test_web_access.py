@@ -111,6 +111,9 @@ def expected_matrix(ids) -> list[tuple]:
         ("/resultat/rapportera/KFN/2025/halvar/KFN-2025-K01", set(), 403),
         ("/resultat/rapportera/SN/2025/halvar.xlsx", {"controller", "kontrollansvarig"}, 403),
         ("/underlag/999999", set(), 404),
+        ("/rapporter/SN/2025/ar/text", {"controller"}, 403),  # förvaltningens bedömning: the controller writes it
+        ("/rapporter/KFN/2025/ar/text", set(), 403),
+        ("/ks-krav?ar=2026", UNIT_READ, 403),
         # the live risk workshop: the list for those who take part; none is held live in the demo
         ("/workshop", {"controller", "sekreterare", "kontrollansvarig"}, 403),
         ("/workshop/1", set(), 404),

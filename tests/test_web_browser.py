@@ -112,11 +112,13 @@ def test_axe_finds_nothing_on_any_page(page, role):
 def test_each_role_sees_its_menu(page):
     expected = {
         "admin": ["Att göra", "Verifiera loggen", "Konton"],
-        "ks": ["Att göra", "Översikt", "Register", "Plan", "Resultat", "Åtgärder", "Rapporter", "Granskning"],
-        "controller": ["Att göra", "Riskworkshop", "Register", "Plan", "Resultat", "Åtgärder", "Rapporter"],
+        "ks": ["Att göra", "Översikt", "Register", "Plan", "Resultat", "Åtgärder", "Rapporter", "Granskning",
+               "KS-krav"],
+        "controller": ["Att göra", "Riskworkshop", "Register", "Plan", "Resultat", "Åtgärder", "Rapporter",
+                       "KS-krav"],
         "kontrollansvarig": ["Att göra", "Riskworkshop", "Plan", "Resultat", "Åtgärder"],
         "revisor": ["Att göra", "Översikt", "Register", "Plan", "Resultat", "Åtgärder", "Rapporter", "Granskning",
-                    "Verifiera loggen"],
+                    "Verifiera loggen", "KS-krav"],
     }
     for role, labels in expected.items():
         page.context.clear_cookies()

@@ -265,7 +265,25 @@ def test_an_excel_file_with_a_bad_row_shows_the_row_and_stores_nothing(browser, 
     owner.done()
 
 
-def test_a_report_submitted_shows_on_ks_oversikt(browser, server, shots):
+def test_a_report_written_previewed_submitted_decided_and_on_ks_oversikt(browser, server, shots):
+    controller = Person(browser, server, "controller", shots)
+    c = controller.page
+    controller.menu("Rapporter")
+    c.get_by_label("År", exact=True).select_option("2026")
+    c.get_by_role("button", name="Visa").click()
+    c.get_by_role("link", name="Skriv förvaltningens bedömning i halvårsrapporten för Socialnämnden").click()
+    c.get_by_label("Förvaltningens bedömning").fill(
+        "Den interna kontrollen fungerar i huvudsak.\nTvå beslut saknade delegationsstöd.\n\n"
+        "- Delegationsordningen gås igenom med handläggarna\n- Uppföljning i helårsrapporten")
+    controller.check("text")
+    c.get_by_role("button", name="Spara och förhandsgranska rapporten").click()
+    section = c.locator("h3", has_text="Förvaltningens bedömning")
+    assert section.count() == 1
+    assert c.locator("li", has_text="Delegationsordningen gås igenom med handläggarna").count() == 1  # a list
+    assert "Den interna kontrollen fungerar i huvudsak.\nTvå beslut" in c.locator(
+        "h3 + p").first.inner_text()  # its line break kept
+    controller.done()
+
     secretary = Person(browser, server, "sekreterare", shots)
     s = secretary.page
     secretary.menu("Rapporter")
@@ -279,6 +297,12 @@ def test_a_report_submitted_shows_on_ks_oversikt(browser, server, shots):
     section = s.get_by_role("region", name="Socialnämnden")
     assert f"Halvårsrapport 2026: inlämnad {swedish_date(today())}" in " ".join(section.inner_text().split())
     secretary.check("inlamnad")
+    section.get_by_label("Beslutsdatum (ÅÅÅÅ-MM-DD)").first.fill(today().isoformat())
+    section.get_by_label("Paragraf").first.fill("§ 77")
+    section.get_by_role("button", name="Registrera nämndens beslut om halvårsrapporten för Socialnämnden").click()
+    assert secretary.notice() == "Nämndens beslut om rapporten är registrerat."
+    assert f"Nämndens beslut: {swedish_date(today())} § 77." in " ".join(
+        s.get_by_role("region", name="Socialnämnden").inner_text().split())
     secretary.done()
 
     ks = Person(browser, server, "ks", shots)

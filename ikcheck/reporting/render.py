@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
 from ikcheck import __version__
 from ikcheck.calendar import swedish_date
@@ -25,9 +26,38 @@ def environment(reports_dir: Path) -> Environment:
     env.filters["sv_date"] = swedish_date
     env.filters["blank"] = lambda v: "" if v is None else v
     env.filters["period"] = period_name
+    env.filters["prose"] = prose
     env.filters["pct"] = lambda v: "" if v is None else f"{v * 100:.0f} %".replace(".", ",")
     env.globals["ikcheck_version"] = __version__
     return env
+
+
+def prose_blocks(text: str | None) -> list[tuple[str, list[str]]]:
+    """A text as written in a textarea, as blocks: ("p", lines) for a paragraph (blank lines between
+    paragraphs, its own line breaks kept) and ("ul", items) for lines that begin with "- ", "* " or "• "."""
+    blocks: list[tuple[str, list[str]]] = []
+    for chunk in (text or "").replace("\r\n", "\n").split("\n\n"):
+        current: tuple[str, list[str]] | None = None  # a blank line always ends a paragraph or list
+        for line in (x.strip() for x in chunk.split("\n")):
+            if not line:
+                continue
+            kind, body = ("ul", line[2:].strip()) if line[:2] in ("- ", "* ", "• ") else ("p", line)
+            if current is None or current[0] != kind:
+                current = (kind, [])
+                blocks.append(current)
+            current[1].append(body)
+    return blocks
+
+
+def prose(text: str | None) -> Markup:
+    """The text as HTML: <p> per paragraph with <br> at its line breaks, <ul> for its lists (escaped)."""
+    parts = []
+    for kind, lines in prose_blocks(text):
+        if kind == "ul":
+            parts.append("<ul>" + "".join(f"<li>{escape(x)}</li>" for x in lines) + "</ul>")
+        else:
+            parts.append("<p>" + "<br>".join(str(escape(x)) for x in lines) + "</p>")
+    return Markup("\n".join(parts))
 
 
 def css(reports_dir: Path, name: str = "ikcheck.css") -> str:

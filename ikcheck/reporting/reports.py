@@ -14,12 +14,12 @@ from sqlalchemy import select
 
 from ikcheck import words
 from ikcheck.app import App, output_path
-from ikcheck.calendar import not_in_future, parse_date, period_end, swedish_date, today
+from ikcheck.calendar import not_in_future, now, parse_date, period_end, swedish_date, today
 from ikcheck.errors import UserError
 from ikcheck.reporting import datasets, heatmap
 from ikcheck.reporting.render import file_hash, period_name, render_html, write_pdf
 from ikcheck.store.audit import snapshot
-from ikcheck.store.models import ReportRecord
+from ikcheck.store.models import ReportRecord, ReportText
 from ikcheck.workbooks.safe import set_text
 from ikcheck.workbooks.save import save_reproducibly
 
@@ -63,6 +63,10 @@ def unit_report(app: App, unit_code: str, year: int, kind: str, fmt: str, out: P
     with app.session() as s:
         org = app.org(s, org_code)
         unit = app.unit(s, org, unit_code)
+        if text is None:  # the text written for the report (web app), if any
+            stored = s.scalar(select(ReportText).where(ReportText.unit_id == unit.id, ReportText.year == year,
+                                                       ReportText.kind == words.report_kind(kind)))
+            text = stored.text if stored else None
         data = datasets.unit_report(app, s, org, unit, year, kind, text, on=on)
     path = output_path(out, f"{'halvarsrapport' if kind == 'halvar' else 'arsrapport'}-{unit.code}-{year}.{fmt}")
     if fmt == "docx":
@@ -225,3 +229,69 @@ def submissions(app: App, year: int, org_code: str | None = None) -> list[dict]:
                  "fil": r.path}
                 for r in s.scalars(select(ReportRecord).where(ReportRecord.org_id == org.id, ReportRecord.year == year)
                                    .order_by(ReportRecord.unit_id, ReportRecord.kind, ReportRecord.version))]
+
+
+def own_text(app: App, unit_code: str, year: int, kind: str, org_code: str | None = None) -> dict:
+    """Förvaltningens bedömning written for the report: its text, who wrote it last and when."""
+    kind = words.report_kind(kind)
+    with app.session() as s:
+        org = app.org(s, org_code)
+        unit = app.unit(s, org, unit_code)
+        row = s.scalar(select(ReportText).where(ReportText.unit_id == unit.id, ReportText.year == year,
+                                                ReportText.kind == kind))
+        return {"text": row.text if row else "", "by": row.updated_by if row else None,
+                "at": row.updated_at if row else None}
+
+
+def save_text(app: App, unit_code: str, year: int, kind: str, text: str, org_code: str | None = None) -> None:
+    """Write förvaltningens bedömning for the report (paragraphs separated by a blank line, lines that
+    begin with "- " a list). An empty text removes it. A submitted report keeps its text; submitting
+    again after a change makes a new version."""
+    kind = words.report_kind(kind)
+    text = "\n".join(line.rstrip() for line in (text or "").replace("\r\n", "\n").split("\n")).strip()
+    if len(text) > 20_000:
+        raise UserError(f"Texten är {len(text)} tecken; högst 20 000 ryms i rapporten.")
+    with app.session(write=True) as s:
+        org = app.org(s, org_code)
+        unit = app.unit(s, org, unit_code)
+        row = s.scalar(select(ReportText).where(ReportText.unit_id == unit.id, ReportText.year == year,
+                                                ReportText.kind == kind))
+        before = snapshot(row) if row else None
+        if not text:
+            if row is not None:
+                s.delete(row)
+                app.audit(s, "ta bort förvaltningens text", "report_text", row.id, before=before, org_id=org.id)
+            return
+        if row is None:
+            row = ReportText(org_id=org.id, unit_id=unit.id, year=year, kind=kind, text=text, updated_by=app.user)
+            s.add(row)
+        else:
+            row.text, row.updated_by, row.updated_at = text, app.user, now()
+        s.flush()
+        app.audit(s, "skriv förvaltningens text", "report_text", row.id, before=before, after=snapshot(row),
+                  org_id=org.id)
+
+
+def record_decision(app: App, unit_code: str, year: int, kind: str, date: str, paragraph: str,
+                    org_code: str | None = None) -> int:
+    """The nämnd's decision on its submitted report (datum and §), on the newest submitted version."""
+    kind = words.report_kind(kind)
+    decided = not_in_future(parse_date(date, "Beslutsdatum"), "Beslutsdatumet")
+    if not (paragraph or "").strip():
+        raise UserError("Ange paragrafen i protokollet, till exempel § 45.")
+    with app.session(write=True) as s:
+        org = app.org(s, org_code)
+        unit = app.unit(s, org, unit_code)
+        rec = s.scalar(select(ReportRecord).where(ReportRecord.unit_id == unit.id, ReportRecord.year == year,
+                                                  ReportRecord.kind == kind, ReportRecord.submitted_at.is_not(None))
+                       .order_by(ReportRecord.version.desc()))
+        if rec is None:
+            raise UserError("Rapporten är inte inlämnad än; nämndens beslut registreras på den inlämnade rapporten.")
+        ends = period_end(year, datasets.report_periods(org, kind)[-1], org.settings.get("periods", ["halvar", "helar"]))
+        if decided <= ends:
+            raise UserError(f"Beslutsdatumet {decided} ligger inom perioden som rapporten följer upp (t.o.m. {ends}).")
+        before = snapshot(rec)
+        rec.decision_date, rec.decision_paragraph = decided, paragraph.strip()
+        app.audit(s, "nämndens beslut om rapporten", "report_record", rec.id, before=before, after=snapshot(rec),
+                  org_id=org.id)
+        return rec.version

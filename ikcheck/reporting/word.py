@@ -13,7 +13,7 @@ from docx.enum.section import WD_ORIENT
 from docx.shared import Cm, Pt
 
 from ikcheck.calendar import swedish_date
-from ikcheck.reporting.render import period_name
+from ikcheck.reporting.render import period_name, prose_blocks
 
 
 def _text(v: Any) -> str:
@@ -119,8 +119,16 @@ def write_report(d: dict, path: Path) -> Path:
     doc.add_paragraph(f"{d['judgement']['colour'].capitalize()}: {d['judgement']['text']}")
     if d["own_text"]:
         doc.add_heading("Förvaltningens bedömning", level=3)
-        for para in d["own_text"].split("\n\n"):
-            doc.add_paragraph(para)
+        for kind, lines in prose_blocks(d["own_text"]):
+            if kind == "ul":
+                for item in lines:
+                    doc.add_paragraph(item, style="List Bullet")
+            else:
+                para = doc.add_paragraph(lines[0])
+                for line in lines[1:]:  # its own line breaks, as written
+                    run = para.add_run()
+                    run.add_break()
+                    run.add_text(line)
     doc.add_heading("Resultat per kontrollpunkt", level=2)
     rows = []
     for row in d["rows"]:

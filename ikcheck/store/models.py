@@ -495,6 +495,25 @@ class ReportRecord(Base):
     submitted_at: Mapped[dt.date | None] = mapped_column(Date)
     submitted_by: Mapped[str | None] = mapped_column(String(200))
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("report_record.id"))
+    # the nämnd's decision on the report (recorded by the nämndsekreterare)
+    decision_date: Mapped[dt.date | None] = mapped_column(Date)
+    decision_paragraph: Mapped[str | None] = mapped_column(String(50))
+
+
+class ReportText(Base):
+    """Förvaltningens bedömning written for a unit's report (halvår or år): in every copy of it,
+    generated from the CLI or the web, until the report is submitted and frozen."""
+
+    __tablename__ = "report_text"
+    __table_args__ = (UniqueConstraint("unit_id", "year", "kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    year: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Evidence(Base):

@@ -47,6 +47,7 @@ NAV = [  # (path, label, action on the kommun that shows it)
     ("/rapporter", "Rapporter", "reports"),
     ("/granskning", "Granskning", "query"),
     ("/granskning/verifiera", "Verifiera loggen", "verify"),
+    ("/ks-krav", "KS-krav", "ks_requirements"),
     ("/konton", "Konton", "accounts"),
 ]
 

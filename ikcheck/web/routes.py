@@ -277,9 +277,68 @@ def verify_submit(ctx: Ctx) -> Response:
     return render(ctx, "verify.html", "Verifiera granskningsloggen", result=result, errors=[])
 
 
-def account_list(ctx: Ctx) -> Response:
-    return render(ctx, "accounts.html", "Konton", rows=portal.account_list(ctx.app, ctx.actor),
-                  roles=accounts.ROLES)
+def account_list(ctx: Ctx, errors=None, values=None) -> Response:
+    r = render(ctx, "accounts.html", "Konton", d=forms.accounts_page(ctx.app, ctx.actor), errors=errors or [],
+               values=values or {})
+    if errors:
+        r.status_code = 400
+    return r
+
+
+ACCOUNT_FIELDS = ("username", "namn", "epost", "roll", "befattning", "losenord")
+
+
+def account_add(ctx: Ctx) -> Response:
+    values = {k: _field(ctx, k) for k in ACCOUNT_FIELDS}
+    units = [str(u) for u in ctx.form.getlist("enheter")]
+    if not values["username"] or not values["namn"]:
+        return account_list(ctx, errors=[(k, m) for k, m in (("username", "Skriv ett användarnamn."),
+                                                            ("namn", "Skriv personens namn.")) if not values[k]],
+                            values={**values, "losenord": ""})
+    try:
+        forms.add_account(ctx.app, ctx.actor, values, units)
+    except (Forbidden, NotFound):
+        raise
+    except UserError as e:
+        field = ("losenord" if "lösenord" in str(e).lower() else "enheter" if "enhet" in str(e) else
+                 "username" if "användarnamn" in str(e).lower() else "roll")
+        return account_list(ctx, errors=[(field, str(e))], values={**values, "losenord": "", "enheter": units})
+    return _done("/konton", "konto")
+
+
+def account_change(ctx: Ctx) -> Response:
+    username = ctx.request.path_params["username"]
+    try:
+        forms.change_account(ctx.app, ctx.actor, username, _field(ctx, "gor"), _field(ctx, "roll"),
+                             [str(u) for u in ctx.form.getlist("enheter")])
+    except (Forbidden, NotFound):
+        raise
+    except UserError as e:
+        return web(ctx).error(ctx, 400, "Kontot kunde inte ändras", str(e))
+    return _done("/konton", "kontot")
+
+
+def ks_requirements(ctx: Ctx, errors=None, values=None) -> Response:
+    year = ctx.int_arg("ar") or portal.default_year(ctx.app, ctx.actor) + 1
+    r = render(ctx, "ks_requirements.html", f"Kommunövergripande kontrollpunkter {year}",
+               d=forms.ks_requirements(ctx.app, ctx.actor, year), errors=errors or [], values=values or {},
+               years=sorted(set(portal.years(ctx.app, ctx.actor)) | {year}, reverse=True))
+    if errors:
+        r.status_code = 400
+    return r
+
+
+def ks_requirement_add(ctx: Ctx) -> Response:
+    year = ctx.int_arg("ar") or portal.default_year(ctx.app, ctx.actor) + 1
+    values = {k: _field(ctx, k) for k in ("kod", "kontrollpunkt", "metod", "frekvens", "omfattning", "ansvarig")}
+    try:
+        forms.add_ks_requirement(ctx.app, ctx.actor, year, values)
+    except (Forbidden, NotFound):
+        raise
+    except UserError as e:
+        field = "omfattning" if "Omfattning" in str(e) else "kod"
+        return ks_requirements(ctx, errors=[(field, str(e))], values=values)
+    return _done(f"/ks-krav?ar={year}", "kskrav")
 
 
 # --- the writing side: a form's page, and the POST that stores it ----------------------------------
@@ -292,7 +351,9 @@ NOTICES = {
     "accepterade": "Förslagen är accepterade.", "punkt": "Kontrollpunkten är ändrad.",
     "asidosatt": "Fyndet är åsidosatt med skäl.", "beslutad": "Nämndens beslut är registrerat; planen är fryst.",
     "reviderad": "En ny version av planen är påbörjad.", "inlamnad": "Rapporten är inlämnad till KS.",
-    "underlag": "Underlaget är bifogat.", "bedomning": "Din bedömning är sparad.",
+    "underlag": "Underlaget är bifogat.", "text": "Förvaltningens bedömning är sparad; den står i rapporten.",
+    "rapportbeslut": "Nämndens beslut om rapporten är registrerat.", "konto": "Kontot är skapat.",
+    "kontot": "Kontot är ändrat; personen loggar in på nytt.", "kskrav": "Den kommunövergripande kontrollpunkten är tillagd.", "bedomning": "Din bedömning är sparad.",
     "forslag": "Ditt förslag är tillagt; bedöm det gärna direkt.", "enats": "Gruppens bedömning är sparad.",
     "ihop": "Förslagen är sammanslagna.", "katalog": "Risken är tillagd på dagordningen.",
     "excel": "Filen är tillagd: deltagarens bedömningar räknas med.",
@@ -548,6 +609,46 @@ def report_submit(ctx: Ctx) -> Response:
     except UserError as e:
         return web(ctx).error(ctx, 400, "Rapporten kunde inte lämnas in", str(e))
     return _done(f"/rapporter?ar={year}", "inlamnad")
+
+
+def report_text_page(ctx: Ctx, errors=None, text: str | None = None) -> Response:
+    p = ctx.request.path_params
+    data = forms.report_text(ctx.app, ctx.actor, p["unit"], ctx.path_int("year"), p["kind"])
+    if text is not None:
+        data["text"] = text
+    r = render(ctx, "report_text.html", f"Förvaltningens bedömning i {data['kind_sv']} {data['year']} – "
+               f"{data['unit']['name']}", t=data, errors=errors or [])
+    if errors:
+        r.status_code = 400
+    return r
+
+
+def report_text_submit(ctx: Ctx) -> Response:
+    p = ctx.request.path_params
+    year = ctx.path_int("year")
+    text = str(ctx.form.get("text") or "")
+    try:
+        forms.save_report_text(ctx.app, ctx.actor, p["unit"], year, p["kind"], text)
+    except (Forbidden, NotFound):
+        raise
+    except UserError as e:
+        return report_text_page(ctx, errors=[("text", str(e))], text=text)
+    if _field(ctx, "gor") == "forhandsgranska":
+        return RedirectResponse(f"/rapporter/{p['unit']}/{year}/{p['kind']}.html", status_code=303)
+    return _done(f"/rapporter?ar={year}", "text")
+
+
+def report_decision(ctx: Ctx) -> Response:
+    p = ctx.request.path_params
+    year = ctx.path_int("year")
+    try:
+        forms.record_report_decision(ctx.app, ctx.actor, p["unit"], year, p["kind"], _field(ctx, "datum"),
+                                     _field(ctx, "paragraf"))
+    except (Forbidden, NotFound):
+        raise
+    except UserError as e:
+        return web(ctx).error(ctx, 400, "Beslutet kunde inte registreras", str(e))
+    return _done(f"/rapporter?ar={year}", "rapportbeslut")
 
 
 # --- the live risk workshop -------------------------------------------------------------------------
@@ -809,10 +910,17 @@ ROUTES: list[R] = [
     R("/rapporter", reports),
     R("/rapporter/{unit}/{year}/{kind}.{fmt}", report_file),
     R("/rapporter/{unit}/{year}/{kind}/lamna-in", report_submit, ("POST",)),
+    R("/rapporter/{unit}/{year}/{kind}/text", report_text_page),
+    R("/rapporter/{unit}/{year}/{kind}/text", report_text_submit, ("POST",)),
+    R("/rapporter/{unit}/{year}/{kind}/beslut", report_decision, ("POST",)),
     R("/granskning", audit_index),
     R("/granskning/verifiera", verify_page),
     R("/granskning/verifiera", verify_submit, ("POST",)),
     R("/granskning/{what}", query_page),
     R("/spara/{kind}/{key}", trace_page),
     R("/konton", account_list),
+    R("/konton", account_add, ("POST",)),
+    R("/konton/{username}", account_change, ("POST",)),
+    R("/ks-krav", ks_requirements),
+    R("/ks-krav", ks_requirement_add, ("POST",)),
 ]

@@ -17,7 +17,8 @@ Revises: 0011
 """
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.orm import Session
+
+from ikcheck.store import coverage
 
 revision = "0012"
 down_revision = "0011"
@@ -102,7 +103,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("workshop_id", name="pk_live_code"),
         sa.UniqueConstraint("code_hash", name="uq_live_code_code_hash"),
     )
-    _cover_again(["workshop", "risk_assessment"])
+    coverage.cover_again(op.get_bind(), ["workshop", "risk_assessment"])
     op.create_table(
         "live_join",
         sa.Column("token_hash", sa.String(64), nullable=False),
@@ -114,23 +115,6 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["workshop_id"], ["workshop.id"], name="fk_live_join_workshop_id_workshop"),
         sa.PrimaryKeyConstraint("token_hash", name="pk_live_join"),
     )
-
-
-def _cover_again(names: list[str]) -> None:
-    from ikcheck.store import audit, coverage
-
-    bind = op.get_bind()
-    meta = sa.MetaData()
-    meta.reflect(bind, only=[*names, "audit_event"])
-    tables = {n: meta.tables[n] for n in names}
-    with Session(bind=bind) as s:
-        if not s.scalar(sa.select(sa.func.count()).select_from(meta.tables["audit_event"])):
-            return  # a new database: nothing is under the log yet
-        for table in tables.values():
-            coverage.touch(s, table, s.scalars(sa.select(table.c.id)))
-        audit.finish(s, "ikcheck (uppgradering)", tables=tables)
-        s.info.clear()
-        s.flush()
 
 
 def downgrade() -> None:
