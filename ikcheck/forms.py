@@ -22,7 +22,7 @@ from ikcheck.app import App
 from ikcheck.calendar import period_end, today
 from ikcheck.config import default_database_path
 from ikcheck.errors import Forbidden, NotFound, UserError
-from ikcheck.portal import DOWNLOAD_PREFIX, PERIOD_SV, _org, _unit, require, visible_units
+from ikcheck.portal import DOWNLOAD_PREFIX, PERIOD_SV, _org, _unit, require, result_of, visible_units
 from ikcheck.portal import report_year as portal_report_year
 from ikcheck.reporting import reports as reports_out
 from ikcheck.store.models import Action, ControlPlan, ControlPoint, ControlResult, Unit, Workshop
@@ -157,22 +157,10 @@ def submit_result(app: App, actor: Actor, unit_code: str, year: int, period: str
     return res_id
 
 
-def _result_of(s, actor: Actor, result_id: int):
-    row = s.execute(select(ControlResult, ControlPoint, ControlPlan)
-                    .join(ControlPoint, ControlPoint.id == ControlResult.control_point_id)
-                    .join(ControlPlan, ControlPlan.id == ControlPoint.plan_id)
-                    .where(ControlResult.id == result_id, ControlResult.org_id == actor.org_id)).first()
-    if row is None:
-        raise NotFound("Resultatet finns inte.")
-    res, cp, plan = row
-    require(actor, "view", Resource("result", plan.org_id, plan.unit_id, cp.owner))
-    return res, cp, plan
-
-
 def attach_evidence(app: App, actor: Actor, result_id: int, files: list[tuple[str, bytes]]) -> list[int]:
     """More underlag on a reported result, by whoever may report its kontrollpunkt."""
     with app.session() as s:
-        _res, cp, plan = _result_of(s, actor, result_id)
+        _res, cp, plan = result_of(s, actor, result_id)
         require(actor, "report", Resource("point", plan.org_id, plan.unit_id, cp.owner))
     files = [(n, c) for n, c in files if n or c]
     if not files:
@@ -184,7 +172,7 @@ def evidence_file(app: App, actor: Actor, evidence_id: int):
     """An underlag's bytes, for someone who may see its result."""
     ev, content = evidence.content_of(app, evidence_id, org_code=actor.org_code)
     with app.session() as s:
-        _result_of(s, actor, ev.result_id)
+        result_of(s, actor, ev.result_id)
     return ev, content
 
 
@@ -207,7 +195,7 @@ def upload_results(app: App, actor: Actor, filename: str, content: bytes,
 def approve_result(app: App, actor: Actor, result_id: int, override: str | None = None) -> results_svc.ImportReport:
     """Godkänd av: the person approves a result they did not perform (or says why they must)."""
     with app.session() as s:
-        _res, cp, plan = _result_of(s, actor, result_id)
+        _res, cp, plan = result_of(s, actor, result_id)
         require(actor, "approve", Resource("result", plan.org_id, plan.unit_id, cp.owner))
     return results_svc.approve(_as(app, actor), result_id, actor.name, override=override, org_code=actor.org_code,
                                may=lambda unit, owner: access.can(actor, "approve",
@@ -318,6 +306,11 @@ def edit_point(app: App, actor: Actor, unit_code: str, year: int, code: str, *, 
 def accept_all(app: App, actor: Actor, unit_code: str, year: int) -> list[planning.Finding]:
     unit = _plan_unit(app, actor, unit_code, "edit")
     return planning.accept(_as(app, actor), unit.code, year, org_code=actor.org_code)
+
+
+def plan_texts(app: App, actor: Actor, unit_code: str, year: int, intro: str, proposal: str) -> None:
+    unit = _plan_unit(app, actor, unit_code, "edit")
+    planning.set_texts(_as(app, actor), unit.code, year, intro, proposal, org_code=actor.org_code)
 
 
 def override_finding(app: App, actor: Actor, unit_code: str, year: int, key: str,

@@ -457,6 +457,25 @@ def add_point(app: App, unit_code: str, year: int, title: str, *, risk_code: str
     return created[0], found
 
 
+def set_texts(app: App, unit_code: str, year: int, intro: str | None, proposal: str | None,
+              org_code: str | None = None) -> list[Finding]:
+    """The draft's inledning and förslag till beslut (paragraphs, '- ' lists); frozen by the decision."""
+    def clean(text: str | None) -> str | None:
+        text = "\n".join(x.rstrip() for x in (text or "").replace("\r\n", "\n").split("\n")).strip()
+        if len(text) > 20_000:
+            raise UserError(f"Texten är {len(text)} tecken; högst 20 000 ryms i planen.")
+        return text or None
+
+    intro, proposal = clean(intro), clean(proposal)
+
+    def change(s, org, unit, plan):
+        before = snapshot(plan)
+        plan.intro_text, plan.proposal_text = intro, proposal
+        app.audit(s, "skriv planens texter", "control_plan", plan.id, before=before, after=snapshot(plan),
+                  org_id=org.id)
+    return _adjust(app, unit_code, year, org_code, change)
+
+
 def override(app: App, unit_code: str, year: int, finding_key: str, reason: str,
              org_code: str | None = None) -> list[Finding]:
     """Explicitly accept a blocking finding, with a reason recorded in the plan."""
@@ -535,7 +554,11 @@ def plan_content_hash(s: Session, plan_id: int) -> str:
                       .outerjoin(Risk.__table__, risk.id == c.risk_id)
                       .outerjoin(Process.__table__, proc.id == c.process_id)
                       .where(c.plan_id == plan_id).order_by(c.position, c.id)).all()
-    body = json.dumps([dict(head._mapping), [dict(r._mapping) for r in lines]], sort_keys=True,
+    decided = dict(head._mapping)
+    texts = s.execute(select(p.intro_text, p.proposal_text).where(p.id == plan_id)).one()
+    if texts.intro_text or texts.proposal_text:  # the plan's own words are decided too (a plan without any
+        decided["texts"] = [texts.intro_text, texts.proposal_text]  # hashes as it always has)
+    body = json.dumps([decided, [dict(r._mapping) for r in lines]], sort_keys=True,
                       ensure_ascii=False, default=str)
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
@@ -580,7 +603,8 @@ def revise(app: App, unit_code: str, year: int, reason: str, org_code: str | Non
             raise UserError(f"Version {current.version} av planen är ännu inte beslutad; ändra utkastet direkt.")
         new = ControlPlan(org_id=org.id, unit_id=unit.id, year=year, version=current.version + 1,
                           status="draft", supersedes_id=current.id, revision_reason=reason.strip(),
-                          rules_hash=current.rules_hash, created_by=app.user, overrides=list(current.overrides or []))
+                          rules_hash=current.rules_hash, created_by=app.user, overrides=list(current.overrides or []),
+                          intro_text=current.intro_text, proposal_text=current.proposal_text)
         s.add(new)
         s.flush()
         for cp in current.points:
@@ -657,6 +681,7 @@ def plan_dataset(app: App, s: Session, org: Organisation, plan: ControlPlan) -> 
                      "by": plan.decided_by, "content_hash": plan.content_hash,
                      "anchor": anchor.stamp(_decision_event(s, plan))} if plan.decision_date else None,
         "revision_reason": plan.revision_reason, "overrides": plan.overrides or [],
+        "intro_text": plan.intro_text or "", "proposal_text": plan.proposal_text or "",
         "lines": [ln for ln in lines if ln["status"] != "avvisad"],
         "rejected": [ln for ln in lines if ln["status"] == "avvisad"],
         "others": others, "actions": actions, "heatmap": hm, "rules_version": rulebook.rules_version(app),

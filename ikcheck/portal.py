@@ -411,16 +411,22 @@ def results(app: App, actor: Actor, *, unit: str | None = None, year: int | None
             "filters": {"enhet": unit or "", "period": period or "", "bedomning": assessment or "", "ar": year}}
 
 
+def result_of(s, actor: Actor, result_id: int) -> tuple[ControlResult, ControlPoint, ControlPlan]:
+    """A result of the person's kommun with its kontrollpunkt and plan, if they may see it."""
+    row = s.execute(select(ControlResult, ControlPoint, ControlPlan)
+                    .join(ControlPoint, ControlPoint.id == ControlResult.control_point_id)
+                    .join(ControlPlan, ControlPlan.id == ControlPoint.plan_id)
+                    .where(ControlResult.id == result_id, ControlResult.org_id == actor.org_id)).first()
+    if row is None:
+        raise NotFound("Resultatet finns inte.")
+    res, cp, plan = row
+    require(actor, "view", Resource("result", res.org_id, plan.unit_id, cp.owner))
+    return res, cp, plan
+
+
 def result_page(app: App, actor: Actor, result_id: int) -> dict:
     with app.session() as s:
-        row = s.execute(select(ControlResult, ControlPoint, ControlPlan)
-                        .join(ControlPoint, ControlPoint.id == ControlResult.control_point_id)
-                        .join(ControlPlan, ControlPlan.id == ControlPoint.plan_id)
-                        .where(ControlResult.id == result_id, ControlResult.org_id == actor.org_id)).first()
-        if row is None:
-            raise NotFound("Resultatet finns inte.")
-        res, cp, plan = row
-        require(actor, "view", Resource("result", res.org_id, plan.unit_id, cp.owner))
+        res, cp, plan = result_of(s, actor, result_id)
         unit = s.get(Unit, plan.unit_id)
         lineage = select(ControlResult.id).where(ControlResult.lineage_id == res.lineage_id,
                                                  ControlResult.period == res.period)

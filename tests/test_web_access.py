@@ -378,3 +378,13 @@ def test_every_page_answers_as_json_too(clients, ids):
         r = clients["ks"].get(path + ("&" if "?" in path else "?") + "format=json")
         assert r.status_code == 200 and r.headers["content-type"] == "application/json", path
         assert isinstance(r.json(), dict), path
+
+
+def test_a_poll_after_the_session_ended_sends_the_page_to_the_login(web):
+    """The facilitator's table polls (htmx); once logged out, the poll must not swap a login form into
+    the table but take the whole page to the login, back to where it was."""
+    _, asgi = web
+    r = TestClient(asgi).get("/workshop/1/lage", headers={"hx-request": "true",
+                                                          "hx-current-url": "http://ikcheck.kommun.se/workshop/1"},
+                             follow_redirects=False)
+    assert r.status_code == 204 and r.headers["hx-redirect"] == "/logga-in?nasta=%2Fworkshop%2F1"

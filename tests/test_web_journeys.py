@@ -131,6 +131,16 @@ def test_derive_edit_validate_and_decide_a_plan(browser, server, shots):
     assert p.get_by_role("button", name="Avvisa SN-2027-KS-GDPR").count() == 0
     assert "kan inte avvisas" in p.locator("main").inner_text()
     p.get_by_role("link", name="Tillbaka till planen").click()
+    # the plan's own words, and a preview of the PDF the nämnd will read
+    p.get_by_label("Förslag till beslut").fill("Socialnämnden beslutar\n- att anta planen för intern kontroll 2027")
+    p.get_by_label("Inledning: syfte, ansvar och hur riskanalysen gjordes").fill(
+        "Planen bygger på riskworkshoppen i september 2026.\n\nNämnden ansvarar för den interna kontrollen.")
+    p.get_by_role("button", name="Spara texterna").click()
+    assert controller.notice() == "Planens texter är sparade."
+    pdf = p.request.get(p.url.split("?")[0] + "/v1.pdf?visa=1")
+    assert pdf.headers["content-disposition"].startswith("inline") and pdf.body()[:5] == b"%PDF-"
+    document = p.request.get(p.url.split("?")[0] + "/v1.html").text()  # the HTML the PDF is printed from
+    assert "<li>att anta planen för intern kontroll 2027</li>" in document
     p.get_by_role("button", name=re.compile(r"^Acceptera alla \d+ förslag$")).click()
     assert controller.notice() == "Förslagen är accepterade."
     assert "Valideringen hittar inget att anmärka på." in p.locator("main").inner_text()

@@ -71,6 +71,20 @@ def _provenance(doc, p: dict, rules: str) -> None:
     run.font.size = Pt(8.5)
 
 
+def _prose(doc, text: str) -> None:
+    """A text as written: paragraphs with their line breaks, '- ' lines as a bulleted list."""
+    for kind, lines in prose_blocks(text):
+        if kind == "ul":
+            for item in lines:
+                doc.add_paragraph(item, style="List Bullet")
+        else:
+            para = doc.add_paragraph(lines[0])
+            for line in lines[1:]:
+                run = para.add_run()
+                run.add_break()
+                run.add_text(line)
+
+
 def write_plan(d: dict, path: Path) -> Path:
     title = f"Plan för intern kontroll {d['year']} – {d['unit']}"
     doc = _document(title, ((d["decision"] or {}).get("anchor") or {}).get("token", ""))
@@ -81,6 +95,10 @@ def write_plan(d: dict, path: Path) -> Path:
               else "Utkast – inte beslutad.")
     doc.add_paragraph(f"Version {d['version']}. {status}"
                       + (f" Skäl till revideringen: {d['revision_reason']}." if d["revision_reason"] else ""))
+    for heading, key in (("Förslag till beslut", "proposal_text"), ("Inledning", "intro_text")):
+        if d.get(key):
+            doc.add_heading(heading, level=2)
+            _prose(doc, d[key])
     doc.add_heading("Kontrollpunkter", level=2)
     _table(doc, ["Kod", "Process", "Risk", "Riskvärde", "Kontrollmoment", "Metod", "Omfattning", "Frekvens",
                  "Kontrollansvarig", "Rapportering"],
@@ -119,16 +137,7 @@ def write_report(d: dict, path: Path) -> Path:
     doc.add_paragraph(f"{d['judgement']['colour'].capitalize()}: {d['judgement']['text']}")
     if d["own_text"]:
         doc.add_heading("Förvaltningens bedömning", level=3)
-        for kind, lines in prose_blocks(d["own_text"]):
-            if kind == "ul":
-                for item in lines:
-                    doc.add_paragraph(item, style="List Bullet")
-            else:
-                para = doc.add_paragraph(lines[0])
-                for line in lines[1:]:  # its own line breaks, as written
-                    run = para.add_run()
-                    run.add_break()
-                    run.add_text(line)
+        _prose(doc, d["own_text"])
     doc.add_heading("Resultat per kontrollpunkt", level=2)
     rows = []
     for row in d["rows"]:

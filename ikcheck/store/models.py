@@ -311,6 +311,9 @@ class ControlPlan(Base):
     # SHA-256 of the plan as decided, all its lines (planning.plan_content_hash): re-checked by audit verify
     content_hash: Mapped[str | None] = mapped_column(String(64))
     overrides: Mapped[list[Any]] = mapped_column(default=list)  # [{rule_id, subject, reason, by}]
+    # the plan document's own words, written by the förvaltning in the draft, frozen by the decision
+    intro_text: Mapped[str | None] = mapped_column(Text)       # inledning: syfte, ansvar, metod
+    proposal_text: Mapped[str | None] = mapped_column(Text)    # förslag till beslut
 
     unit: Mapped[Unit] = relationship()
     points: Mapped[list[ControlPoint]] = relationship(

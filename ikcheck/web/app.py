@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
@@ -201,6 +201,10 @@ class Web:
                     return self._finish(ctx, response)
             if login and ctx.session is None:
                 nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                if request.headers.get("hx-request"):  # a poll after the session ended: the whole page to the login
+                    page = urlsplit(request.headers.get("hx-current-url") or "/").path
+                    target = f"/logga-in?{urlencode({'nasta': accounts.safe_next(page)})}"
+                    return self._finish(ctx, Response(status_code=204, headers={"hx-redirect": target}))
                 return self._finish(ctx, RedirectResponse(f"/logga-in?{urlencode({'nasta': nxt})}", status_code=303))
             response = handler(ctx)
         except NotFound as e:

@@ -189,7 +189,9 @@ def plan_file(ctx: Ctx) -> Response:
     if p["fmt"] not in ("pdf", "xlsx", "html", "docx"):
         raise NotFound("Sidan finns inte.")
     path = portal.plan_file(ctx.app, ctx.actor, p["unit"], ctx.path_int("year"), _version(ctx), p["fmt"])
-    return _document(ctx, path) if p["fmt"] == "html" else web(ctx).file(path)
+    if p["fmt"] == "html":
+        return _document(ctx, path)
+    return web(ctx).file(path, inline=p["fmt"] == "pdf" and ctx.arg("visa") == "1")  # a preview opens in the browser
 
 
 def _document(ctx: Ctx, path) -> Response:
@@ -351,7 +353,7 @@ NOTICES = {
     "accepterade": "Förslagen är accepterade.", "punkt": "Kontrollpunkten är ändrad.",
     "asidosatt": "Fyndet är åsidosatt med skäl.", "beslutad": "Nämndens beslut är registrerat; planen är fryst.",
     "reviderad": "En ny version av planen är påbörjad.", "inlamnad": "Rapporten är inlämnad till KS.",
-    "underlag": "Underlaget är bifogat.", "text": "Förvaltningens bedömning är sparad; den står i rapporten.",
+    "underlag": "Underlaget är bifogat.", "texter": "Planens texter är sparade.", "text": "Förvaltningens bedömning är sparad; den står i rapporten.",
     "rapportbeslut": "Nämndens beslut om rapporten är registrerat.", "konto": "Kontot är skapat.",
     "kontot": "Kontot är ändrat; personen loggar in på nytt.", "kskrav": "Den kommunövergripande kontrollpunkten är tillagd.", "bedomning": "Din bedömning är sparad.",
     "forslag": "Ditt förslag är tillagt; bedöm det gärna direkt.", "enats": "Gruppens bedömning är sparad.",
@@ -558,6 +560,21 @@ def point_submit(ctx: Ctx) -> Response:
     except UserError as e:
         return point_form(ctx, errors=[("title" if what == "spara" else "skal", str(e))], values=values)
     return _done(path, "punkt", anchor=f"punkt-{code}")
+
+
+def plan_texts(ctx: Ctx) -> Response:
+    unit, year, path = _plan_path(ctx)
+    intro, proposal = str(ctx.form.get("inledning") or ""), str(ctx.form.get("forslag") or "")
+    try:
+        forms.plan_texts(ctx.app, ctx.actor, unit, year, intro, proposal)
+    except (Forbidden, NotFound):
+        raise
+    except UserError as e:
+        return _refused(plan_page(ctx, errors=[("inledning", str(e))], values={"inledning": intro, "forslag": proposal}))
+    if _field(ctx, "gor") == "forhandsgranska":
+        version = portal.plan_page(ctx.app, ctx.actor, unit, year)["version"]
+        return RedirectResponse(f"{path}/v{version}.pdf?visa=1", status_code=303)
+    return _done(path, "texter", anchor="texter-rubrik")
 
 
 def plan_override(ctx: Ctx) -> Response:
@@ -892,6 +909,7 @@ ROUTES: list[R] = [
     R("/planer/{unit}/{year}/punkt/{code}", point_form),
     R("/planer/{unit}/{year}/punkt/{code}", point_submit, ("POST",)),
     R("/planer/{unit}/{year}/asidosatt", plan_override, ("POST",)),
+    R("/planer/{unit}/{year}/texter", plan_texts, ("POST",)),
     R("/planer/{unit}/{year}/besluta", plan_decide, ("POST",)),
     R("/planer/{unit}/{year}/revidera", plan_revise, ("POST",)),
     R("/resultat", results),

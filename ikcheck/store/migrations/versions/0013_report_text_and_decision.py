@@ -3,8 +3,10 @@
 - report_text: förvaltningens bedömning for a unit's halvårs- or årsrapport, used by every copy of
   the report until it is submitted.
 - report_record.decision_date, decision_paragraph: the nämnd's decision on the report.
+- control_plan.intro_text, proposal_text: the plan document's inledning and förslag till beslut,
+  written in the draft and frozen by the decision (in its content hash when set).
 
-The existing report_record rows get the new (empty) columns, so they are put under the log again with
+The existing report_record and control_plan rows get the new (empty) columns, so they are put under the log again with
 one "spara rader" event (as in 0012).
 
 Revision ID: 0013
@@ -25,6 +27,9 @@ def upgrade() -> None:
     with op.batch_alter_table("report_record") as t:
         t.add_column(sa.Column("decision_date", sa.Date(), nullable=True))
         t.add_column(sa.Column("decision_paragraph", sa.String(50), nullable=True))
+    with op.batch_alter_table("control_plan") as t:
+        t.add_column(sa.Column("intro_text", sa.Text(), nullable=True))
+        t.add_column(sa.Column("proposal_text", sa.Text(), nullable=True))
     op.create_table(
         "report_text",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -41,11 +46,14 @@ def upgrade() -> None:
         sa.UniqueConstraint("unit_id", "year", "kind", name="uq_report_text_unit_id"),
     )
     op.create_index("ix_report_text_org_id", "report_text", ["org_id"])
-    coverage.cover_again(op.get_bind(), ["report_record"])
+    coverage.cover_again(op.get_bind(), ["report_record", "control_plan"])
 
 
 def downgrade() -> None:
     op.drop_table("report_text")
+    with op.batch_alter_table("control_plan") as t:
+        t.drop_column("proposal_text")
+        t.drop_column("intro_text")
     with op.batch_alter_table("report_record") as t:
         t.drop_column("decision_paragraph")
         t.drop_column("decision_date")
