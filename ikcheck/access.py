@@ -45,6 +45,7 @@ ORG_ACTIONS = {
     "ks_requirements": {"ks", "revisor", "controller", "sekreterare"},  # read the year's KS-krav
     "ks_requirements_edit": {"ks"},           # KS decides the kommunövergripande kontrollpunkter
     "accounts_edit": {"admin"},               # add accounts, change roles, disable
+    "organisation_edit": {"admin"},           # the org file applied: units, processes, årshjul
 }
 # actions that change a unit's things: (kind, action) -> the roles that may, in their own units
 WRITES = {

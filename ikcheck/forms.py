@@ -575,3 +575,28 @@ def change_account(app: App, actor: Actor, username: str, what: str, role: str |
         accounts_svc.disable(_as(app, actor), username, org_code=actor.org_code)
     else:
         accounts_svc.set_role(_as(app, actor), username, role or "", units, org_code=actor.org_code)
+
+
+def organisation_page(app: App, actor: Actor) -> dict:
+    from ikcheck import organisation
+
+    require(actor, "organisation", access.org(actor.org_id))
+    return {**organisation.describe(app, actor.org_code),
+            "may_edit": access.can(actor, "organisation_edit", access.org(actor.org_id))}
+
+
+def apply_organisation(app: App, actor: Actor, filename: str, text: str, dry_run: bool) -> list[str]:
+    """The kommun's org file, uploaded: its changes shown first (dry run), then applied through the same
+    service as `ikcheck org apply`. The file must be this kommun's."""
+    from ikcheck import organisation
+
+    require(actor, "organisation_edit", access.org(actor.org_id))
+    if len(text.encode()) > 2 * 1024 * 1024:
+        raise UserError("Organisationsfilen är för stor (högst 2 MB).")
+    with tempfile.TemporaryDirectory(prefix="ikcheck-org-") as tmp:
+        path = Path(tmp) / (Path(filename or "organisation.yaml").name or "organisation.yaml")
+        path.write_text(text, encoding="utf-8")
+        spec = organisation.parse_org_file(path, app)
+    if spec.code != actor.org_code:
+        raise UserError(f"Filen beskriver kommunen {spec.code!r}, inte {actor.org_code!r}.")
+    return organisation.apply_spec(_as(app, actor), spec, dry_run=dry_run)

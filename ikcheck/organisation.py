@@ -214,3 +214,128 @@ def describe(app: App, code: str | None = None) -> dict[str, Any]:
 def list_orgs(app: App) -> list[tuple[str, str]]:
     with app.session() as s:
         return [(o.code, o.name) for o in s.scalars(select(Organisation).order_by(Organisation.code))]
+
+
+# --- changing an organisation: the next mandate period's file ------------------------------------
+
+def apply_org(app: App, path: Path, *, dry_run: bool = False) -> list[str]:
+    """Bring the kommun in the database to what its org file now says, all of it or nothing, and say
+    each change in Swedish: new units and processes, renamed ones (the same code), a changed kind or
+    förvaltning, the årshjul, the kommun's name. A unit or process is never deleted while anything
+    refers to it (its risks, plans and results are the record), so leaving one out of the file with
+    data behind it is refused; a matrix or reporting periods are not changed under existing data."""
+    return apply_spec(app, parse_org_file(Path(path), app), dry_run=dry_run)
+
+
+def apply_spec(app: App, spec: OrgSpec, *, dry_run: bool = False) -> list[str]:
+    from ikcheck.store.models import ControlPlan, Risk, RiskAssessment
+
+    said: list[str] = []
+    with app.session(write=True) as s:
+        org = s.scalar(select(Organisation).where(Organisation.code == spec.code))
+        if org is None:
+            raise UserError(f"Kommunen {spec.code!r} finns inte i databasen; skapa den med `ikcheck init`.")
+        problems: list[Problem] = []
+        assessed = s.scalar(select(RiskAssessment.id).where(RiskAssessment.org_id == org.id).limit(1)) is not None
+        planned = s.scalar(select(ControlPlan.id).where(ControlPlan.org_id == org.id).limit(1)) is not None
+        if spec.matrix != org.matrix_name and assessed:
+            problems.append(Problem(f"riskmatrisen kan inte bytas från {org.matrix_name} till {spec.matrix} när det "
+                                    "finns riskbedömningar gjorda med den", field="matrix",
+                                    expected=f"matrix: {org.matrix_name}"))
+        if PERIOD_SETS[spec.periods] != org.settings.get("periods") and planned:
+            problems.append(Problem("rapporteringsperioderna kan inte bytas när det finns planer", field="periods"))
+        existing = {u.code: u for u in org.units}
+        wanted = {str(u["code"]): u for u in spec.units}
+        for code in sorted(set(existing) - set(wanted)):
+            unit = existing[code]
+            used = [what for what, model in (("risker", Risk), ("planer", ControlPlan))
+                    if s.scalar(select(model.id).where(model.unit_id == unit.id).limit(1)) is not None]
+            if used:
+                problems.append(Problem(f"enheten {code} ({unit.name}) saknas i filen men har {' och '.join(used)}: "
+                                        "den kan inte tas bort", field="units",
+                                        expected=f"{code} kvar i filen (byt namn eller slå ihop vid nästa år)"))
+        for code, u in wanted.items():
+            unit = existing.get(code)
+            if unit is None:
+                continue
+            procs = {str(p["code"]): p for p in u.get("processes") or []}
+            for p in unit.processes:
+                if p.code not in procs and s.scalar(select(Risk.id).where(Risk.process_id == p.id).limit(1)):
+                    problems.append(Problem(f"processen {p.code} ({p.name}) i {code} saknas i filen men har risker: "
+                                            "den kan inte tas bort", field="processes", expected=f"{p.code} kvar"))
+        if problems:
+            raise ValidationFailed(f"Organisationsfilen kan inte tillämpas på {org.name}; ingenting har ändrats.",
+                                   problems)
+        before = snapshot(org)
+        if spec.name != org.name:
+            said.append(f"Kommunens namn: {org.name} → {spec.name}")
+            org.name = spec.name
+        if spec.matrix != org.matrix_name:
+            said.append(f"Riskmatris: {org.matrix_name} → {spec.matrix}")
+            org.matrix_name = spec.matrix
+            app.matrix_row(s, app.load_matrix(spec.matrix))
+        settings = dict(org.settings)
+        if PERIOD_SETS[spec.periods] != settings.get("periods"):
+            said.append(f"Rapportering: {', '.join(map(words.period_sv, settings.get('periods', [])))} → "
+                        f"{', '.join(map(words.period_sv, PERIOD_SETS[spec.periods]))}")
+            settings["periods"] = PERIOD_SETS[spec.periods]
+        old_aj = settings.get("arshjul", {})
+        for key in sorted(set(old_aj) | set(spec.arshjul)):
+            if old_aj.get(key) != spec.arshjul.get(key):
+                said.append(f"Årshjulet, {key}: {old_aj.get(key, '–')} → {spec.arshjul.get(key, '–')}")
+        settings["arshjul"] = spec.arshjul
+        if settings != org.settings:
+            org.settings = settings
+        if snapshot(org) != before:
+            app.audit(s, "ändra", "organisation", org.id, before=before, after=snapshot(org), org_id=org.id)
+        for code, u in wanted.items():
+            unit = existing.get(code)
+            if unit is None:
+                unit = Unit(org_id=org.id, code=code, name=str(u["name"]), kind=u["kind"], forvaltning=u.get("forvaltning"))
+                s.add(unit)
+                s.flush()
+                app.audit(s, "skapa", "unit", unit.id, after=snapshot(unit), org_id=org.id)
+                said.append(f"Ny enhet {code}: {unit.name} ({KINDS[unit.kind]})")
+            else:
+                ub = snapshot(unit)
+                for attr, label, value in (("name", "namn", str(u["name"])), ("kind", "typ", u["kind"]),
+                                           ("forvaltning", "förvaltning", u.get("forvaltning"))):
+                    if getattr(unit, attr) != value:
+                        shown = (KINDS.get(getattr(unit, attr), getattr(unit, attr)), KINDS.get(value, value)) \
+                            if attr == "kind" else (getattr(unit, attr) or "–", value or "–")
+                        said.append(f"{code}, {label}: {shown[0]} → {shown[1]}")
+                        setattr(unit, attr, value)
+                if snapshot(unit) != ub:
+                    app.audit(s, "ändra", "unit", unit.id, before=ub, after=snapshot(unit), org_id=org.id)
+            current = {p.code: p for p in unit.processes} if unit.id in {x.id for x in existing.values()} else {}
+            for pr in u.get("processes") or []:
+                pcode, pname = str(pr["code"]), str(pr["name"])
+                proc = current.get(pcode)
+                if proc is None:
+                    proc = Process(org_id=org.id, unit_id=unit.id, code=pcode, name=pname)
+                    s.add(proc)
+                    s.flush()
+                    app.audit(s, "skapa", "process", proc.id, after=snapshot(proc), org_id=org.id)
+                    said.append(f"{code}: ny process {pcode} {pname}")
+                elif proc.name != pname:
+                    pb = snapshot(proc)
+                    said.append(f"{code}: processen {pcode} {proc.name} → {pname}")
+                    proc.name = pname
+                    app.audit(s, "ändra", "process", proc.id, before=pb, after=snapshot(proc), org_id=org.id)
+            for pcode, proc in current.items():
+                if pcode not in {str(p["code"]) for p in u.get("processes") or []}:
+                    said.append(f"{code}: processen {pcode} {proc.name} tas bort")
+                    app.audit(s, "ta bort", "process", proc.id, before=snapshot(proc), org_id=org.id)
+                    s.delete(proc)
+        for code in sorted(set(existing) - set(wanted)):  # unused (checked above)
+            unit = existing[code]
+            for proc in list(unit.processes):
+                app.audit(s, "ta bort", "process", proc.id, before=snapshot(proc), org_id=org.id)
+                s.delete(proc)
+            said.append(f"Enheten {code} ({unit.name}) tas bort")
+            app.audit(s, "ta bort", "unit", unit.id, before=snapshot(unit), org_id=org.id)
+            s.delete(unit)
+        if dry_run:
+            s.rollback()
+            s.info.clear()
+        return said or ["Inga ändringar: databasen stämmer redan med filen."]

@@ -457,13 +457,24 @@ def result_page(app: App, actor: Actor, result_id: int) -> dict:
                 "traceable": access.can(actor, "trace", access.org(actor.org_id))}
 
 
-def action_list(app: App, actor: Actor, *, unit: str | None = None, status: str | None = None) -> dict:
+ACTION_ORDER = {"försenad": 0, "pågår": 1, "planerad": 2, "klar": 3}
+
+
+def action_list(app: App, actor: Actor, *, unit: str | None = None, status: str | None = None,
+                owner: str | None = None) -> dict:
+    """The åtgärder of the person's units (a kontrollansvarig: their own), the försenade first, then the
+    open ones by their date, the klara last; by unit, status and ansvarig."""
     require(actor, "results", access.org(actor.org_id))
     units, codes = _units_in_scope(app, actor, "action", unit)
-    df = query.actions(app, org=actor.org_code, units=[unit] if unit else codes, status=status or None,
-                       owner=(actor.title or "\x00") if actor.role == "kontrollansvarig" else None)
-    return {"rows": _frame_rows(df), "units": units, "statuses": [*actions_svc.STATUS, "försenad"],
-            "filters": {"enhet": unit or "", "status": status or ""}}
+    own = (actor.title or "\x00") if actor.role == "kontrollansvarig" else None
+    df = query.actions(app, org=actor.org_code, units=[unit] if unit else codes, status=status or None, owner=own)
+    rows = _frame_rows(df)
+    owners = sorted({r["owner"] for r in rows if r.get("owner")})
+    if owner:
+        rows = [r for r in rows if (r.get("owner") or "") == owner]
+    rows.sort(key=lambda r: (ACTION_ORDER.get(r["status"], 9), r.get("due_date") or dt.date.max, r["action"]))
+    return {"rows": rows, "units": units, "statuses": [*actions_svc.STATUS, "försenad"], "owners": owners,
+            "filters": {"enhet": unit or "", "status": status or "", "ansvarig": owner or ""}}
 
 
 def action_page(app: App, actor: Actor, code: str) -> dict:

@@ -146,3 +146,46 @@ def test_codes_are_text_as_written_not_yaml_booleans_or_numbers(cli, tmp_path):
         assert r.code == 0, r.text
     listing = cli("risk", "list", "--unit", "ON", "--year", "2025").out
     assert "Hemtjänst" in listing and "Nattomsorg" in listing
+
+
+def test_org_apply_adds_and_renames_and_never_removes_what_has_data(cli, tmp_path, app):
+    """The next mandate period: a nämnd renamed, a new nämnd with a process, the årshjul changed; shown
+    first with --dry-run (nothing saved), then applied; a unit with risks cannot be left out."""
+    assert cli("init", "--org", write(tmp_path, GOOD)).code == 0
+    assert cli("risk", "add", "--unit", "SN", "--title", "Beslut saknar stöd", "--category", "legal").code == 0
+    events = count(app, AuditEvent)
+    new = GOOD.replace("name: Socialnämnden", "name: Social- och omsorgsnämnden").replace(
+        "units:\n", "arshjul:\n  plan_beslut: \"11-15\"\nunits:\n") + """\
+  - code: VAN
+    name: Valnämnden
+    kind: nämnd
+    processes:
+      - {code: VAL, name: Valgenomförande}
+"""
+    r = cli("org", "apply", write(tmp_path, new, "ny.yaml"), "--dry-run")
+    assert r.code == 0, r.text
+    for said in ("SN, namn: Socialnämnden → Social- och omsorgsnämnden", "Ny enhet VAN: Valnämnden (nämnd)",
+                 "VAN: ny process VAL Valgenomförande", "Årshjulet, plan_beslut: 11-30 → 11-15",
+                 "Ingenting är sparat"):
+        assert said in r.text, said
+    assert count(app, AuditEvent) == events and count(app, Unit) == 2
+    r = cli("org", "apply", write(tmp_path, new, "ny.yaml"))
+    assert r.code == 0 and "4 ändringar" in r.text, r.text
+    show = cli("org", "show").text
+    assert "Social- och omsorgsnämnden" in show and "Valnämnden" in show
+    assert cli("org", "apply", write(tmp_path, new, "ny.yaml")).text.count("Inga ändringar") >= 1
+    # SN has a risk: leaving it out is refused, with nothing changed
+    without_sn = new.replace("""  - code: SN
+    name: Social- och omsorgsnämnden
+    kind: namnd
+    forvaltning: Socialförvaltningen
+""", "")
+    units = count(app, Unit)
+    r = cli("org", "apply", write(tmp_path, without_sn, "utan-sn.yaml"))
+    assert r.code == 2 and "enheten SN (Social- och omsorgsnämnden) saknas i filen men har risker" in r.text
+    assert count(app, Unit) == units
+    # VAN has nothing yet: it may go again
+    assert cli("org", "apply", write(tmp_path, GOOD.replace("name: Socialnämnden", "name: Social- och omsorgsnämnden"),
+                                     "utan-van.yaml")).code == 0
+    assert "Valnämnden" not in cli("org", "show").text
+    assert cli("audit", "verify").code == 0

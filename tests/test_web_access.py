@@ -114,6 +114,7 @@ def expected_matrix(ids) -> list[tuple]:
         ("/rapporter/SN/2025/ar/text", {"controller"}, 403),  # förvaltningens bedömning: the controller writes it
         ("/rapporter/KFN/2025/ar/text", set(), 403),
         ("/ks-krav?ar=2026", UNIT_READ, 403),
+        ("/organisation", {"admin", "ks", "revisor"}, 403),
         # the live risk workshop: the list for those who take part; none is held live in the demo
         ("/workshop", {"controller", "sekreterare", "kontrollansvarig"}, 403),
         ("/workshop/1", set(), 404),

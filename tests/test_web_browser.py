@@ -72,16 +72,20 @@ def log_in(page, username: str, password: str = DEMO_PASSWORD) -> None:
     page.wait_for_url(lambda u: "/logga-in" not in u)
 
 
-PAGES = {  # role -> the pages of the app that role reaches (every kind of page, some states)
-    "admin": ["/", "/konton", "/granskning/verifiera"],
+PAGES = {  # role -> the pages of the app that role reaches (every kind of page, some states); the writing
+    # journeys (tests/test_web_journeys.py) check every state of the forms they fill in
+    "admin": ["/", "/konton", "/granskning/verifiera", "/organisation"],
     "ks": ["/", "/oversikt", "/oversikt?sortera=status&period=halvar", "/enheter/SN", "/risker", "/risker/SN-R001",
            "/enheter/SN/riskkarta?ar=2025", "/planer", "/planer/SN/2025/v2?jamfor=1", "/resultat", "/atgarder",
            "/atgarder/Å-00002", "/rapporter", "/granskning", "/granskning/results?unit=SN",
-           "/granskning/conclusions", "/spara/risk/SN-R001", "/spara/action/Å-00002", "/finns-inte"],
+           "/granskning/conclusions", "/spara/risk/SN-R001", "/spara/action/Å-00002", "/finns-inte",
+           "/ks-krav?ar=2026"],
     "controller": ["/", "/enheter/SN", "/risker?enhet=SN&niva=hög", "/planer/SN/2025", "/resultat?enhet=SN",
-                   "/rapporter", "/oversikt"],
-    "sekreterare": ["/", "/planer", "/rapporter"],
-    "kontrollansvarig": ["/", "/planer/SN/2025", "/resultat", "/atgarder"],
+                   "/rapporter", "/oversikt", "/workshop", "/rapporter/SN/2025/ar/text", "/atgarder/Å-00002",
+                   "/resultat/rapportera?ar=2025&period=helar"],
+    "sekreterare": ["/", "/planer", "/rapporter", "/workshop"],
+    "kontrollansvarig": ["/", "/planer/SN/2025", "/resultat", "/atgarder", "/resultat/rapportera?ar=2025&period=halvar",
+                         "/resultat/rapportera/SN/2025/halvar/SN-2025-K01"],
     "revisor": ["/", "/granskning/risks", "/granskning/plans?unit=SN", "/granskning/actions",
                 "/granskning/verifiera", "/risker"],
 }
@@ -93,6 +97,8 @@ def test_axe_finds_nothing_on_any_page(page, role):
     page.on("console", lambda msg: blocked.append(msg.text) if "Content Security Policy" in msg.text else None)
     page.goto("/logga-in")
     found = {"/logga-in": axe_violations(page)}
+    page.goto("/delta")
+    found["/delta"] = axe_violations(page)
     log_in(page, role)
     for path in PAGES[role]:
         page.goto(path)
@@ -111,7 +117,7 @@ def test_axe_finds_nothing_on_any_page(page, role):
 
 def test_each_role_sees_its_menu(page):
     expected = {
-        "admin": ["Att göra", "Verifiera loggen", "Konton"],
+        "admin": ["Att göra", "Verifiera loggen", "Organisation", "Konton"],
         "ks": ["Att göra", "Översikt", "Register", "Plan", "Resultat", "Åtgärder", "Rapporter", "Granskning",
                "KS-krav"],
         "controller": ["Att göra", "Riskworkshop", "Register", "Plan", "Resultat", "Åtgärder", "Rapporter",

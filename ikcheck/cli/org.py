@@ -25,6 +25,21 @@ def _election(value) -> str:
     return f"vart fjärde år från {value}"
 
 
+@app.command("apply")
+def apply(
+    org_file: Path = typer.Argument(..., help="Organisationsfilen som den ser ut nu (samma format som vid init)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Visa ändringarna utan att spara dem."),
+) -> None:
+    """Ändra kommunen efter organisationsfilen: nya och omdöpta enheter och processer, årshjulet (allt eller inget)."""
+    said = organisation.apply_org(state.app(), org_file, dry_run=dry_run)
+    for line in said:
+        console.print(f"  {line}")
+    if dry_run:
+        console.print("Ingenting är sparat (--dry-run).")
+    else:
+        ok(f"Organisationen är uppdaterad ({len(said)} ändringar)." if not said[0].startswith("Inga") else said[0])
+
+
 @app.command("show")
 def show(code: str = typer.Argument(None, help="Organisationens kod (behövs bara om det finns flera).")) -> None:
     """Visa kommunens enheter, processer, riskmatris och årshjul."""

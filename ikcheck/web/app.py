@@ -48,6 +48,7 @@ NAV = [  # (path, label, action on the kommun that shows it)
     ("/granskning", "Granskning", "query"),
     ("/granskning/verifiera", "Verifiera loggen", "verify"),
     ("/ks-krav", "KS-krav", "ks_requirements"),
+    ("/organisation", "Organisation", "organisation_edit"),
     ("/konton", "Konton", "accounts"),
 ]
 

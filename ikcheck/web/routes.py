@@ -214,7 +214,8 @@ def result_page(ctx: Ctx, errors=None) -> Response:
 
 
 def action_list(ctx: Ctx) -> Response:
-    data = portal.action_list(ctx.app, ctx.actor, unit=ctx.arg("enhet") or None, status=ctx.arg("status"))
+    data = portal.action_list(ctx.app, ctx.actor, unit=ctx.arg("enhet") or None, status=ctx.arg("status"),
+                              owner=ctx.arg("ansvarig") or None)
     return render(ctx, "actions.html", "Åtgärder", d=data)
 
 
@@ -320,6 +321,40 @@ def account_change(ctx: Ctx) -> Response:
     return _done("/konton", "kontot")
 
 
+def organisation_page(ctx: Ctx, errors=None, changes=None, text: str = "", filename: str = "") -> Response:
+    r = render(ctx, "organisation.html", "Organisationen", o=forms.organisation_page(ctx.app, ctx.actor),
+               errors=errors or [], changes=changes, text=text, filename=filename)
+    if errors:
+        r.status_code = 400
+    return r
+
+
+def organisation_apply(ctx: Ctx) -> Response:
+    """Upload the org file: its changes are shown; a second step (the file's text carried in the form)
+    applies them."""
+    f = ctx.form.get("fil")
+    if getattr(f, "filename", None):
+        filename, raw = f.filename, f.file.read()
+    else:
+        filename, raw = _field(ctx, "filnamn") or "organisation.yaml", str(ctx.form.get("text") or "").encode()
+    if not raw:
+        return organisation_page(ctx, errors=[("fil", "Välj organisationsfilen (YAML).")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return organisation_page(ctx, errors=[("fil", f"Filen {filename} är inte en textfil i UTF-8.")])
+    apply_now = _field(ctx, "gor") == "tillampa"
+    try:
+        changes = forms.apply_organisation(ctx.app, ctx.actor, filename, text, dry_run=not apply_now)
+    except (Forbidden, NotFound):
+        raise
+    except UserError as e:
+        return organisation_page(ctx, errors=[("fil", str(e))])
+    if apply_now:
+        return _done("/organisation", "organisation")
+    return organisation_page(ctx, changes=changes, text=text, filename=filename)
+
+
 def ks_requirements(ctx: Ctx, errors=None, values=None) -> Response:
     year = ctx.int_arg("ar") or portal.default_year(ctx.app, ctx.actor) + 1
     r = render(ctx, "ks_requirements.html", f"Kommunövergripande kontrollpunkter {year}",
@@ -355,7 +390,7 @@ NOTICES = {
     "reviderad": "En ny version av planen är påbörjad.", "inlamnad": "Rapporten är inlämnad till KS.",
     "underlag": "Underlaget är bifogat.", "texter": "Planens texter är sparade.", "text": "Förvaltningens bedömning är sparad; den står i rapporten.",
     "rapportbeslut": "Nämndens beslut om rapporten är registrerat.", "konto": "Kontot är skapat.",
-    "kontot": "Kontot är ändrat; personen loggar in på nytt.", "kskrav": "Den kommunövergripande kontrollpunkten är tillagd.", "bedomning": "Din bedömning är sparad.",
+    "kontot": "Kontot är ändrat; personen loggar in på nytt.", "organisation": "Organisationen är uppdaterad.", "kskrav": "Den kommunövergripande kontrollpunkten är tillagd.", "bedomning": "Din bedömning är sparad.",
     "forslag": "Ditt förslag är tillagt; bedöm det gärna direkt.", "enats": "Gruppens bedömning är sparad.",
     "ihop": "Förslagen är sammanslagna.", "katalog": "Risken är tillagd på dagordningen.",
     "excel": "Filen är tillagd: deltagarens bedömningar räknas med.",
@@ -939,6 +974,8 @@ ROUTES: list[R] = [
     R("/konton", account_list),
     R("/konton", account_add, ("POST",)),
     R("/konton/{username}", account_change, ("POST",)),
+    R("/organisation", organisation_page),
+    R("/organisation", organisation_apply, ("POST",)),
     R("/ks-krav", ks_requirements),
     R("/ks-krav", ks_requirement_add, ("POST",)),
 ]
