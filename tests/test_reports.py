@@ -214,3 +214,28 @@ def test_the_default_election_years_are_every_fourth_from_2026(app, kommun):
         assert [y for y in range(2020, 2032) if calendar.election_year(org, y)] == [2022, 2026, 2030]
         assert calendar.deadline(org, "plan_beslut", 2026) == dt.date(2026, 12, 31)
         assert calendar.deadline(org, "plan_beslut", 2025) == dt.date(2025, 11, 30)
+
+
+def test_pdfs_are_tagged_pdf_a_with_title_author_and_language(cycle, tmp_path):
+    """What an ärendesystem archives and a screen reader reads (issue #20): PDF/A-3a, a structure tree,
+    Swedish, the document's title, the kommun as author, every font embedded."""
+    import pikepdf
+
+    from ikcheck.reporting import plan as plan_out
+
+    docs = [plan_out.export(cycle, "SN", YEAR, "pdf", tmp_path / "plan.pdf"),
+            reports.unit_report(cycle, "SN", YEAR, "ar", "pdf", tmp_path / "ar.pdf")[0],
+            reports.ks_report(cycle, YEAR, "ar", "pdf", tmp_path)[0]]
+    for path in docs:
+        with pikepdf.open(path) as pdf:
+            root = pdf.Root
+            assert "/StructTreeRoot" in root and root.MarkInfo.Marked, path.name
+            assert str(root.Lang) == "sv", path.name
+            meta = pdf.open_metadata()
+            assert meta["pdfaid:part"] == "3" and meta["pdfaid:conformance"] == "A", path.name
+            assert meta["dc:title"].startswith(("Plan för intern kontroll 2025", "Årsrapport", "KS")), meta["dc:title"]
+            assert str(pdf.docinfo["/Author"]) == "Exempelby kommun", path.name
+            for page in pdf.pages:
+                for font in (page.Resources.get("/Font") or {}).values():
+                    desc = font.get("/FontDescriptor") or font.DescendantFonts[0].FontDescriptor
+                    assert any(k in desc for k in ("/FontFile", "/FontFile2", "/FontFile3")), (path.name, font.BaseFont)

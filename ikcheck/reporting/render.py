@@ -73,10 +73,15 @@ def render_html(reports_dir: Path, template: str, **context: Any) -> str:
     return env.get_template(template).render(css=css(reports_dir), **context)
 
 
+PDF_VARIANT = "pdf/a-3a"  # archival and tagged (docs/decisions.md): what an ärendesystem archives and a reader reads
+
+
 def write_pdf(html: str, path: Path, reports_dir: Path) -> None:
+    """The document as tagged PDF/A-3a: title, author and language from the HTML (<title>, <meta
+    name="author">, <html lang="sv">); the same HTML gives the same bytes."""
     from weasyprint import HTML
 
-    HTML(string=html, base_url=str(reports_dir)).write_pdf(str(path))
+    HTML(string=html, base_url=str(reports_dir)).write_pdf(str(path), pdf_variant=PDF_VARIANT)
 
 
 def period_name(p) -> str:
