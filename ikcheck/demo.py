@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ikcheck import anchor, organisation, register, yamlsrc
+from ikcheck import anchor, organisation, register, words, yamlsrc
 from ikcheck.app import App
 from ikcheck.calendar import clock_at, now
 from ikcheck.config import Settings, database_url_for
@@ -473,13 +473,9 @@ def run_follow_up(app: App, org_code: str, summary: DemoSummary, say) -> None:
         closed += 1
         late += day > "2025-10-31"
     summary.lines.append(
-        f"Uppföljning hösten {DEMO_YEAR}: {_n(len(codes), 'åtgärd', 'åtgärder')} från halvårets resultat; "
+        f"Uppföljning hösten {DEMO_YEAR}: {words.n(len(codes), 'åtgärd', 'åtgärder')} från halvårets resultat; "
         f"{closed} klara ({late} efter sitt datum), {len(started) - closed} påbörjade men inte klara, "
         f"{len(codes) - len(started)} inte påbörjade.")
-
-
-def _n(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
 
 
 def run_spring_follow_up(app: App, org_code: str) -> None:
@@ -535,6 +531,6 @@ def run_ks(app: App, org_code: str, directory: Path, summary: DemoSummary, say) 
     summary.lines.append(
         f"Rapporter {year}: {2 * len(DECISIONS)} halvårs- och årsrapporter inlämnade till KS (Kultur- och "
         f"fritidsnämndens årsrapport för sent); KS-sammanställningen bedömer "
-        f"{_n(colours.get('grön', 0), 'enhet som grön', 'enheter som gröna')}, {_n(colours.get('gul', 0), 'som gul', 'som gula')} "
-        f"och {_n(colours.get('röd', 0), 'som röd', 'som röda')}. Filerna finns i {out}."
+        f"{words.n(colours.get('grön', 0), 'enhet som grön', 'enheter som gröna')}, {words.n(colours.get('gul', 0), 'som gul', 'som gula')} "
+        f"och {words.n(colours.get('röd', 0), 'som röd', 'som röda')}. Filerna finns i {out}."
     )

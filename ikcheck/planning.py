@@ -521,7 +521,8 @@ def decide(app: App, unit_code: str, year: int, date: str, paragraph: str, dnr: 
                 [Problem(f"{f.message} [{f.key}]") for f in blocking])
         before = snapshot(plan)
         plan.status = "decided"
-        plan.decision_date, plan.decision_paragraph, plan.decision_dnr = decided_on, paragraph.strip(), dnr.strip()
+        plan.decision_date, plan.decision_dnr = decided_on, dnr.strip()
+        plan.decision_paragraph = words.paragraph(paragraph)
         plan.decided_by = app.user
         for old in _plans(s, unit, year):
             if old.id != plan.id and old.status == "decided":

@@ -56,3 +56,18 @@ def unit_kind(value: str) -> str:
 
 def period_sv(code: str) -> str:
     return PERIOD_SV.get(code, code)
+
+
+def n(count: int, one: str, many: str) -> str:
+    """A count with its noun in the right number: "1 risk", "2 risker", "0 risker" (the one helper every
+    message, page and document uses)."""
+    return f"{count} {one if count == 1 else many}"
+
+
+def paragraph(text: str) -> str:
+    """A protocol paragraph as Swedish minutes write it: "§ 31" (typed "§31", "31" or "§  31")."""
+    t = " ".join((text or "").split())
+    if t.startswith("§"):
+        rest = t[1:].strip()
+        return f"§ {rest}" if rest else t
+    return f"§ {t}" if t[:1].isdigit() else t

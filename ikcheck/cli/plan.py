@@ -5,7 +5,7 @@ from pathlib import Path
 import typer
 from rich.text import Text
 
-from ikcheck import planning
+from ikcheck import planning, words
 from ikcheck.cli.common import UNIT, busy, console, ok, print_table, state
 
 app = typer.Typer(help="Plan för intern kontroll: ta fram, justera, besluta, revidera, exportera.",
@@ -37,9 +37,9 @@ def derive(unit: str = UNIT, year: int = YEAR,
     """Ta fram ett planutkast ur riskregistret och reglerna (prioritering, kontrolldesign)."""
     with busy("Kör reglerna och tar fram utkastet"):
         r = planning.derive(state.app(), unit, year, replace=replace, org_code=state.org)
-    ok(f"Utkast till plan för {r.unit} {year}: {r.points} kontrollpunkter ur riskerna, {r.ks_points} "
-       f"kommunövergripande, {r.actions} direktåtgärder; {r.watched} risker bevakas, "
-       f"{r.accepted_risks} accepteras.")
+    ok(f"Utkast till plan för {r.unit} {year}: {words.n(r.points, 'kontrollpunkt', 'kontrollpunkter')} ur riskerna, "
+       f"{r.ks_points} kommunövergripande, {words.n(r.actions, 'direktåtgärd', 'direktåtgärder')}; "
+       f"{words.n(r.watched, 'risk bevakas', 'risker bevakas')}, {r.accepted_risks} accepteras.")
     print_findings(r.findings)
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import typer
 from rich.text import Text
 
-from ikcheck import actions as actions_svc
+from ikcheck import actions as actions_svc, words
 from ikcheck import results
 from ikcheck.cli.common import UNIT, UNIT_FILTER, YEAR, busy, console, ok, print_table, state
 
@@ -33,8 +33,9 @@ def import_(files: list[Path] = typer.Argument(..., help="Ifyllda mallar (xlsx) 
     for line in r.already:
         console.print(Text.assemble(("Redan inläst, ingenting ändrat:", "yellow"), f" {line}"))
     if r.files:
-        ok(f"{len(r.files)} filer inlästa: {r.new} nya resultat, {r.corrected} rättade, {r.unchanged} oförändrade, "
-           f"{r.not_reported} tomma rader (ej rapporterade), {r.actions} åtgärder.")
+        ok(f"{words.n(len(r.files), 'fil inläst', 'filer inlästa')}: {r.new} nya resultat, {r.corrected} rättade, "
+           f"{r.unchanged} oförändrade, {words.n(r.not_reported, 'tom rad', 'tomma rader')} (ej rapporterade), "
+           f"{words.n(r.actions, 'åtgärd', 'åtgärder')}.")
         if r.findings:
             console.print("Regelslutsatser: " + ", ".join(f"{k} {v}" for k, v in sorted(r.findings.items())))
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import typer
 from rich.text import Text
 
-from ikcheck import workshop
+from ikcheck import words, workshop
 from ikcheck.cli.common import UNIT, busy, console, ok, state
 
 app = typer.Typer(help="Riskworkshoppar i Excel: mallar och inläsning.", no_args_is_help=True)
@@ -31,5 +31,6 @@ def import_(files: list[Path] = typer.Argument(..., help="En eller flera deltaga
     for line in r.already:
         console.print(Text.assemble(("Redan inläst, ingenting ändrat:", "yellow"), f" {line}"))
     if r.files:
-        ok(f"Workshop {r.unit} {r.year}: {len(r.files)} filer ({', '.join(r.participants)}), {r.assessed} risker "
-           f"bedömda, {r.new_risks} nya risker, {r.flagged} att diskutera (deltagarna skilde sig ≥ 2 steg).")
+        ok(f"Workshop {r.unit} {r.year}: {words.n(len(r.files), 'fil', 'filer')} ({', '.join(r.participants)}), "
+           f"{words.n(r.assessed, 'risk', 'risker')} bedömda, {words.n(r.new_risks, 'ny risk', 'nya risker')}, "
+           f"{r.flagged} att diskutera (deltagarna skilde sig ≥ 2 steg).")

@@ -9,7 +9,7 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from ikcheck import __version__
+from ikcheck import __version__, words
 from ikcheck.calendar import swedish_date
 from ikcheck.config import bundled
 from ikcheck.workbooks.reader import content_hash as file_hash  # noqa: F401  (one hash for every file)
@@ -27,6 +27,7 @@ def environment(reports_dir: Path) -> Environment:
     env.filters["blank"] = lambda v: "" if v is None else v
     env.filters["period"] = period_name
     env.filters["prose"] = prose
+    env.filters["n"] = words.n
     env.filters["pct"] = lambda v: "" if v is None else f"{v * 100:.0f} %".replace(".", ",")
     env.globals["ikcheck_version"] = __version__
     return env
@@ -88,6 +89,6 @@ def period_name(p) -> str:
     """halvar → halvår; a list of periods → "halvår och helår"."""
     names = {"halvar": "halvår", "helar": "helår"}
     if isinstance(p, (list, tuple)):
-        words = [names.get(x, x) for x in p]
-        return " och ".join([", ".join(words[:-1]), words[-1]] if len(words) > 2 else words)
+        shown = [names.get(x, x) for x in p]
+        return " och ".join([", ".join(shown[:-1]), shown[-1]] if len(shown) > 2 else shown)
     return names.get(p, p)

@@ -291,7 +291,7 @@ def record_decision(app: App, unit_code: str, year: int, kind: str, date: str, p
         if decided <= ends:
             raise UserError(f"Beslutsdatumet {decided} ligger inom perioden som rapporten följer upp (t.o.m. {ends}).")
         before = snapshot(rec)
-        rec.decision_date, rec.decision_paragraph = decided, paragraph.strip()
+        rec.decision_date, rec.decision_paragraph = decided, words.paragraph(paragraph)
         app.audit(s, "nämndens beslut om rapporten", "report_record", rec.id, before=before, after=snapshot(rec),
                   org_id=org.id)
         return rec.version

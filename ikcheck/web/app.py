@@ -25,7 +25,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Redire
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ikcheck import access, accounts, portal
+from ikcheck import access, accounts, portal, words
 from ikcheck.accounts import SessionInfo
 from ikcheck.app import App
 from ikcheck.calendar import STOCKHOLM, swedish_date
@@ -101,7 +101,7 @@ def _env(app: App) -> Environment:
                                                           else d.isoformat() if hasattr(d, "isoformat") else str(d))
     env.filters["blank"] = lambda v: "" if v is None else v
     env.filters["yesno"] = lambda v: "" if v is None else ("ja" if v else "nej")
-    env.filters["n"] = lambda n, one, many: f"{n} {one if n == 1 else many}"
+    env.filters["n"] = words.n
     env.filters["trace_links"] = trace_links
     env.filters["local_time"] = lambda d: "" if d is None else d.replace(tzinfo=dt.timezone.utc).astimezone(
         STOCKHOLM).strftime("%H.%M")  # stored in UTC, read in Sweden
