@@ -249,3 +249,22 @@ def load(name: str, matrices_dir: Path) -> Matrix:
             f"Riskmatrisen {name!r} finns inte. Tillgängliga: {', '.join(available(matrices_dir)) or 'inga'}."
         )
     return load_file(path)
+
+
+def _luminance(hex_colour: str) -> float:
+    """WCAG relative luminance of "#rrggbb"."""
+    h = hex_colour.lstrip("#")
+    channels = [int(h[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast(a: str, b: str) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def text_colour(background: str) -> str:
+    """Black or white text, whichever reads better on the level's colour (WCAG contrast)."""
+    bg = "#" + background.lstrip("#")
+    return "#000000" if contrast(bg, "#000000") >= contrast(bg, "#ffffff") else "#ffffff"

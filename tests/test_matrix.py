@@ -117,3 +117,20 @@ def test_matrix_cli(cli, tmp_path):
     good = tmp_path / "good.yaml"
     good.write_text(NON_SQUARE, encoding="utf-8")
     assert cli("matrix", "check", good).code == 0
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in MATRICES.glob("*.yaml")))
+def test_every_level_of_every_bundled_matrix_has_readable_text(name):
+    """Black or white text, whichever reads: WCAG 1.4.3 asks 4.5:1 (5×5 "Kritisk" was black on #8b0000)."""
+    m = matrix.load_file(MATRICES / f"{name}.yaml")
+    for level in m.levels:
+        ink = matrix.text_colour(level.colour)
+        assert matrix.contrast(level.colour, ink) >= 4.5, (name, level.name, level.colour, ink)
+    assert matrix.text_colour("#8b0000") == "#ffffff" and matrix.text_colour("#ffe699") == "#000000"
+
+
+def test_the_heat_map_html_is_a_table_not_escaped_text(cli, kommun, tmp_path):
+    r = cli("risk", "heatmap", "--unit", "SN", "--year", "2025", "--html", tmp_path / "karta.html")
+    assert r.code == 0, r.text
+    html = (tmp_path / "karta.html").read_text(encoding="utf-8")
+    assert '<table class="heatmap">' in html and "&lt;table" not in html

@@ -8,12 +8,16 @@ from typing import TYPE_CHECKING
 
 from jinja2 import Environment, select_autoescape
 
+from markupsafe import Markup
+
+from ikcheck.matrix import text_colour
 from ikcheck.register import Heatmap
 
 if TYPE_CHECKING:
     from openpyxl import Workbook
 
 _env = Environment(autoescape=select_autoescape(default=True))
+_env.filters["ink"] = text_colour
 
 HTML = _env.from_string("""<!doctype html>
 <html lang="sv"><head><meta charset="utf-8"><title>Värmekarta {{ hm.unit }} {{ hm.year }}</title>
@@ -27,24 +31,24 @@ TABLE = _env.from_string("""<table class="heatmap">
 <tr><th>Sannolikhet \\ Konsekvens</th>{% for im in hm.matrix.impact %}<th>{{ im.value }} {{ im.label }}</th>{% endfor %}</tr>
 {% for li in hm.matrix.likelihood|reverse %}<tr><th>{{ li.value }} {{ li.label }}</th>
 {% for im in hm.matrix.impact %}{% set ids = hm.cells.get((li.value, im.value), []) %}
-<td style="background:{{ hm.matrix.level(li.value, im.value).colour }}"><strong>{{ ids|length }}</strong>
+{% set bg = hm.matrix.level(li.value, im.value).colour %}<td style="background:{{ bg }};color:{{ bg|ink }}"><strong>{{ ids|length }}</strong>
 {% if ids %}<br><small>{{ ids|join(", ") }}</small>{% endif %}</td>{% endfor %}</tr>
 {% endfor %}</table>
-<p class="legend">{% for lvl in hm.matrix.levels %}<span style="background:{{ lvl.colour }}">{{ lvl.label }}</span> {{ lvl.implication }}. {% endfor %}</p>""")
+<p class="legend">{% for lvl in hm.matrix.levels %}<span style="background:{{ lvl.colour }};color:{{ lvl.colour|ink }}">{{ lvl.label }}</span> {{ lvl.implication }}. {% endfor %}</p>""")
 
 CSS = """
 body { font-family: "DejaVu Sans", Arial, sans-serif; }
 table.heatmap { border-collapse: collapse; }
 table.heatmap th, table.heatmap td { border: 1px solid #555; padding: 4px 6px; text-align: center; vertical-align: middle; font-size: 9pt; }
-table.heatmap td { min-width: 5em; color: #111; }
+table.heatmap td { min-width: 5em; }
 table.heatmap small { font-size: 7pt; }
 .legend span { padding: 0 6px; border: 1px solid #555; }
 """
 
 
 def html_table(hm: Heatmap) -> str:
-    """The heat map as an HTML fragment (plan and reports embed it)."""
-    return TABLE.render(hm=hm)
+    """The heat map as an HTML fragment (plan and reports embed it): markup, not text to escape."""
+    return Markup(TABLE.render(hm=hm))
 
 
 def write_html(hm: Heatmap, path: Path) -> Path:
@@ -70,6 +74,7 @@ def add_sheet(wb: Workbook, hm: Heatmap, title: str = "Värmekarta") -> None:
             cell = ws.cell(i, j, f"{len(ids)}\n{', '.join(ids)}" if ids else "0")
             colour = hm.matrix.level(li.value, im.value).colour.lstrip("#").upper()
             cell.fill = PatternFill("solid", fgColor=colour)
+            cell.font = Font(color=text_colour(colour).lstrip("#").upper())
             cell.alignment = Alignment(wrap_text=True, horizontal="center", vertical="center")
             cell.border = Border(left=thin, right=thin, top=thin, bottom=thin)
         ws.row_dimensions[i].height = 48
