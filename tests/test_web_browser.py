@@ -239,9 +239,11 @@ def test_screenshots_of_the_main_pages(page, tmp_path_factory):
     """Pictures to look at (IKCHECK_SCREENSHOTS=DIR keeps them); each is a full page for its role."""
     out = Path(os.environ.get("IKCHECK_SCREENSHOTS") or tmp_path_factory.mktemp("shots"))
     out.mkdir(parents=True, exist_ok=True)
-    shots = {"ks": ["/", "/oversikt", "/enheter/SN/riskkarta?ar=2025", "/risker/SN-R001", "/planer/SN/2025/v2?jamfor=1"],
+    shots = {"ks": ["/", "/oversikt", "/enheter/SN/riskkarta?ar=2025", "/risker/SN-R001", "/planer/SN/2025/v2?jamfor=1",
+                    "/ks-krav?ar=2026"],
              "kontrollansvarig": ["/", "/planer/SN/2025"], "revisor": ["/granskning/results?unit=SN", "/spara/risk/SN-R001"],
-             "controller": ["/resultat?enhet=SN"], "admin": ["/konton"]}
+             "controller": ["/resultat?enhet=SN", "/workshop", "/atgarder", "/rapporter/SN/2025/ar/text"],
+             "admin": ["/konton", "/organisation"], "sekreterare": ["/rapporter?ar=2025"]}
     for role, paths in shots.items():
         page.context.clear_cookies()
         log_in(page, role)
