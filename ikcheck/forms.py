@@ -303,6 +303,36 @@ def edit_point(app: App, actor: Actor, unit_code: str, year: int, code: str, *, 
     return planning.edit(acting, unit.code, year, code, changes, org_code=actor.org_code)
 
 
+def add_point(app: App, actor: Actor, unit_code: str, year: int, values: dict[str, str]) -> str:
+    """A kontrollpunkt of the förvaltning's own on the draft, for one of the unit's risks."""
+    unit = _plan_unit(app, actor, unit_code, "edit")
+    fields: dict[str, Any] = {k: v.strip() for k in ("method", "frequency", "owner", "reporting")
+                              if (v := values.get(k) or "").strip()}
+    sample = (values.get("sample_size") or "").strip()
+    if sample:
+        if not sample.isdigit():
+            raise UserError(f"Omfattning: {sample!r} är inget heltal (antal att granska, minst 1).")
+        fields["sample_size"] = int(sample)
+    title = (values.get("title") or "").strip()
+    if not title:
+        raise UserError("Skriv kontrollmomentet: vad som ska kontrolleras.")
+    if not (values.get("risk") or "").strip():
+        raise UserError("Välj risken kontrollpunkten gäller.")
+    code, _found = planning.add_point(_as(app, actor), unit.code, year, title, risk_code=values["risk"].strip(),
+                                      fields=fields, org_code=actor.org_code)
+    return code
+
+
+def unit_risks(app: App, actor: Actor, unit_code: str) -> list[tuple[str, str]]:
+    """The unit's active risks, for the form that adds a kontrollpunkt."""
+    from ikcheck.store.models import Risk
+
+    with app.session() as s:
+        unit = _unit(app, s, actor, unit_code, "plan")
+        return [(r.code, f"{r.code} {r.title}") for r in s.scalars(
+            select(Risk).where(Risk.unit_id == unit.id, Risk.status == "active").order_by(Risk.code))]
+
+
 def accept_all(app: App, actor: Actor, unit_code: str, year: int) -> list[planning.Finding]:
     unit = _plan_unit(app, actor, unit_code, "edit")
     return planning.accept(_as(app, actor), unit.code, year, org_code=actor.org_code)

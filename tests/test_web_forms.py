@@ -5,6 +5,7 @@ a second person, åtgärder, and that no role writes what access.can does not al
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 import zipfile
@@ -47,7 +48,7 @@ def counts(app: App) -> dict[str, int]:
 
 
 def text_of(r) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", r.text))
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", r.text)))
 
 
 GOOD = {"performed": "ja", "date": "2026-06-12", "examined": "15", "deviations": "0", "performed_by": "Erik Holm"}
@@ -298,3 +299,59 @@ def test_no_role_writes_what_it_may_not(web, role):
     for path in ["/planer/KFN/2027/ta-fram", "/rapporter/KFN/2025/halvar/lamna-in", "/planer/XX/2027/ta-fram"]:
         r = c.post(path, data={"csrf": token, "datum": "2026-11-20"}, follow_redirects=False)
         assert r.status_code in (403, 404), (role, path)
+
+
+def test_the_admin_adds_changes_and_disables_accounts_and_applies_the_org_file(web, tmp_path):
+    app, _, _ = web
+    a = client(web, "admin")
+    token = csrf_of(a.get("/konton").text)
+    r = a.post("/konton", data={"csrf": token, "username": "lena.ek", "namn": "Lena Ek", "roll": "kontrollansvarig",
+                                "befattning": "Enhetschef myndighet", "losenord": "kort"})
+    assert r.status_code == 400 and "Lösenordet är för kort" in text_of(r)
+    assert 'value="lena.ek"' in r.text  # what was typed stays (the password never)
+    r = a.post("/konton", data={"csrf": token, "username": "lena.ek", "namn": "Lena Ek", "roll": "kontrollansvarig",
+                                "enheter": "SN", "befattning": "Enhetschef myndighet",
+                                "losenord": "ett-långt-lösenord"}, follow_redirects=False)
+    assert r.status_code == 303
+    lena = TestClient(web[1])
+    assert login(lena, "lena.ek", "ett-långt-lösenord").status_code == 303
+    r = a.post("/konton/lena.ek", data={"csrf": token, "gor": "role", "roll": "controller", "enheter": ["SN", "KFN"]},
+               follow_redirects=False)
+    assert r.status_code == 303
+    assert lena.get("/", follow_redirects=False).status_code == 303  # a new role: she logs in again
+    assert a.post("/konton/admin", data={"csrf": token, "gor": "disable"}).status_code == 400  # not oneself
+    assert a.post("/konton/lena.ek", data={"csrf": token, "gor": "disable"}, follow_redirects=False).status_code == 303
+    assert login(TestClient(web[1]), "lena.ek", "ett-långt-lösenord").status_code == 400
+    assert client(web, "ks").post("/konton", data={"csrf": token}).status_code == 403
+    # the org file: shown first, then applied
+    from ikcheck.config import bundled
+
+    text = (bundled("riskregister") / "demo" / "exempelby.yaml").read_text(encoding="utf-8").replace(
+        "name: Kultur- och fritidsnämnden", "name: Kultur-, fritids- och turismnämnden")
+    r = a.post("/organisation", data={"csrf": token}, files={"fil": ("exempelby.yaml", text.encode(), "text/yaml")})
+    assert r.status_code == 200 and "KFN, namn: Kultur- och fritidsnämnden → Kultur-, fritids- och turismnämnden" in \
+        text_of(r)
+    assert "Kultur- och fritidsnämnden" in text_of(a.get("/organisation"))  # nothing applied yet
+    r = a.post("/organisation", data={"csrf": token, "gor": "tillampa", "filnamn": "exempelby.yaml", "text": text},
+               follow_redirects=False)
+    assert r.status_code == 303 and "Kultur-, fritids- och turismnämnden" in text_of(a.get("/organisation"))
+    other = text.replace("code: exempelby", "code: andraby")
+    r = a.post("/organisation", data={"csrf": token}, files={"fil": ("andraby.yaml", other.encode(), "text/yaml")})
+    assert r.status_code == 400 and "inte 'exempelby'" in text_of(r)
+
+
+def test_ks_adds_a_kommunovergripande_kontrollpunkt(web):
+    k = client(web, "ks")
+    token = csrf_of(k.get("/ks-krav?ar=2028").text)
+    r = k.post("/ks-krav?ar=2028", data={"csrf": token, "kod": "ks-lon", "kontrollpunkt": "Lön enligt beslut",
+                                         "metod": "stickprov", "frekvens": "halvår", "omfattning": "tjugo"})
+    assert r.status_code == 400 and "Omfattning" in text_of(r)
+    r = k.post("/ks-krav?ar=2028", data={"csrf": token, "kod": "ks-lon", "kontrollpunkt": "Lön enligt beslut",
+                                         "metod": "stickprov", "frekvens": "halvår", "omfattning": "20",
+                                         "ansvarig": "HR-chef"}, follow_redirects=False)
+    assert r.status_code == 303
+    page = text_of(k.get("/ks-krav?ar=2028"))
+    assert "KS-LON" in page and "Lön enligt beslut" in page and "KS-ATTEST" in page  # the file's come with it
+    c = client(web, "controller")
+    assert c.post("/ks-krav?ar=2028", data={"csrf": csrf_of(c.get("/").text), "kod": "X", "kontrollpunkt": "Y"}
+                  ).status_code == 403

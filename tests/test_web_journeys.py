@@ -143,6 +143,13 @@ def test_derive_edit_validate_and_decide_a_plan(browser, server, shots):
     assert "<li>att anta planen för intern kontroll 2027</li>" in document
     p.get_by_role("button", name=re.compile(r"^Acceptera alla \d+ förslag$")).click()
     assert controller.notice() == "Förslagen är accepterade."
+    # a kontrollpunkt of the förvaltning's own
+    p.get_by_label("Risk", exact=True).select_option("SN-R004")
+    p.get_by_label("Kontrollmoment", exact=True).fill("Genomförandeplanerna följs upp var sjätte månad")
+    p.get_by_label("Omfattning (antal att granska)").fill("10")
+    p.get_by_role("button", name="Lägg till kontrollpunkten").click()
+    assert controller.notice() == "Kontrollpunkten är tillagd i utkastet."
+    assert "Genomförandeplanerna följs upp" in p.locator("#punkt-SN-2027-M01").inner_text()
     assert "Valideringen hittar inget att anmärka på." in p.locator("main").inner_text()
     controller.check("validerad")
     controller.done()

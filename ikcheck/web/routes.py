@@ -180,8 +180,10 @@ def plan_page(ctx: Ctx, errors=None, values=None) -> Response:
         # a revision is decided knowing what it changes: the diff against the version in force
         data = portal.plan_page(ctx.app, ctx.actor, p["unit"], data["year"], None, data["version"] - 1)
     found = forms.plan_findings(ctx.app, ctx.actor, data["unit_code"], data["year"]) if data["draft"] else []
+    risks = forms.unit_risks(ctx.app, ctx.actor, data["unit_code"]) if data["draft"] and data["may"]["edit"] else []
     return render(ctx, "plan.html", f"Plan för intern kontroll {data['year']} – {data['unit']}", p=data,
-                  findings=found, errors=errors or [], values=values or {})
+                  findings=found, errors=errors or [], values=values or {}, risks=risks,
+                  methods=portal.planning.METHODS, frequencies=portal.planning.FREQUENCIES)
 
 
 def plan_file(ctx: Ctx) -> Response:
@@ -388,7 +390,8 @@ NOTICES = {
     "accepterade": "Förslagen är accepterade.", "punkt": "Kontrollpunkten är ändrad.",
     "asidosatt": "Fyndet är åsidosatt med skäl.", "beslutad": "Nämndens beslut är registrerat; planen är fryst.",
     "reviderad": "En ny version av planen är påbörjad.", "inlamnad": "Rapporten är inlämnad till KS.",
-    "underlag": "Underlaget är bifogat.", "texter": "Planens texter är sparade.", "text": "Förvaltningens bedömning är sparad; den står i rapporten.",
+    "underlag": "Underlaget är bifogat.", "texter": "Planens texter är sparade.",
+    "ny-punkt": "Kontrollpunkten är tillagd i utkastet.", "text": "Förvaltningens bedömning är sparad; den står i rapporten.",
     "rapportbeslut": "Nämndens beslut om rapporten är registrerat.", "konto": "Kontot är skapat.",
     "kontot": "Kontot är ändrat; personen loggar in på nytt.", "organisation": "Organisationen är uppdaterad.", "kskrav": "Den kommunövergripande kontrollpunkten är tillagd.", "bedomning": "Din bedömning är sparad.",
     "forslag": "Ditt förslag är tillagt; bedöm det gärna direkt.", "enats": "Gruppens bedömning är sparad.",
@@ -595,6 +598,22 @@ def point_submit(ctx: Ctx) -> Response:
     except UserError as e:
         return point_form(ctx, errors=[("title" if what == "spara" else "skal", str(e))], values=values)
     return _done(path, "punkt", anchor=f"punkt-{code}")
+
+
+ADD_FIELDS = ("title", "risk", "method", "sample_size", "frequency", "owner", "reporting")
+
+
+def plan_add_point(ctx: Ctx) -> Response:
+    unit, year, path = _plan_path(ctx)
+    values = {k: _field(ctx, f"ny-{k}") for k in ADD_FIELDS}
+    try:
+        code = forms.add_point(ctx.app, ctx.actor, unit, year, values)
+    except (Forbidden, NotFound):
+        raise
+    except UserError as e:
+        field = "risk" if "risk" in str(e).lower() else "sample_size" if "Omfattning" in str(e) else "title"
+        return _refused(plan_page(ctx, errors=[(f"ny-{field}", str(e))], values={f"ny-{k}": v for k, v in values.items()}))
+    return _done(path, "ny-punkt", anchor=f"punkt-{code}")
 
 
 def plan_texts(ctx: Ctx) -> Response:
@@ -945,6 +964,7 @@ ROUTES: list[R] = [
     R("/planer/{unit}/{year}/punkt/{code}", point_submit, ("POST",)),
     R("/planer/{unit}/{year}/asidosatt", plan_override, ("POST",)),
     R("/planer/{unit}/{year}/texter", plan_texts, ("POST",)),
+    R("/planer/{unit}/{year}/ny-punkt", plan_add_point, ("POST",)),
     R("/planer/{unit}/{year}/besluta", plan_decide, ("POST",)),
     R("/planer/{unit}/{year}/revidera", plan_revise, ("POST",)),
     R("/resultat", results),
