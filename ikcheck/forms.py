@@ -610,8 +610,20 @@ def change_account(app: App, actor: Actor, username: str, what: str, role: str |
 def organisation_page(app: App, actor: Actor) -> dict:
     from ikcheck import organisation
 
+    from ikcheck import words
+    from ikcheck.calendar import SV_MONTHS
+
     require(actor, "organisation", access.org(actor.org_id))
-    return {**organisation.describe(app, actor.org_code),
+    data = organisation.describe(app, actor.org_code)
+
+    def day(md: str) -> str:  # "11-30" as a Swede reads it: "30 november"
+        month, d = (int(x) for x in str(md).split("-"))
+        return f"{d} {SV_MONTHS[month - 1]}"
+
+    aj = data["arshjul"]
+    return {**data, "periods_sv": " och ".join(words.period_sv(p) for p in data["periods"]),
+            "arshjul_sv": {k: day(aj[k]) for k in ("plan_beslut", "halvar_rapport", "ar_rapport",
+                                                   "plan_beslut_valår") if k in aj},
             "may_edit": access.can(actor, "organisation_edit", access.org(actor.org_id))}
 
 
