@@ -150,6 +150,16 @@ def test_derive_edit_validate_and_decide_a_plan(browser, server, shots):
     p.get_by_role("button", name="Lägg till kontrollpunkten").click()
     assert controller.notice() == "Kontrollpunkten är tillagd i utkastet."
     assert "Genomförandeplanerna följs upp" in p.locator("#punkt-SN-2027-M01").inner_text()
+    # planvalidering blocks what it lacks, and links to where it is fixed
+    findings = p.locator(".findings").inner_text()
+    assert "Blockerande: Kontrollpunkten SN-2027-M01 saknar kontrollansvarig" in findings
+    controller.check("validering-blockerar")
+    p.locator(".findings").get_by_role("link", name="Ändra SN-2027-M01").first.click()
+    p.get_by_label("Metod", exact=True).select_option("stickprov")
+    p.get_by_label("Frekvens", exact=True).select_option("halvår")
+    p.get_by_label("Kontrollansvarig (befattning)").fill("Enhetschef myndighet")
+    p.get_by_role("button", name="Spara ändringarna").click()
+    assert controller.notice() == "Kontrollpunkten är ändrad."
     assert "Valideringen hittar inget att anmärka på." in p.locator("main").inner_text()
     controller.check("validerad")
     controller.done()
