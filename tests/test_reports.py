@@ -239,3 +239,44 @@ def test_pdfs_are_tagged_pdf_a_with_title_author_and_language(cycle, tmp_path):
                 for font in (page.Resources.get("/Font") or {}).values():
                     desc = font.get("/FontDescriptor") or font.DescendantFonts[0].FontDescriptor
                     assert any(k in desc for k in ("/FontFile", "/FontFile2", "/FontFile3")), (path.name, font.BaseFont)
+
+
+def test_report_text_and_decision_through_the_cli(cycle, cli, tmp_path):
+    """Förvaltningens bedömning written once is in every report written after; the nämnd's decision is
+    recorded on the submitted report, § as minutes write it."""
+    own = tmp_path / "bedomning.txt"
+    own.write_text("Kontrollen fungerar i huvudsak.\nTvå brister återstår.\n\n- Attest\n- Delegation\n", encoding="utf-8")
+    assert cli("report", "text", "--unit", "SN", "--year", YEAR, "--period", "år", "--file", own).code == 0
+    assert "Två brister återstår." in cli("report", "text", "--unit", "SN", "--year", YEAR, "--period", "år").out
+    path, _ = reports.unit_report(cycle, "SN", YEAR, "ar", "html", tmp_path / "ar.html")
+    html = path.read_text(encoding="utf-8")
+    assert "<p>Kontrollen fungerar i huvudsak.<br>Två brister återstår.</p>" in html and "<li>Delegation</li>" in html
+    r = cli("report", "decide", "--unit", "SN", "--year", YEAR, "--date", "2026-03-18", "--paragraph", "§31")
+    assert r.code == 2 and "inte inlämnad" in r.text
+    assert cli("report", "submit", "--unit", "SN", "--year", YEAR, "--date", "2026-02-20", "--dir", tmp_path).code == 0
+    r = cli("report", "decide", "--unit", "SN", "--year", YEAR, "--date", "2026-03-18", "--paragraph", "§31")
+    assert r.code == 0, r.text
+    from ikcheck.store.models import ReportRecord
+    from sqlalchemy import select
+
+    with cycle.session() as s:
+        rec = s.scalar(select(ReportRecord).where(ReportRecord.submitted_at.is_not(None)))
+        assert (rec.decision_date, rec.decision_paragraph) == (dt.date(2026, 3, 18), "§ 31")
+    assert cli("audit", "verify").code == 0
+
+
+def test_plan_texts_through_the_cli(app, kommun, cli, tmp_path):
+    planning.derive(app, "SN", YEAR)
+    proposal = tmp_path / "forslag.txt"
+    proposal.write_text("Socialnämnden beslutar\n- att anta planen", encoding="utf-8")
+    assert cli("plan", "text", "--unit", "SN", "--year", YEAR, "--forslag", proposal).code == 0
+    shown = cli("plan", "text", "--unit", "SN", "--year", YEAR).out
+    assert "att anta planen" in shown
+    from ikcheck.reporting import plan as plan_out
+
+    html = plan_out.export(app, "SN", YEAR, "html", tmp_path / "plan.html").read_text(encoding="utf-8")
+    assert "<h2>Förslag till beslut</h2>" in html and "<li>att anta planen</li>" in html
+    planning.accept(app, "SN", YEAR)
+    planning.decide(app, "SN", YEAR, "2024-11-21", "§ 1", "SN 2024/1")
+    r = cli("plan", "text", "--unit", "SN", "--year", YEAR, "--inledning", proposal)
+    assert r.code == 2 and "beslutad" in r.text.lower()  # frozen by the decision

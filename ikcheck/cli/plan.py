@@ -7,6 +7,7 @@ from rich.text import Text
 
 from ikcheck import planning, words
 from ikcheck.cli.common import UNIT, busy, console, ok, print_table, state
+from ikcheck.errors import UserError
 
 app = typer.Typer(help="Plan för intern kontroll: ta fram, justera, besluta, revidera, exportera.",
                   no_args_is_help=True)
@@ -87,6 +88,32 @@ def reject(unit: str = UNIT, year: int = YEAR, code: str = POINT,
     found = planning.reject(state.app(), unit, year, code, reason, org_code=state.org)
     ok(f"{code} avvisad.")
     print_findings(found)
+
+
+@app.command("text")
+def text_cmd(unit: str = UNIT, year: int = YEAR,
+             proposal: Path = typer.Option(None, "--forslag", help="Förslag till beslut som textfil (UTF-8)."),
+             intro: Path = typer.Option(None, "--inledning", help="Inledningen (syfte, ansvar, metod) som textfil.")) -> None:
+    """Planens texter i utkastet: förslag till beslut och inledning (utan filer visas de som står nu)."""
+    current = planning.show(state.app(), unit, year, org_code=state.org)
+    if proposal is None and intro is None:
+        console.print("Förslag till beslut:", style="bold")
+        console.print(current["proposal_text"] or "–", markup=False)
+        console.print("Inledning:", style="bold")
+        console.print(current["intro_text"] or "–", markup=False)
+        return
+
+    def read(path: Path | None, now: str) -> str:
+        if path is None:
+            return now
+        try:
+            return Path(path).read_text(encoding="utf-8")
+        except (FileNotFoundError, UnicodeDecodeError):
+            raise UserError(f"Textfilen {path} kan inte läsas (förväntat en textfil i UTF-8).") from None
+
+    planning.set_texts(state.app(), unit, year, read(intro, current["intro_text"]),
+                       read(proposal, current["proposal_text"]), org_code=state.org)
+    ok("Planens texter är sparade i utkastet.")
 
 
 @app.command("edit")

@@ -7,6 +7,7 @@ import typer
 from ikcheck import words
 from ikcheck.calendar import parse_date
 from ikcheck.cli.common import UNIT, YEAR, busy, console, ok, print_table, state
+from ikcheck.errors import UserError
 from ikcheck.reporting import reports
 
 app = typer.Typer(help="Rapporter: halvår, år, KS-sammanställning och inlämning till KS.", no_args_is_help=True)
@@ -69,6 +70,34 @@ def submit(unit: str = UNIT, year: int = YEAR,
         console.print(f"Rapporten är redan inlämnad som version {r['version']} ({r['submitted']}) och är oförändrad.")
     else:
         ok(f"Version {r['version']} inlämnad {r['submitted']}: {r['path']} (sha256 {r['hash'][:16]}…)")
+
+
+@app.command("decide")
+def decide(unit: str = UNIT, year: int = YEAR,
+           period: str = typer.Option("ar", "--period", help="halvår eller år."),
+           date: str = typer.Option(..., "--date", help="Dagen nämnden beslutade om rapporten, ÅÅÅÅ-MM-DD."),
+           paragraph: str = typer.Option(..., "--paragraph", help="Paragrafen i protokollet, t.ex. \"§ 45\".")) -> None:
+    """Registrera nämndens beslut om den inlämnade rapporten (datum och §)."""
+    version = reports.record_decision(state.app(), unit, year, period, date, paragraph, org_code=state.org)
+    ok(f"Nämndens beslut registrerat på version {version} av rapporten.")
+
+
+@app.command("text")
+def text_cmd(unit: str = UNIT, year: int = YEAR,
+             period: str = typer.Option("ar", "--period", help="halvår eller år."),
+             file: Path = typer.Option(None, "--file", help="Förvaltningens bedömning som textfil (UTF-8); "
+                                                            "utan den visas texten som står nu.")) -> None:
+    """Förvaltningens bedömning i rapporten: visa den, eller skriv den ur en textfil (tom fil tar bort den)."""
+    if file is None:
+        t = reports.own_text(state.app(), unit, year, period, org_code=state.org)
+        console.print(t["text"] or "Ingen text skriven.", markup=False)
+        return
+    try:
+        body = Path(file).read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        raise UserError(f"Textfilen {file} kan inte läsas (förväntat en textfil i UTF-8).") from None
+    reports.save_text(state.app(), unit, year, period, body, org_code=state.org)
+    ok("Förvaltningens bedömning är sparad; den står i varje rapport som skrivs härefter.")
 
 
 @app.command("list")
