@@ -93,6 +93,8 @@ def run_demo(base: Settings, directory: Path, database: str | None = None, scale
     with clock_at(at("2024-08-20", 11)):
         names = demo_accounts(app, org.code, prefix="" if kommun is None else f"{org.code.lower()}-")
     say("Organisation och riskregister skapade")
+    # the story's people: the controller prepares, the nämndsekreterare registers decisions and reports
+    app = app.acting_as(DEMO_ACCOUNTS[2][1])
     with clock_at(at("2024-09-20")):
         run_workshops(app, org.code, risk_file, directory, summary, say)
     with app.session() as s:
@@ -144,6 +146,11 @@ def run_demo(base: Settings, directory: Path, database: str | None = None, scale
         f"Granskningsloggen: {body['händelse']} händelser; huvudet signerat med nyckel {body.get('nyckel')} "
         f"({settings.signing_key.parent}), kvitto på händelse {body['händelse']} i {receipt.name}.")
     return summary
+
+
+def secretary(app: App) -> App:
+    """The demo's nämndsekreterare, who registers the nämnder's decisions and submits their reports."""
+    return app.acting_as(DEMO_ACCOUNTS[3][1])
 
 
 def demo_accounts(app: App, org_code: str, prefix: str = "") -> list[str]:
@@ -239,7 +246,7 @@ def run_plans(app: App, org_code: str, directory: Path, summary: DemoSummary, sa
             total += r.points + r.ks_points
     for unit, (date, paragraph, dnr) in sorted(DECISIONS.items(), key=lambda kv: kv[1][0]):
         with clock_at(at(date, 15)):
-            planning.decide(app, unit, year, date, paragraph, dnr, org_code=org_code)
+            planning.decide(secretary(app), unit, year, date, paragraph, dnr, org_code=org_code)
     with clock_at(at("2025-03-03")):
         planning.revise(app, "SN", year, "Ny kontroll av hemtjänstens nyckelhantering efter incident i februari",
                         org_code=org_code)
@@ -248,7 +255,7 @@ def run_plans(app: App, org_code: str, directory: Path, summary: DemoSummary, sa
                                                         "frequency": "halvår", "owner": "Enhetschef hemtjänst"},
                            org_code=org_code)
     with clock_at(at("2025-03-20", 15)):
-        planning.decide(app, "SN", year, "2025-03-20", "§ 31", "SN 2025/44", org_code=org_code)
+        planning.decide(secretary(app), "SN", year, "2025-03-20", "§ 31", "SN 2025/44", org_code=org_code)
     out = directory / "planer"
     with clock_at(at("2025-03-21")):
         for unit in DECISIONS:
@@ -507,8 +514,11 @@ def run_reports(app: App, org_code: str, directory: Path, kind: str, say) -> Non
         say(f"Rapporter {unit}")
         day = "2026-03-20" if kind == "ar" and unit == "KFN" else SUBMITTED[kind].format(day=10 + i)
         with clock_at(at(day)):
-            reports.submit(app, unit, DEMO_YEAR, kind, out_dir=out, date=day,
+            reports.submit(secretary(app), unit, DEMO_YEAR, kind, out_dir=out, date=day,
                            own_text=own if unit == "SN" and kind == "ar" else None, org_code=org_code)
+            if unit == "SN":  # Socialnämnden's decision on its report, registered the same day
+                reports.record_decision(secretary(app), unit, DEMO_YEAR, kind, day, "§ 88" if kind == "halvar" else "§ 14",
+                                        org_code=org_code, dnr=f"SN {day[:4]}/{'101' if kind == 'halvar' else '12'}")
 
 
 def run_ks(app: App, org_code: str, directory: Path, summary: DemoSummary, say) -> None:

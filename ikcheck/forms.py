@@ -420,9 +420,10 @@ def save_report_text(app: App, actor: Actor, unit_code: str, year: int, kind: st
 
 
 def record_report_decision(app: App, actor: Actor, unit_code: str, year: int, kind: str, date: str,
-                           paragraph: str) -> int:
+                           paragraph: str, dnr: str | None = None) -> int:
     unit = _report_unit(app, actor, unit_code, year, kind, "submit")
-    return reports_out.record_decision(_as(app, actor), unit.code, year, kind, date, paragraph, org_code=actor.org_code)
+    return reports_out.record_decision(_as(app, actor), unit.code, year, kind, date, paragraph,
+                                       org_code=actor.org_code, dnr=dnr)
 
 
 def archive_dir(app: App) -> Path:

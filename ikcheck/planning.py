@@ -15,13 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ikcheck import anchor, engine, register, rulebook, words, yamlsrc
+from ikcheck import workshop as ws_svc
 from ikcheck.app import App
 from ikcheck.calendar import deadline, not_in_future, parse_date, today
 from ikcheck.errors import NotFound, Problem, UserError, ValidationFailed
 from ikcheck.store.audit import snapshot
 from ikcheck.store.models import (
     Action, ActionChange, AuditEvent, Conclusion, ControlPlan, ControlPoint, KsRequirement, Organisation, Process,
-    Risk, RuleRun, Unit,
+    Risk, RiskAssessment, RuleRun, Unit,
 )
 
 METHODS = ["stickprov", "registerkontroll", "genomgång", "intervju", "avstämning", "observation"]
@@ -235,6 +236,7 @@ def derive(app: App, unit_code: str, year: int, *, replace: bool = False,
         periods = org.settings.get("periods", ["halvar", "helar"])
         risks = {r.id: r for r in s.scalars(select(Risk).where(Risk.id.in_([f["risk_id"] for f in facts])))}
         facts_by_id = {f["risk_id"]: f for f in facts}
+        phrasing = ws_svc.phrasing(app)
         order = sorted(review, key=lambda c: (-facts_by_id[c.subject_id]["score"], facts_by_id[c.subject_id]["code"]))
         n = 0
         for n, c in enumerate(order, start=1):
@@ -246,7 +248,8 @@ def derive(app: App, unit_code: str, year: int, *, replace: bool = False,
             cp = ControlPoint(
                 org_id=org.id, plan_id=plan.id, code=f"{unit.code}-{year}-K{n:02d}", position=n,
                 risk_id=risk.id, process_id=risk.process_id,
-                title=f"Kontrollera att rutinerna förhindrar: {risk.title[0].lower()}{risk.title[1:]}",
+                title=ws_svc.control_step(phrasing, risk.title, risk.category,
+                                          method.attributes.get("method") if method else None),
                 method=method.attributes.get("method") if method else None,
                 sample_size=size.attributes.get("sample_size") if size else None,
                 frequency=size.attributes.get("frequency") if size else None,
@@ -259,8 +262,8 @@ def derive(app: App, unit_code: str, year: int, *, replace: bool = False,
         for k, req in enumerate(reqs, start=n + 1):
             s.add(ControlPoint(
                 org_id=org.id, plan_id=plan.id, code=f"{unit.code}-{year}-{req.code}", position=k,
-                title=req.title, method=req.method, sample_size=req.sample_size, frequency=req.frequency,
-                owner=req.owner, reporting=default_reporting(req.frequency, periods), municipality_wide=True,
+                title=words.for_unit(req.title, unit.kind), method=req.method, sample_size=req.sample_size,
+                frequency=req.frequency, owner=words.for_unit(req.owner, unit.kind), reporting=default_reporting(req.frequency, periods), municipality_wide=True,
                 ks_code=req.code,
                 status="proposed", rule_id="KS", why=f"Kommunövergripande kontrollpunkt beslutad av KS ({req.source})",
             ))
@@ -624,13 +627,29 @@ def revise(app: App, unit_code: str, year: int, reason: str, org_code: str | Non
 
 # --- reading ------------------------------------------------------------------------------------
 
-def _point_row(cp: ControlPoint, risk: Risk | None, score: int | None) -> dict:
+def _point_row(cp: ControlPoint, risk: Risk | None, ra: RiskAssessment | None, m=None, nouns: dict | None = None) -> dict:
+    level = m.level(ra.likelihood, ra.impact) if (m is not None and ra is not None) else None
+    said, rules = words.reasons(cp.why)
+    if cp.rule_id == "KS":
+        said, rules = ["Kommunövergripande kontrollpunkt som kommunstyrelsen har beslutat för alla nämnder och bolag."], []
+        source = f"Kommunstyrelsens krav {cp.ks_code}"
+    elif cp.rule_id == "manuell":
+        said, rules = ["Förvaltningens egen kontrollpunkt, utöver reglernas förslag."], []
+        source = (cp.why or "").replace("Tillagd manuellt av", "Tillagd av förvaltningen, registrerad av")
+    else:
+        source = "Reglerna för prioritering och kontrolldesign"
     return {
         "kod": cp.code, "process": cp.process.name if cp.process else ("Kommunövergripande" if cp.municipality_wide else ""),
-        "risk": f"{risk.code} {risk.title}" if risk else (f"KS-krav {cp.ks_code}" if cp.ks_code else ""),
-        "riskvärde": score, "kontrollmoment": cp.title, "metod": cp.method, "omfattning": cp.sample_size,
+        "risk": f"{risk.code} {risk.title}" if risk else ("Kommunövergripande krav från kommunstyrelsen" if cp.ks_code else ""),
+        "riskvärde": ra.score if ra else None, "sannolikhet": ra.likelihood if ra else None,
+        "konsekvens": ra.impact if ra else None, "nivå": level.label if level else None,
+        "färg": level.colour if level else None,
+        "kontrollmoment": cp.title, "metod": cp.method, "omfattning": cp.sample_size,
+        "omfattning_text": (f"{cp.sample_size} {ws_svc.sample_noun(nouns, risk.category if risk else None)}"
+                            if cp.sample_size is not None and nouns else cp.sample_size),
         "frekvens": cp.frequency, "ansvarig": cp.owner, "rapportering": ", ".join(_period_sv(p) for p in cp.reporting or []),
         "status": POINT_STATUS_SV[cp.status], "regel": cp.rule_id, "varför": cp.why,
+        "motivering": " ".join(said), "regler": rules, "källa": source,
         "skäl avvisad": cp.reject_reason,
     }
 
@@ -653,9 +672,12 @@ def show(app: App, unit_code: str, year: int, version: int | None = None, org_co
 def plan_dataset(app: App, s: Session, org: Organisation, plan: ControlPlan) -> dict:
     """Everything a plan export shows: lines, excluded risks, direct actions, decision, heat map."""
     unit = s.get(Unit, plan.unit_id)
-    scores = {r.id: ra.score for r, ra in register.current_assessments(s, org.id, plan.year, unit.id)}
+    hm = register.heatmap_in(app, s, org, unit, plan.year)
+    assessed = {r.id: ra for r, ra in register.current_assessments(s, org.id, plan.year, unit.id)}
+    scores = {rid: ra.score for rid, ra in assessed.items()}
     risks = {r.id: r for r in s.scalars(select(Risk).where(Risk.unit_id == unit.id))}
-    lines = [_point_row(cp, risks.get(cp.risk_id), scores.get(cp.risk_id)) for cp in plan.points]
+    nouns = ws_svc.phrasing(app)
+    lines = [_point_row(cp, risks.get(cp.risk_id), assessed.get(cp.risk_id), hm.matrix, nouns) for cp in plan.points]
     # bevaka / acceptera: the newest prioritering run for this unit and year
     run = s.scalar(select(RuleRun).where(RuleRun.org_id == org.id, RuleRun.ruleset == "prioritering",
                                          RuleRun.purpose == f"plan derive {unit.code} {plan.year}")
@@ -668,16 +690,18 @@ def plan_dataset(app: App, s: Session, org: Organisation, plan: ControlPlan) -> 
             r = risks.get(c.subject_id)
             if r:
                 others.append({"risk": r.code, "rubrik": r.title, "riskvärde": scores.get(r.id),
-                               "utfall": c.name, "regel": c.rule_id, "skäl": c.attributes.get("reason", "")})
+                               "utfall": c.name, "utfall_sv": OUTCOME_SV.get(c.name, c.name), "regel": c.rule_id,
+                               "skäl": words.sentence(c.attributes.get("reason", ""))})
     # a decided plan shows what was decided: each direktåtgärd as it stood on the decision day
     on = plan.decision_date or today()
     actions = [{"kod": a.code, "åtgärd": a.description, "ansvarig": a.owner, "klart senast": a.due_date,
                 "status": a.status_on(on)}
                for a in s.scalars(select(Action).where(Action.plan_id.in_(_version_ids(s, plan))).order_by(Action.code))]
-    hm = register.heatmap_in(app, s, org, unit, plan.year)
     return {
         "org": org.name, "unit": unit.name, "unit_code": unit.code, "forvaltning": unit.forvaltning or "",
         "year": plan.year, "version": plan.version, "status": STATUS_SV[plan.status], "plan_id": plan.id,
+        "kind": unit.kind, "body": words.decision_body(unit.kind, unit.name), "organ": words.body_noun(unit.kind),
+        "sections": plan_sections(app, org, unit, plan, hm.matrix),
         "decision": {"date": plan.decision_date, "paragraph": plan.decision_paragraph, "dnr": plan.decision_dnr,
                      "by": plan.decided_by, "content_hash": plan.content_hash,
                      "anchor": anchor.stamp(_decision_event(s, plan))} if plan.decision_date else None,
@@ -687,6 +711,28 @@ def plan_dataset(app: App, s: Session, org: Organisation, plan: ControlPlan) -> 
         "rejected": [ln for ln in lines if ln["status"] == "avvisad"],
         "others": others, "actions": actions, "heatmap": hm, "rules_version": rulebook.rules_version(app),
     }
+
+
+OUTCOME_SV = {"bevaka": "Bevakas", "acceptera": "Accepteras", "granskning": "Granskas", "direktåtgärd": "Åtgärdas direkt"}
+SECTIONS = (("förslag_till_beslut", "Förslag till beslut"), ("inledning", "Inledning"),
+            ("syfte_och_ansvar", "Syfte och ansvar"), ("metod_för_riskanalys", "Metod för riskanalys"),
+            ("rapportering", "Uppföljning och rapportering"))
+
+
+def plan_sections(app: App, org: Organisation, unit: Unit, plan: ControlPlan, m) -> list[tuple[str, str]]:
+    """The plan's texts, in order: its own inledning and förslag till beslut where written, else the
+    kommun's text template (ikcheck.texts)."""
+    from ikcheck import texts
+    from ikcheck.calendar import swedish_date
+
+    values = {"organ": words.body_noun(unit.kind), "enhet": words.decision_body(unit.kind, unit.name),
+              "kommun": org.name, "år": plan.year, "matris": m.title, "bolag": unit.kind == "bolag",
+              "halvår_senast": swedish_date(deadline(org, "halvar_rapport", plan.year)),
+              "år_senast": swedish_date(deadline(org, "ar_rapport", plan.year + 1)), "rapport": ""}
+    template = texts.render(app, "plan", values)
+    own = {"förslag_till_beslut": plan.proposal_text, "inledning": plan.intro_text}
+    return [(heading, own.get(key) or template.get(key, "")) for key, heading in SECTIONS
+            if own.get(key) or template.get(key)]
 
 
 def _decision_event(s: Session, plan: ControlPlan) -> AuditEvent | None:

@@ -235,7 +235,8 @@ def _reports(s, unit: Unit, year: int | None = None) -> list[dict]:
     return [{"id": r.id, "typ": KIND_SV[r.kind], "kind": r.kind, "år": r.year, "version": r.version,
              "format": r.format, "skapad": r.created_at, "inlämnad": r.submitted_at,
              "inlämnad av": r.submitted_by or "", "kontrollsumma": r.content_hash[:16],
-             "beslut": {"datum": r.decision_date, "paragraf": r.decision_paragraph} if r.decision_date else None}
+             "beslut": {"datum": r.decision_date, "paragraf": r.decision_paragraph, "dnr": r.decision_dnr}
+             if r.decision_date else None}
             for r in s.scalars(q.order_by(ReportRecord.year.desc(), ReportRecord.kind, ReportRecord.version))]
 
 

@@ -7,6 +7,8 @@ scripts and files. A user may type either the code or the Swedish word, in any c
 
 from __future__ import annotations
 
+import re
+
 from ikcheck.errors import UserError
 
 PERIOD_SV = {"halvar": "halvår", "helar": "helår"}
@@ -71,3 +73,54 @@ def paragraph(text: str) -> str:
         rest = t[1:].strip()
         return f"§ {rest}" if rest else t
     return f"§ {t}" if t[:1].isdigit() else t
+
+
+def sentence(text: str | None) -> str:
+    """A text as a sentence: capital first letter, full stop at the end ("riskvärdet 9 …" → "Riskvärdet 9 … .")."""
+    t = " ".join((text or "").split())
+    if not t:
+        return ""
+    t = t[0].upper() + t[1:]
+    return t if t[-1] in ".!?:" else t + "."
+
+
+_RULE_PART = re.compile(r"^([A-ZÅÄÖ][A-ZÅÄÖ0-9]*-\d+[a-z]?):\s*(.+)$", re.S)
+
+
+def reasons(why: str | None) -> tuple[list[str], list[str]]:
+    """A stored motivation ("PRI-02: riskvärdet …; KD-01: …") split into what the nämnd reads (the
+    reasons as sentences, no rule codes) and what a revisor traces (the rule ids, in order)."""
+    said, rules = [], []
+    for part in (why or "").split("; "):
+        m = _RULE_PART.match(part.strip())
+        if m:
+            rules.append(m.group(1))
+            said.append(sentence(m.group(2)))
+        elif part.strip():
+            said.append(sentence(part))
+    return said, rules
+
+
+# The governing body of a unit by its kind: a bolag's plan is decided by its styrelse, prepared by its
+# VD, and what a nämnd would have "anmält till nämnden" a bolag anmäler till styrelsen.
+_FOR_BOLAG = (("till nämnden", "till styrelsen"), ("i nämnden", "i styrelsen"), ("Nämndsekreterare", "Styrelsesekreterare"),
+              ("nämndsekreterare", "styrelsesekreterare"), ("Förvaltningschef", "VD"), ("förvaltningschef", "VD"))
+
+
+def for_unit(text: str | None, kind: str) -> str | None:
+    """A kommunövergripande text worded for the unit that reads it (a bolag has a styrelse and a VD)."""
+    if text is None or kind != "bolag":
+        return text
+    for a, b in _FOR_BOLAG:
+        text = text.replace(a, b)
+    return text
+
+
+def decision_body(kind: str, name: str) -> str:
+    """Who decides a unit's plan and reports: the nämnd itself, or a bolag's styrelse."""
+    return f"Styrelsen för {name}" if kind == "bolag" else name
+
+
+def body_noun(kind: str) -> str:
+    """'nämnden', 'styrelsen' or 'kommunstyrelsen': the body a document speaks to."""
+    return {"bolag": "styrelsen", "ks": "kommunstyrelsen"}.get(kind, "nämnden")

@@ -46,6 +46,36 @@ def catalogue(app: App) -> list[dict]:
     return [dict(r) for r in yamlsrc.load(path).get("risks") or []]
 
 
+_PHRASING = {"kontrollmoment": {"annan": "Granska om ”{risk}” förekommer."}, "omfattning_enhet": {"annan": "ärenden"}}
+
+
+def phrasing(app: App) -> dict:
+    """How a plan words what the catalogue knows: the kontrollmoment per method ({risk}, {enhet}),
+    what a sample is counted in per category, and the catalogue risks' own kontrollmoment by title."""
+    path = app.settings.riskregister_dir / "katalog.yaml"
+    data = yamlsrc.load(path) if path.is_file() else {}
+    own = {str(r["title"]): str(r["kontrollmoment"]) for r in data.get("risks") or [] if r.get("kontrollmoment")}
+    return {"kontrollmoment": {**_PHRASING["kontrollmoment"], **dict(data.get("kontrollmoment") or {})},
+            "omfattning_enhet": {**_PHRASING["omfattning_enhet"], **dict(data.get("omfattning_enhet") or {})},
+            "own": own}
+
+
+def sample_noun(words_: dict, category: str | None) -> str:
+    nouns = words_["omfattning_enhet"]
+    return str(nouns.get(category or "", nouns["annan"]))
+
+
+def control_step(words_: dict, title: str, category: str | None, method: str | None) -> str:
+    """A proposed kontrollpunkt's kontrollmoment for a risk, in a sentence that quotes the risk (a
+    risk is phrased as what goes wrong, so "kontrollera att rutinerna förhindrar: … inte …" read as
+    a double negative)."""
+    if title in words_["own"]:
+        return words_["own"][title]
+    templates = words_["kontrollmoment"]
+    text = str(templates.get(method or "", templates["annan"]))
+    return text.replace("{risk}", title).replace("{enhet}", sample_noun(words_, category))
+
+
 def template(app: App, unit_code: str, year: int, out: Path | None = None, participants: int = 1,
              org_code: str | None = None) -> list[Path]:
     if participants < 1 or participants > 50:

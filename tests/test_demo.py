@@ -91,8 +91,9 @@ def test_ks_summary_flags_the_unit_late_on_purpose(demo_run):
     directory, _url, _out = demo_run
     html = (directory / "rapporter" / "ks-sammanstallning-2025.html").read_text(encoding="utf-8")
     kfn = html.split("Kultur- och fritidsnämnden", 1)[1].split("</tr>", 1)[0]
-    assert "ARS-05" in kfn or "ARS-04" in kfn
-    assert "lämnades till KS 20 dagar för sent" in kfn
+    assert "lämnades till KS 20 dagar för sent" in kfn and "Rapport: 20" in kfn  # the Sen column
+    traced = html.split("Underlag och spårbarhet")[1].split("Kultur- och fritidsnämnden", 1)[1].split("</tr>", 1)[0]
+    assert "ARS-05" in traced or "ARS-04" in traced
     others = html.split("Socialnämnden", 1)[1].split("</tr>", 1)[0]
     assert "för sent" not in others
     assert "ändrats efter inlämning" not in html  # nothing changed after the units submitted
@@ -174,3 +175,191 @@ def test_a_second_kommun_in_the_database_changes_no_byte_of_the_first_ones_docum
     assert len(files) > 60
     differ = [str(f) for f in files if (alone / f).read_bytes() != (shared / f).read_bytes()]
     assert differ == []
+
+
+# --- the documents a nämndsekreterare attaches (issue #20) -------------------------------------------
+
+DOCUMENTS = {  # name: CLI arguments that write it (the format and --out are added)
+    "plan": ["plan", "export", "--unit", "SN", "--year", "2025"],
+    "halvar": ["report", "halvar", "--unit", "SN", "--year", "2025"],
+    "ar": ["report", "ar", "--unit", "SN", "--year", "2025"],
+    "ks": ["report", "ks", "--year", "2025"],
+}
+APPENDIX = "Underlag och spårbarhet"
+
+
+@pytest.fixture(scope="module")
+def documents(demo_run, tmp_path_factory):
+    """The demo's plan SN 2025, halvårs- and årsrapport SN 2025 and the KS summary, in every format,
+    written through the CLI as a secretary's colleague would."""
+    directory, url, _ = demo_run
+    out = tmp_path_factory.mktemp("dokument")
+    paths = {}
+    for name, args in DOCUMENTS.items():
+        for fmt in ("pdf", "docx", "html", "xlsx"):
+            path = out / f"{name}.{fmt}"
+            r = subprocess.run([sys.executable, "-m", "ikcheck", "--db", url, *args, "--format", fmt, "--out", str(path)],
+                               capture_output=True, text=True, env=_env())
+            assert r.returncode == 0, r.stderr
+            paths[name, fmt] = path
+    return paths
+
+
+def _text(path: Path) -> tuple[str, str]:
+    """A document's text as its reader gets it, split into the body and the appendix."""
+    if path.suffix == ".pdf":
+        text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                              check=True).stdout
+    elif path.suffix == ".docx":
+        from docx import Document
+
+        doc = Document(str(path))
+        parts = [p.text for p in doc.paragraphs]
+        parts += [c.text for t in doc.tables for row in t.rows for c in row.cells]
+        parts += [p.text for s in doc.sections for p in s.header.paragraphs + s.footer.paragraphs]
+        # tables follow their heading in the body: keep the appendix's tables with it by document order
+        body_xml = doc.element.body.xml
+        cut = body_xml.find(APPENDIX)
+        tail = body_xml[cut:] if cut >= 0 else ""
+        import re as _re
+
+        appendix_text = " ".join(_re.findall(r"<w:t(?: [^>]*)?>([^<]*)</w:t>", tail))
+        body_text = " ".join(_re.findall(r"<w:t(?: [^>]*)?>([^<]*)</w:t>", body_xml[:cut] if cut >= 0 else body_xml))
+        body_text += " " + " ".join(p.text for s in doc.sections for p in s.header.paragraphs + s.footer.paragraphs)
+        return body_text, appendix_text
+    elif path.suffix == ".html":
+        import html as _html
+        import re as _re
+
+        raw = path.read_text(encoding="utf-8")
+        raw = _re.sub(r"<(style|head)[^>]*>.*?</\1>", " ", raw, flags=_re.S)
+        text = _html.unescape(_re.sub(r"<[^>]+>", " ", raw))
+    else:
+        from openpyxl import load_workbook
+
+        wb = load_workbook(path)
+        sheets = {ws.title: " ".join(str(c.value) for row in ws.iter_rows() for c in row if c.value is not None)
+                  for ws in wb.worksheets}
+        return (" ".join(v for k, v in sheets.items() if k != APPENDIX), sheets.get(APPENDIX, ""))
+    body, _, appendix = text.partition(APPENDIX)
+    return body, appendix
+
+
+def _rule_ids() -> set[str]:
+    import yaml
+
+    ids = set()
+    for path in Path(demo.__file__).resolve().parent.parent.joinpath("rules").glob("*.yaml"):
+        ids |= {str(r["id"]) for r in yaml.safe_load(path.read_text(encoding="utf-8")).get("rules") or []}
+    return ids
+
+
+def test_the_documents_speak_the_nämnds_language_and_keep_provenance_for_the_revisor(documents):
+    """Body: no rule id, file name, command, backtick, hash or login; the appendix "Underlag och
+    spårbarhet" has the rules and checksums a revisor traces, but no commands or file paths."""
+    import getpass
+    import re
+
+    rules = _rule_ids()
+    assert {"PRI-02", "KD-01", "BED-01", "RES-02"} <= rules
+    login = getpass.getuser()
+    file_name = re.compile(r"\b[\w.-]+\.(?:ya?ml|xlsx|csv|json|j2|py|docx|pdf|txt)\b")
+    command = re.compile(r"\bikcheck\s+(?:plan|report|rules|audit|risk|workshop|results|org|trace|query|db)\b|\s--[a-z]")
+    digest = re.compile(r"\b[0-9a-f]{12,}\b")
+    for (name, fmt), path in documents.items():
+        body, appendix = _text(path)
+        where = f"{name}.{fmt}"
+        assert len(body) > 500, where
+        found = sorted(r for r in rules if re.search(rf"\b{re.escape(r)}\b", body))
+        assert not found, (where, found)
+        assert not file_name.search(body), (where, file_name.search(body).group())
+        assert not command.search(body) and "`" not in body, where
+        assert not digest.search(body), (where, digest.search(body).group())
+        if login not in ("", "ikcheck"):
+            assert not re.search(rf"\b{re.escape(login)}\b", body + appendix), (where, login)
+        # the appendix traces: rules and the checksum, without commands or paths
+        assert appendix, where
+        assert any(re.search(rf"\b{re.escape(r)}\b", appendix) for r in rules), where
+        assert not command.search(appendix) and "`" not in appendix and not file_name.search(appendix), where
+        assert not re.search(r"(?:^|\s)/[\w.-]+/", appendix), where
+    # the people and the body: the decision by the nämnd, registered by the secretary
+    _body, appendix = _text(documents["plan", "pdf"])
+    assert "Beslutad av Socialnämnden" in appendix and "registrerad av Sofia Berg" in appendix
+
+
+def test_the_word_documents_have_the_pdfs_headings_in_the_same_order(documents):
+    from docx import Document
+
+    for name in DOCUMENTS:
+        word = [p.text for p in Document(str(documents[name, "docx"])).paragraphs if p.style.name.startswith("Heading")]
+        pdf = subprocess.run(["pdftotext", "-layout", str(documents[name, "pdf"]), "-"], capture_output=True,
+                             text=True, check=True).stdout
+        lines = [" ".join(x.split()) for x in pdf.splitlines()]
+        assert len(word) >= 6 and word[-1] == APPENDIX, (name, word)
+        positions = [next((i for i, x in enumerate(lines) if x == h), None) for h in word]
+        assert None not in positions[1:], (name, [h for h, p in zip(word, positions) if p is None])
+        assert positions[1:] == sorted(positions[1:]), (name, word)
+
+
+def test_the_plan_shows_what_a_nämnd_decides_from(documents):
+    """Texts before the table, the level in words beside its colour, sannolikhet × konsekvens, the
+    dnr and version in every page's header, reporting to the nämnd and KS."""
+    body, _ = _text(documents["plan", "pdf"])
+    for part in ("Förslag till beslut", "Inledning", "Syfte och ansvar", "Metod för riskanalys",
+                 "Uppföljning och rapportering", "Socialnämnden beslutar", "att anta plan för intern kontroll 2025",
+                 "halvårsrapporten", "kommunstyrelsen", "Hög", "12 = 3 × 4"):
+        assert part in body, part
+    pages = body.split("\f")
+    assert len(pages) > 2 and all("Dnr SN 2025/44 · version 2" in p for p in pages if p.strip()), "running header"
+    html, _ = _text(documents["plan", "html"])
+    flat = " ".join(html.split())
+    assert "Kontrollera att rutinerna förhindrar" not in flat  # kontrollmoment from the catalogue's templates
+    assert "Granska om ”Orosanmälningar förhandsbedöms inte inom 14 dagar” förekommer, genom kontroll mot" in flat
+    assert "25 ärenden" in flat
+
+
+def test_a_bolag_plan_speaks_of_its_styrelse(demo_run, tmp_path):
+    directory, url, _ = demo_run
+    out = tmp_path / "ebo.html"
+    r = subprocess.run([sys.executable, "-m", "ikcheck", "--db", url, "plan", "export", "--unit", "EBO", "--year", "2025",
+                        "--format", "html", "--out", str(out)], capture_output=True, text=True, env=_env())
+    assert r.returncode == 0, r.stderr
+    html = out.read_text(encoding="utf-8")
+    assert "Styrelsen för Exempelbyhem AB" in html and "ägardirektivet" in html and "VD" in html
+    assert "anmäls till nämnden" not in html and "anmäls till styrelsen" in html
+
+
+def test_reports_show_the_decision_who_performed_each_control_and_åtgärder_by_kontrollpunkt(documents):
+    body, _ = _text(documents["ar", "pdf"])
+    flat = " ".join(body.split())
+    assert "Socialnämndens beslut" in flat or "Nämndens beslut" in flat
+    assert "beslutade" in flat and "§ 14" in flat and "(dnr SN 2026/12)" in flat
+    assert "Utförd av " in flat
+    assert "SN-2025-K01 – " in flat  # an åtgärd's group heading names its kontrollpunkt
+    ks, _ = _text(documents["ks", "pdf"])
+    flat = " ".join(ks.split())
+    assert "Förslag till beslut" in flat and "Kommunstyrelsen beslutar" in flat
+    assert "Sen, dagar" in flat and "Rapport: 20" in flat  # Kultur- och fritidsnämnden was late on purpose
+    assert "Kontroller som inte utförts eller rapporterats" in flat
+
+
+def test_every_workbook_prints_one_page_wide_with_its_header_on_every_page(documents):
+    from openpyxl import load_workbook
+
+    for name in DOCUMENTS:
+        wb = load_workbook(documents[name, "xlsx"])
+        for ws in wb.worksheets:
+            where = f"{name}.xlsx {ws.title}"
+            assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0, where
+            assert ws.sheet_properties.pageSetUpPr.fitToPage, where
+            assert ws.page_setup.paperSize == ws.PAPERSIZE_A4, where
+            if ws.title == "Värmekarta":
+                continue
+            assert ws.print_title_rows and ws.freeze_panes and ws.auto_filter.ref, where
+            head = int(ws.print_title_rows.split(":")[0].lstrip("$"))
+            assert all(c.font.bold and c.fill.fgColor.rgb.endswith("E8EEF5") for c in ws[head] if c.value), where
+            if ws.max_column > 5:
+                assert ws.page_setup.orientation == "landscape", where
+            values = [c.value for row in ws.iter_rows(min_row=head + 1) for c in row]
+            assert True not in values and False not in values, where  # ja/nej, not SANT/FALSKT
+            assert not {"halvar", "helar"} & {v for v in values if isinstance(v, str)}, where

@@ -123,18 +123,20 @@ def test_export_in_three_formats(app, kommun, tmp_path):
     html = plan_out.export(app, "SN", YEAR, "html", tmp_path / "p.html").read_text(encoding="utf-8")
     assert "Plan för intern kontroll 2025 – Socialnämnden" in html
     assert "21 november 2024" in html and "§ 134" in html and "SN 2024/201" in html
-    assert "Process/rutin" in html and "Kontrollansvarig" in html and "Rapportering" in html
-    assert "prioritering v2026.1" in html  # rules version in the footer
+    assert "Process/rutin" in html and "Kontroll&shy;ansvarig" in html and "Rapporteras" in html
+    assert "prioritering v2026.2" in html.split("Underlag och spårbarhet")[1]  # rules version in the appendix
     assert "http" not in html and "<script" not in html  # self-contained
     pdf = plan_out.export(app, "SN", YEAR, "pdf", tmp_path / "p.pdf").read_bytes()
     assert pdf.startswith(b"%PDF") and len(pdf) > 20_000
     wb = load_workbook(plan_out.export(app, "SN", YEAR, "xlsx", tmp_path / "p.xlsx"))
-    assert wb.sheetnames == ["Plan", "Ej granskade", "Direktåtgärder", "Värmekarta"]
+    assert wb.sheetnames == ["Plan", "Ej granskade", "Direktåtgärder", "Värmekarta", "Underlag och spårbarhet"]
     ws = wb["Plan"]
     values = [c.value for row in ws.iter_rows() for c in row if c.value is not None]
-    assert "Beslutad 21 november 2024 § 134, dnr SN 2024/201" in values
-    assert ["Process/rutin", "Risk", "Riskvärde", "Kontrollmoment", "Metod", "Omfattning", "Frekvens",
-            "Kontrollansvarig", "Rapportering"] == [c.value for c in ws[5]][:9]
+    assert any("beslutad av Socialnämnden 21 november 2024 § 134, dnr SN 2024/201" in str(v) for v in values)
+    assert ["Kontrollpunkt", "Process/rutin", "Risk", "Sannolikhet", "Konsekvens", "Riskvärde", "Nivå",
+            "Kontrollmoment", "Metod", "Omfattning", "Frekvens", "Kontrollansvarig",
+            "Rapporteras"] == [c.value for c in ws[4]][:13]
+    assert ws.print_title_rows == "$4:$4" and ws.freeze_panes == "A5"
     assert zipfile.is_zipfile(tmp_path / "p.xlsx")
 
 

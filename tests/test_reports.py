@@ -50,7 +50,8 @@ def test_annual_report_has_every_section_and_names_its_rule(cycle, tmp_path):
     assert s["points"] == len(codes) == len(set(codes)) and s["significant"] >= 1 and s["persistent"] >= 1
     assert "Väsentliga brister i båda perioderna" in html
     assert data["judgement"]["rule_id"] == "BED-01" and data["judgement"]["colour"] == "röd"
-    assert f"Regel {data['judgement']['rule_id']}" in html
+    body, appendix = html.split("Underlag och spårbarhet</h2>")
+    assert f"regel {data['judgement']['rule_id']}" in appendix and data["judgement"]["rule_id"] not in body
     assert "<svg" in html and "<script" not in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
     assert data["provenance"]["data_hash"] in html
 
@@ -58,7 +59,7 @@ def test_annual_report_has_every_section_and_names_its_rule(cycle, tmp_path):
 def test_half_year_report_xlsx_has_one_sheet_per_table(cycle, tmp_path):
     path, data = reports.unit_report(cycle, "BUN", YEAR, "halvar", "xlsx", tmp_path / "bun.xlsx")
     wb = load_workbook(path)
-    assert wb.sheetnames == ["Sammanfattning", "Resultat", "Iakttagelser", "Åtgärder", "Värmekarta"]
+    assert wb.sheetnames == ["Sammanfattning", "Resultat", "Iakttagelser", "Åtgärder", "Värmekarta", "Underlag och spårbarhet"]
     assert wb["Resultat"].max_row == len(data["rows"]) + 1  # one period: a row per kontrollpunkt
     assert all([c["period"] for c in r["cells"]] == ["halvar"] for r in data["rows"])
 
@@ -104,7 +105,7 @@ def test_ks_summary_flags_late_plan_and_late_report(cycle, tmp_path):
     assert "ARS-04" not in {t["rule_id"] for t in units["SN"]["timing"]}
     assert units["KS"]["judgement"]["colour"] == "röd" and units["KS"]["plan"] is None
     html = path.read_text(encoding="utf-8")
-    assert "46 dagar för sent" in html and "Eskaleras till KS" in html
+    assert "46 dagar för sent" in html and "eskaleras till kommunstyrelsen" in html
 
 
 def test_report_cli_formats_and_errors(cycle, cli, tmp_path):
@@ -124,8 +125,12 @@ def test_report_cli_formats_and_errors(cycle, cli, tmp_path):
     word = Document(str(tmp_path / "ar.docx"))
     assert word.paragraphs[1].text.startswith("Årsrapport intern kontroll") and len(word.tables) >= 2
     assert "ikcheck-kontrollsumma:" in word.core_properties.keywords
-    r = cli("report", "ks", "--year", YEAR, "--format", "docx")
-    assert r.code == 2 and "Word finns för nämndernas" in r.err
+    r = cli("report", "ks", "--year", YEAR, "--format", "docx", "--out", tmp_path / "ks.docx")
+    assert r.code == 0
+    ks = Document(str(tmp_path / "ks.docx"))
+    headings = [p.text for p in ks.paragraphs if p.style.name.startswith("Heading")]
+    assert headings[0] == "KS-sammanställning intern kontroll 2025" and "Översikt" in headings
+    assert headings[-1] == "Underlag och spårbarhet" and len(ks.tables) >= 3
 
 
 def test_out_may_be_a_directory_and_a_wrong_ending_is_refused(cycle, cli, tmp_path):

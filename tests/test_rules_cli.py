@@ -11,7 +11,7 @@ YEAR = demo.DEMO_YEAR
 
 def test_check_bundled_and_broken(cli, tmp_path):
     r = cli("rules", "check")
-    assert r.code == 0 and "prioritering v2026.1" in r.out
+    assert r.code == 0 and "prioritering v2026.2" in r.out
     shutil.copytree(bundled("rules"), tmp_path / "rules")
     path = tmp_path / "rules" / "resultat.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("deviations: 0", "deviationz: 0"), encoding="utf-8")
@@ -38,7 +38,7 @@ def test_explain_shows_why_a_risk_is_in_the_plan(cli, app, kommun):
     r = cli("rules", "explain", "SN-R002")
     assert r.code == 0
     assert "PRI-02 Risker med högt riskvärde granskas i planen → granskning" in r.out
-    assert "reason: Riskvärde 12 ≥ 9" in r.out
+    assert "Riskvärdet 12 når gränsen 9 för granskning" in r.out
     assert "KL 6 kap. 6 §" in r.out
     assert "KD-01" in r.out  # the design rule that set frequency and sample size
     assert cli("rules", "explain", "FINNS-INTE").code == 2

@@ -76,9 +76,10 @@ def submit(unit: str = UNIT, year: int = YEAR,
 def decide(unit: str = UNIT, year: int = YEAR,
            period: str = typer.Option("ar", "--period", help="halvår eller år."),
            date: str = typer.Option(..., "--date", help="Dagen nämnden beslutade om rapporten, ÅÅÅÅ-MM-DD."),
-           paragraph: str = typer.Option(..., "--paragraph", help="Paragrafen i protokollet, t.ex. \"§ 45\".")) -> None:
-    """Registrera nämndens beslut om den inlämnade rapporten (datum och §)."""
-    version = reports.record_decision(state.app(), unit, year, period, date, paragraph, org_code=state.org)
+           paragraph: str = typer.Option(..., "--paragraph", help="Paragrafen i protokollet, t.ex. \"§ 45\"."),
+           dnr: str = typer.Option(None, "--dnr", help="Rapportärendets diarienummer, t.ex. \"SN 2026/12\".")) -> None:
+    """Registrera nämndens beslut om den inlämnade rapporten (datum, § och diarienummer)."""
+    version = reports.record_decision(state.app(), unit, year, period, date, paragraph, org_code=state.org, dnr=dnr)
     ok(f"Nämndens beslut registrerat på version {version} av rapporten.")
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from ikcheck import __version__, anchor, engine, register, rulebook
+from ikcheck import __version__, anchor, engine, register, rulebook, texts, words
 from ikcheck.app import App
 from ikcheck.calendar import deadline, period_end, today
 from ikcheck.errors import UserError
@@ -80,7 +80,8 @@ def _cell(period: str, due: bool, res) -> dict:
             "performed": res.performed if res else None, "examined": res.examined if res else None,
             "deviations": res.deviations if res else None, "assessment": res.assessment if res else None,
             "assessed_by": (res.assessment_rule or "rapportör") if res else None,
-            "comment": res.comment if res else None, "version": res.version if res else None}
+            "comment": res.comment if res else None, "version": res.version if res else None,
+            "performed_by": res.performed_by if res else None, "performed_on": res.performed_on if res else None}
 
 
 def _point_row(cp, risk: Risk | None, score: int | None, cells: list[dict]) -> dict:
@@ -103,6 +104,8 @@ def _point_row(cp, risk: Risk | None, score: int | None, cells: list[dict]) -> d
     return {
         "code": cp.code, "cp_id": cp.id,
         "risk": f"{risk.code} {risk.title}" if risk else (f"KS-krav {cp.ks_code}" if cp.ks_code else ""),
+        "risk_text": f"{risk.code} {risk.title}" if risk else ("Kommunövergripande krav från kommunstyrelsen"
+                                                               if cp.ks_code else ""),
         "score": score, "title": cp.title, "method": cp.method, "sample": cp.sample_size, "cells": cells,
         "status": status, "reported": status != "ej rapporterad", "performed": status == "utförd" if due else None,
         "not_due": not due,
@@ -140,6 +143,7 @@ def _results_block(s: Session, org: Organisation, unit: Unit, year: int, periods
         select(ControlPoint.id, ControlPoint.code, ControlPoint.lineage_id).where(ControlPoint.plan_id.in_(plan_ids)))}
     by_lineage = {lineage: code for code, lineage in points.values()}
     by_result = {c["result_id"]: r["code"] for r in rows for c in r["cells"] if c["result_id"]}
+    titles = {r["code"]: r["title"] for r in rows}
     findings = []
     for period in periods:
         run = _latest_run(s, org, f"resultat {unit.code} {year} {period}")
@@ -151,6 +155,7 @@ def _results_block(s: Session, org: Organisation, unit: Unit, year: int, periods
                     else points.get(c.subject_id, (None,))[0])
             findings.append({"period": period, "rule_id": c.rule_id, "name": c.name, "subject_type": c.subject_type,
                              "subject_id": c.subject_id, "message": c.attributes.get("message", c.name),
+                             "text": words.sentence(c.attributes.get("message", c.name.replace("_", " "))),
                              "conclusion_id": c.id, "code": code})
     actions = []
     q = (select(Action, ControlResult.period, ControlResult.lineage_id)
@@ -169,7 +174,8 @@ def _results_block(s: Session, org: Organisation, unit: Unit, year: int, periods
         if written and written > on:
             continue  # written after the report's date
         actions.append({"code": a.code, "description": a.description, "owner": a.owner, "due": a.due_date,
-                        "status": action_status(a, on), "point": point, "period": period, "action_id": a.id})
+                        "status": action_status(a, on), "point": point, "period": period, "action_id": a.id,
+                        "group": f"{point} – {titles[point]}" if point in titles else (point or "Direktåtgärder")})
     return {"plan": {"version": plan.version, "decided": plan.decision_date, "paragraph": plan.decision_paragraph,
                      "dnr": plan.decision_dnr},
             "rows": rows, "summary": _summary(rows, findings, actions), "findings": findings, "actions": actions}
@@ -241,13 +247,46 @@ def unit_report(app: App, s: Session, org: Organisation, unit: Unit, year: int, 
         "own_text": own_text or "",
         "heatmap": register.heatmap_in(app, s, org, unit, year),
         "rules_version": rulebook.rules_version(app),
+        "body": words.decision_body(unit.kind, unit.name), "organ": words.body_noun(unit.kind),
+        "decision": _report_decision(s, unit, year, kind),
+        "proposal": texts.render(app, "rapport", _text_values(org, unit, year, kind)).get("förslag_till_beslut", ""),
     }
     return _with_provenance(data, stamp)
 
 
+def _text_values(org: Organisation, unit: Unit | None, year: int, kind: str) -> dict:
+    from ikcheck.calendar import swedish_date
+
+    return {"organ": words.body_noun(unit.kind) if unit else "kommunstyrelsen",
+            "enhet": words.decision_body(unit.kind, unit.name) if unit else "Kommunstyrelsen",
+            "kommun": org.name, "år": year, "bolag": bool(unit and unit.kind == "bolag"),
+            "rapport": PERIOD_LABEL[kind], "matris": org.matrix_name,
+            "halvår_senast": swedish_date(deadline(org, "halvar_rapport", year)),
+            "år_senast": swedish_date(deadline(org, "ar_rapport", year + 1))}
+
+
+def _report_decision(s: Session, unit: Unit, year: int, kind: str) -> dict | None:
+    """The nämnd's decision on the report, once the sekreterare has registered it (on the newest
+    submitted version that has one)."""
+    rec = s.scalar(select(ReportRecord).where(ReportRecord.unit_id == unit.id, ReportRecord.year == year,
+                                              ReportRecord.kind == kind, ReportRecord.decision_date.is_not(None))
+                   .order_by(ReportRecord.version.desc()))
+    return {"date": rec.decision_date, "paragraph": rec.decision_paragraph, "dnr": rec.decision_dnr,
+            "version": rec.version} if rec else None
+
+
 def _with_provenance(data: dict, stamp: dict) -> dict:
     # the hash covers the data from the database, not the förvaltning's own text merged into the report
-    hashed = {k: v for k, v in data.items() if k not in ("heatmap", "own_text")}
+    # nor the wording around it (texts, the decision registered after submission); the cells' Utförd av
+    # and Datum were added in 0.2 and are left out, so that an upgrade does not mark every submitted
+    # report as changed
+    hashed = {k: v for k, v in data.items() if k not in ("heatmap", "own_text", "proposal", "decision", "body", "organ")}
+    for key in ("rows", "not_performed"):
+        hashed[key] = [{**{k: v for k, v in r.items() if k != "risk_text"},
+                        "cells": [{k: v for k, v in c.items() if k not in ("performed_by", "performed_on")}
+                                  for c in r["cells"]]} for r in data[key]]
+    hashed["findings"] = [{k: v for k, v in f.items() if k != "text"} for f in data["findings"]]
+    hashed["actions"] = [{k: v for k, v in a.items() if k != "group"} for a in data["actions"]]
     hashed["heatmap_cells"] = sorted((f"{k[0]},{k[1]}", v) for k, v in data["heatmap"].cells.items())
     data["provenance"] = {"as_of_seq": stamp["seq"], "as_of": stamp["at"], "data_hash": data_hash(hashed),
                           "anchor": stamp["anchor"], "ikcheck": __version__}
@@ -313,7 +352,8 @@ def ks_summary(app: App, s: Session, org: Organisation, year: int, kind: str | N
         if c.subject_type == "plan" or f["period"] == PERIOD_LABEL[kind]:
             timing[f["unit"]].append({"rule_id": c.rule_id, "message": c.attributes["message"],
                                       "severity": c.attributes.get("severity")})
-    rows, brister, overdue = [], [], []
+    rows, brister, overdue, missing = [], [], [], []
+    late = {(f["unit"], f["type"] if f["type"] == "plan" else f["period"]): f["days_late"] for f in facts}
     for unit in units:
         block = _results_block(s, org, unit, year, periods, on)
         last = _results_block(s, org, unit, year - 1, periods, on)["summary"]
@@ -329,32 +369,36 @@ def ks_summary(app: App, s: Session, org: Organisation, year: int, kind: str | N
         rows.append({
             "unit": unit.name, "code": unit.code, "kind": unit.kind, "plan": block["plan"],
             "summary": block["summary"], "last_year": last, "timing": timing[unit.code], "judgement": judgement,
+            "late": {"plan": late.get((unit.code, "plan"), 0), "report": late.get((unit.code, PERIOD_LABEL[kind]), 0)},
             "submitted": {"version": sub.version, "date": sub.submitted_at, "by": sub.submitted_by,
                           "hash": sub.content_hash, "changed_since": live_hash is not None and live_hash != sub.data_hash}
             if sub else None,
         })
+        escalated = {f["code"]: f for f in block["findings"] if f["name"] == "eskalera_till_ks"}
         for r in block["rows"]:
-            if r["assessment"] == "väsentliga brister":
-                worst = [c for c in r["cells"] if c["assessment"] == "väsentliga brister"]
-                brister.append({"unit": unit.code, **r, "period": [c["period"] for c in worst],
+            if r["assessment"] == "väsentliga brister" or r["code"] in escalated:
+                # one line per kontrollpunkt, whatever the number of periods it stood in
+                worst = [c for c in r["cells"] if c["assessment"] == "väsentliga brister"] or r["cells"]
+                f = escalated.get(r["code"])
+                brister.append({"unit": unit.code, "unit_name": unit.name, **r, "period": [c["period"] for c in worst],
                                 "deviations": worst[-1]["deviations"], "examined": worst[-1]["examined"],
-                                "comment": worst[-1]["comment"]})
-        for f in block["findings"]:
-            if f["name"] == "eskalera_till_ks":
-                brister.append({"unit": unit.code, "code": f["code"], "escalated": True, "message": f["message"],
-                                "period": f["period"], "rule_id": f["rule_id"]})
+                                "comment": worst[-1]["comment"], "escalated": f is not None,
+                                "rule_id": f["rule_id"] if f else None})
+            if r["status"] in ("ej utförd", "ej rapporterad"):
+                missing.append({"unit": unit.code, "unit_name": unit.name, **r})
         overdue += [{"unit": unit.code, **a} for a in block["actions"] if a["status"] == "försenad"]
     data = {
         "kind": kind, "title": f"KS-sammanställning intern kontroll {year}"
                                + (" (halvår)" if kind == "halvar" else ""),
         "org": org.name, "year": year, "periods": periods, "units": rows, "brister": brister,
-        "overdue": overdue, "rules_version": rulebook.rules_version(app),
+        "overdue": overdue, "missing": missing, "rules_version": rulebook.rules_version(app),
+        "proposal": texts.render(app, "ks", _text_values(org, None, year, kind)).get("förslag_till_beslut", ""),
         "totals": {k: sum(r["summary"][k] for r in rows) for k in ("points", "performed", "significant",
                                                                     "not_performed", "not_reported", "escalations",
                                                                     "overdue_actions")},
         "colours": Counter(r["judgement"]["colour"] for r in rows),
     }
-    stamp_data = {k: v for k, v in data.items()}
+    stamp_data = {k: v for k, v in data.items() if k != "proposal"}
     data["provenance"] = {"as_of_seq": stamp["seq"], "as_of": stamp["at"], "data_hash": data_hash(stamp_data),
                           "anchor": stamp["anchor"], "ikcheck": __version__}
     return data

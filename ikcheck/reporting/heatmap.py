@@ -78,6 +78,16 @@ def add_sheet(wb: Workbook, hm: Heatmap, title: str = "Värmekarta") -> None:
             cell.alignment = Alignment(wrap_text=True, horizontal="center", vertical="center")
             cell.border = Border(left=thin, right=thin, top=thin, bottom=thin)
         ws.row_dimensions[i].height = 48
+    row = 4 + len(hm.matrix.likelihood)
+    ws.cell(row, 1, "Nivåer").font = Font(bold=True)  # the level in words: colour alone does not print or read
+    for k, lvl in enumerate(hm.matrix.levels, start=row + 1):
+        cell = ws.cell(k, 1, lvl.label)
+        cell.fill = PatternFill("solid", fgColor=lvl.colour.lstrip("#").upper())
+        cell.font = Font(bold=True, color=text_colour(lvl.colour).lstrip("#").upper())
+        ws.cell(k, 2, lvl.implication)
+    from ikcheck.workbooks.layout import print_setup
+
+    print_setup(ws, 1 + len(hm.matrix.impact))
 
 
 def write_xlsx(hm: Heatmap, path: Path) -> Path:
@@ -86,5 +96,6 @@ def write_xlsx(hm: Heatmap, path: Path) -> Path:
     wb = Workbook()
     wb.remove(wb.active)
     add_sheet(wb, hm)
-    wb.save(path)
-    return Path(path)
+    from ikcheck.workbooks.save import save_reproducibly
+
+    return save_reproducibly(wb, Path(path), None)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ikcheck import planning
 from ikcheck.app import App, output_path
@@ -14,17 +13,16 @@ from ikcheck.calendar import swedish_date
 from ikcheck.errors import UserError
 from ikcheck.reporting import heatmap
 from ikcheck.reporting.render import render_html, write_pdf
+from ikcheck.workbooks import layout
 from ikcheck.workbooks.safe import set_text
 from ikcheck.workbooks.save import save_reproducibly
 
-if TYPE_CHECKING:
-    from openpyxl import Workbook
-
 FORMATS = ("xlsx", "html", "pdf", "docx")
-COLUMNS = [("Process/rutin", "process", 22), ("Risk", "risk", 34), ("Riskvärde", "riskvärde", 10),
-           ("Kontrollmoment", "kontrollmoment", 46), ("Metod", "metod", 16), ("Omfattning", "omfattning", 11),
-           ("Frekvens", "frekvens", 11), ("Kontrollansvarig", "ansvarig", 20), ("Rapportering", "rapportering", 14),
-           ("Regel", "regel", 9), ("Varför", "varför", 50)]
+COLUMNS = [("Kontrollpunkt", "kod", 18), ("Process/rutin", "process", 22), ("Risk", "risk", 34),
+           ("Sannolikhet", "sannolikhet", 11), ("Konsekvens", "konsekvens", 11), ("Riskvärde", "riskvärde", 10),
+           ("Nivå", "nivå", 10), ("Kontrollmoment", "kontrollmoment", 46), ("Metod", "metod", 16),
+           ("Omfattning", "omfattning_text", 16), ("Frekvens", "frekvens", 11), ("Kontrollansvarig", "ansvarig", 20),
+           ("Rapporteras", "rapportering", 14), ("Motivering", "motivering", 50)]
 
 
 def export(app: App, unit: str, year: int, fmt: str, out: Path | None = None, *,
@@ -35,68 +33,49 @@ def export(app: App, unit: str, year: int, fmt: str, out: Path | None = None, *,
     path = output_path(out, f"plan-{data['unit_code']}-{year}.{fmt}")
     if fmt == "xlsx":
         write_xlsx(data, path)
+        return path
+    html = render_html(app.settings.reports_dir, "plan.html.j2", p=data,
+                       heatmap_html=heatmap.html_table(data["heatmap"]))
+    if fmt == "html":
+        path.write_text(html, encoding="utf-8")
     elif fmt == "docx":
-        from ikcheck.reporting.word import write_plan
+        from ikcheck.reporting import word
 
-        write_plan(data, path)
+        dec = data["decision"]
+        word.write(html, path, title=f"Plan för intern kontroll {year} – {data['unit']}", author=data["org"],
+                   token=((dec or {}).get("anchor") or {}).get("token", ""),
+                   at=dt.datetime.combine(dec["date"], dt.time()) if dec else None,
+                   template=app.settings.reports_dir / "mall.docx")
     else:
-        html = render_html(app.settings.reports_dir, "plan.html.j2", p=data,
-                           heatmap_html=heatmap.html_table(data["heatmap"]))
-        if fmt == "html":
-            path.write_text(html, encoding="utf-8")
-        else:
-            write_pdf(html, path, app.settings.reports_dir)
+        write_pdf(html, path, app.settings.reports_dir)
     return path
 
 
 def write_xlsx(d: dict, path: Path) -> None:
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.styles import Font
 
     wb = Workbook()
     ws = wb.active
     ws.title = "Plan"
-    bold = Font(bold=True)
     set_text(ws.cell(1, 1), f"Plan för intern kontroll {d['year']} – {d['unit']}").font = Font(bold=True, size=14)
-    set_text(ws.cell(2, 1), f"{d['org']} · version {d['version']} · {d['status']}")
-    row = 3
-    if d["decision"]:
-        dec = d["decision"]
-        set_text(ws.cell(3, 1), f"Beslutad {swedish_date(dec['date'])} {dec['paragraph']}, dnr {dec['dnr']}")
-        row = 4
-    row += 1
-    header_fill = PatternFill("solid", fgColor="E8EEF5")
-    for j, (title, _key, width) in enumerate(COLUMNS, start=1):
-        c = set_text(ws.cell(row, j), title)
-        c.font, c.fill = bold, header_fill
-        ws.column_dimensions[c.column_letter].width = width
-    ws.freeze_panes = ws.cell(row + 1, 1)
-    for ln in d["lines"]:
-        row += 1
-        for j, (_title, key, _w) in enumerate(COLUMNS, start=1):
-            set_text(ws.cell(row, j), ln[key]).alignment = Alignment(wrap_text=True, vertical="top")
-    row += 2
-    set_text(ws.cell(row, 1), f"Regler: {d['rules_version']}").font = Font(italic=True, size=8)
-    if d["decision"] and d["decision"]["anchor"]["token"]:
-        a = d["decision"]["anchor"]
-        set_text(ws.cell(row + 1, 1), f"Kontrollsumma: granskningsloggens händelse {a['seq']} · {a['short']} "
-                                      f"(beslutet) – {a['token']}").font = Font(italic=True, size=8)
-    _table(wb, "Ej granskade", ["Risk", "Rubrik", "Riskvärde", "Utfall", "Regel", "Skäl"],
-           [[o["risk"], o["rubrik"], o["riskvärde"], o["utfall"], o["regel"], o["skäl"]] for o in d["others"]])
-    _table(wb, "Direktåtgärder", ["Kod", "Åtgärd", "Ansvarig", "Klart senast", "Status"],
-           [[a["kod"], a["åtgärd"], a["ansvarig"], a["klart senast"], a["status"]] for a in d["actions"]])
+    dec = d["decision"]
+    set_text(ws.cell(2, 1), f"{d['org']} · version {d['version']} · " + (
+        f"beslutad av {d['body']} {swedish_date(dec['date'])} {dec['paragraph']}, dnr {dec['dnr']}" if dec
+        else "utkast – ej beslutad"))
+    layout.table(ws, 4, [c[0] for c in COLUMNS], [[ln[c[1]] for c in COLUMNS] for ln in d["lines"]],
+                 [c[2] for c in COLUMNS])
+    layout.sheet(wb, "Ej granskade", ["Risk", "Rubrik", "Riskvärde", "Utfall", "Skäl"],
+                 [[o["risk"], o["rubrik"], o["riskvärde"], o["utfall_sv"], o["skäl"]] for o in d["others"]])
+    layout.sheet(wb, "Direktåtgärder", ["Kod", "Åtgärd", "Ansvarig", "Klart senast", "Status"],
+                 [[a["kod"], a["åtgärd"], a["ansvarig"], a["klart senast"], a["status"]] for a in d["actions"]])
     heatmap.add_sheet(wb, d["heatmap"])
-    decided = d["decision"]["date"] if d["decision"] else None
-    save_reproducibly(wb, path, dt.datetime.combine(decided, dt.time()) if decided else None)
-
-
-def _table(wb: Workbook, title: str, headers: list[str], rows: list[list]) -> None:
-    from openpyxl.styles import Font
-
-    ws = wb.create_sheet(title)
-    for j, h in enumerate(headers, start=1):
-        set_text(ws.cell(1, j), h).font = Font(bold=True)
-        ws.column_dimensions[ws.cell(1, j).column_letter].width = 40 if h in ("Rubrik", "Åtgärd", "Skäl") else 14
-    for i, r in enumerate(rows, start=2):
-        for j, v in enumerate(r, start=1):
-            set_text(ws.cell(i, j), v)
+    trace = [[ln["kod"], ", ".join(ln["regler"]) or "–", ln["källa"]] for ln in d["lines"]]
+    trace += [[f"{o['risk']} ({o['utfall_sv'].lower()})", o["regel"], "Reglerna för prioritering"] for o in d["others"]]
+    trace += [["Regelversioner", d["rules_version"], ""]]
+    if dec:
+        trace += [["Beslutet", f"registrerat av {dec['by']}", ""],
+                  ["Kontrollsumma", (dec.get("anchor") or {}).get("token") or "", ""],
+                  ["Planens innehållshash", dec.get("content_hash") or "", ""]]
+    layout.sheet(wb, "Underlag och spårbarhet", ["Kontrollpunkt eller uppgift", "Regler", "Källa"], trace, [34, 60, 50])
+    save_reproducibly(wb, path, dt.datetime.combine(dec["date"], dt.time()) if dec else None)

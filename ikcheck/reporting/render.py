@@ -12,6 +12,7 @@ from markupsafe import Markup, escape
 from ikcheck import __version__, words
 from ikcheck.calendar import swedish_date
 from ikcheck.config import bundled
+from ikcheck.matrix import text_colour
 from ikcheck.workbooks.reader import content_hash as file_hash  # noqa: F401  (one hash for every file)
 
 
@@ -28,6 +29,8 @@ def environment(reports_dir: Path) -> Environment:
     env.filters["period"] = period_name
     env.filters["prose"] = prose
     env.filters["n"] = words.n
+    env.filters["ink"] = text_colour
+    env.filters["sentence"] = words.sentence
     env.filters["pct"] = lambda v: "" if v is None else f"{v * 100:.0f} %".replace(".", ",")
     env.globals["ikcheck_version"] = __version__
     return env

@@ -20,7 +20,7 @@ from ikcheck.reporting import datasets, heatmap
 from ikcheck.reporting.render import file_hash, period_name, render_html, write_pdf
 from ikcheck.store.audit import snapshot
 from ikcheck.store.models import ReportRecord, ReportText
-from ikcheck.workbooks.safe import set_text
+from ikcheck.workbooks import layout
 from ikcheck.workbooks.save import save_reproducibly
 
 if TYPE_CHECKING:
@@ -69,11 +69,6 @@ def unit_report(app: App, unit_code: str, year: int, kind: str, fmt: str, out: P
             text = stored.text if stored else None
         data = datasets.unit_report(app, s, org, unit, year, kind, text, on=on)
     path = output_path(out, f"{'halvarsrapport' if kind == 'halvar' else 'arsrapport'}-{unit.code}-{year}.{fmt}")
-    if fmt == "docx":
-        from ikcheck.reporting.word import write_report
-
-        write_report(data, path)
-        return path, data
     _write(app, path, fmt, "rapport.html.j2", {"r": data, "heatmap_html": heatmap.html_table(data["heatmap"])},
            data, _unit_sheets)
     return path, data
@@ -84,9 +79,6 @@ def ks_report(app: App, year: int, kind: str | None, fmt: str, out: Path | None 
     """The KS-sammanställning; `kind` None: the report due by today (datasets.report_kind_on)."""
     _check_format(fmt)
     kind = words.report_kind(kind)
-    if fmt == "docx":
-        raise UserError("KS-sammanställningen skrivs som html, pdf eller xlsx (Word finns för nämndernas planer "
-                        "och rapporter).")
     with app.session() as s:
         org = app.org(s, org_code)
         data = datasets.ks_summary(app, s, org, year, kind)
@@ -108,73 +100,86 @@ def _write(app: App, path: Path, fmt: str, template: str, context: dict, data: d
     html = render_html(app.settings.reports_dir, template, **context)
     if fmt == "html":
         path.write_text(html, encoding="utf-8")
+    elif fmt == "docx":
+        from ikcheck.reporting import word
+
+        title = data["title"] + (f" – {data['unit']}" if data.get("unit") else "")
+        word.write(html, path, title=title, author=data["org"], token=(data["provenance"].get("anchor") or {}).get("token", ""),
+                   at=at, template=app.settings.reports_dir / "mall.docx")
     else:
         with _source_date(at):
             write_pdf(html, path, app.settings.reports_dir)
 
 
 def _sheet(wb: Workbook, title: str, headers: list[str], rows: list[list[Any]]) -> None:
-    from openpyxl.styles import Font
+    layout.sheet(wb, title, headers, rows)
 
-    ws = wb.create_sheet(title)
-    for j, h in enumerate(headers, start=1):
-        set_text(ws.cell(1, j), h).font = Font(bold=True)
-        ws.column_dimensions[ws.cell(1, j).column_letter].width = 44 if len(h) > 14 or h in (
-            "Kontrollmoment", "Åtgärd", "Iakttagelse", "Risk", "Kommentar", "Bedömning av intern kontroll") else 15
-    for i, r in enumerate(rows, start=2):
-        for j, v in enumerate(r, start=1):
-            set_text(ws.cell(i, j), v)
+
+def _provenance_rows(d: dict) -> list[list[Any]]:
+    p = d["provenance"]
+    return [["Underlag", f"Granskningsloggen t.o.m. händelse {p['as_of_seq']}"], ["Innehållshash", p["data_hash"]],
+            ["Kontrollsumma", p["anchor"]["token"]], ["Regelversioner", d["rules_version"]],
+            ["Framtagen med", f"ikcheck {p['ikcheck']}"]]
 
 
 def _unit_sheets(wb: Workbook, d: dict) -> None:
     s = d["summary"]
+    dec = d.get("decision")
     _sheet(wb, "Sammanfattning", ["Uppgift", "Värde"], [
-        ["Rapport", f"{d['title']} – {d['unit']}"], ["Kontrollpunkter", s["points"]], ["Utförda", s["performed"]],
+        ["Rapport", f"{d['title']} – {d['unit']}"],
+        ["Nämndens beslut", f"{swedish_date(dec['date'])} {dec['paragraph']}" + (f", dnr {dec['dnr']}" if dec["dnr"] else "")
+         if dec else "Ej registrerat"],
+        ["Kontrollpunkter", s["points"]], ["Utförda", s["performed"]],
         ["Med avvikelser", s["with_deviations"]], ["Väsentliga brister", s["significant"]],
         ["Ej utförda", s["not_performed"]], ["Ej rapporterade", s["not_reported"]], ["Åtgärder", s["actions"]],
         ["Försenade åtgärder", s["overdue_actions"]],
-        ["Bedömning", f"{d['judgement']['colour']}: {d['judgement']['text']} ({d['judgement']['rule_id']})"],
-        ["Förvaltningens bedömning", d["own_text"]],
-        ["Data t.o.m. händelse", d["provenance"]["as_of_seq"]], ["Innehållshash", d["provenance"]["data_hash"]],
-        ["Kontrollsumma", d["provenance"]["anchor"]["token"]],
-        ["Regler", d["rules_version"]]])
+        ["Bedömning", f"{d['judgement']['colour'].capitalize()}: {d['judgement']['text']}"],
+        ["Förvaltningens bedömning", d["own_text"]]])
     _sheet(wb, "Resultat", ["Kontrollpunkt", "Period", "Risk", "Riskvärde", "Kontrollmoment", "Metod", "Omfattning",
-                            "Rapporterad", "Utförd", "Granskade", "Avvikelser", "Bedömning", "Bedömd av", "Kommentar",
-                            "Väsentliga brister i båda perioderna"],
-           [[r["code"], period_name(c["period"]), r["risk"], r["score"], r["title"], r["method"], r["sample"],
-             c["reported"], c["performed"], c["examined"], c["deviations"], c["assessment"], c["assessed_by"],
-             c["comment"], r["persistent"]]
+                            "Rapporterad", "Utförd", "Granskade", "Avvikelser", "Bedömning", "Utförd av", "Datum",
+                            "Kommentar", "Väsentliga brister i båda perioderna"],
+           [[r["code"], period_name(c["period"]), r["risk_text"], r["score"], r["title"], r["method"], r["sample"],
+             c["reported"], c["performed"], c["examined"], c["deviations"], c["assessment"], c["performed_by"],
+             c["performed_on"], c["comment"], r["persistent"]]
             for r in d["rows"] for c in r["cells"]])
-    _sheet(wb, "Iakttagelser", ["Period", "Kontrollpunkt", "Regel", "Iakttagelse"],
-           [[f["period"], f["code"], f["rule_id"], f["message"]] for f in d["findings"]])
-    _sheet(wb, "Åtgärder", ["Kod", "Kontrollpunkt", "Period", "Åtgärd", "Ansvarig", "Klart senast", "Status"],
-           [[a["code"], a["point"] or "direktåtgärd", period_name(a["period"]) if a["period"] else None,
-             a["description"], a["owner"], a["due"], a["status"]] for a in d["actions"]])
+    _sheet(wb, "Iakttagelser", ["Period", "Kontrollpunkt", "Iakttagelse"],
+           [[period_name(f["period"]), f["code"], f["text"]] for f in d["findings"]])
+    _sheet(wb, "Åtgärder", ["Kontrollpunkt", "Kod", "Period", "Åtgärd", "Ansvarig", "Klart senast", "Status"],
+           [[a["group"], a["code"], period_name(a["period"]) if a["period"] else None,
+             a["description"], a["owner"], a["due"], a["status"]]
+            for a in sorted(d["actions"], key=lambda a: (a["point"] is None, a["group"], a["code"]))])
     heatmap.add_sheet(wb, d["heatmap"])
+    rules = [["Bedömning av den interna kontrollen", f"{d['judgement']['rule_id']} ({d['judgement']['rule_title']})"]]
+    rules += [[f"{r['code']} {period_name(c['period'])}", f"Bedömd enligt {c['assessed_by']}"]
+              for r in d["rows"] for c in r["cells"] if c["reported"] and c["assessed_by"] != "rapportör"]
+    rules += [[f"{f['code'] or ''} {period_name(f['period'])}".strip(), f"{f['rule_id']}: {f['name'].replace('_', ' ')}"]
+              for f in d["findings"]]
+    _sheet(wb, "Underlag och spårbarhet", ["Uppgift", "Värde"], _provenance_rows(d) + rules)
 
 
 def _ks_sheets(wb: Workbook, d: dict) -> None:
-    _sheet(wb, "Enheter", ["Enhet", "Bedömning", "Regel", "Bedömning av intern kontroll", "Plan beslutad",
-                           "Inlämnad version", "Inlämnad", "Kontrollpunkter", "Utförda", "Väsentliga brister",
-                           "Ej utförda", "Ej rapporterade", "Eskaleringar", "Försenade åtgärder",
-                           "Väsentliga brister föreg. år", "Årshjul"],
-           [[u["unit"], u["judgement"]["colour"], u["judgement"]["rule_id"], u["judgement"]["text"],
+    _sheet(wb, "Enheter", ["Enhet", "Bedömning", "Bedömning av intern kontroll", "Plan beslutad",
+                           "Inlämnad version", "Inlämnad", "Plan sen, dagar", "Rapport sen, dagar", "Kontrollpunkter",
+                           "Utförda", "Väsentliga brister", "Ej utförda", "Ej rapporterade", "Eskaleringar",
+                           "Försenade åtgärder", "Väsentliga brister föreg. år", "Årshjul"],
+           [[u["unit"], u["judgement"]["colour"], u["judgement"]["text"],
              u["plan"]["decided"] if u["plan"] else None,
              u["submitted"]["version"] if u["submitted"] else None, u["submitted"]["date"] if u["submitted"] else None,
+             u["late"]["plan"], u["late"]["report"],
              u["summary"]["points"], u["summary"]["performed"], u["summary"]["significant"],
              u["summary"]["not_performed"], u["summary"]["not_reported"], u["summary"]["escalations"],
              u["summary"]["overdue_actions"], u["last_year"]["significant"] if u["last_year"]["points"] else None,
-             "; ".join(t["message"] for t in u["timing"])] for u in d["units"]])
-    _sheet(wb, "Brister", ["Enhet", "Kontrollpunkt", "Period", "Iakttagelse"],
-           [[b["unit"], b.get("code"), period_name(b["period"]),
-             b["message"] if b.get("escalated") else f"{b['title']}: {b['deviations']} av {b['examined']}"]
+             " ".join(words.sentence(t["message"]) for t in u["timing"])] for u in d["units"]])
+    _sheet(wb, "Brister", ["Enhet", "Kontrollpunkt", "Period", "Iakttagelse", "Eskaleras till KS"],
+           [[b["unit_name"], b.get("code"), period_name(b["period"]),
+             f"{b['title']}: {b['deviations']} avvikelser av {b['examined']}", b["escalated"]]
             for b in d["brister"]])
-    _sheet(wb, "Försenade åtgärder", ["Enhet", "Kod", "Åtgärd", "Ansvarig", "Klart senast"],
-           [[a["unit"], a["code"], a["description"], a["owner"], a["due"]] for a in d["overdue"]])
-    _sheet(wb, "Underlag", ["Uppgift", "Värde"], [["Data t.o.m. händelse", d["provenance"]["as_of_seq"]],
-                                                  ["Innehållshash", d["provenance"]["data_hash"]],
-                                                  ["Kontrollsumma", d["provenance"]["anchor"]["token"]],
-                                                  ["Regler", d["rules_version"]]])
+    _sheet(wb, "Ej utförda", ["Enhet", "Kontrollpunkt", "Kontrollmoment", "Status", "Kommentar"],
+           [[m["unit_name"], m["code"], m["title"], m["status"], m["comment"]] for m in d["missing"]])
+    _sheet(wb, "Försenade åtgärder", ["Enhet", "Kod", "Kontrollpunkt", "Åtgärd", "Ansvarig", "Klart senast"],
+           [[a["unit"], a["code"], a["point"], a["description"], a["owner"], a["due"]] for a in d["overdue"]])
+    rules = [[u["unit"], ", ".join([u["judgement"]["rule_id"]] + [t["rule_id"] for t in u["timing"]])] for u in d["units"]]
+    _sheet(wb, "Underlag och spårbarhet", ["Uppgift", "Värde"], _provenance_rows(d) + rules)
 
 
 # --- submission ---------------------------------------------------------------------------------
@@ -273,7 +278,7 @@ def save_text(app: App, unit_code: str, year: int, kind: str, text: str, org_cod
 
 
 def record_decision(app: App, unit_code: str, year: int, kind: str, date: str, paragraph: str,
-                    org_code: str | None = None) -> int:
+                    org_code: str | None = None, dnr: str | None = None) -> int:
     """The nämnd's decision on its submitted report (datum and §), on the newest submitted version."""
     kind = words.report_kind(kind)
     decided = not_in_future(parse_date(date, "Beslutsdatum"), "Beslutsdatumet")
@@ -292,6 +297,7 @@ def record_decision(app: App, unit_code: str, year: int, kind: str, date: str, p
             raise UserError(f"Beslutsdatumet {decided} ligger inom perioden som rapporten följer upp (t.o.m. {ends}).")
         before = snapshot(rec)
         rec.decision_date, rec.decision_paragraph = decided, words.paragraph(paragraph)
+        rec.decision_dnr = " ".join((dnr or "").split()) or None
         app.audit(s, "nämndens beslut om rapporten", "report_record", rec.id, before=before, after=snapshot(rec),
                   org_id=org.id)
         return rec.version

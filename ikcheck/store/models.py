@@ -501,6 +501,7 @@ class ReportRecord(Base):
     # the nämnd's decision on the report (recorded by the nämndsekreterare)
     decision_date: Mapped[dt.date | None] = mapped_column(Date)
     decision_paragraph: Mapped[str | None] = mapped_column(String(50))
+    decision_dnr: Mapped[str | None] = mapped_column(String(100))
 
 
 class ReportText(Base):

@@ -714,7 +714,7 @@ def report_decision(ctx: Ctx) -> Response:
     year = ctx.path_int("year")
     try:
         forms.record_report_decision(ctx.app, ctx.actor, p["unit"], year, p["kind"], _field(ctx, "datum"),
-                                     _field(ctx, "paragraf"))
+                                     _field(ctx, "paragraf"), _field(ctx, "dnr"))
     except (Forbidden, NotFound):
         raise
     except UserError as e:
