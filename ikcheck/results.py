@@ -27,7 +27,7 @@ from ikcheck.store import coverage
 from ikcheck.store.audit import rows_digest, snapshot
 from ikcheck.store.db import bulk_insert
 from ikcheck.store.models import (
-    Action, ActionChange, Conclusion, ControlPlan, ControlPoint, ControlResult, ImportBatch, Organisation, Unit,
+    Action, ActionChange, Conclusion, ControlPlan, ControlPoint, ControlResult, ImportBatch, Organisation, Risk, Unit,
 )
 from ikcheck.workbooks import reader
 from ikcheck.workbooks import results as wbres
@@ -74,8 +74,12 @@ def template(app: App, unit_code: str, year: int, period: str, out: Path | None 
         plan = decided_plan(s, unit, year)
         if plan is None:
             raise UserError(f"{unit.name} har ingen beslutad plan för {year}; besluta planen först.")
-        points = [{"code": p.code, "title": p.title, "method": p.method, "sample": p.sample_size, "owner": p.owner}
-                  for p in due_points(s, plan, period) if owners is None or owners(p.owner)]
+        due = [p for p in due_points(s, plan, period) if owners is None or owners(p.owner)]
+        risks = dict(s.execute(select(Risk.id, Risk.code + " " + Risk.title).where(
+            Risk.id.in_({p.risk_id for p in due if p.risk_id}))).all())
+        points = [{"code": p.code, "title": p.title, "method": p.method, "sample": p.sample_size, "owner": p.owner,
+                   "risk": risks.get(p.risk_id) or ("Kommunövergripande krav (KS)" if p.ks_code else None)}
+                  for p in due]
         meta = {"org": org.code, "unit": unit.code, "unit_name": unit.name, "year": year, "period": period,
                 "version": plan.version}
     return wbres.write_template(output_path(out, f"resultat-{unit.code}-{year}-{period}.xlsx"), meta, points)
@@ -133,7 +137,8 @@ def _import_files(app: App, files: list[Path], reason: str | None, org_code: str
         tables = []
         for path, digest in new:
             try:
-                table = reader.read(path, wbres.COLUMNS, sheet=wbres.SHEET, info_sheet=wbres.INFO)
+                table = reader.read(path, wbres.COLUMNS, sheet=wbres.SHEET, info_sheet=wbres.INFO,
+                                    also=(wbres.ACTION_SHEET, wbres.ACTION_COLUMNS))
             except ValidationFailed as exc:
                 problems += exc.problems or [Problem(exc.message, file=path.name)]
                 continue
@@ -156,6 +161,8 @@ def _import_tables(app: App, s: Session, org: Organisation, tables: list[tuple[s
         rows, empty, errs = wbres.parse_rows(table.rows, periods)
         report.not_reported += empty
         problems += errs
+        if table.extra.get("also") is not None:
+            problems += wbres.parse_actions(table.extra["also"].rows, rows, periods)
         if not rows and not errs:
             problems.append(Problem("filen har inga ifyllda rader: inget resultat att läsa in", file=name,
                                     sheet=table.sheet, expected="minst en kontrollpunkt med resultat ifyllt")
@@ -463,11 +470,13 @@ def _store(app: App, s: Session, org: Organisation, batches: list[ImportBatch], 
     known = _actions_by_point_period(s, [r.lineage for r, _o, _v in changes])
     actions = []
     for (r, _old, _values), rid in zip(changes, ids):
-        if r.row.action and _norm(r.row.action) not in known.get((r.lineage, r.row.period), set()):
-            known.setdefault((r.lineage, r.row.period), set()).add(_norm(r.row.action))
+        for text, owner, due in r.row.actions():
+            if _norm(text) in known.get((r.lineage, r.row.period), set()):
+                continue
+            known.setdefault((r.lineage, r.row.period), set()).add(_norm(text))
             actions.append({"org_id": org.id, "unit_id": r.unit.id, "code": "", "result_id": rid,
-                            "risk_id": r.cp.risk_id, "description": r.row.action, "owner": r.row.action_owner,
-                            "due_date": r.row.action_due, "status": "planerad",
+                            "risk_id": r.cp.risk_id, "description": text, "owner": owner,
+                            "due_date": due, "status": "planerad",
                             "notes": [{"at": now.date().isoformat(), "by": app.user,
                                        "text": f"Från resultatet för {r.cp.code} ({_period_name(r.row.period)})"}],
                             "created_at": now})

@@ -164,9 +164,9 @@ def test_a_sheet_that_unpacks_past_the_limit_is_refused_unread(app, kommun, tmp_
 def test_a_formula_in_a_text_column_is_refused(app, kommun, tmp_path):
     path = edit_cell(filled(app, tmp_path), "Kommentar", 2, '=HYPERLINK("http://x","klicka")',
                      tmp_path / "formel.xlsx")
-    refused(app, path, "rad 2", "kolumn M", "formeln", "inte en formel")
+    refused(app, path, "rad 2", "kolumn N", "formeln", "inte en formel")
     path = edit_cell(filled(app, tmp_path), "Utförd av", 3, "=B3", tmp_path / "formel2.xlsx")
-    refused(app, path, "rad 3", "kolumn N", "formeln ”=B3”")
+    refused(app, path, "rad 3", "kolumn O", "formeln ”=B3”")
 
 
 def test_control_characters_anywhere_are_refused(app, kommun, tmp_path):

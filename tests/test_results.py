@@ -64,7 +64,7 @@ def edit_cell(path: Path, header: str, row: int, value, out: Path | None = None)
 def test_template_has_a_row_per_due_point_and_dropdowns(app, kommun, tmp_path):
     path = results.template(app, "SN", YEAR, "halvar", tmp_path / "t.xlsx")
     wb = load_workbook(path)
-    assert wb.sheetnames == ["Instruktioner", "Resultat", "Info"]
+    assert wb.sheetnames == ["Instruktioner", "Resultat", "Åtgärder", "Info"]
     assert wb["Info"].sheet_state == "hidden"
     ws = wb["Resultat"]
     codes = [r[0].value for r in ws.iter_rows(min_row=2)]
@@ -187,8 +187,8 @@ def _corpus(app, tmp_path: Path) -> list[tuple[str, Path, list[str]]]:
     def variant(name: str, header: str, row: int, value, words: list[str]):
         cases.append((name, edit_cell(good, header, row, value, tmp_path / f"{name}.xlsx"), words))
 
-    variant("text-count", "Antal granskade", 2, "tjugo", ["rad 2", "kolumn J", "”tjugo” är inget heltal"])
-    variant("negative", "Antal avvikelser", 3, -1, ["rad 3", "kolumn K", "utanför", "ett heltal ≥ 0"])
+    variant("text-count", "Antal granskade", 2, "tjugo", ["rad 2", "kolumn K", "”tjugo” är inget heltal"])
+    variant("negative", "Antal avvikelser", 3, -1, ["rad 3", "kolumn L", "utanför", "ett heltal ≥ 0"])
     variant("more-deviations", "Antal avvikelser", 2, 500, ["rad 2", "500 avvikelser men bara"])
     variant("unknown-point", "Kontrollpunkt", 2, "SN-2025-K99", ["okänd kontrollpunkt 'SN-2025-K99'"])
     variant("future", "Datum", 2, dt.date(2030, 1, 1), ["datumet 2030-01-01 ligger i framtiden"])
@@ -283,7 +283,7 @@ def test_broken_input_corpus_changes_nothing(app, kommun, tmp_path, cli):
         results.import_files(app, [good, tmp_path / "negative.xlsx"], on=ON)
     assert dump(app) == before
     r = cli("results", "import", tmp_path / "negative.xlsx")
-    assert r.code == 2 and "fil negative.xlsx, blad 'Resultat', rad 3, kolumn K" in r.err
+    assert r.code == 2 and "fil negative.xlsx, blad 'Resultat', rad 3, kolumn L" in r.err
     assert dump(app) == before
     # the same file twice in one import (here under two names)
     copy = tmp_path / "good (kopia).xlsx"
@@ -411,3 +411,47 @@ def test_sheet_cells_are_read_as_openpyxl_reads_them(tmp_path):
             zout.writestr(item, data)
     with Book(swapped) as book, pytest.raises(ValueError, match="row 2 comes after row 7"):
         book.read(book.sheets[0])
+
+
+def test_the_template_is_locked_where_the_plan_speaks_and_takes_several_åtgärder(app, kommun, tmp_path):
+    """Issue #20: the plan's columns are protected like the workshop template's, Kontrollmoment wraps,
+    the risk is shown, and the sheet Åtgärder takes more åtgärder for a kontrollpunkt; an åtgärd for a
+    kontrollpunkt the file does not report is refused with its sheet, row and column."""
+    from openpyxl import load_workbook
+
+    demo_mod = demo
+    blank = results.template(app, "SN", YEAR, "halvar", tmp_path / "mall.xlsx")
+    wb = load_workbook(blank)
+    assert wb.sheetnames[:3] == ["Instruktioner", "Resultat", "Åtgärder"]
+    ws = wb["Resultat"]
+    head = [c.value for c in ws[1]]
+    assert head[:8] == ["Kontrollpunkt", "Period", "Planversion", "Kontrollmoment", "Risk", "Metod", "Omfattning",
+                        "Kontrollansvarig"]
+    assert ws.protection.sheet and wb["Åtgärder"].protection.sheet
+    assert ws.cell(2, 1).protection.locked and ws.cell(2, 4).protection.locked
+    assert not ws.cell(2, head.index("Utförd (ja/nej)") + 1).protection.locked
+    assert ws.cell(2, 4).alignment.wrap_text and ws.cell(2, 5).value.startswith("SN-R")
+    assert ws.page_setup.orientation == "landscape" and ws.page_setup.fitToWidth == 1 and ws.print_title_rows
+    assert "ikcheck " not in " ".join(str(c.value) for c in wb["Instruktioner"]["A"] if c.value)
+    filled = demo_mod.fill_results(blank, tmp_path / "ifylld.xlsx", random.Random(1), "halvar", YEAR)
+    wb = load_workbook(filled)
+    first = wb["Resultat"].cell(2, 1).value
+    more = wb["Åtgärder"]
+    for r, text in ((2, "Ny checklista för förhandsbedömning"), (3, "Uppföljning på ledningsgruppen")):
+        more.cell(r, 1).value, more.cell(r, 3).value = first, text
+        more.cell(r, 4).value, more.cell(r, 5).value = "Enhetschef barn och unga", dt.date(YEAR, 10, 31)
+    wrong = tmp_path / "fel.xlsx"
+    more.cell(4, 1).value, more.cell(4, 3).value = "SN-2025-K99", "Finns inte"
+    more.cell(4, 4).value, more.cell(4, 5).value = "Någon", dt.date(YEAR, 10, 31)
+    wb.save(wrong)
+    with pytest.raises(ValidationFailed) as e:
+        results.import_files(app, [wrong], on=ON)
+    text = "\n".join(str(p) for p in e.value.problems)
+    assert "blad 'Åtgärder', rad 4, kolumn A" in text and "SN-2025-K99" in text
+    more.cell(4, 1).value = more.cell(4, 3).value = more.cell(4, 4).value = more.cell(4, 5).value = None
+    good = tmp_path / "rätt.xlsx"
+    wb.save(good)
+    results.import_files(app, [good], on=ON)
+    with app.session() as s:
+        texts = set(s.scalars(select(Action.description)))
+    assert {"Ny checklista för förhandsbedömning", "Uppföljning på ledningsgruppen"} <= texts

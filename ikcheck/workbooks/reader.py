@@ -178,11 +178,14 @@ def _encrypted(path: Path) -> bool:
 HIDDEN_SHEETS = ("Info", "Listor")
 
 
-def read(path: Path, columns: list[Column], sheet: str | None = None, info_sheet: str | None = None) -> Table:
+def read(path: Path, columns: list[Column], sheet: str | None = None, info_sheet: str | None = None,
+         also: tuple[str, list[Column]] | None = None) -> Table:
+    """The file's table. `also` (sheet, columns): a second sheet of a workbook read with the same checks
+    when the workbook has it, in `table.extra["also"]` (a results file's Åtgärder)."""
     path = Path(path)
     kind = sniff(path)
     if kind == "xlsx":
-        return _read_xlsx(path, columns, sheet, info_sheet)
+        return _read_xlsx(path, columns, sheet, info_sheet, also)
     return _read_csv(path, columns)
 
 
@@ -272,7 +275,8 @@ def _has_header(book: Book, sheet: SheetInfo, file: str, columns: list[Column]) 
     return best is not None and not _missing(best[1], columns)
 
 
-def _read_xlsx(path: Path, columns: list[Column], sheet: str | None, info_sheet: str | None) -> Table:
+def _read_xlsx(path: Path, columns: list[Column], sheet: str | None, info_sheet: str | None,
+               also: tuple[str, list[Column]] | None = None) -> Table:
     from ikcheck.workbooks.cells import Book  # openpyxl is loaded when a workbook is read, not for every command
 
     name = path.name
@@ -299,21 +303,33 @@ def _read_xlsx(path: Path, columns: list[Column], sheet: str | None, info_sheet:
         if info_sheet and info_sheet in book.sheetnames:
             extra = _info(_sheet(book, book[info_sheet], name, 100).rows, name, info_sheet)
         data = _sheet(book, ws, name)
+        second = _sheet(book, book[also[0]], name) if also and also[0] in book.sheetnames and also[0] != ws.title else None
+    table = _table_of(data, ws.title, name, columns, extra)
+    if second is not None:
+        blank = not any(any(v not in (None, "") for v in r) for r in second.rows[:HEADER_SCAN_ROWS])
+        table.extra["also"] = Table(name, also[0], [], "xlsx", {}) if blank else _table_of(second, also[0], name, also[1], {})
+    return table
+
+
+def _table_of(data: Sheet, title: str, name: str, columns: list[Column], extra: dict[str, Any]) -> Table:
+    """A sheet's rows under its header row, every cell checked (no formulas, control characters,
+    merged or hidden rows), or a ValidationFailed naming file, sheet, row and column."""
+
     head = [list(cells) for cells in data.rows[:HEADER_SCAN_ROWS]]
     if not any(any(v not in (None, "") for v in r) for r in head):
-        raise ValidationFailed(f"Bladet {ws.title!r} i {name} är tomt.",
-                               [Problem("bladet är tomt: det innehåller inga rader", file=name, sheet=ws.title)])
+        raise ValidationFailed(f"Bladet {title!r} i {name} är tomt.",
+                               [Problem("bladet är tomt: det innehåller inga rader", file=name, sheet=title)])
     best = _find_header(head, columns)
     if best is None or _missing(best[1], columns):
-        raise _header_problem(name, ws.title, best, columns)
+        raise _header_problem(name, title, best, columns)
     header_row, found = best
     extra["_preamble"] = head[:header_row]
     merged = [r for r in data.merged if _range_rows(r)[1] > header_row + 1]
     if merged:
-        raise ValidationFailed(f"Bladet {ws.title!r} i {name} har sammanfogade celler.", [
+        raise ValidationFailed(f"Bladet {title!r} i {name} har sammanfogade celler.", [
             Problem(f"cellerna {ref} är sammanfogade; dela upp dem så att varje rad har egna värden",
-                    file=name, sheet=ws.title, row=_range_rows(ref)[0]) for ref in merged[:20]])
-    _refuse_hidden(data, header_row, found, columns, name, ws.title)
+                    file=name, sheet=title, row=_range_rows(ref)[0]) for ref in merged[:20]])
+    _refuse_hidden(data, header_row, found, columns, name, title)
     letters = {k: _letter(i) for k, i in found.items()}
     by_key = {c.key: c for c in columns}
     rows: list[Row] = []
@@ -326,19 +342,19 @@ def _read_xlsx(path: Path, columns: list[Column], sheet: str | None, info_sheet:
             v = cells[i] if i < n else None
             if isinstance(v, str):
                 if isinstance(v, Formula):
-                    problems.append(Problem(f"cellen innehåller formeln {shown(v)}", file=name, sheet=ws.title,
+                    problems.append(Problem(f"cellen innehåller formeln {shown(v)}", file=name, sheet=title,
                                             row=number, column=letters[key], expected="ett inskrivet värde, inte en formel"))
                 elif _CONTROL.search(v):
-                    problems.append(_control_problem(v, name, ws.title, number, letters[key]))
+                    problems.append(_control_problem(v, name, title, number, letters[key]))
                 v = v.strip()
             values[key] = v
-        rows.append(Row(name, ws.title, number, values, letters))
+        rows.append(Row(name, title, number, values, letters))
         if len(problems) > MAX_PROBLEMS:
             break
     if problems:
-        raise ValidationFailed(f"Bladet {ws.title!r} i {name} har celler som inte går att läsa in; ingenting har "
+        raise ValidationFailed(f"Bladet {title!r} i {name} har celler som inte går att läsa in; ingenting har "
                                "lästs in.", _cap(problems, name))
-    return Table(name, ws.title, rows, "xlsx", extra)
+    return Table(name, title, rows, "xlsx", extra)
 
 
 def _info(rows, file: str, sheet: str) -> dict[str, Any]:
@@ -433,19 +449,20 @@ def _decode(path: Path) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         bad = exc.start
-    try:
-        text = raw.decode("cp1252")
-    except UnicodeDecodeError:
-        raise ValidationFailed(f"Filen {name} har en okänd teckenkodning.",
-                               [Problem("filens teckenkodning är okänd", file=name, row=_line_of(raw, bad),
-                                        expected="UTF-8 eller Windows-1252")]) from None
-    if re.search(rb"[\xc2-\xf4][\x80-\xbf]+", raw[:bad]):  # real UTF-8 before the bad byte: one file, two encodings
+    # real UTF-8 before the bad byte: one file, two encodings (checked first: UTF-8 such as ” holds
+    # bytes Windows-1252 does not define, so the whole file never decodes as that either)
+    if re.search(rb"[\xc2-\xf4][\x80-\xbf]+", raw[:bad]):
         raise ValidationFailed(f"Filen {name} har blandad teckenkodning.", [Problem(
             f"blandad teckenkodning: raden har ett tecken (byte 0x{raw[bad]:02X}) som inte är UTF-8, fast resten av "
             "filen är UTF-8",
             file=name, row=_line_of(raw, bad),
             expected="hela filen i samma teckenkodning: spara den på nytt som CSV UTF-8 i Excel")])
-    return text
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError:
+        raise ValidationFailed(f"Filen {name} har en okänd teckenkodning.",
+                               [Problem("filens teckenkodning är okänd", file=name, row=_line_of(raw, bad),
+                                        expected="UTF-8 eller Windows-1252")]) from None
 
 
 def _lines(text: str):

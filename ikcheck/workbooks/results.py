@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ COLUMNS = [
     Column("period", "Period"),
     Column("version", "Planversion", required=False),
     Column("title", "Kontrollmoment", required=False),
+    Column("risk", "Risk", required=False),
     Column("method", "Metod", required=False),
     Column("sample", "Omfattning", required=False),
     Column("owner", "Kontrollansvarig", required=False),
@@ -43,6 +44,17 @@ COLUMNS = [
     Column("unit", "Enhet", required=False),
 ]
 TEMPLATE_COLUMNS = [c for c in COLUMNS if c.key != "unit"]
+GIVEN = 8  # the template's first columns come from the plan and are locked; the rest is filled in
+# more åtgärder than the one on a result's row: a sheet of their own, keyed by kontrollpunkt and period
+ACTION_SHEET = "Åtgärder"
+ACTION_COLUMNS = [
+    Column("code", "Kontrollpunkt", aliases=("Kontrollpunkt-id", "Id")),
+    Column("period", "Period"),
+    Column("action", "Åtgärd"),
+    Column("action_owner", "Ansvarig", aliases=("Åtgärd ansvarig",)),
+    Column("action_due", "Klart senast", aliases=("Åtgärd klart senast",)),
+]
+ACTION_ROWS = 40  # empty rows the template offers on the Åtgärder sheet
 FILLED = ["performed", "date", "examined", "deviations", "assessment", "comment", "performed_by",
           "approved_by", "action", "action_owner", "action_due"]
 
@@ -64,6 +76,53 @@ class ResultRow:
     action: str | None
     action_owner: str | None
     action_due: dt.date | None
+    more: list[tuple[str, str | None, dt.date | None]] = field(default_factory=list)  # from the Åtgärder sheet
+
+    def actions(self) -> list[tuple[str, str | None, dt.date | None]]:
+        return ([(self.action, self.action_owner, self.action_due)] if self.action else []) + self.more
+
+
+def parse_actions(rows: list[Row], results: list[ResultRow], periods: list[str]) -> list[Problem]:
+    """The Åtgärder sheet's rows, each added to the result of its kontrollpunkt and period in the same
+    file; every row complete (åtgärd, ansvarig, klart senast) and for a result that the file reports."""
+    problems: list[Problem] = []
+    period_choices = {**{k.lower(): k for k in periods}, **{PERIODS[k].lower(): k for k in periods if k in PERIODS}}
+    by_key = {(r.code, r.period): r for r in results}
+    for row in rows:
+        if row.is_empty(["code", "action", "action_owner", "action_due"]):
+            continue
+        errs: list[Problem] = []
+
+        def get(key: str, fn, *args, **kw) -> Any:
+            value = row.values.get(key)
+            if value is None:
+                return None
+            try:
+                return fn(value, *args, **kw)
+            except Invalid as exc:
+                errs.append(row.problem(key, exc.message, exc.expected))
+                return None
+
+        code = get("code", as_text, 32)
+        period = get("period", as_choice, period_choices)
+        if row.values.get("period") is None and len({r.period for r in results}) == 1:
+            period = results[0].period  # a file of one period: the period may be left out
+        text, owner, due = get("action", as_text), get("action_owner", as_text, 200), get("action_due", as_date)
+        if not errs:
+            if not code:
+                errs.append(row.problem("code", "kontrollpunkten saknas", "kontrollpunktens id, t.ex. SN-2025-K01"))
+            elif not text:
+                errs.append(row.problem("action", "åtgärden saknas", "en beskrivning av åtgärden"))
+            elif not owner or not due:
+                errs.append(row.problem("action_owner" if not owner else "action_due",
+                                        "en åtgärd behöver ansvarig och klart-datum", "namn och datum ÅÅÅÅ-MM-DD"))
+            elif (code, period) not in by_key:
+                errs.append(row.problem("code", f"{code} har inget resultat ifyllt på bladet {SHEET!r} för perioden",
+                                        "en kontrollpunkt som rapporteras i samma fil"))
+            else:
+                by_key[code, period].more.append((text, owner, due))
+        problems += errs
+    return problems
 
 
 def parse_rows(rows: list[Row], periods: list[str]) -> tuple[list[ResultRow], int, list[Problem]]:
@@ -145,10 +204,15 @@ def _consistency(r: ResultRow) -> list[Problem]:
 
 
 def write_template(path: Path, meta: dict[str, Any], points: list[dict[str, Any]]) -> Path:
-    """meta: org, unit, unit_name, year, period, version. points: code, title, method, sample, owner."""
+    """meta: org, unit, unit_name, year, period, version. points: code, title, risk, method, sample, owner.
+    The plan's columns are locked (the sheet is protected without a password, as the workshop
+    template); the columns to fill in are open, with lists and checks; it prints on A4 landscape, one
+    page wide, the header on every page."""
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.styles import Alignment, Font, PatternFill, Protection
     from openpyxl.worksheet.datavalidation import DataValidation
+
+    from ikcheck.workbooks.layout import header, print_setup
 
     wb = Workbook()
     guide = wb.active
@@ -157,37 +221,39 @@ def write_template(path: Path, meta: dict[str, Any], points: list[dict[str, Any]
         f"Kontrollresultat {PERIODS.get(meta['period'], meta['period'])} {meta['year']} – {meta['unit_name']}",
         "",
         "Så fyller du i:",
-        "1. Bladet 'Resultat' har en rad per kontrollpunkt i den beslutade planen som ska rapporteras nu.",
+        "1. Bladet Resultat har en rad per kontrollpunkt i den beslutade planen som ska rapporteras nu.",
         "2. Fyll i Utförd (ja/nej), Datum, Antal granskade, Antal avvikelser, Bedömning, Utförd av och Godkänd av.",
         "3. Bedömningen kan lämnas tom: då räknas den fram ur avvikelseandelen enligt kommunens regler.",
         "4. Har kontrollen inte gjorts: skriv nej i Utförd och förklara i Kommentar. En rad som lämnas helt tom"
-        " räknas som ej rapporterad – aldrig som 'inga avvikelser'.",
-        "5. Vid brister: beskriv åtgärden, vem som ansvarar och när den ska vara klar.",
+        " räknas som ej rapporterad – aldrig som inga avvikelser.",
+        "5. Vid brister: beskriv åtgärden, vem som ansvarar och när den ska vara klar. Behövs fler åtgärder för"
+        " samma kontrollpunkt skriver du dem på bladet Åtgärder, en per rad med kontrollpunktens id.",
         "6. Den som utför kontrollen ska inte själv godkänna den.",
-        "7. Ändra inte kolumnerna Kontrollpunkt, Period och Planversion. Datum skrivs ÅÅÅÅ-MM-DD.",
+        "7. Kolumnerna från planen (Kontrollpunkt till Kontrollansvarig) är låsta. Datum skrivs ÅÅÅÅ-MM-DD.",
         "",
-        "Lämna filen till controllern; den läses in med `ikcheck results import`.",
+        "Lämna filen till controllern, eller läs in den själv i webbappen under Mina kontroller.",
     ]
     for i, text in enumerate(lines, start=1):
-        set_text(guide.cell(i, 1), text)
+        set_text(guide.cell(i, 1), text).alignment = Alignment(wrap_text=True, vertical="top")
     guide["A1"].font = Font(bold=True, size=14)
-    guide.column_dimensions["A"].width = 120
+    guide.column_dimensions["A"].width = 110
+    print_setup(guide, 1)
     ws = wb.create_sheet(SHEET)
-    widths = {"Kontrollmoment": 50, "Kommentar": 40, "Åtgärd": 40}
-    fill = PatternFill("solid", fgColor="FFF8DC")
-    for j, col in enumerate(TEMPLATE_COLUMNS, start=1):
-        c = set_text(ws.cell(1, j), col.header)
-        c.font = Font(bold=True)
-        c.alignment = Alignment(wrap_text=True)
-        ws.column_dimensions[c.column_letter].width = widths.get(col.header, 16)
+    widths = {"Kontrollmoment": 48, "Risk": 30, "Kommentar": 36, "Åtgärd": 36, "Kontrollansvarig": 20,
+              "Utförd (ja/nej)": 10, "Planversion": 10, "Period": 9, "Datum": 12, "Bedömning": 20}
+    header(ws, 1, [c.header for c in TEMPLATE_COLUMNS], [widths.get(c.header, 14) for c in TEMPLATE_COLUMNS])
     ws.freeze_panes = "B2"
+    fill = PatternFill("solid", fgColor="FFF8DC")
+    open_cell = Protection(locked=False)
+    top = Alignment(wrap_text=True, vertical="top")
     for i, p in enumerate(points, start=2):
-        values = [p["code"], PERIODS.get(meta["period"], meta["period"]), meta["version"], p["title"], p.get("method"),
-                  p.get("sample"), p.get("owner")]
+        values = [p["code"], PERIODS.get(meta["period"], meta["period"]), meta["version"], p["title"], p.get("risk"),
+                  p.get("method"), p.get("sample"), p.get("owner")]
         for j, value in enumerate(values, start=1):
-            set_text(ws.cell(i, j), value)
-        for j in range(8, len(TEMPLATE_COLUMNS) + 1):
-            ws.cell(i, j).fill = fill
+            set_text(ws.cell(i, j), value).alignment = top
+        for j in range(GIVEN + 1, len(TEMPLATE_COLUMNS) + 1):
+            cell = ws.cell(i, j)
+            cell.fill, cell.protection, cell.alignment = fill, open_cell, top
     last = max(len(points) + 1, 2)
     col = {c.key: j for j, c in enumerate(TEMPLATE_COLUMNS, start=1)}
     letter = lambda k: ws.cell(1, col[k]).column_letter  # noqa: E731
@@ -204,6 +270,30 @@ def write_template(path: Path, meta: dict[str, Any], points: list[dict[str, Any]
         ws.add_data_validation(dv)
         for k in keys:
             dv.add(f"{letter(k)}2:{letter(k)}{last}")
+    ws.auto_filter.ref = f"A1:{ws.cell(1, len(TEMPLATE_COLUMNS)).column_letter}{last}"
+    print_setup(ws, len(TEMPLATE_COLUMNS), 1)
+    _protect(ws)
+    # more åtgärder per kontrollpunkt, one per row
+    more = wb.create_sheet(ACTION_SHEET)
+    header(more, 1, [c.header for c in ACTION_COLUMNS], [18, 10, 60, 24, 14])
+    more.freeze_panes = "A2"
+    codes = DataValidation(type="list", formula1=f"={SHEET}!$A$2:$A${last}", allow_blank=True)
+    codes.error, codes.errorTitle = "Välj en kontrollpunkt från bladet Resultat.", "Kontrollpunkt"
+    due = DataValidation(type="date", operator="greaterThan", formula1="36526", allow_blank=True)
+    due.error = "Ett datum, ÅÅÅÅ-MM-DD."
+    more.add_data_validation(codes)
+    more.add_data_validation(due)
+    codes.add(f"A2:A{ACTION_ROWS + 1}")
+    due.add(f"E2:E{ACTION_ROWS + 1}")
+    for i in range(2, ACTION_ROWS + 2):
+        set_text(more.cell(i, 2), PERIODS.get(meta["period"], meta["period"]))
+        for j in range(1, len(ACTION_COLUMNS) + 1):
+            cell = more.cell(i, j)
+            cell.protection, cell.alignment = open_cell, top
+            if j != 2:
+                cell.fill = fill
+    print_setup(more, len(ACTION_COLUMNS), 1)
+    _protect(more)
     info = wb.create_sheet(INFO)
     for i, (k, value) in enumerate([("org", meta["org"]), ("unit", meta["unit"]), ("year", meta["year"]),
                                     ("period", meta["period"]), ("version", meta["version"]),
@@ -213,3 +303,12 @@ def write_template(path: Path, meta: dict[str, Any], points: list[dict[str, Any]
     info.sheet_state = "hidden"
     wb.active = 1
     return save_reproducibly(wb, path, dt.datetime.combine(today(), dt.time()))  # same template, same bytes
+
+
+def _protect(ws) -> None:
+    """Locked cells stay as the plan says; no password (protection against mistakes, not people)."""
+    ws.protection.sheet = True
+    ws.protection.formatColumns = False
+    ws.protection.formatRows = False
+    ws.protection.autoFilter = False
+    ws.protection.sort = False
