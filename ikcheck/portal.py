@@ -593,7 +593,7 @@ def query_file(app: App, actor: Actor, what: str, filters: dict[str, str], fmt: 
     if what not in QUERY_TITLES or fmt not in ("xlsx", "csv"):
         raise NotFound("Frågan finns inte.")
     data = query_page(app, actor, what, filters)  # the same checks and filters as the page
-    df = query.run(app, what, org=actor.org_code, **data["values"]).rename(columns=query.HEADINGS_SV)
+    df = query.for_people(query.run(app, what, org=actor.org_code, **data["values"]))
     out = _download_dir() / f"{what}.{fmt}"
     return query.export(df, fmt, out, semicolon=fmt == "csv")
 

@@ -281,16 +281,14 @@ def export(df: pd.DataFrame, fmt: str, path: Path, semicolon: bool = False) -> P
                     decimal="," if semicolon else ".")
     elif fmt == "xlsx":
         from openpyxl import Workbook
-        from openpyxl.styles import Font
+
+        from ikcheck.workbooks import layout
 
         wb = Workbook()
         ws = wb.active
         ws.title = "Resultat"
-        for j, name in enumerate(df.columns, start=1):
-            set_text(ws.cell(1, j), str(name)).font = Font(bold=True)
-        for i, row in enumerate(df.itertuples(index=False), start=2):
-            for j, v in enumerate(row, start=1):
-                set_text(ws.cell(i, j), plain(v))
+        layout.table(ws, 1, [str(c) for c in df.columns],
+                     [[plain(v) for v in row] for row in df.itertuples(index=False)])
         wb.save(path)
     elif fmt == "json":
         path.write_text(json.dumps([{k: plain(v) for k, v in r.items()} for r in df.to_dict(orient="records")],
@@ -298,6 +296,18 @@ def export(df: pd.DataFrame, fmt: str, path: Path, semicolon: bool = False) -> P
     else:
         raise UserError(f"Okänt format {fmt!r}; välj table, csv, xlsx eller json.")
     return path
+
+
+def for_people(df: pd.DataFrame) -> pd.DataFrame:
+    """What a person opens in Excel: Swedish column headings, periods in words (halvår), ja/nej for
+    yes and no. The views and `--raw` keep the stable English names and codes for scripts and BI."""
+    out = df.copy()
+    if "period" in out.columns:
+        out["period"] = out["period"].map(lambda p: words.PERIOD_SV.get(p, p) if isinstance(p, str) else p)
+    for col in out.columns:
+        if str(out[col].dtype) in ("bool", "boolean"):  # the declared kinds (COLUMNS)
+            out[col] = out[col].astype(object).map(lambda v: v if v is None or v is pd.NA else ("ja" if v else "nej"))
+    return out.rename(columns=HEADINGS_SV)
 
 
 # Swedish column headings for what a person reads (the web's query pages and their exports); the views

@@ -208,3 +208,22 @@ def test_reader_role_on_postgresql_cannot_write(cycle, cli, db_url):
         with engine.begin() as c:
             c.execute(text("UPDATE risk SET title = 'ändrad'"))
     engine.dispose()
+
+
+def test_an_export_for_excel_speaks_swedish_and_raw_keeps_the_views_names(cycle, cli, tmp_path):
+    """Issue #20: the file a revisor opens has Swedish headings, halvår and ja/nej, a header that stays
+    and prints; `--raw` keeps the views' stable English names and codes for scripts and BI."""
+    r = cli("query", "results", "--unit", "SN", "--format", "xlsx", "--out", tmp_path / "sv.xlsx")
+    assert r.code == 0, r.err
+    ws = load_workbook(tmp_path / "sv.xlsx")["Resultat"]
+    head = [c.value for c in ws[1]]
+    assert {"Kontrollpunkt", "Period", "Utförd", "Avvikelser", "Bedömning"} <= set(head) and "period" not in head
+    values = {c.value for row in ws.iter_rows(min_row=2) for c in row}
+    assert "halvår" in values and "ja" in values and "halvar" not in values
+    assert not any(isinstance(v, bool) for v in values)
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref and ws.print_title_rows == "$1:$1"
+    assert ws.page_setup.fitToWidth == 1 and ws.page_setup.orientation == "landscape"
+    r = cli("query", "results", "--unit", "SN", "--format", "csv", "--raw", "--out", tmp_path / "raw.csv")
+    assert r.code == 0
+    first, second = (tmp_path / "raw.csv").read_text(encoding="utf-8-sig").splitlines()[:2]
+    assert first.startswith("org,unit,") and "halvar" in (tmp_path / "raw.csv").read_text(encoding="utf-8-sig")

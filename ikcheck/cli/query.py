@@ -21,7 +21,7 @@ SHOWN = {  # the columns that fit a terminal; csv/xlsx/json export every column
 }
 
 
-def _run(what: str, fmt: str, out: Path | None, semicolon: bool, **filters) -> None:
+def _run(what: str, fmt: str, out: Path | None, semicolon: bool, raw: bool = False, **filters) -> None:
     from ikcheck import query as q  # pandas is imported only when a query runs
 
     df = q.run(state.app(), what, org=state.org, **filters)
@@ -36,13 +36,15 @@ def _run(what: str, fmt: str, out: Path | None, semicolon: bool, **filters) -> N
         if len(df) > 500:
             err_console.print(f"Visar 500 av {len(df)} rader; använd --format csv/xlsx/json för alla.")
         return
-    path = q.export(df, fmt, output_path(out, f"{what}.{fmt}"), semicolon=semicolon)
+    path = q.export(df if raw else q.for_people(df), fmt, output_path(out, f"{what}.{fmt}"), semicolon=semicolon)
     ok(f"Skrev {len(df)} rader till {path}")
 
 
 FMT = typer.Option("table", "--format", help="table, csv, xlsx eller json.")
 OUT = typer.Option(None, "--out", help="Fil eller katalog att skriva till (för csv, xlsx, json).")
 SEMI = typer.Option(False, "--semicolon", help="CSV med semikolon och decimalkomma (svensk Excel).")
+RAW = typer.Option(False, "--raw", help="Vyernas engelska kolumnnamn och koder (halvar, true) för skript och BI; "
+                                        "utan den svenska rubriker, halvår och ja/nej.")
 
 
 @app.command("risks")
@@ -51,9 +53,9 @@ def risks(unit: str = UNIT_FILTER, year: int = YEAR_FILTER,
           category: str = typer.Option(None, help="Kategori, t.ex. legal."),
           status: str = typer.Option(None, help="Riskens status som i vyn: active eller retired."),
           text: str = typer.Option(None, "--text", help="Sök i rubriken (stora och små bokstäver lika, även å, ä, ö)."),
-          fmt: str = FMT, out: Path = OUT, semicolon: bool = SEMI) -> None:
+          fmt: str = FMT, out: Path = OUT, semicolon: bool = SEMI, raw: bool = RAW) -> None:
     """Risker med bedömningar (vyn v_risks)."""
-    _run("risks", fmt, out, semicolon, unit=unit, year=year, level=level, category=category, status=status, text=text)
+    _run("risks", fmt, out, semicolon, raw, unit=unit, year=year, level=level, category=category, status=status, text=text)
 
 
 @app.command("plans")
@@ -61,9 +63,9 @@ def plans(unit: str = UNIT_FILTER, year: int = YEAR_FILTER,
           status: str = typer.Option(None, help="Planens status som i vyn: draft, decided eller superseded."),
           rule: str = typer.Option(None, "--rule", help="Regel-id som föreslog raden."),
           text: str = typer.Option(None, "--text", help="Sök i kontrollmomentet."), fmt: str = FMT, out: Path = OUT,
-          semicolon: bool = SEMI) -> None:
+          semicolon: bool = SEMI, raw: bool = RAW) -> None:
     """Planrader i alla versioner (vyn v_plan_lines)."""
-    _run("plans", fmt, out, semicolon, unit=unit, year=year, status=status, rule=rule, text=text)
+    _run("plans", fmt, out, semicolon, raw, unit=unit, year=year, status=status, rule=rule, text=text)
 
 
 @app.command("results")
@@ -72,27 +74,27 @@ def results(unit: str = UNIT_FILTER, year: int = YEAR_FILTER,
             assessment: str = typer.Option(None, help="inga avvikelser, mindre avvikelser eller väsentliga brister."),
             text: str = typer.Option(None, "--text", help="Sök i kommentaren."),
             all_versions: bool = typer.Option(False, "--all-versions", help="Även ersatta versioner."),
-            fmt: str = FMT, out: Path = OUT, semicolon: bool = SEMI) -> None:
+            fmt: str = FMT, out: Path = OUT, semicolon: bool = SEMI, raw: bool = RAW) -> None:
     """Kontrollresultat (vyn v_results)."""
-    _run("results", fmt, out, semicolon, unit=unit, year=year, period=period, assessment=assessment, text=text,
+    _run("results", fmt, out, semicolon, raw, unit=unit, year=year, period=period, assessment=assessment, text=text,
          current=None if all_versions else True)
 
 
 @app.command("actions")
 def actions(unit: str = UNIT_FILTER, status: str = typer.Option(None, help="planerad, pågår, klar eller försenad."),
             text: str = typer.Option(None, "--text", help="Sök i beskrivningen."),
-            fmt: str = FMT, out: Path = OUT, semicolon: bool = SEMI) -> None:
+            fmt: str = FMT, out: Path = OUT, semicolon: bool = SEMI, raw: bool = RAW) -> None:
     """Åtgärder (vyn v_actions)."""
-    _run("actions", fmt, out, semicolon, unit=unit, status=status, text=text)
+    _run("actions", fmt, out, semicolon, raw, unit=unit, status=status, text=text)
 
 
 @app.command("conclusions")
 def conclusions(rule: str = typer.Option(None, "--rule", help="Regel-id, t.ex. RES-02."),
                 ruleset: str = typer.Option(None, help="Regeluppsättning, t.ex. resultat."),
                 text: str = typer.Option(None, "--text", help="Sök i körningens syfte, t.ex. 'SN 2025'."),
-                fmt: str = FMT, out: Path = OUT, semicolon: bool = SEMI) -> None:
+                fmt: str = FMT, out: Path = OUT, semicolon: bool = SEMI, raw: bool = RAW) -> None:
     """Regelslutsatser (vyn v_conclusions)."""
-    _run("conclusions", fmt, out, semicolon, rule=rule, ruleset=ruleset, text=text)
+    _run("conclusions", fmt, out, semicolon, raw, rule=rule, ruleset=ruleset, text=text)
 
 
 def trace(ident: str = typer.Argument(..., help="result:ID, action:KOD, risk:KOD, point:KOD, report:ID – eller bara koden.")) -> None:
