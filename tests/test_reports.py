@@ -245,6 +245,47 @@ def test_pdfs_are_tagged_pdf_a_with_title_author_and_language(cycle, tmp_path):
                     desc = font.get("/FontDescriptor") or font.DescendantFonts[0].FontDescriptor
                     assert any(k in desc for k in ("/FontFile", "/FontFile2", "/FontFile3")), (path.name, font.BaseFont)
 
+    # reading order: the headings in the order the document has them, and the plan's table read row by
+    # row, cell by cell (a header row of its nine column headings, then a row of nine cells per line)
+    with pikepdf.open(docs[0]) as pdf:
+        order = [s for s in _structure(pdf.Root.StructTreeRoot) if s in ("/H1", "/H2", "/Table")]
+        assert order[0] == "/H1" and order.count("/H2") >= 8 and order.index("/Table") > order.index("/H2")
+        document = _first(pdf.Root.StructTreeRoot, "/Document")
+        kids = _kids(document)
+        start = next(i for i, k in enumerate(kids) if str(k.S) == "/Table")
+        parts = []  # a table that runs over pages is one Table per page, each with its header row
+        for k in kids[start:]:
+            if str(k.S) != "/Table":
+                break
+            parts.append(k)
+        rows = []
+        for part in parts:
+            head, *bodies = _kids(part)
+            assert str(head.S) == "/THead" and [str(c.S) for c in _kids(_kids(head)[0])] == ["/TH"] * 9
+            rows += [r for b in bodies for r in _kids(b)]
+        lines = planning.show(cycle, "SN", YEAR)["lines"]
+        assert len(rows) == len(lines) and all([str(c.S) for c in _kids(r)] == ["/TD"] * 9 for r in rows)
+
+
+def _kids(node) -> list:
+    import pikepdf
+
+    k = node.get("/K")
+    items = [] if k is None else (list(k) if isinstance(k, pikepdf.Array) else [k])
+    return [x for x in items if isinstance(x, pikepdf.Dictionary) and "/S" in x]
+
+
+def _structure(node) -> list[str]:
+    """The structure tree's element types in reading order (depth first)."""
+    return [str(node.S)] + [s for kid in _kids(node) for s in _structure(kid)] if "/S" in node else \
+        [s for kid in _kids(node) for s in _structure(kid)]
+
+
+def _first(node, kind: str):
+    if "/S" in node and str(node.S) == kind:
+        return node
+    return next((found for kid in _kids(node) if (found := _first(kid, kind)) is not None), None)
+
 
 def test_report_text_and_decision_through_the_cli(cycle, cli, tmp_path):
     """Förvaltningens bedömning written once is in every report written after; the nämnd's decision is

@@ -386,7 +386,7 @@ def ks_summary(app: App, s: Session, org: Organisation, year: int, kind: str | N
                                 "rule_id": f["rule_id"] if f else None})
             if r["status"] in ("ej utförd", "ej rapporterad"):
                 missing.append({"unit": unit.code, "unit_name": unit.name, **r})
-        overdue += [{"unit": unit.code, **a} for a in block["actions"] if a["status"] == "försenad"]
+        overdue += [{"unit": unit.code, "unit_name": unit.name, **a} for a in block["actions"] if a["status"] == "försenad"]
     data = {
         "kind": kind, "title": f"KS-sammanställning intern kontroll {year}"
                                + (" (halvår)" if kind == "halvar" else ""),

@@ -177,7 +177,7 @@ def _ks_sheets(wb: Workbook, d: dict) -> None:
     _sheet(wb, "Ej utförda", ["Enhet", "Kontrollpunkt", "Kontrollmoment", "Status", "Kommentar"],
            [[m["unit_name"], m["code"], m["title"], m["status"], m["comment"]] for m in d["missing"]])
     _sheet(wb, "Försenade åtgärder", ["Enhet", "Kod", "Kontrollpunkt", "Åtgärd", "Ansvarig", "Klart senast"],
-           [[a["unit"], a["code"], a["point"], a["description"], a["owner"], a["due"]] for a in d["overdue"]])
+           [[a["unit_name"], a["code"], a["point"], a["description"], a["owner"], a["due"]] for a in d["overdue"]])
     rules = [[u["unit"], ", ".join([u["judgement"]["rule_id"]] + [t["rule_id"] for t in u["timing"]])] for u in d["units"]]
     _sheet(wb, "Underlag och spårbarhet", ["Uppgift", "Värde"], _provenance_rows(d) + rules)
 
