@@ -326,3 +326,28 @@ def test_plan_texts_through_the_cli(app, kommun, cli, tmp_path):
     planning.decide(app, "SN", YEAR, "2024-11-21", "§ 1", "SN 2024/1")
     r = cli("plan", "text", "--unit", "SN", "--year", YEAR, "--inledning", proposal)
     assert r.code == 2 and "beslutad" in r.text.lower()  # frozen by the decision
+
+
+def test_a_draft_plan_says_so_on_every_page(app, kommun, tmp_path):
+    """Issue #20: a draft printed or attached by mistake cannot be taken for the decided plan."""
+    import subprocess
+
+    from ikcheck.reporting import plan as plan_out
+
+    planning.derive(app, "SN", YEAR)
+    path = plan_out.export(app, "SN", YEAR, "pdf", tmp_path / "utkast.pdf")
+    pages = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                           check=True).stdout.split("\f")
+    pages = [p for p in pages if p.strip()]
+    assert len(pages) >= 3 and all("Utkast – ej beslutad · version 1" in p for p in pages)  # the running header
+    # the watermark, drawn on every page in its pale red (a rotated word pdftotext does not read)
+    for n in range(1, len(pages) + 1):
+        subprocess.run(["pdftoppm", "-r", "20", "-f", str(n), "-l", str(n), str(path), str(tmp_path / "sida")],
+                       check=True)
+        raw = next(tmp_path.glob(f"sida-*{n}.ppm")).read_bytes()
+        pixels = raw.split(b"\n", 3)[3]  # P6, width height, 255, then RGB triples
+        tinted = sum(1 for i in range(0, len(pixels) - 2, 3)
+                     if pixels[i] > 240 and 220 <= pixels[i + 1] <= 236 and 220 <= pixels[i + 2] <= 236)
+        assert tinted > 200, (n, tinted)
+    html = plan_out.export(app, "SN", YEAR, "html", tmp_path / "utkast.html").read_text(encoding="utf-8")
+    assert 'class="watermark"' in html and "Dnr " not in html
