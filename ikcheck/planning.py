@@ -648,7 +648,7 @@ def _point_row(cp: ControlPoint, risk: Risk | None, ra: RiskAssessment | None, m
         "omfattning_text": (f"{cp.sample_size} {ws_svc.sample_noun(nouns, risk.category if risk else None)}"
                             if cp.sample_size is not None and nouns else cp.sample_size),
         "frekvens": cp.frequency, "ansvarig": cp.owner, "rapportering": ", ".join(_period_sv(p) for p in cp.reporting or []),
-        "status": POINT_STATUS_SV[cp.status], "regel": cp.rule_id, "varför": cp.why,
+        "status": POINT_STATUS_SV[cp.status], "regel": cp.rule_id, "varför": cp.why, "ks_krav": cp.ks_code,
         "motivering": " ".join(said), "regler": rules, "källa": source,
         "skäl avvisad": cp.reject_reason,
     }

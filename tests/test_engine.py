@@ -190,7 +190,7 @@ def test_group_keeps_the_first_rule_and_records_the_rest(eng):
     assert outcome(ev) == {1: "direktåtgärd"}
     assert {c.rule_id for c in ev.shadowed} == {"PRI-02", "PRI-04", "PRI-05", "PRI-06"}
     c = ev.conclusions[0]
-    assert c.attributes["reason"] == "Hög risk (16) med tidigare konstaterade brister"
+    assert c.attributes["reason"] == "Hög risk (riskvärde 16) där brister redan har konstaterats: den åtgärdas direkt"
     assert c.matched[0]["fact"]["risk_id"] == 1
 
 
