@@ -129,8 +129,7 @@ def run_demo(base: Settings, directory: Path, database: str | None = None, scale
     summary.lines.append(
         f"Kontrollresultat {DEMO_YEAR}: {counts['new']} resultat inlästa ur {2 * len(DECISIONS)} ifyllda Excel-mallar "
         f"(halvår i augusti, helår i januari), {counts['corrected']} rättat med skäl, {counts['not_reported']} ej "
-        f"rapporterat, {counts['actions']} åtgärder. Regelslutsatser: "
-        + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(findings.items()))
+        f"rapporterat, {counts['actions']} åtgärder. Iakttagelser enligt reglerna: " + words.findings(findings)
         + f". Filerna finns i {directory / 'resultat'}.")
     run_reports(app, org.code, directory, "ar", say)
     with clock_at(at("2026-03-10")):

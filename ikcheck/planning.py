@@ -635,7 +635,7 @@ def _point_row(cp: ControlPoint, risk: Risk | None, ra: RiskAssessment | None, m
         source = f"Kommunstyrelsens krav {cp.ks_code}"
     elif cp.rule_id == "manuell":
         said, rules = ["Förvaltningens egen kontrollpunkt, utöver reglernas förslag."], []
-        source = (cp.why or "").replace("Tillagd manuellt av", "Tillagd av förvaltningen, registrerad av")
+        source = words.person((cp.why or "").replace("Tillagd manuellt av", "Tillagd av förvaltningen, registrerad av"))
     else:
         source = "Reglerna för prioritering och kontrolldesign"
     return {

@@ -124,3 +124,18 @@ def decision_body(kind: str, name: str) -> str:
 def body_noun(kind: str) -> str:
     """'nämnden', 'styrelsen' or 'kommunstyrelsen': the body a document speaks to."""
     return {"bolag": "styrelsen", "ks": "kommunstyrelsen"}.get(kind, "nämnden")
+
+
+_ACCOUNT = re.compile(r"\s*\(konto \d+\)$")
+
+
+def person(label: str | None) -> str:
+    """A person as people read them: "Anna Lind", not the audit log's "Anna Lind (konto 3)" (the log
+    keeps the account, so that two Anna Lind are told apart)."""
+    return _ACCOUNT.sub("", label or "")
+
+
+def findings(counts: dict[str, int]) -> str:
+    """The rules' findings as a reader says them: "åtgärd krävs 2, bristande dualitet 1" (the rules
+    name a conclusion bristande_dualitet; the underscores are for the rule files)."""
+    return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(counts.items())) or "inga"

@@ -37,7 +37,7 @@ def import_(files: list[Path] = typer.Argument(..., help="Ifyllda mallar (xlsx) 
            f"{r.unchanged} oförändrade, {words.n(r.not_reported, 'tom rad', 'tomma rader')} (ej rapporterade), "
            f"{words.n(r.actions, 'åtgärd', 'åtgärder')}.")
         if r.findings:
-            console.print("Regelslutsatser: " + ", ".join(f"{k} {v}" for k, v in sorted(r.findings.items())))
+            console.print("Iakttagelser enligt reglerna: " + words.findings(r.findings))
 
 
 @app.command("evaluate")
@@ -45,7 +45,7 @@ def evaluate(unit: str = UNIT, year: int = YEAR,
              period: str = typer.Option(..., "--period", help="halvår, helår eller T1–T3.")) -> None:
     """Kör resultatreglerna igen för en enhet och period."""
     found = results.evaluate(state.app(), unit, year, period, org_code=state.org)
-    ok("Regelslutsatser: " + (", ".join(f"{k} {v}" for k, v in sorted(found.items())) or "inga"))
+    ok("Iakttagelser enligt reglerna: " + words.findings(found))
 
 
 @app.command("list")

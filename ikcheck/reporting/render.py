@@ -31,6 +31,7 @@ def environment(reports_dir: Path) -> Environment:
     env.filters["n"] = words.n
     env.filters["ink"] = text_colour
     env.filters["sentence"] = words.sentence
+    env.filters["person"] = words.person
     env.filters["nobreak"] = lambda v: Markup(str(escape(v)).replace(" ", "&nbsp;"))
     env.filters["pct"] = lambda v: "" if v is None else f"{v * 100:.0f} %".replace(".", ",")
     env.globals["ikcheck_version"] = __version__

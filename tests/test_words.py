@@ -1,0 +1,41 @@
+"""The Swedish of ikcheck's documents and messages: number agreement, §, sentences, the rules' reasons
+split from their codes, a bolag's words, people without their account numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from ikcheck import words
+
+
+@pytest.mark.parametrize(("count", "said"), [(0, "0 risker"), (1, "1 risk"), (2, "2 risker")])
+def test_number_agreement(count, said):
+    assert words.n(count, "risk", "risker") == said
+
+
+@pytest.mark.parametrize(("typed", "written"), [("§31", "§ 31"), ("31", "§ 31"), ("§  31", "§ 31"), ("§ 9", "§ 9")])
+def test_paragraph_as_minutes_write_it(typed, written):
+    assert words.paragraph(typed) == written
+
+
+def test_a_reason_is_a_sentence_and_its_rule_goes_to_the_appendix():
+    said, rules = words.reasons("PRI-02: riskvärdet 12 når gränsen 9 för granskning; KD-10: Ett lagkrav kontrolleras")
+    assert said == ["Riskvärdet 12 når gränsen 9 för granskning.", "Ett lagkrav kontrolleras."]
+    assert rules == ["PRI-02", "KD-10"]
+    assert words.reasons("Tillagd manuellt av Anna Lind") == (["Tillagd manuellt av Anna Lind."], [])
+    assert words.reasons(None) == ([], [])
+    assert words.sentence("  flera   ord ") == "Flera ord." and words.sentence("Klart!") == "Klart!"
+
+
+def test_a_bolag_has_a_styrelse_and_a_vd():
+    text = "Delegationsbeslut – att beslut fattade på delegation anmäls till nämnden"
+    assert words.for_unit(text, "bolag").endswith("anmäls till styrelsen")
+    assert words.for_unit(text, "namnd") == text and words.for_unit("Förvaltningschef", "bolag") == "VD"
+    assert words.decision_body("bolag", "Exempelbyhem AB") == "Styrelsen för Exempelbyhem AB"
+    assert words.decision_body("namnd", "Socialnämnden") == "Socialnämnden"
+    assert [words.body_noun(k) for k in ("namnd", "bolag", "ks")] == ["nämnden", "styrelsen", "kommunstyrelsen"]
+
+
+def test_a_person_is_named_without_the_account_number():
+    assert words.person("Anna Lind (konto 3)") == "Anna Lind"
+    assert words.person("Anna Lind (controller)") == "Anna Lind (controller)" and words.person(None) == ""
