@@ -257,6 +257,12 @@ def write_template(path: Path, meta: dict[str, Any], matrix: Matrix, processes: 
     for i, item in enumerate(catalogue, start=2):
         for j, key in enumerate(["area", "category", "title", "description"], start=1):
             set_text(cat.cell(i, j), item.get(key))
+    from ikcheck.workbooks.layout import print_setup
+
+    print_setup(guide, 1)
+    print_setup(ws, len(COLUMNS), HEADER_ROW)
+    print_setup(cat, 4, 1)
+    cat.freeze_panes = "A2"
     wb.active = 1
     # the same template, whenever written: two participants' untouched copies are the same file to the byte
     return save_reproducibly(wb, path, dt.datetime.combine(today(), dt.time()))
