@@ -56,6 +56,7 @@ def phrasing(app: App) -> dict:
     data = yamlsrc.load(path) if path.is_file() else {}
     own = {str(r["title"]): str(r["kontrollmoment"]) for r in data.get("risks") or [] if r.get("kontrollmoment")}
     return {"kontrollmoment": {**_PHRASING["kontrollmoment"], **dict(data.get("kontrollmoment") or {})},
+            "per_category": dict(data.get("kontrollmoment_per_kategori") or {}),
             "omfattning_enhet": {**_PHRASING["omfattning_enhet"], **dict(data.get("omfattning_enhet") or {})},
             "own": own}
 
@@ -72,7 +73,7 @@ def control_step(words_: dict, title: str, category: str | None, method: str | N
     if title in words_["own"]:
         return words_["own"][title]
     templates = words_["kontrollmoment"]
-    text = str(templates.get(method or "", templates["annan"]))
+    text = str(words_.get("per_category", {}).get(category or "") or templates.get(method or "", templates["annan"]))
     return text.replace("{risk}", title).replace("{enhet}", sample_noun(words_, category))
 
 

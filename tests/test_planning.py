@@ -214,3 +214,37 @@ def test_a_high_risk_with_known_deficiencies_gets_a_direct_action_and_the_plan_i
         assert [a["status"] for a in actions.list_actions(app, "SN") if a["kod"] == d["actions"][0]["kod"]] == [status]
         # the decided plan shows what was decided: the status on the decision day, whatever day it is now
         assert [a["status"] for a in planning.show(app, "SN", YEAR + 1)["actions"]] == ["planerad"]
+
+
+def test_kontrollmoment_come_from_the_catalogues_wording(app, kommun, tmp_path):
+    """Issue #20: a proposed kontrollpunkt quotes its risk in the catalogue's template for its method
+    or category, or uses the catalogue risk's own kontrollmoment; a sample is counted in its unit."""
+    import dataclasses
+    import shutil
+
+    import yaml
+
+    from ikcheck.config import bundled
+
+    folder = tmp_path / "riskregister"
+    shutil.copytree(bundled("riskregister"), folder)
+    path = folder / "katalog.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for risk in data["risks"]:
+        if risk["title"] == "Orosanmälningar förhandsbedöms inte inom 14 dagar":
+            risk["kontrollmoment"] = "Kontrollera att varje orosanmälan förhandsbedömts inom 14 dagar."
+    data["omfattning_enhet"]["legal"] = "anmälningar"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    app.settings = dataclasses.replace(app.settings, riskregister_dir=folder)
+    planning.derive(app, "SN", YEAR)
+    planning.derive(app, "KS", YEAR)
+    sn = {ln["risk"]: ln for ln in planning.show(app, "SN", YEAR)["lines"]}
+    own = sn["SN-R002 Orosanmälningar förhandsbedöms inte inom 14 dagar"]
+    assert own["kontrollmoment"] == "Kontrollera att varje orosanmälan förhandsbedömts inom 14 dagar."
+    assert own["omfattning_text"] == f"{own['omfattning']} anmälningar"
+    other = sn["SN-R003 Ej verkställda beslut rapporteras inte till IVO"]
+    assert other["kontrollmoment"] == ("Granska om ”Ej verkställda beslut rapporteras inte till IVO” förekommer, "
+                                       "genom kontroll mot verksamhetssystemets register.")
+    it = next(ln for ln in planning.show(app, "KS", YEAR)["lines"] if "Nätfiske" in ln["risk"])
+    assert it["kontrollmoment"].endswith("genom genomgång av behörigheter, loggar och rutiner i systemet.")
+    assert not any("rutinerna förhindrar" in ln["kontrollmoment"] for ln in sn.values())
