@@ -46,6 +46,7 @@ ORG_ACTIONS = {
     "ks_requirements_edit": {"ks"},           # KS decides the kommunövergripande kontrollpunkter
     "accounts_edit": {"admin"},               # add accounts, change roles, disable
     "organisation_edit": {"admin"},           # the org file applied: units, processes, årshjul
+    "calendar": {"ks", "revisor", "controller", "sekreterare", "kontrollansvarig"},  # one's own calendar feed
 }
 # actions that change a unit's things: (kind, action) -> the roles that may, in their own units
 WRITES = {

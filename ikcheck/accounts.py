@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from ikcheck.app import App
-from ikcheck.calendar import now
+from ikcheck.calendar import now, today
 from ikcheck.errors import NotFound, UserError
 from ikcheck.store.audit import plain
 from ikcheck.store.models import Account, LoginAttempt, LoginState, Organisation, Unit, WebSession
@@ -137,6 +137,10 @@ def add_user(app: App, username: str, *, full_name: str, email: str | None, role
         s.add(acc)
         s.flush()
         app.audit(s, "skapa", "account", acc.id, after=_record(acc), org_id=org.id)
+        if title:
+            from ikcheck import positions
+
+            positions.record(app, s, org, acc, title, today())
         return _row(s, acc)
 
 

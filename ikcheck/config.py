@@ -44,6 +44,8 @@ class Settings:
     # the web app's sections of ikcheck.toml: [web] and [oidc] (docs/web.md)
     web: dict = field(default_factory=dict)
     oidc: dict = field(default_factory=dict)
+    # [smtp]: host, port, security (starttls, tls or none), user, password_env, from (ikcheck remind)
+    smtp: dict = field(default_factory=dict)
 
     @property
     def matrices_dir(self) -> Path:
@@ -92,6 +94,7 @@ def load_settings(database: str | None = None, user: str | None = None) -> Setti
         public_key=_path(os.environ.get("IKCHECK_PUBLIC_KEY") or conf.get("public_key")),
         web=dict(conf.get("web") or {}),
         oidc=dict(conf.get("oidc") or {}),
+        smtp=dict(conf.get("smtp") or {}),
     )
 
 

@@ -643,3 +643,27 @@ def apply_organisation(app: App, actor: Actor, filename: str, text: str, dry_run
     if spec.code != actor.org_code:
         raise UserError(f"Filen beskriver kommunen {spec.code!r}, inte {actor.org_code!r}.")
     return organisation.apply_spec(_as(app, actor), spec, dry_run=dry_run)
+
+
+# --- one's own calendar feed ----------------------------------------------------------------------
+
+def calendar_state(app: App, actor: Actor) -> dict:
+    from ikcheck import ical
+
+    require(actor, "calendar", access.org(actor.org_id))
+    return {"active": ical.has_token(app, actor)}
+
+
+def new_calendar_link(app: App, actor: Actor) -> str:
+    """A new secret address for the person's calendar; the one before stops working."""
+    from ikcheck import ical
+
+    require(actor, "calendar", access.org(actor.org_id))
+    return ical.new_token(_as(app, actor), actor)
+
+
+def revoke_calendar_link(app: App, actor: Actor) -> int:
+    from ikcheck import ical
+
+    require(actor, "calendar", access.org(actor.org_id))
+    return ical.revoke(_as(app, actor), actor)

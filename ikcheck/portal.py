@@ -74,21 +74,26 @@ def _units_in_scope(app: App, actor: Actor, kind: str, unit: str | None) -> tupl
     return units, codes
 
 
-def default_year(app: App, actor: Actor) -> int:
-    """The plan year the pages open on: the newest year with a plan, else the coming year."""
+def default_year(app: App, actor: Actor, on: dt.date | None = None) -> int:
+    """The plan year the pages open on: the newest year with a plan (made by `on`), else the coming year."""
+    on = on or today()
     with app.session() as s:
-        year = s.scalar(select(func.max(ControlPlan.year)).where(ControlPlan.org_id == actor.org_id))
-    return year or today().year + 1
+        year = s.scalar(select(func.max(ControlPlan.year)).where(
+            ControlPlan.org_id == actor.org_id,
+            ControlPlan.created_at < dt.datetime.combine(on + dt.timedelta(days=1), dt.time())))
+    return year or on.year + 1
 
 
-def report_year(app: App, actor: Actor) -> int:
+def report_year(app: App, actor: Actor, on: dt.date | None = None) -> int:
     """The year whose controls are being reported: this year if a plan for it is decided, else the
     newest year with a decided plan."""
+    on = on or today()
     units = visible_units(app, actor, "plan")
     with app.session() as s:
         years = sorted({p.year for p in s.scalars(select(ControlPlan).where(
-            ControlPlan.unit_id.in_([u.id for u in units]), ControlPlan.status != "draft"))}, reverse=True)
-    current = today().year
+            ControlPlan.unit_id.in_([u.id for u in units]), ControlPlan.status != "draft",
+            ControlPlan.decision_date <= on))}, reverse=True)
+    current = on.year
     return current if current in years else next((y for y in years if y < current), years[0] if years else current)
 
 
@@ -103,26 +108,30 @@ def years(app: App, actor: Actor) -> list[int]:
 
 def todo(app: App, actor: Actor, on: dt.date | None = None) -> dict[str, Any]:
     """The start page: the årshjul deadlines that concern the person, what is late, and their own
-    kontrollpunkter and åtgärder that are due. The reminders (issue #22) will read the same."""
+    kontrollpunkter and åtgärder that are due. The reminders read the same (`reminders.notices`), as
+    the data stood on `on`: plans decided, reports submitted, results reported and åtgärder written by
+    then, so that a day replayed later reminds of what it would have reminded of."""
     on = on or today()
-    year = default_year(app, actor)
-    reporting = report_year(app, actor)
+    year = default_year(app, actor, on)
+    reporting = report_year(app, actor, on)
     units = visible_units(app, actor, "plan")
+    by_then = dt.datetime.combine(on + dt.timedelta(days=1), dt.time())
     deadlines, late = [], []
     with app.session() as s:
         org = _org(app, s, actor)
         periods = org.settings.get("periods", ["halvar", "helar"])
         if actor.role in ("ks", "controller", "sekreterare", "revisor"):
             for unit in units:
-                decided = planning.decided_plan(s, unit, year + 1)
+                decided = _decided(s, unit, year + 1, on)
                 items = [("plan_beslut", year, f"Plan för intern kontroll {year + 1} beslutad", decided is not None),
                          ("halvar_rapport", year, f"Halvårsrapport {year} inlämnad",
-                          _submitted(s, unit, year, "halvar")),
-                         ("ar_rapport", year + 1, f"Årsrapport {year} inlämnad", _submitted(s, unit, year, "ar"))]
+                          _submitted(s, unit, year, "halvar", on)),
+                         ("ar_rapport", year + 1, f"Årsrapport {year} inlämnad", _submitted(s, unit, year, "ar", on))]
                 for key, due_year, what, done in items:
                     due = deadline(org, key, due_year)
                     row = {"enhet": unit.code, "namn": unit.name, "vad": what, "senast": due, "klart": done,
-                           "dagar": (due - on).days}
+                           "dagar": (due - on).days, "slag": "plan" if key == "plan_beslut" else "rapport",
+                           "år": year + 1 if key == "plan_beslut" else year, "nyckel": key}
                     if not done and due < on:
                         late.append({**row, "sen": (on - due).days, "key": (what, due, (on - due).days)})
                     elif not done:
@@ -130,18 +139,18 @@ def todo(app: App, actor: Actor, on: dt.date | None = None) -> dict[str, Any]:
         points, own_actions = [], []
         if actor.role in ("controller", "sekreterare", "kontrollansvarig"):
             for unit in units:
-                plan = planning.decided_plan(s, unit, reporting)
+                plan = _decided(s, unit, reporting, on)
                 if plan is None:
                     continue
-                reported = {(r.control_point_id, r.period) for r in s.scalars(
-                    select(ControlResult).join(ControlPoint, ControlPoint.id == ControlResult.control_point_id)
-                    .where(ControlPoint.plan_id == plan.id, ControlResult.is_current.is_(True)))}
+                lineages = {cp.lineage_id or cp.id for cp in plan.points}
+                reported = set(s.execute(select(ControlResult.lineage_id, ControlResult.period).where(
+                    ControlResult.lineage_id.in_(lineages), ControlResult.reported_at < by_then)).all())
                 for cp in plan.points:
                     if cp.status == "rejected" or not access.can(
                             actor, "view", Resource("point", unit.org_id, unit.id, cp.owner)):
                         continue
                     for p in cp.reporting or []:
-                        if (cp.id, p) in reported:
+                        if (cp.lineage_id or cp.id, p) in reported:
                             continue
                         due = period_end(reporting, p, periods)
                         points.append({"enhet": unit.code, "kod": cp.code, "kontrollmoment": cp.title,
@@ -150,8 +159,9 @@ def todo(app: App, actor: Actor, on: dt.date | None = None) -> dict[str, Any]:
                                        "may_report": access.can(actor, "report", Resource("point", unit.org_id, unit.id,
                                                                                           cp.owner))})
             for a in s.scalars(select(Action).where(Action.org_id == actor.org_id,
-                                                    Action.unit_id.in_([u.id for u in units]))
-                               .order_by(Action.due_date)):
+                                                    Action.unit_id.in_([u.id for u in units]),
+                                                    Action.created_at < by_then)
+                               .order_by(Action.due_date, Action.code)):
                 status = actions_svc.action_status(a, on)
                 if status == "klar" or not access.can(actor, "view", Resource("action", a.org_id, a.unit_id, a.owner)):
                     continue
@@ -163,10 +173,17 @@ def todo(app: App, actor: Actor, on: dt.date | None = None) -> dict[str, Any]:
             "actions": own_actions}
 
 
-def _submitted(s, unit: Unit, year: int, kind: str) -> bool:
+def _submitted(s, unit: Unit, year: int, kind: str, on: dt.date | None = None) -> bool:
     return s.scalar(select(ReportRecord.id).where(ReportRecord.unit_id == unit.id, ReportRecord.year == year,
-                                                  ReportRecord.kind == kind, ReportRecord.submitted_at.is_not(None))
+                                                  ReportRecord.kind == kind, ReportRecord.submitted_at.is_not(None),
+                                                  ReportRecord.submitted_at <= (on or today()))
                     .limit(1)) is not None
+
+
+def _decided(s, unit: Unit, year: int, on: dt.date) -> ControlPlan | None:
+    """The plan in force on `on`, if one was decided by then."""
+    plan = planning.plan_in_force(s, unit, year, on)
+    return plan if plan is not None and plan.decision_date <= on else None
 
 
 # --- KS översikt and a unit ----------------------------------------------------------------------

@@ -241,6 +241,7 @@ def test_pdfs_are_tagged_pdf_a_with_title_author_and_language(cycle, tmp_path):
     from ikcheck.reporting import plan as plan_out
 
     docs = [plan_out.export(cycle, "SN", YEAR, "pdf", tmp_path / "plan.pdf"),
+            reports.unit_report(cycle, "SN", YEAR, "halvar", "pdf", tmp_path / "halvar.pdf")[0],
             reports.unit_report(cycle, "SN", YEAR, "ar", "pdf", tmp_path / "ar.pdf")[0],
             reports.ks_report(cycle, YEAR, "ar", "pdf", tmp_path)[0]]
     for path in docs:
@@ -250,7 +251,8 @@ def test_pdfs_are_tagged_pdf_a_with_title_author_and_language(cycle, tmp_path):
             assert str(root.Lang) == "sv", path.name
             meta = pdf.open_metadata()
             assert meta["pdfaid:part"] == "3" and meta["pdfaid:conformance"] == "A", path.name
-            assert meta["dc:title"].startswith(("Plan för intern kontroll 2025", "Årsrapport", "KS")), meta["dc:title"]
+            assert meta["dc:title"].startswith(("Plan för intern kontroll 2025", "Halvårsrapport", "Årsrapport", "KS")), \
+                meta["dc:title"]
             assert str(pdf.docinfo["/Author"]) == "Exempelby kommun", path.name
             for page in pdf.pages:
                 for font in (page.Resources.get("/Font") or {}).values():

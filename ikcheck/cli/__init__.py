@@ -13,8 +13,8 @@ from rich.text import Text
 from sqlalchemy.exc import DBAPIError
 
 from ikcheck import __version__
-from ikcheck.cli import (audit, db, demo, matrix, org, plan, query, report, results, risk, rules, serve, usage, user,
-                         workshop)
+from ikcheck.cli import (audit, calendar_cmd, db, demo, matrix, org, plan, query, remind, report, results, risk, rules, serve, usage,
+                         user, workshop)
 from ikcheck.cli.common import err_console, state
 from ikcheck.errors import UserError
 
@@ -62,6 +62,8 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(db.app, name="db")
 app.add_typer(user.app, name="user")
 app.command("serve")(serve.serve)
+app.command("remind")(remind.remind)
+app.add_typer(calendar_cmd.app, name="calendar")
 
 
 def command() -> typer.core.TyperGroup:

@@ -76,3 +76,24 @@ def password(username: str = typer.Argument(..., help="Användarnamnet."),
     value = _password(True) if password_stdin else typer.prompt("Nytt lösenord", hide_input=True)
     accounts.set_password(state.app(), username, value, org_code=state.org)
     ok(f"Nytt lösenord för {username}.")
+
+
+@app.command("position")
+def position(username: str = typer.Argument(..., help="Användarnamnet."),
+             title: str = typer.Option(..., "--title", help="Befattningen personen tar över, t.ex. "
+                                                            "\"Enhetschef barn och unga\" (tom text: ingen)."),
+             start: str = typer.Option(None, "--from", help="Dagen bytet sker, ÅÅÅÅ-MM-DD (i dag om den utelämnas).")) -> None:
+    """Personen tar över en befattning från en dag: den som hade den slutar dagen innan (påminnelser och
+    behörighet följer med), och historiken behåller vem som hade den när."""
+    from ikcheck import positions
+
+    row = positions.assign(state.app(), username, title, start, org_code=state.org)
+    ok(f"{row['namn']} är {row['befattning'] or 'utan befattning'} från {row['från']}.")
+
+
+@app.command("positions")
+def positions_(title: str = typer.Option(None, "--title", help="Bara den här befattningen.")) -> None:
+    """Vem som har haft vilken befattning, och när."""
+    from ikcheck import positions
+
+    print_table(positions.history(state.app(), title, org_code=state.org), empty="Inga befattningar ännu.")

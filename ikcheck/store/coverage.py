@@ -35,7 +35,7 @@ SEAL_ACTION = "spara rader"
 # evidence files' bytes, whose key is their own SHA-256 (audit verify recomputes it), held by the
 # covered evidence rows
 NOT_COVERED = {"audit_event", "audit_head", "audit_row", "alembic_version", "web_session", "login_attempt",
-               "login_state", "evidence_content", "live_code", "live_join"}
+               "login_state", "evidence_content", "live_code", "live_join", "calendar_token"}
 GROUPED = {"conclusion": "run_id"}  # table -> the column its rows are covered by, together
 
 # what a revisor reads in a message: the row, in Swedish
@@ -47,7 +47,8 @@ ENTITY_SV = {
     "rule_run": "Regelkörningen", "conclusion": "Slutsatserna från regelkörningen", "report_record": "Rapportposten",
     "account": "Kontot", "evidence": "Underlaget", "live_item": "Workshoppens risk",
     "live_participant": "Workshopdeltagaren", "live_score": "Workshopbedömningen",
-    "report_text": "Förvaltningens text",
+    "report_text": "Förvaltningens text", "position_holding": "Befattningsinnehavet",
+    "reminder_sent": "Den skickade påminnelsen",
 }
 FIELD_SV = {
     "likelihood": "sannolikhet", "impact": "konsekvens", "score": "riskvärde", "level": "risknivå",

@@ -661,3 +661,49 @@ class LoginState(Base):
     code_verifier: Mapped[str] = mapped_column(String(128))
     next_url: Mapped[str] = mapped_column(String(500), default="/")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class PositionHolding(Base):
+    """Who held a befattning (the title plan lines and åtgärder name as kontrollansvarig or owner) from
+    when to when: the reminders go to the holder on the day, and the history keeps who held it then."""
+
+    __tablename__ = "position_holding"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    start_on: Mapped[dt.date] = mapped_column(Date)
+    end_on: Mapped[dt.date | None] = mapped_column(Date)  # the last day held; None: still held
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ReminderSent(Base):
+    """One notice sent by e-mail: to whom, about what, which notice (14 days before, overdue week 2 …).
+    A notice is sent once; running `remind` again the same day finds it here."""
+
+    __tablename__ = "reminder_sent"
+    __table_args__ = (UniqueConstraint("account_id", "item", "notice"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"))
+    item: Mapped[str] = mapped_column(String(200))     # what it is about: "punkt:SN-2025-K01:halvar"
+    kind: Mapped[str] = mapped_column(String(32))      # kontroll | åtgärd | plan | rapport | sen enhet
+    notice: Mapped[str] = mapped_column(String(64))    # "före 14", "före 3", "sen 0", "sen 1" …
+    due: Mapped[dt.date] = mapped_column(Date)
+    sent_on: Mapped[dt.date] = mapped_column(Date)
+    email: Mapped[str] = mapped_column(String(320))
+    sent_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CalendarToken(Base):
+    """A person's calendar feed: the secret in its address, kept only as a hash; revoked by a new one."""
+
+    __tablename__ = "calendar_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

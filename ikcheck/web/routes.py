@@ -385,6 +385,7 @@ def ks_requirement_add(ctx: Ctx) -> Response:
 # a refused form is shown again, with its errors at the fields and in the error summary, status 400.
 
 NOTICES = {
+    "kalender": "Kalenderlänken är återkallad; kalendrar som prenumererar på den får inget mer.",
     "resultat": "Resultatet är sparat.", "fil": "Filen är inläst.", "godkant": "Resultatet är godkänt.",
     "atgard": "Åtgärden är uppdaterad.", "utkast": "Planutkastet är framtaget ur riskregistret och reglerna.",
     "accepterade": "Förslagen är accepterade.", "punkt": "Kontrollpunkten är ändrad.",
@@ -925,6 +926,36 @@ def workshop_close(ctx: Ctx) -> Response:
     return _done(f"/workshop/{_ws(ctx)}", "avslutad")
 
 
+# --- one's own calendar -----------------------------------------------------------------------------
+
+def calendar_page(ctx: Ctx, link: str | None = None) -> Response:
+    return render(ctx, "calendar.html", "Min kalender", c=forms.calendar_state(ctx.app, ctx.actor), link=link)
+
+
+def calendar_new(ctx: Ctx) -> Response:
+    token = forms.new_calendar_link(ctx.app, ctx.actor)
+    base = web(ctx).app.settings.web.get("base_url") or str(ctx.request.base_url).rstrip("/")
+    r = calendar_page(ctx, link=f"{base.rstrip('/')}/kalender/{token}.ics")
+    r.headers["Cache-Control"] = "no-store"  # the address is shown once
+    return r
+
+
+def calendar_revoke(ctx: Ctx) -> Response:
+    forms.revoke_calendar_link(ctx.app, ctx.actor)
+    return _done("/kalender", "kalender")
+
+
+def calendar_feed(ctx: Ctx) -> Response:
+    """The feed a calendar program fetches: the secret address is the only key (no session)."""
+    from starlette.responses import Response as Plain
+
+    from ikcheck import ical
+
+    body = ical.feed_for(ctx.app, ctx.request.path_params["token"])
+    return Plain(body, media_type="text/calendar; charset=utf-8",
+                 headers={"Cache-Control": "private, max-age=900", "Content-Disposition": 'inline; filename="ikcheck.ics"'})
+
+
 ROUTES: list[R] = [
     R("/logga-in", login_page, login=False),
     R("/logga-in", login_submit, ("POST",), login=False),
@@ -932,6 +963,10 @@ ROUTES: list[R] = [
     R("/logga-in/sso", sso_start, login=False),
     R("/logga-in/sso/klar", sso_done, login=False),
     R("/", start),
+    R("/kalender", calendar_page),
+    R("/kalender/ny", calendar_new, ("POST",)),
+    R("/kalender/aterkalla", calendar_revoke, ("POST",)),
+    R("/kalender/{token}.ics", calendar_feed, login=False),
     R("/oversikt", overview),
     R("/workshop", workshops),
     R("/workshop", workshop_open, ("POST",)),
