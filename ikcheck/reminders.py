@@ -234,14 +234,26 @@ def _smtp(app: App) -> dict:
 
 
 def send(app: App, on: dt.date | None = None, *, dry_run: bool = False, org_code: str | None = None) -> RemindReport:
-    """Send today's digests (or, with `dry_run`, only say what would be sent)."""
+    """Send the day's digests of one kommun, or of every kommun in the database when none is named
+    (or, with `dry_run`, only say what would be sent)."""
     on = on or today()
+    if org_code is None:
+        with app.session() as s:
+            codes = list(s.scalars(select(Organisation.code).order_by(Organisation.id)))
+        total = RemindReport(on)
+        for code in codes:
+            r = send(app, on, dry_run=dry_run, org_code=code)
+            total.digests += r.digests
+            total.sent += r.sent
+            total.failed += r.failed
+            total.no_email += r.no_email
+        return total
     report = RemindReport(on)
     with app.session() as s:
         org = app.org(s, org_code)
         org_name, org_id = org.name, org.id
     report.digests = notices(app, on, org_code)
-    if dry_run:
+    if dry_run or not report.digests:
         return report
     conf = _smtp(app)
     sender = conf.get("from") or "ikcheck <ikcheck@localhost>"

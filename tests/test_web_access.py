@@ -104,6 +104,7 @@ def expected_matrix(ids) -> list[tuple]:
         ("/spara/action/Å-00002", WHOLE, 403),
         ("/granskning/verifiera", {"revisor", "admin"}, 403),
         ("/konton", {"admin"}, 403),
+        ("/kalender", ALL - {"admin"}, 403),  # one's own calendar feed
         # the writing side's pages: who may fill them in
         ("/resultat/rapportera?ar=2025&period=halvar", {"controller", "kontrollansvarig"}, 403),
         ("/resultat/rapportera/SN/2025/halvar/SN-2025-K01", {"controller", "kontrollansvarig"}, 403),  # the own
@@ -160,7 +161,7 @@ def test_every_route_role_and_resource(clients, ids):
                 wrong.append(f"{role} {path}: {r.status_code}, expected {want}")
     assert not wrong, "\n".join(wrong)
     covered = {_route_of(p) for p, *_ in matrix}
-    public = {"/logga-in", "/logga-in/sso", "/logga-in/sso/klar", "/delta"}
+    public = {"/logga-in", "/logga-in/sso", "/logga-in/sso/klar", "/delta", "/kalender/{token}.ics"}
     missing = {r.path for r in ROUTES if "GET" in r.methods and r.path not in covered | public}
     assert not missing, f"routes without expectations: {missing}"
 
@@ -389,3 +390,60 @@ def test_a_poll_after_the_session_ended_sends_the_page_to_the_login(web):
                                                           "hx-current-url": "http://ikcheck.kommun.se/workshop/1"},
                              follow_redirects=False)
     assert r.status_code == 204 and r.headers["hx-redirect"] == "/logga-in?nasta=%2Fworkshop%2F1"
+
+
+@pytest.fixture
+def writable(web_db, tmp_path):
+    """A copy of the web demo for a test that writes (the module's own `web` only reads)."""
+    from tests.conftest import copy_of
+
+    url, _ = web_db
+    with copy_of(url, tmp_path) as copy:
+        app = App(load_settings(copy, "testare"))
+        yield app, create_app(app)
+        from ikcheck.store.db import dispose_all
+
+        dispose_all()
+
+
+def test_a_calendar_feed_is_reached_by_its_secret_address_alone_until_revoked(writable):
+    """Issue #22: the address is shown once, needs no session, holds the person's own deadlines, and
+    stops working when revoked or replaced."""
+    from icalendar import Calendar
+
+    web = writable
+    _, asgi = web
+    c = TestClient(asgi)
+    assert login(c, "kontrollansvarig").status_code == 303
+    page = c.get("/kalender")
+    assert "ingen kalenderlänk" in page.text
+    made = c.post("/kalender/ny", data={"csrf": csrf_of(page.text)})
+    link = re.search(r'value="(http[^"]+/kalender/[^"]+\.ics)"', made.text).group(1)
+    assert made.headers["cache-control"] == "no-store"
+    path = link.split("://", 1)[1].split("/", 1)[1]
+    anonymous = TestClient(asgi)
+    feed = anonymous.get("/" + path)
+    assert feed.status_code == 200 and feed.headers["content-type"].startswith("text/calendar")
+    cal = Calendar.from_ical(feed.content)
+    summaries = [str(e["SUMMARY"]) for e in cal.walk("VEVENT")]
+    assert summaries and all("KFN" not in x for x in summaries)
+    assert any(x.startswith("Åtgärd Å-00002") for x in summaries)  # the befattning's own åtgärd
+    assert not any(x.startswith("Åtgärd Å-00003") for x in summaries)  # the Socialchef's
+    assert "kalenderlänk" in c.get("/kalender").text and token_in_db_is_hashed(web, path)
+    again = c.post("/kalender/ny", data={"csrf": csrf_of(c.get("/kalender").text)})
+    assert anonymous.get("/" + path).status_code == 404  # replaced
+    newer = re.search(r'/kalender/[^"]+\.ics', again.text).group(0)
+    assert anonymous.get(newer).status_code == 200
+    c.post("/kalender/aterkalla", data={"csrf": csrf_of(c.get("/kalender").text)})
+    assert anonymous.get(newer).status_code == 404
+    assert anonymous.get("/kalender/inte-en-riktig-adress.ics").status_code == 404
+
+
+def token_in_db_is_hashed(web, path: str) -> bool:
+    from ikcheck.store.models import CalendarToken
+
+    app, _ = web
+    token = path.rsplit("/", 1)[1].removesuffix(".ics")
+    with app.session() as s:
+        stored = list(s.scalars(select(CalendarToken.token_hash)))
+    return token not in stored and hashlib.sha256(token.encode()).hexdigest() in stored
