@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ikcheck import anchor, organisation, register, words, yamlsrc
 from ikcheck.app import App
-from ikcheck.calendar import clock_at, now
+from ikcheck.calendar import clock_at, now, swedish_date
 from ikcheck.config import Settings, database_url_for
 from ikcheck.store.db import dispose
 from ikcheck.store.models import Organisation
@@ -72,7 +72,7 @@ def at(day: str, hour: int = 10) -> dt.datetime:
 
 def run_demo(base: Settings, directory: Path, database: str | None = None, scale: int = 0,
              progress: Callable[[str], None] | None = None, seed: int = 2025,
-             kommun: tuple[str, str] | None = None) -> DemoSummary:
+             kommun: tuple[str, str] | None = None, reminders: bool = False) -> DemoSummary:
     """The demo kommun through its year, each step on the story's own date (the clock follows the
     story: a workshop of September 2024 is logged in September 2024). `kommun` (code, name) runs the
     same story for another kommun beside it in the same database."""
@@ -135,6 +135,9 @@ def run_demo(base: Settings, directory: Path, database: str | None = None, scale
     with clock_at(at("2026-03-10")):
         run_spring_follow_up(app, org.code)
     run_ks(app, org.code, directory, summary, say)
+    if reminders:
+        say("Påminnelser under året")
+        run_reminders(app, org.code, summary)
     if scale:
         run_scale(app, org_file, risk_file, scale, directory, summary, say, seed)
     summary.lines.append(f"Webbappen (./dev serve): logga in som {', '.join(names)}, lösenord {DEMO_PASSWORD!r} "
@@ -145,6 +148,21 @@ def run_demo(base: Settings, directory: Path, database: str | None = None, scale
         f"Granskningsloggen: {body['händelse']} händelser; huvudet signerat med nyckel {body.get('nyckel')} "
         f"({settings.signing_key.parent}), kvitto på händelse {body['händelse']} i {receipt.name}.")
     return summary
+
+
+def run_reminders(app: App, org_code: str, summary: DemoSummary) -> None:
+    """How many e-mails `ikcheck remind`, run every day of the demo's year, would have sent (nothing is
+    sent: the demo has no mail server)."""
+    from ikcheck import reminders
+
+    start, end = dt.date(DEMO_YEAR, 1, 1), dt.date(DEMO_YEAR + 1, 3, 31)
+    counts = reminders.simulate(app, start, end, org_code)
+    roles = {"kontrollansvarig": "kontrollansvariga", "controller": "controllern", "sekreterare": "nämndsekreteraren",
+             "ks": "KS"}
+    summary.lines.append(
+        f"Påminnelser: ikcheck remind varje dag {swedish_date(start)}–{swedish_date(end)} hade skickat "
+        f"{words.n(sum(counts.values()), 'e-postmeddelande', 'e-postmeddelanden')} till demokontonas adresser ("
+        + ", ".join(f"{label} {counts.get(role, 0)}" for role, label in roles.items()) + ").")
 
 
 def secretary(app: App) -> App:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ikcheck import anchor, engine, register, rulebook, words, yamlsrc
+from ikcheck import positions
 from ikcheck import workshop as ws_svc
 from ikcheck.app import App
 from ikcheck.calendar import deadline, not_in_future, parse_date, today
@@ -702,6 +703,8 @@ def plan_dataset(app: App, s: Session, org: Organisation, plan: ControlPlan) -> 
         "year": plan.year, "version": plan.version, "status": STATUS_SV[plan.status], "plan_id": plan.id,
         "kind": unit.kind, "body": words.decision_body(unit.kind, unit.name), "organ": words.body_noun(unit.kind),
         "sections": plan_sections(app, org, unit, plan, hm.matrix),
+        "holders": positions.holders(s, org.id, [cp.owner for cp in plan.points], plan.decision_date or today()),
+        "holders_on": plan.decision_date or today(),
         "decision": {"date": plan.decision_date, "paragraph": plan.decision_paragraph, "dnr": plan.decision_dnr,
                      "by": plan.decided_by, "content_hash": plan.content_hash,
                      "anchor": anchor.stamp(_decision_event(s, plan))} if plan.decision_date else None,

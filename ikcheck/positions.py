@@ -93,6 +93,17 @@ def holder_on(s: Session, org_id: int, title: str, day: dt.date) -> PositionHold
     return None
 
 
+def holders(s: Session, org_id: int, titles, day: dt.date) -> list[dict]:
+    """For a document's provenance: who held each of the befattningar named, on the day it speaks of
+    (only those with a registered holder)."""
+    out = []
+    for title in sorted({" ".join(t.split()) for t in titles if t}, key=str.casefold):
+        h = holder_on(s, org_id, title, day)
+        if h is not None:
+            out.append({"befattning": title, "namn": h.name, "från": h.start_on})
+    return out
+
+
 def history(app: App, title: str | None = None, org_code: str | None = None) -> list[dict]:
     """Every holding, befattning by befattning, newest first."""
     with app.session() as s:

@@ -3,6 +3,7 @@ file written, an intact audit log; and the KS summary flags the unit that was la
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -53,6 +54,11 @@ def test_demo_prints_the_whole_cycle_in_swedish(demo_run):
     assert "Planer för intern kontroll 2025: 8 beslutade" in text_out
     assert "Kontrollresultat 2025:" in text_out and "1 rättat med skäl" in text_out
     assert "16 halvårs- och årsrapporter inlämnade till KS" in text_out
+    # what a year of `ikcheck remind` would have sent (issue #22), counted, not a fixed figure
+    m = re.search(r"Påminnelser: ikcheck remind varje dag 1 januari 2025–31 mars 2026 hade skickat (\d+) "
+                  r"e-postmeddelanden till demokontonas adresser \(kontrollansvariga (\d+), controllern (\d+), "
+                  r"nämndsekreteraren (\d+), KS (\d+)\)", text_out)
+    assert m and int(m.group(1)) == sum(int(m.group(i)) for i in range(2, 6)) and all(int(m.group(i)) for i in range(2, 6))
     assert "Traceback" not in out.stderr
 
 

@@ -27,7 +27,7 @@ def demo(
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
         task = progress.add_task("Skapar Exempelby kommun …")
-        summary = run_demo(settings, directory, database=state.database, scale=scale, seed=seed,
+        summary = run_demo(settings, directory, database=state.database, scale=scale, seed=seed, reminders=True,
                            progress=lambda msg: progress.update(task, description=msg))
     console.print(Text.assemble(("ikcheck demo", "bold"), f" – databas: {summary.database}"))
     for line in summary.lines:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from ikcheck import __version__, anchor, engine, register, rulebook, texts, words
+from ikcheck import __version__, anchor, engine, positions, register, rulebook, texts, words
 from ikcheck.app import App
 from ikcheck.calendar import deadline, period_end, today
 from ikcheck.errors import UserError
@@ -106,7 +106,8 @@ def _point_row(cp, risk: Risk | None, score: int | None, cells: list[dict]) -> d
         "risk": f"{risk.code} {risk.title}" if risk else (f"KS-krav {cp.ks_code}" if cp.ks_code else ""),
         "risk_text": f"{risk.code} {risk.title}" if risk else ("Kommunövergripande krav från kommunstyrelsen"
                                                                if cp.ks_code else ""),
-        "score": score, "title": cp.title, "method": cp.method, "sample": cp.sample_size, "cells": cells,
+        "score": score, "title": cp.title, "owner": cp.owner, "method": cp.method, "sample": cp.sample_size,
+        "cells": cells,
         "status": status, "reported": status != "ej rapporterad", "performed": status == "utförd" if due else None,
         "not_due": not due,
         "deviations": sum(c["deviations"] or 0 for c in reported) if reported else None,
@@ -249,6 +250,8 @@ def unit_report(app: App, s: Session, org: Organisation, unit: Unit, year: int, 
         "rules_version": rulebook.rules_version(app),
         "body": words.decision_body(unit.kind, unit.name), "organ": words.body_noun(unit.kind),
         "decision": _report_decision(s, unit, year, kind),
+        "holders": positions.holders(s, org.id, [r.get("owner") for r in block["rows"]] + [a["owner"] for a in block["actions"]], on),
+        "holders_on": on,
         "proposal": texts.render(app, "rapport", _text_values(org, unit, year, kind)).get("förslag_till_beslut", ""),
     }
     return _with_provenance(data, stamp)
@@ -280,9 +283,10 @@ def _with_provenance(data: dict, stamp: dict) -> dict:
     # nor the wording around it (texts, the decision registered after submission); the cells' Utförd av
     # and Datum were added in 0.2 and are left out, so that an upgrade does not mark every submitted
     # report as changed
-    hashed = {k: v for k, v in data.items() if k not in ("heatmap", "own_text", "proposal", "decision", "body", "organ")}
+    hashed = {k: v for k, v in data.items() if k not in ("heatmap", "own_text", "proposal", "decision", "body", "organ",
+                                                        "holders", "holders_on")}
     for key in ("rows", "not_performed"):
-        hashed[key] = [{**{k: v for k, v in r.items() if k != "risk_text"},
+        hashed[key] = [{**{k: v for k, v in r.items() if k not in ("risk_text", "owner")},
                         "cells": [{k: v for k, v in c.items() if k not in ("performed_by", "performed_on")}
                                   for c in r["cells"]]} for r in data[key]]
     hashed["findings"] = [{k: v for k, v in f.items() if k != "text"} for f in data["findings"]]
