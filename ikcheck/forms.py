@@ -596,14 +596,17 @@ def add_account(app: App, actor: Actor, fields: dict[str, Any], units: list[str]
                           org_code=actor.org_code)
 
 
-def change_account(app: App, actor: Actor, username: str, what: str, role: str | None, units: list[str]) -> None:
-    from ikcheck import accounts as accounts_svc
+def change_account(app: App, actor: Actor, username: str, what: str, role: str | None, units: list[str],
+                   title: str | None = None, start: str | None = None) -> None:
+    from ikcheck import accounts as accounts_svc, positions
 
     require(actor, "accounts_edit", access.org(actor.org_id))
     if username == actor.username and what in ("disable", "role"):
         raise UserError("Du kan inte ändra eller stänga av ditt eget konto; be en annan administratör.")
     if what == "disable":
         accounts_svc.disable(_as(app, actor), username, org_code=actor.org_code)
+    elif what == "position":  # the befattning from a day: the one who held it before stops the day before
+        positions.assign(_as(app, actor), username, title, start, org_code=actor.org_code)
     else:
         accounts_svc.set_role(_as(app, actor), username, role or "", units, org_code=actor.org_code)
 

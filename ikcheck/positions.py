@@ -38,12 +38,17 @@ def record(app: App, s: Session, org: Organisation, account: Account, title: str
         if mine and same_title:
             return  # already held
         if mine or same_title:
-            if h.start_on > end:
+            if h.start_on > start:
                 raise UserError(f"{h.name} blev {h.title} {h.start_on}; ett byte måste ligga efter den dagen.")
-            before = snapshot(h)
-            h.end_on = end
-            app.audit(s, "avsluta befattning", "position_holding", h.id, before=before, after=snapshot(h),
-                      org_id=org.id)
+            if h.start_on == start:  # registered the same day: a correction, the holding never began
+                app.audit(s, "ta bort befattning", "position_holding", h.id, before=snapshot(h), org_id=org.id)
+                s.delete(h)
+                s.flush()
+            else:
+                before = snapshot(h)
+                h.end_on = end
+                app.audit(s, "avsluta befattning", "position_holding", h.id, before=before, after=snapshot(h),
+                          org_id=org.id)
             if not mine and h.account_id is not None:
                 other = s.get(Account, h.account_id)
                 if other is not None and _key(other.title) == _key(title):

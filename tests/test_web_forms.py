@@ -319,6 +319,24 @@ def test_the_admin_adds_changes_and_disables_accounts_and_applies_the_org_file(w
                follow_redirects=False)
     assert r.status_code == 303
     assert lena.get("/", follow_redirects=False).status_code == 303  # a new role: she logs in again
+    # a befattning handed over from a day: the one who held it stops the day before (issue #22)
+    import datetime as dt
+
+    from ikcheck import positions
+    from ikcheck.calendar import today
+
+    r = a.post("/konton/lena.ek", data={"csrf": token, "gor": "position", "befattning": "Enhetschef barn och unga",
+                                        "fran": (today() - dt.timedelta(days=1)).isoformat()})
+    assert r.status_code == 400 and "ett byte måste ligga efter den dagen" in text_of(r)  # she started today
+    r = a.post("/konton/lena.ek", data={"csrf": token, "gor": "position", "befattning": "Enhetschef barn och unga",
+                                        "fran": ""}, follow_redirects=False)
+    assert r.status_code == 303
+    held = positions.history(app, "Enhetschef barn och unga", org_code="exempelby")
+    assert [(h["namn"], h["från"], h["till"]) for h in held][:2] == [
+        ("Lena Ek", today(), ""), ("Erik Holm", dt.date(2024, 8, 20), today() - dt.timedelta(days=1))]
+    r = a.post("/konton/lena.ek", data={"csrf": token, "gor": "position", "befattning": "X", "fran": "2099-01-01"})
+    assert r.status_code == 400 and "framtiden" in text_of(r)
+    a.post("/konton/lena.ek", data={"csrf": token, "gor": "position", "befattning": "", "fran": ""})
     assert a.post("/konton/admin", data={"csrf": token, "gor": "disable"}).status_code == 400  # not oneself
     assert a.post("/konton/lena.ek", data={"csrf": token, "gor": "disable"}, follow_redirects=False).status_code == 303
     assert login(TestClient(web[1]), "lena.ek", "ett-långt-lösenord").status_code == 400

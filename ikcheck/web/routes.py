@@ -315,7 +315,8 @@ def account_change(ctx: Ctx) -> Response:
     username = ctx.request.path_params["username"]
     try:
         forms.change_account(ctx.app, ctx.actor, username, _field(ctx, "gor"), _field(ctx, "roll"),
-                             [str(u) for u in ctx.form.getlist("enheter")])
+                             [str(u) for u in ctx.form.getlist("enheter")],
+                             title=_field(ctx, "befattning"), start=_field(ctx, "fran") or None)
     except (Forbidden, NotFound):
         raise
     except UserError as e:
