@@ -426,6 +426,9 @@ def test_a_calendar_feed_is_reached_by_its_secret_address_alone_until_revoked(wr
     assert feed.status_code == 200 and feed.headers["content-type"].startswith("text/calendar")
     cal = Calendar.from_ical(feed.content)
     summaries = [str(e["SUMMARY"]) for e in cal.walk("VEVENT")]
+    uids = [str(e["UID"]) for e in cal.walk("VEVENT")]
+    again_uids = [str(e["UID"]) for e in Calendar.from_ical(anonymous.get("/" + path).content).walk("VEVENT")]
+    assert len(uids) == len(set(uids)) and uids == again_uids  # a refresh moves events, never duplicates them
     assert summaries and all("KFN" not in x for x in summaries)
     assert any(x.startswith("Åtgärd Å-00002") for x in summaries)  # the befattning's own åtgärd
     assert not any(x.startswith("Åtgärd Å-00003") for x in summaries)  # the Socialchef's
