@@ -26,6 +26,7 @@ from tests.conftest import copy_of, make_settings
 START, END = dt.date(2025, 1, 1), dt.date(2026, 3, 31)
 CHANGE = dt.date(2025, 9, 1)             # Erik Holm leaves Enhetschef barn och unga for Enhetschef hemtjänst
 DOWN = dt.date(2025, 6, 16)              # the mail server is down all day
+REFUSED = dt.date(2025, 12, 17)          # the server turns Lena Berg's address away; the others' mails go
 OLD, NEW = "Enhetschef barn och unga", "Enhetschef hemtjänst"
 
 
@@ -34,6 +35,13 @@ class Inbox:
 
     def __init__(self):
         self.messages: list[email.message.EmailMessage] = []
+        self.refuse: set[str] = set()  # addresses the server turns away (a full mailbox)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "552 5.2.2 Brevlådan är full"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
@@ -87,10 +95,12 @@ def year(web_db, tmp_path_factory):
         while day <= END:
             if day == DOWN:
                 server.stop()
+            inbox.refuse = {"lena.berg@exempelby.example"} if day == REFUSED else set()
             before = len(inbox.messages)
             r = reminders.send(app, day, org_code="exempelby")
-            if day == DOWN:
+            if day in (DOWN, REFUSED):
                 failed[day] = r.failed
+            if day == DOWN:
                 server = Server(inbox)
                 app = _app(copy, server.port)
             by_day[day] = inbox.messages[before:]
@@ -196,6 +206,18 @@ def test_a_late_report_is_reminded_before_its_deadline_and_weekly_until_it_is_su
         k, day = k + 1, day + dt.timedelta(days=plan["påminn_sen_var_dag"])
     got = [(r.notice, r.sent_on) for r in _sent(app) if r.account_id == maja.id and r.item == "rapport:KFN:ar_rapport:2025"]
     assert got == expected and len(expected) >= 4
+
+
+def test_one_mail_refused_does_not_stop_the_others_and_goes_the_next_day(year):
+    app, _url, by_day, failed, _again = year
+    assert [d.name for d, why in failed[REFUSED]] == ["Lena Berg"] and "552" in failed[REFUSED][0][1]
+    others = {m["To"].addresses[0].addr_spec for m in by_day[REFUSED]}
+    assert others and "lena.berg@exempelby.example" not in others
+    lena = next(a for a in _who(app).values() if a.username == "lena")
+    hers = [r for r in _sent(app) if r.account_id == lena.id]
+    assert not [r for r in hers if r.sent_on == REFUSED]
+    refused = {(x.item, x.notice) for x in failed[REFUSED][0][0].notices}
+    assert refused and refused <= {(r.item, r.notice) for r in hers if r.sent_on == REFUSED + dt.timedelta(days=1)}
 
 
 def test_after_a_change_of_job_the_new_holder_gets_the_befattnings_reminders(year):
