@@ -82,6 +82,21 @@ class ResultRow:
         return ([(self.action, self.action_owner, self.action_due)] if self.action else []) + self.more
 
 
+def _typed(row: Row, errs: list[Problem]):
+    """get(key, reader, ...): the row's cell read by a typed reader; an empty cell is None, a wrong one
+    a problem added to `errs` (naming the row and column) and None."""
+    def get(key: str, fn, *args, **kw) -> Any:
+        value = row.values.get(key)
+        if value is None:  # an empty cell: every typed reader gives None
+            return None
+        try:
+            return fn(value, *args, **kw)
+        except Invalid as exc:
+            errs.append(row.problem(key, exc.message, exc.expected))
+            return None
+    return get
+
+
 def parse_actions(rows: list[Row], results: list[ResultRow], periods: list[str]) -> list[Problem]:
     """The Åtgärder sheet's rows, each added to the result of its kontrollpunkt and period in the same
     file; every row complete (åtgärd, ansvarig, klart senast) and for a result that the file reports."""
@@ -92,17 +107,7 @@ def parse_actions(rows: list[Row], results: list[ResultRow], periods: list[str])
         if row.is_empty(["code", "action", "action_owner", "action_due"]):
             continue
         errs: list[Problem] = []
-
-        def get(key: str, fn, *args, **kw) -> Any:
-            value = row.values.get(key)
-            if value is None:
-                return None
-            try:
-                return fn(value, *args, **kw)
-            except Invalid as exc:
-                errs.append(row.problem(key, exc.message, exc.expected))
-                return None
-
+        get = _typed(row, errs)
         code = get("code", as_text, 32)
         period = get("period", as_choice, period_choices)
         if row.values.get("period") is None and len({r.period for r in results}) == 1:
@@ -142,17 +147,7 @@ def parse_rows(rows: list[Row], periods: list[str]) -> tuple[list[ResultRow], in
                 empty += 1  # nothing reported for this kontrollpunkt: "not reported", never "no deviations"
             continue
         errs: list[Problem] = []
-
-        def get(key: str, fn, *args, **kw) -> Any:
-            value = v.get(key)
-            if value is None:  # an empty cell: every typed reader gives None
-                return None
-            try:
-                return fn(value, *args, **kw)
-            except Invalid as exc:
-                errs.append(row.problem(key, exc.message, exc.expected))
-                return None
-
+        get = _typed(row, errs)
         code = get("code", as_text, 32)
         if not code:
             errs.append(row.problem("code", "kontrollpunktens id saknas", "id från mallen, t.ex. SN-2025-K01"))
