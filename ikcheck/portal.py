@@ -121,17 +121,23 @@ def todo(app: App, actor: Actor, on: dt.date | None = None) -> dict[str, Any]:
         org = _org(app, s, actor)
         periods = org.settings.get("periods", ["halvar", "helar"])
         if actor.role in ("ks", "controller", "sekreterare", "revisor"):
+            this = on.year
             for unit in units:
-                decided = _decided(s, unit, year + 1, on)
-                items = [("plan_beslut", year, f"Plan för intern kontroll {year + 1} beslutad", decided is not None),
-                         ("halvar_rapport", year, f"Halvårsrapport {year} inlämnad",
-                          _submitted(s, unit, year, "halvar", on)),
-                         ("ar_rapport", year + 1, f"Årsrapport {year} inlämnad", _submitted(s, unit, year, "ar", on))]
-                for key, due_year, what, done in items:
+                # next year's plan (decided this autumn), and this year's while it is still not decided;
+                # the reports that follow up a decided plan: last year's årsrapport, this year's halvårsrapport
+                items = [("plan_beslut", this, this + 1, f"Plan för intern kontroll {this + 1} beslutad",
+                          _decided(s, unit, this + 1, on) is not None)]
+                if _decided(s, unit, this, on) is None:
+                    items.append(("plan_beslut", this - 1, this, f"Plan för intern kontroll {this} beslutad", False))
+                for key, kind, of_year in (("ar_rapport", "ar", this - 1), ("halvar_rapport", "halvar", this)):
+                    if _decided(s, unit, of_year, on) is not None:
+                        label = ("Årsrapport" if kind == "ar" else "Halvårsrapport") + f" {of_year} inlämnad"
+                        items.append((key, this, of_year, label, _submitted(s, unit, of_year, kind, on)))
+                for key, due_year, of_year, what, done in items:
                     due = deadline(org, key, due_year)
                     row = {"enhet": unit.code, "namn": unit.name, "vad": what, "senast": due, "klart": done,
                            "dagar": (due - on).days, "slag": "plan" if key == "plan_beslut" else "rapport",
-                           "år": year + 1 if key == "plan_beslut" else year, "nyckel": key}
+                           "år": of_year, "nyckel": key}
                     if not done and due < on:
                         late.append({**row, "sen": (on - due).days, "key": (what, due, (on - due).days)})
                     elif not done:
