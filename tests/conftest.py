@@ -65,8 +65,13 @@ def copy_of(url: str, directory: Path):
     if BACKEND == "postgresql":
         admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
         name = f"ikc_t{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"  # conftest may be imported twice
+        source = url.rsplit("/", 1)[1]
         with admin.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{url.rsplit("/", 1)[1]}"'))
+            # the source must have no sessions; an idle one left over by a module's in-process web app
+            # (its connection still checked out when the module moved on) is ended
+            c.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :db "
+                           "AND pid <> pg_backend_pid() AND state = 'idle'"), {"db": source})
+            c.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
         try:
             yield PG_URL.rsplit("/", 1)[0] + "/" + name
         finally:
