@@ -185,6 +185,90 @@ def test_a_control_is_reminded_before_its_deadline_and_weekly_after_until_it_is_
     assert not any(r.sent_on == DOWN for r in _sent(app))
 
 
+def _expected(due: dt.date, done: dt.date | None, before: list[int], every: int) -> list[tuple[str, dt.date]]:
+    """The årshjul's schedule for one item, from the rule file's days: a notice N days before, then one
+    a week while late, none from the day it was done, within the replayed year."""
+    out = [(f"före {d}", due - dt.timedelta(days=d)) for d in sorted(before, reverse=True)]
+    k, day = 0, due + dt.timedelta(days=1)
+    while day <= END:
+        out.append((f"sen {k}", day))
+        k, day = k + 1, day + dt.timedelta(days=every)
+    return [(n, day) for n, day in out if START <= day <= END and (done is None or day < done)]
+
+
+def test_the_mails_per_person_and_kind_are_the_årshjuls_schedule(year):
+    """Counted per person and kind against the schedule worked out here from the data itself (deadlines,
+    period ends, when results came in and reports were submitted, who held a befattning when), not
+    from what `remind` decided: the kontrollansvariga's controls, the sekreterare's plan and reports,
+    and KS's late units."""
+    from ikcheck.calendar import deadline
+    from ikcheck.store.models import ControlPlan, Organisation, ReportRecord, Unit
+
+    app, _url, _by_day, _failed, _again = year
+    plan = reminders.schedule(app)
+    every = plan["påminn_sen_var_dag"]
+    people = {a.username: a for a in _who(app).values()}
+    want: dict[tuple[str, str], set] = {}
+
+    def add(user, kind, item, schedule, shifts=()):
+        for notice, day in schedule:
+            day = day + dt.timedelta(days=1) if day in shifts else day
+            want.setdefault((user, kind), set()).add((item, notice, day))
+
+    with app.session() as s:
+        org = s.scalar(select(Organisation).where(Organisation.code == "exempelby"))
+        periods = org.settings.get("periods", ["halvar", "helar"])
+        units = list(s.scalars(select(Unit).where(Unit.org_id == org.id)))
+        sn = next(u for u in units if u.code == "SN")
+        # the kontrollansvarigas' controls: every point of SN's plan owned by the two befattningar
+        points = {}
+        for cp in s.scalars(select(ControlPoint).join(ControlPlan, ControlPlan.id == ControlPoint.plan_id)
+                            .where(ControlPlan.unit_id == sn.id, ControlPlan.year == 2025,
+                                   ControlPlan.status != "draft", ControlPoint.owner.in_([OLD, NEW]))):
+            points[cp.code] = cp
+        for code, cp in points.items():
+            for p in cp.reporting or []:
+                due = period_end(2025, p, periods)
+                done = min((r.reported_at.date() for r in s.scalars(select(ControlResult).where(
+                    ControlResult.lineage_id == (cp.lineage_id or cp.id), ControlResult.period == p))), default=None)
+                for notice, day in _expected(due, done, plan["påminn_kontroll_dagar_före"], every):
+                    who = ("kontrollansvarig" if day < CHANGE else "lena") if cp.owner == OLD else (
+                        "kontrollansvarig" if day >= CHANGE else None)
+                    if who:
+                        add(who, "kontroll", f"kontroll:{code}:{p}", [(notice, day)],
+                            shifts={DOWN} | ({REFUSED} if who == "lena" else set()))
+        # Socialnämndens sekreterare: the plan for 2026 and the reports of 2025
+        decided = {(u.code, y): s.scalar(select(ControlPlan.decision_date).where(
+            ControlPlan.unit_id == u.id, ControlPlan.year == y, ControlPlan.decision_date.is_not(None))
+            .order_by(ControlPlan.decision_date)) for u in units for y in (2025, 2026)}
+        submitted = {(u.code, kind): s.scalar(select(ReportRecord.submitted_at).where(
+            ReportRecord.unit_id == u.id, ReportRecord.year == 2025, ReportRecord.kind == kind,
+            ReportRecord.submitted_at.is_not(None)).order_by(ReportRecord.submitted_at)) for u in units
+            for kind in ("halvar", "ar")}
+        items = lambda u: [  # noqa: E731 - (item, kind, due, done) for one unit
+            (f"plan:{u}:plan_beslut:2026", "plan", deadline(org, "plan_beslut", 2025), decided[u, 2026]),
+            (f"rapport:{u}:halvar_rapport:2025", "rapport", deadline(org, "halvar_rapport", 2025), submitted[u, "halvar"]),
+            (f"rapport:{u}:ar_rapport:2025", "rapport", deadline(org, "ar_rapport", 2026), submitted[u, "ar"])]
+        for item, kind, due, done in items("SN"):
+            add("sekreterare", kind, item, _expected(due, done, plan["påminn_beslut_dagar_före"], every), {DOWN})
+        for u in units:  # KS: every unit, once it is late
+            for item, _kind, due, done in items(u.code):
+                add("ks", "sen enhet", "sen:" + item.split(":", 1)[1], _expected(due, done, [], every), {DOWN})
+        assert all(decided[u.code, 2025] for u in units)  # no 2025 plan was late: nothing to expect of it
+    sent = _sent(app)
+    got: dict[tuple[str, str], set] = {}
+    by_id = {a.id: a.username for a in people.values()}
+    for r in sent:
+        if by_id.get(r.account_id) in ("kontrollansvarig", "lena", "sekreterare", "ks") and r.kind in (
+                "kontroll", "plan", "rapport", "sen enhet"):
+            got.setdefault((by_id[r.account_id], r.kind), set()).add((r.item, r.notice, r.sent_on))
+    counts = {k: len(v) for k, v in sorted(want.items())}
+    assert {k: len(v) for k, v in sorted(got.items())} == counts
+    for key in want:
+        assert got.get(key) == want[key], key
+    assert counts[("ks", "sen enhet")] > 100 and counts[("sekreterare", "plan")] > 10
+
+
 def test_a_late_report_is_reminded_before_its_deadline_and_weekly_until_it_is_submitted(year):
     from ikcheck.calendar import deadline
     from ikcheck.store.models import Organisation, ReportRecord, Unit
