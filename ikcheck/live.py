@@ -189,12 +189,14 @@ def propose(app: App, workshop_id: int, participant_id: int, title: str, categor
     title = " ".join((title or "").split())
     if not title:
         raise UserError("Beskriv risken med en rubrik.")
-    if category not in register.CATEGORIES:
-        raise UserError(f"Välj en kategori för risken: {', '.join(register.CATEGORIES)}.")
     if len(title) > 500:
         raise UserError("Rubriken är för lång (högst 500 tecken).")
     with app.session(write=True) as s:
         org = app.org(s, org_code)
+        try:
+            category = register.check_category(category or "", org)
+        except UserError:
+            raise UserError(f"Välj en kategori för risken: {', '.join(register.categories(org))}.") from None
         w = _workshop(s, org, workshop_id, open_only=True)
         p = s.get(LiveParticipant, participant_id)
         unit = s.get(Unit, w.unit_id)
@@ -269,7 +271,7 @@ def state(app: App, workshop_id: int, org_code: str | None = None, participant_i
                 "active": [r for r in out if not r["merged_into"]],
                 "participants": [{"id": p.id, "name": p.name, "source": p.source} for p in people.values()],
                 "grid": grid, "impacts": [{"value": im, "label": m.label("impact", im)} for im in im_vals],
-                "processes": [p.name for p in unit.processes], "categories": register.CATEGORIES,
+                "processes": [p.name for p in unit.processes], "categories": register.categories(org),
                 "catalogue": ws_svc.catalogue(app),
                 "code_expires": (c.expires_at if (c := s.get(LiveCode, w.id)) else None)}
 
@@ -336,7 +338,7 @@ def add_from_catalogue(app: App, workshop_id: int, title: str, by: str, org_code
             raise UserError("Risken finns redan på dagordningen.")
         last = s.scalar(select(func.max(LiveItem.position)).where(LiveItem.workshop_id == w.id)) or 0
         item = LiveItem(org_id=org.id, workshop_id=w.id, title=title,
-                        category=found.get("category") if found.get("category") in register.CATEGORIES else "verksamhet",
+                        category=register.category_sv(found.get("category")) if register.category_sv(found.get("category")) in register.categories(org) else "verksamhet",
                         proposed_by=f"{by} (ur katalogen)", position=last + 1)
         s.add(item)
         s.flush()
@@ -366,7 +368,8 @@ def add_excel(app: App, workshop_id: int, filename: str, content: bytes, org_cod
                 raise UserError(f"Filen {path.name} är ingen Excel-arbetsbok; lägg till den ifyllda workshopmallen.")
             table = reader.read(path, wbw.COLUMNS, sheet=wbw.SHEET, info_sheet=wbw.INFO)
             found_unit, year = ws_svc.which_workshop(s, org, m, [(path, digest, table)], unit.code, w.year, problems)
-            rows, errs = wbw.parse_rows(table.rows, m)
+            rows, errs = wbw.parse_rows(table.rows, m, register.categories(org), register.CATEGORY_ALIASES)
+            rows = [r for r in rows if r.likelihood is not None]  # a comment alone has no place in the room's scores
             problems += errs
             name = wbw.participant(table)
             if not name:

@@ -15,7 +15,12 @@ from ikcheck.errors import Problem, ValidationFailed
 
 TOP_KEYS = {"name", "version", "title", "description", "likelihood", "impact", "levels", "grid", "bands"}
 STEP_KEYS = {"value", "label", "definition"}
-LEVEL_KEYS = {"name", "label", "colour", "implication", "rank"}
+LEVEL_KEYS = {"name", "label", "colour", "implication", "rank", "implies"}
+# What a level implies for the plan, lowest first. The bundled rules and planvalidering use these
+# meanings (and "in the plan" = granska or åtgärda), never a level's name or a score threshold, so a
+# kommun's own matrix gets the same outcomes for the same meaning.
+IMPLIES = ("acceptera", "bevaka", "granska", "åtgärda")
+IN_PLAN = ("granska", "åtgärda")
 BAND_KEYS = {"min", "max", "level"}
 
 
@@ -33,6 +38,7 @@ class Level:
     colour: str
     implication: str
     rank: int  # 0 = lowest
+    implies: str = ""  # one of IMPLIES; "" in definitions stored before it existed (see Matrix.implies)
 
 
 @dataclass
@@ -49,6 +55,24 @@ class Matrix:
 
     def level(self, likelihood: int, impact: int) -> Level:
         return self.level_by_name(self.grid[(likelihood, impact)])
+
+    def implies(self, name: str) -> str:
+        """What the level means for the plan. Levels stored without a declared meaning get one from
+        their place: the lowest accepts, the next is watched, the highest is acted on at once (from
+        four levels) and the rest are controlled in the plan."""
+        lvl = self.level_by_name(name)
+        if lvl.implies:
+            return lvl.implies
+        ranks = sorted({x.rank for x in self.levels})
+        pos, top = ranks.index(lvl.rank), len(ranks) - 1
+        if pos == 0:
+            return "acceptera"
+        if pos == top:
+            return "åtgärda" if top >= 3 else "granska"
+        return "bevaka" if pos == 1 and top >= 2 else "granska"
+
+    def in_plan(self, name: str) -> bool:
+        return self.implies(name) in IN_PLAN
 
     def level_by_name(self, name: str) -> Level:
         for lvl in self.levels:
@@ -152,8 +176,12 @@ def parse(data: Any, filename: str) -> Matrix:
                 colour=str(item.get("colour", "#cccccc")),
                 implication=str(item.get("implication", "")),
                 rank=int(item.get("rank", i)),
+                implies=str(item.get("implies", "")),
             )
         )
+        if "implies" in item and item["implies"] not in IMPLIES:
+            p(f"levels: nivån {item['name']!r} har en okänd innebörd {item['implies']!r}", item, "implies",
+              ", ".join(IMPLIES))
     names = {lvl.name for lvl in levels}
     grid: dict[tuple[int, int], str] = {}
     if likelihood and impact and "grid" in data and isinstance(data["grid"], dict):
@@ -195,6 +223,11 @@ def parse(data: Any, filename: str) -> Matrix:
                 grid[(lv.value, im.value)] = hits[0]["level"]
     elif "grid" in data:
         p("grid ska vara en tabell: sannolikhet -> lista med nivåer per konsekvens", data, "grid")
+    meanings = [lvl.implies for lvl in sorted(levels, key=lambda x: x.rank) if lvl.implies in IMPLIES]
+    if meanings and [IMPLIES.index(x) for x in meanings] != sorted(IMPLIES.index(x) for x in meanings):
+        p("levels: innebörden ska stiga med rangen (acceptera, bevaka, granska, åtgärda)", data, "levels")
+    if levels and meanings and len([lvl for lvl in levels if lvl.implies]) != len(levels):
+        p("levels: ange 'implies' för alla nivåer eller för ingen", data, "levels", ", ".join(IMPLIES))
     if problems:
         raise ValidationFailed(f"Matrisfilen {filename} har fel; ingenting har ändrats.", problems)
     definition = {
@@ -203,7 +236,9 @@ def parse(data: Any, filename: str) -> Matrix:
         "title": str(data.get("title", data["name"])),
         "likelihood": [s.__dict__ for s in likelihood],
         "impact": [s.__dict__ for s in impact],
-        "levels": [lvl.__dict__ for lvl in levels],
+        # a level's meaning is part of the definition only when declared, so the hash of a matrix
+        # stored before meanings existed does not change
+        "levels": [{k: v for k, v in lvl.__dict__.items() if k != "implies" or v} for lvl in levels],
         "grid": {f"{k[0]},{k[1]}": v for k, v in sorted(grid.items())},
     }
     return Matrix(

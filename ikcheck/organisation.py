@@ -2,7 +2,7 @@
 
 The org file (see riskregister/demo/exempelby.yaml):
 
-    kommun: {code, name, matrix, periods}
+    kommun: {code, name, matrix, periods, kategorier}   # kategorier: the kommun's own risk categories
     arshjul: {plan_beslut, halvar_rapport, ar_rapport}    # "MM-DD"
     units: [{code, name, kind: ks|namnd|bolag, forvaltning, processes: [{code, name}]}]
 """
@@ -10,20 +10,20 @@ The org file (see riskregister/demo/exempelby.yaml):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
-from ikcheck import words, yamlsrc
+from ikcheck import register, words, yamlsrc
 from ikcheck.app import App
 from ikcheck.errors import Problem, UserError, ValidationFailed
 from ikcheck.store.audit import snapshot
 from ikcheck.store.models import Organisation, Process, Unit
 
 TOP = {"kommun", "arshjul", "units"}
-KOMMUN = {"code", "name", "matrix", "periods"}
+KOMMUN = {"code", "name", "matrix", "periods", "kategorier"}
 ARSHJUL = {"plan_beslut", "halvar_rapport", "ar_rapport", "plan_beslut_valår"}  # MM-DD dates
 ELECTION = "valår"  # the first election year (then every fourth year) or a list of them
 UNIT = {"code", "name", "kind", "forvaltning", "processes"}
@@ -47,6 +47,7 @@ class OrgSpec:
     periods: str
     arshjul: dict[str, str]
     units: list[dict[str, Any]]
+    categories: list[str] = field(default_factory=list)  # added to register.CATEGORIES
 
 
 def parse_org_file(path: Path, app: App) -> OrgSpec:
@@ -82,6 +83,13 @@ def parse_org_file(path: Path, app: App) -> OrgSpec:
     if periods not in PERIOD_SETS:
         problems.append(Problem(f"okänd rapportering {periods!r}", file=f, line=kommun.line_of("periods"),
                                 field="periods", expected="halvar eller tertial"))
+    categories = kommun.get("kategorier") or []
+    if not isinstance(categories, list) or not all(isinstance(c, str) and c.strip() and len(c) <= 40
+                                                   for c in categories):
+        problems.append(Problem("kategorier ska vara en lista med namn", file=f, line=kommun.line_of("kategorier"),
+                                field="kategorier", expected="t.ex. [miljö, arbetsmiljö] (högst 40 tecken var)"))
+        categories = []
+    categories = [" ".join(c.split()) for c in categories]
     arshjul = dict(DEFAULT_ARSHJUL)
     aj = data.get("arshjul") or {}
     problems += yamlsrc.unknown_keys(aj, ARSHJUL | {ELECTION}, f, "arshjul")
@@ -153,7 +161,7 @@ def parse_org_file(path: Path, app: App) -> OrgSpec:
                                 line=data.line_of("units")))
     if problems:
         raise ValidationFailed(f"Organisationsfilen {f} har fel; ingenting har skapats.", problems)
-    return OrgSpec(code, str(kommun["name"]), matrix_name, periods, arshjul, list(units))
+    return OrgSpec(code, str(kommun["name"]), matrix_name, periods, arshjul, list(units), categories)
 
 
 def init_org(app: App, path: Path) -> Organisation:
@@ -168,7 +176,8 @@ def create_org(app: App, spec: OrgSpec) -> Organisation:
             raise UserError(f"Organisationen {spec.code!r} finns redan i databasen; ingenting har skapats.")
         org = Organisation(
             code=spec.code, name=spec.name, matrix_name=spec.matrix,
-            settings={"periods": PERIOD_SETS[spec.periods], "arshjul": spec.arshjul},
+            settings={"periods": PERIOD_SETS[spec.periods], "arshjul": spec.arshjul}
+            | ({"categories": spec.categories} if spec.categories else {}),
         )
         s.add(org)
         s.flush()
@@ -200,6 +209,7 @@ def describe(app: App, code: str | None = None) -> dict[str, Any]:
             "matrix": org.matrix_name,
             "periods": org.settings.get("periods", []),
             "arshjul": org.settings.get("arshjul", {}),
+            "categories": register.categories(org),
             "units": [
                 {
                     "code": u.code, "name": u.name, "kind": KINDS[u.kind],
@@ -284,6 +294,10 @@ def apply_spec(app: App, spec: OrgSpec, *, dry_run: bool = False) -> list[str]:
             if old_aj.get(key) != spec.arshjul.get(key):
                 said.append(f"Årshjulet, {key}: {old_aj.get(key, '–')} → {spec.arshjul.get(key, '–')}")
         settings["arshjul"] = spec.arshjul
+        if spec.categories != settings.get("categories", []):
+            said.append(f"Riskkategorier: {', '.join(settings.get('categories', [])) or '–'} → "
+                        f"{', '.join(spec.categories) or '–'} (utöver {', '.join(register.CATEGORIES)})")
+            settings["categories"] = spec.categories
         if settings != org.settings:
             org.settings = settings
         if snapshot(org) != before:

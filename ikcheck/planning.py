@@ -320,9 +320,9 @@ def point_fact(cp: ControlPoint, unit_code: str, risk_level: str | None) -> dict
     }
 
 
-def _validate(app: App, s: Session, org: Organisation, plan: ControlPlan,
-              store_as: str | None = None) -> list[Finding]:
-    rs = rulebook.ruleset(app, "planvalidering")
+def plan_facts(app: App, s: Session, org: Organisation, plan: ControlPlan) -> list[dict]:
+    """What planvalidering reads of a plan: the year's risks, the plan's points and direktåtgärder,
+    and KS's requirements."""
     unit = s.get(Unit, plan.unit_id)
     risks = register.risk_facts(s, org, plan.year, unit.id)
     levels = {f["risk_id"]: f["level"] for f in risks}
@@ -333,6 +333,13 @@ def _validate(app: App, s: Session, org: Organisation, plan: ControlPlan,
                                                       Action.risk_id.is_not(None)))]
     facts += [{"type": "ks_requirement", "req_id": r.id, "code": r.code, "title": r.title, "year": r.year}
               for r in ks_requirements(app, s, org, plan.year)]
+    return facts
+
+
+def _validate(app: App, s: Session, org: Organisation, plan: ControlPlan,
+              store_as: str | None = None) -> list[Finding]:
+    rs = rulebook.ruleset(app, "planvalidering")
+    facts = plan_facts(app, s, org, plan)
     if store_as:
         ev, _ = rulebook.evaluate_and_store(app, s, org, rs, facts, store_as)
     else:

@@ -281,8 +281,9 @@ def risks(app: App, actor: Actor, *, unit: str | None = None, year: int | None =
         org = _org(app, s, actor)
         processes = sorted({p.name for u in org.units if u.code in codes for p in u.processes})
         levels = [lv.name for lv in app.load_matrix(org.matrix_name).levels]
+        categories = register.categories(org)
     return {"rows": _frame_rows(df), "year": year, "units": units, "processes": processes, "levels": levels,
-            "categories": register.CATEGORIES,
+            "categories": categories,
             "filters": {"enhet": unit or "", "process": process or "", "niva": level or "",
                         "kategori": category or "", "text": text or "", "ar": year}}
 

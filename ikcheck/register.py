@@ -21,7 +21,11 @@ from ikcheck.store.models import (
     ControlPlan, ControlPoint, ControlResult, Organisation, Process, Risk, RiskAssessment, Unit,
 )
 
-CATEGORIES = ["omvärld", "verksamhet", "legal", "IT", "rapportering"]
+# Risk categories: these, then any the kommun adds under `kategorier` in its org file. "legal" is the
+# code stored before the list was Swedish; it is read, and shown, as lagkrav.
+CATEGORIES = ["lagkrav", "ekonomi", "verksamhet", "rapportering", "IT", "omvärld"]
+CATEGORY_ALIASES = {"legal": "lagkrav", "regelefterlevnad": "lagkrav", "lag": "lagkrav"}
+LEGAL = "lagkrav"
 SOURCES = ["workshop", "revision", "incident", "KS"]
 STATUSES = {"active": "aktiv", "retired": "avslutad"}
 EDITABLE = {"title", "description", "category", "owner", "source", "process", "legal_requirement"}
@@ -35,11 +39,22 @@ class Scores:
     residual_impact: int | None = None
 
 
-def check_category(value: str) -> str:
-    for c in CATEGORIES:
-        if c.lower() == str(value).strip().lower():
+def categories(org: Organisation | None) -> list[str]:
+    extra = list((org.settings or {}).get("categories") or []) if org is not None else []
+    return CATEGORIES + [c for c in extra if c not in CATEGORIES]
+
+
+def category_sv(value: str | None) -> str:
+    """A stored category as the user reads it."""
+    return CATEGORY_ALIASES.get(value or "", value or "")
+
+
+def check_category(value: str, org: Organisation | None = None) -> str:
+    wanted = CATEGORY_ALIASES.get(str(value).strip().lower(), str(value).strip())
+    for c in categories(org):
+        if c.lower() == wanted.lower():
             return c
-    raise UserError(f"Okänd kategori {value!r}; välj en av: {', '.join(CATEGORIES)}.")
+    raise UserError(f"Okänd kategori ”{value}”; välj en av: {', '.join(categories(org))}.")
 
 
 def check_source(value: str) -> str:
@@ -103,7 +118,7 @@ def create_risk(app: App, s: Session, org: Organisation, unit: Unit, title: str,
     risk = Risk(
         org_id=org.id, unit_id=unit.id, process_id=process.id if process else None,
         code=code or next_risk_code(s, org, unit), title=title.strip(), description=description,
-        category=check_category(category), owner=owner, source=check_source(source),
+        category=check_category(category, org), owner=owner, source=check_source(source),
         legal_requirement=legal, status="active",
     )
     s.add(risk)
@@ -175,7 +190,7 @@ def edit_risk(app: App, code: str, changes: dict[str, Any], org_code: str | None
             if key == "process":
                 risk.process_id = find_process(s, risk.unit, value).id if value else None
             elif key == "category":
-                risk.category = check_category(value)
+                risk.category = check_category(value, org)
             elif key == "source":
                 risk.source = check_source(value)
             else:
@@ -247,14 +262,15 @@ def list_risks(app: App, *, org_code: str | None = None, unit: str | None = None
         if status:
             q = q.where(Risk.status == status)
         if category:
-            q = q.where(Risk.category == check_category(category))
+            wanted = check_category(category, org)
+            q = q.where(Risk.category.in_([wanted] + [k for k, v in CATEGORY_ALIASES.items() if v == wanted]))
         if level:
             q = q.where(RiskAssessment.level == level)
         out = []
         for risk, ra, unit_code, proc in s.execute(q):
             out.append({
                 "risk": risk.code, "enhet": unit_code, "process": proc or "", "rubrik": risk.title,
-                "kategori": risk.category, "status": STATUSES[risk.status], "år": year,
+                "kategori": category_sv(risk.category), "status": STATUSES[risk.status], "år": year,
                 "sannolikhet": ra.likelihood if ra else None, "konsekvens": ra.impact if ra else None,
                 "riskvärde": ra.score if ra else None, "nivå": ra.level if ra else None,
                 "spridning": ra.spread if ra else None, "diskutera": bool(ra and ra.flagged),
@@ -262,27 +278,61 @@ def list_risks(app: App, *, org_code: str | None = None, unit: str | None = None
         return out
 
 
+def assessors(ra: RiskAssessment) -> str:
+    """Who assessed: "en bedömare" when one person did (a spread of 0 then says nothing)."""
+    names = {p.get("name") for p in ra.participants or []}
+    return "en bedömare" if len(names) == 1 else f"{len(names)} bedömare" if names else ""
+
+
+def level_fields(m: matrix_mod.Matrix, level: str) -> dict[str, Any]:
+    """What the rules know of a risk's level: its name, rank, what it implies and whether it must be in
+    the plan (the one concept prioritering and planvalidering share)."""
+    return {"level": level, "level_rank": m.level_by_name(level).rank, "implies": m.implies(level),
+            "in_plan": m.in_plan(level)}
+
+
 def risk_details(app: App, code: str, org_code: str | None = None) -> dict:
-    """One risk with its full assessment history (every year, every version)."""
+    """One risk with its full assessment history (every year, every version), the workshop comments,
+    and the history of risks merged into it."""
+    from ikcheck.store.models import Workshop, WorkshopComment
+
     with app.session() as s:
         org = app.org(s, org_code)
         risk = find_risk(s, org, code)
+        merged = list(s.scalars(select(Risk).where(Risk.merged_into_id == risk.id).order_by(Risk.code)))
         history = []
-        for ra in sorted(risk.assessments, key=lambda a: (a.year, a.id)):
-            history.append({
-                "år": ra.year, "sannolikhet": ra.likelihood, "konsekvens": ra.impact,
-                "riskvärde": ra.score, "nivå": ra.level,
-                "kvarvarande": f"{ra.residual_score} ({ra.residual_level})" if ra.residual_score else "",
-                "spridning": ra.spread, "diskutera": ra.flagged, "gällande": ra.is_current,
-                "bedömd av": ra.assessed_by, "när": ra.assessed_at.strftime("%Y-%m-%d %H:%M"),
-                "matris": f"{ra.matrix.name} v{ra.matrix.version}",
-                "deltagare": ", ".join(p.get("name", "") for p in ra.participants),
-            })
+        for r in [risk, *merged]:
+            for ra in sorted(r.assessments, key=lambda a: (a.year, a.id)):
+                history.append({
+                    "år": ra.year, **({"risk": r.code} if merged else {}),
+                    "sannolikhet": ra.likelihood, "konsekvens": ra.impact,
+                    "riskvärde": ra.score, "nivå": ra.level,
+                    "kvarvarande": f"{ra.residual_score} ({ra.residual_level})" if ra.residual_score else "",
+                    "spridning": ra.spread if len({p.get("name") for p in ra.participants or []}) > 1
+                    else assessors(ra) or "–",
+                    "diskutera": ra.flagged, "gällande": ra.is_current,
+                    "bedömd av": ra.assessed_by, "när": ra.assessed_at.strftime("%Y-%m-%d %H:%M"),
+                    "matris": f"{ra.matrix.name} v{ra.matrix.version}",
+                    "deltagare": ", ".join(p.get("name", "") for p in ra.participants),
+                })
+        history.sort(key=lambda h: (h["år"], h.get("risk", "")))
+        comments = [{"år": year, **({"risk": rcode} if merged else {}), "deltagare": c.participant,
+                     "kommentar": c.comment, "bedömde risken": c.scored}
+                    for c, year, rcode in s.execute(
+                        select(WorkshopComment, Workshop.year, Risk.code)
+                        .join(Workshop, Workshop.id == WorkshopComment.workshop_id)
+                        .join(Risk, Risk.id == WorkshopComment.risk_id)
+                        .where(WorkshopComment.risk_id.in_([risk.id, *[m.id for m in merged]]))
+                        .order_by(Workshop.year, WorkshopComment.id))]
+        into = s.get(Risk, risk.merged_into_id) if risk.merged_into_id else None
         return {
             "risk": risk.code, "rubrik": risk.title, "beskrivning": risk.description or "",
             "enhet": risk.unit.name, "process": risk.process.name if risk.process else "",
-            "kategori": risk.category, "ägare": risk.owner or "", "status": STATUSES[risk.status],
-            "källa": risk.source, "lagkrav": risk.legal_requirement, "historik": history,
+            "kategori": category_sv(risk.category), "ägare": risk.owner or "", "status": STATUSES[risk.status],
+            "källa": risk.source, "lagkrav": risk.legal_requirement,
+            "sammanslagen med": f"{into.code} {into.title}" if into else "",
+            "sammanslagna": ", ".join(f"{m.code} {m.title}" for m in merged),
+            "historik": history, "kommentarer": comments,
         }
 
 
@@ -345,18 +395,19 @@ def risk_facts(s: Session, org: Organisation, year: int, unit_id: int | None = N
                ControlResult.is_current.is_(True), ControlResult.assessment.in_(DEFICIENT),
                ControlPoint.risk_id.is_not(None))
     ))
-    ranks: dict[int, dict[str, int]] = {}
+    matrices: dict[int, matrix_mod.Matrix] = {}
     facts = []
     for risk, ra in rows:
-        if ra.matrix_id not in ranks:
-            ranks[ra.matrix_id] = {lvl["name"]: lvl["rank"] for lvl in ra.matrix.definition["levels"]}
+        if ra.matrix_id not in matrices:
+            matrices[ra.matrix_id] = matrix_mod.from_definition(ra.matrix.definition)
+        m = matrices[ra.matrix_id]
         unit = units[risk.unit_id]
         facts.append({
             "type": "risk", "risk_id": risk.id, "code": risk.code, "unit": unit.code,
             "unit_kind": unit.kind, "process": processes.get(risk.process_id), "title": risk.title,
-            "category": risk.category, "source": risk.source, "legal": risk.legal_requirement,
+            "category": category_sv(risk.category), "source": risk.source, "legal": risk.legal_requirement,
             "year": year, "likelihood": ra.likelihood, "impact": ra.impact, "score": ra.score,
-            "level": ra.level, "level_rank": ranks[ra.matrix_id][ra.level],
+            **level_fields(m, ra.level),
             "residual_score": ra.residual_score, "residual_level": ra.residual_level,
             "spread": ra.spread, "flagged": ra.flagged, "previous_score": prev.get(risk.id),
             "earlier_deficiency": risk.id in deficient,

@@ -15,10 +15,10 @@ from ikcheck.app import App
 from ikcheck.calendar import today
 from ikcheck.errors import NotFound, UserError
 from ikcheck.planning import STATUS_SV
-from ikcheck.register import STATUSES
+from ikcheck.register import STATUSES, category_sv
 from ikcheck.store.models import (
     Action, Conclusion, ControlPlan, ControlPoint, ControlResult, ImportBatch, Organisation, ReportRecord, Risk,
-    RiskAssessment, RuleRun, Unit, Workshop,
+    RiskAssessment, RuleRun, Unit, Workshop, WorkshopComment,
 )
 
 Step = dict[str, Any]
@@ -97,7 +97,8 @@ def _plan_step(plan: ControlPlan) -> Step:
 
 def _risk_steps(s: Session, risk: Risk, year: int | None) -> list[Step]:
     steps = [{"kind": "risk", "id": f"risk:{risk.code}", "text": f"{risk.code} {risk.title}",
-              "details": f"kategori {risk.category}, källa {risk.source}, status {STATUSES[risk.status]}"}]
+              "details": f"kategori {category_sv(risk.category)}, källa {risk.source}, status {STATUSES[risk.status]}"
+                         + (f", sammanslagen med {s.get(Risk, risk.merged_into_id).code}" if risk.merged_into_id else "")}]
     q = select(RiskAssessment).where(RiskAssessment.risk_id == risk.id).order_by(RiskAssessment.year, RiskAssessment.id)
     for ra in s.scalars(q):
         if year is not None and ra.year != year:
@@ -115,6 +116,11 @@ def _risk_steps(s: Session, risk: Risk, year: int | None) -> list[Step]:
                                  f"matris {ra.matrix.name} v{ra.matrix.version}"
                                  + (f"; filer: {', '.join(files)}" if files else "")
                                  + (f"; fil-hash {batch.content_hash[:16]}" if batch else "")})
+        for c in s.scalars(select(WorkshopComment).where(WorkshopComment.risk_id == risk.id,
+                                                         WorkshopComment.workshop_id == ra.workshop_id)
+                           .order_by(WorkshopComment.id)) if ra.is_current and ra.workshop_id else []:
+            steps.append({"kind": "kommentar", "id": f"comment:{c.id}", "text": f"{c.participant}: {c.comment}",
+                          "details": f"{ra.year}, workshop" + ("" if c.scored else ", utan egen bedömning")})
     return steps
 
 

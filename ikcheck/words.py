@@ -139,3 +139,47 @@ def findings(counts: dict[str, int]) -> str:
     """The rules' findings as a reader says them: "åtgärd krävs 2, bristande dualitet 1" (the rules
     name a conclusion bristande_dualitet; the underscores are for the rule files)."""
     return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(counts.items())) or "inga"
+
+
+# The rules' fact fields and conclusion attributes as a user reads them (rules explain, rules diff).
+FIELD_SV = {
+    "risk_id": "risk", "code": "kod", "unit": "enhet", "unit_kind": "enhetstyp", "process": "process",
+    "title": "rubrik", "category": "kategori", "source": "källa", "legal": "lagkrav", "year": "år",
+    "likelihood": "sannolikhet", "impact": "konsekvens", "score": "riskvärde", "level": "risknivå",
+    "level_rank": "nivåns rang", "implies": "nivån innebär", "in_plan": "ska med i planen",
+    "residual_score": "kvarvarande riskvärde", "residual_level": "kvarvarande risknivå",
+    "spread": "spridning (steg)", "flagged": "oenighet", "previous_score": "förra årets riskvärde",
+    "earlier_deficiency": "tidigare brist", "cp_id": "kontrollpunkt", "plan_id": "plan", "method": "metod",
+    "sample_size": "stickprov", "frequency": "frekvens", "owner": "kontrollansvarig", "reporting": "rapportering",
+    "municipality_wide": "kommunövergripande", "ks_code": "KS-krav", "status": "status", "risk_level": "risknivå",
+    "action_id": "åtgärd", "req_id": "KS-krav", "version": "version", "decided": "beslutad",
+    "days_late": "dagar sen", "points": "kontrollpunkter", "result_id": "resultat", "period": "period",
+    "reported": "rapporterad", "performed": "utförd", "examined": "granskade", "deviations": "avvikelser",
+    "deviation_rate": "andel avvikelser", "assessment": "bedömning", "performed_by": "utförd av",
+    "approved_by": "godkänd av", "same_person": "samma person utför och godkänner",
+    "previous_assessment": "förra bedömningen", "has_action": "åtgärd finns", "batch": "inläsning",
+    "report_id": "rapport", "submitted": "inlämnad", "due_passed": "sista dag passerad", "unit_id": "enhet",
+    "name": "namn", "kind": "typ", "significant": "väsentliga brister", "minor": "mindre brister",
+    "not_performed": "ej utförda", "not_reported": "ej rapporterade", "escalations": "eskaleringar",
+    "overdue_actions": "försenade åtgärder", "late": "försenade steg", "performed_share": "andel utförda",
+    "reason": "skäl", "message": "meddelande", "blocking": "hindrar beslut", "severity": "allvar",
+    "colour": "färg", "text": "text", "subject_type": "gäller", "subject_id": "id", "rule_id": "regel",
+}
+_VALUE_SV = {"namnd": "nämnd", "ks": "kommunstyrelse", "halvar": "halvår", "helar": "helår", "ar": "år",
+             "draft": "utkast", "decided": "beslutad", "revised": "reviderad", "proposed": "föreslagen",
+             "accepted": "godkänd", "rejected": "avvisad"}
+
+
+def field_sv(name: str) -> str:
+    return FIELD_SV.get(name, name.replace("_", " "))
+
+
+def value_sv(value) -> str:
+    """A fact's value as read: ja/nej, decimal comma, Swedish words for codes, "–" for nothing."""
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, bool):
+        return "ja" if value else "nej"
+    if isinstance(value, float):
+        return f"{value:.2f}".rstrip("0").rstrip(",.").replace(".", ",")
+    return _VALUE_SV.get(value, str(value)) if isinstance(value, str) else str(value)

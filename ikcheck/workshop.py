@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +23,11 @@ from ikcheck.errors import Problem, UserError, ValidationFailed
 from ikcheck.gcpause import paused_gc
 from ikcheck.matrix import Matrix
 from ikcheck.store import coverage
-from ikcheck.store.audit import rows_digest
+from ikcheck.store.audit import rows_digest, snapshot
 from ikcheck.store.db import bulk_insert
-from ikcheck.store.models import ImportBatch, Organisation, Risk, RiskAssessment, Unit, Workshop, utcnow
+from ikcheck.store.models import (
+    ImportBatch, Organisation, Risk, RiskAssessment, Unit, Workshop, WorkshopComment, utcnow,
+)
 from ikcheck.workbooks import reader
 from ikcheck.workbooks import workshop as wbw
 
@@ -63,7 +66,7 @@ def phrasing(app: App) -> dict:
 
 def sample_noun(words_: dict, category: str | None) -> str:
     nouns = words_["omfattning_enhet"]
-    return str(nouns.get(category or "", nouns["annan"]))
+    return str(nouns.get(register.category_sv(category), nouns["annan"]))
 
 
 def control_step(words_: dict, title: str, category: str | None, method: str | None) -> str:
@@ -73,6 +76,7 @@ def control_step(words_: dict, title: str, category: str | None, method: str | N
     if title in words_["own"]:
         return words_["own"][title]
     templates = words_["kontrollmoment"]
+    category = register.category_sv(category)
     text = str(words_.get("per_category", {}).get(category or "") or templates.get(method or "", templates["annan"]))
     return text.replace("{risk}", title).replace("{enhet}", sample_noun(words_, category))
 
@@ -89,15 +93,16 @@ def template(app: App, unit_code: str, year: int, out: Path | None = None, parti
         procs = {p.id: p.name for p in unit.processes}
         # a row's key is the risk's code, not a database id: the same register gives the same file
         risks = [{"id": r.code, "code": r.code, "process": procs.get(r.process_id), "title": r.title,
-                  "category": r.category, "description": r.description, "prev": prev.get(r.id)}
+                  "category": register.category_sv(r.category), "description": r.description, "prev": prev.get(r.id)}
                  for r in s.scalars(select(Risk).where(Risk.unit_id == unit.id, Risk.status == "active").order_by(Risk.code))]
         meta = {"org": org.code, "unit": unit.code, "unit_name": unit.name, "year": year}
         processes = [p.name for p in unit.processes]
+        cats = register.categories(org)
     base = output_path(out, f"workshop-{unit.code}-{year}.xlsx")
     cat = catalogue(app)
     if participants == 1:
-        return [wbw.write_template(base, meta, m, processes, risks, cat)]
-    return [wbw.write_template(base.with_name(f"{base.stem}-deltagare-{i}{base.suffix}"), meta, m, processes, risks, cat)
+        return [wbw.write_template(base, meta, m, processes, risks, cat, cats)]
+    return [wbw.write_template(base.with_name(f"{base.stem}-deltagare-{i}{base.suffix}"), meta, m, processes, risks, cat, cats)
             for i in range(1, participants + 1)]
 
 
@@ -111,21 +116,51 @@ class WorkshopReport:
     assessed: int = 0
     new_risks: int = 0
     flagged: int = 0
+    comments: int = 0
+    single: int = 0  # risks only one participant assessed ("en bedömare")
+    duplicates: list[tuple[str, str, str, str]] = field(default_factory=list)  # new code, title, similar code, title
+    after_decision: str | None = None
 
 
 def import_files(app: App, files: list[Path], unit_code: str | None = None, year: int | None = None,
-                 org_code: str | None = None, held_on: str | dt.date | None = None) -> WorkshopReport:
-    """Validate every file first (same workshop, known risks, scores on the matrix); then one transaction.
-    `held_on` is the day the workshop was held, when the files are read in later (default: today)."""
+                 org_code: str | None = None, held_on: str | dt.date | None = None,
+                 after_decision: str | None = None) -> WorkshopReport:
+    """Validate every file first (same workshop, known risks, scores on the matrix, a participant's
+    name, an assessment actually made); then one transaction. `held_on` is the day the workshop was
+    held, when the files are read in later (default: today). A workshop for a year whose plan is
+    decided is read in only with `after_decision`, the reason, which is recorded."""
     day = parse_date(held_on, "--date") if held_on else None
     if day and day > today():
         raise UserError(f"--date: {day} ligger i framtiden; ange dagen då workshoppen hölls.")
+    reason = " ".join((after_decision or "").split()) or None
     with paused_gc():
-        return _import(app, [Path(f) for f in files], unit_code, year, org_code, day)
+        return _import(app, [Path(f) for f in files], unit_code, year, org_code, day, reason)
+
+
+def decided_plan(s, unit: Unit, year: int):
+    """The unit's decided plan for the year, if there is one (a workshop for it comes too late)."""
+    from ikcheck.store.models import ControlPlan
+
+    return s.scalar(select(ControlPlan).where(ControlPlan.unit_id == unit.id, ControlPlan.year == year,
+                                              ControlPlan.status != "draft").order_by(ControlPlan.version.desc()))
+
+
+def similar(a: str, b: str) -> bool:
+    """Two risk titles that probably say the same thing in different words: most of their words
+    agree (ignoring case, punctuation and short words), or the texts are nearly the same."""
+    import difflib
+
+    def words_of(t: str) -> set[str]:
+        return {w[:6] for w in re.findall(r"[\wåäö]+", t.lower()) if len(w) > 3}
+
+    wa, wb = words_of(a), words_of(b)
+    if wa and wb and len(wa & wb) / min(len(wa), len(wb)) >= 0.6:
+        return True
+    return difflib.SequenceMatcher(None, wbw.title_key(a), wbw.title_key(b)).ratio() >= 0.8
 
 
 def _import(app: App, files: list[Path], unit_code: str | None, year: int | None,
-            org_code: str | None, held_on: dt.date | None) -> WorkshopReport:
+            org_code: str | None, held_on: dt.date | None, after_decision: str | None = None) -> WorkshopReport:
     report = WorkshopReport()
     with app.session(write=True) as s:
         org = app.org(s, org_code)
@@ -154,16 +189,33 @@ def _import(app: App, files: list[Path], unit_code: str | None, year: int | None
         for r in s.scalars(select(Risk).where(Risk.unit_id == unit.id)):
             risks[r.code] = risks[f"R{r.id}"] = r
         processes = {p.name.lower(): p for p in unit.processes} | {p.code.lower(): p for p in unit.processes}
+        decided = decided_plan(s, unit, year)
+        if decided is not None and not after_decision:
+            problems.append(Problem(
+                f"planen för {unit.name} {year} är redan beslutad ({decided.decision_date or 'beslutad'}); en ny "
+                "riskbedömning ändrar inte det beslutade", file=tables[0][0].name if tables else None,
+                expected="en workshop inför ett år utan beslutad plan, eller --after-decision \"skäl\" "
+                         "om bedömningen ska registreras ändå"))
+        last_year = {r.id: (ra.likelihood, ra.impact)
+                     for r, ra in register.current_assessments(s, org.id, year - 1, unit.id)}
+        cats = register.categories(org)
         scored: dict[str, list[dict]] = defaultdict(list)   # risk key -> participants' scores
+        remarks: dict[str, list[dict]] = defaultdict(list)  # risk key -> comments without scores
         new: dict[str, dict] = {}                            # normalised title -> new risk
         for n, (path, _digest, table) in enumerate(tables):
-            name = wbw.participant(table) or path.stem
+            name = wbw.participant(table)
+            if not name:
+                problems.append(Problem("deltagarens namn saknas", file=path.name, sheet=wbw.SHEET, row=2,
+                                        column="B", expected="namnet på den som bedömt, i cell B2 (Deltagare:)"))
+                name = path.stem
             report.participants.append(name)
-            rows, errs = wbw.parse_rows(table.rows, m)
+            rows, errs = wbw.parse_rows(table.rows, m, cats, register.CATEGORY_ALIASES)
             problems += errs
+            changed = False
             for r in rows:
                 entry = {"name": name, "file": path.name, "likelihood": r.likelihood, "impact": r.impact,
                          "res_l": r.res_l, "res_i": r.res_i, "comment": r.comment, "batch": n}
+                changed = changed or bool(r.comment) or r.res_l is not None
                 if r.id is not None:
                     risk = risks.get(r.id)
                     if risk is None:
@@ -171,9 +223,13 @@ def _import(app: App, files: list[Path], unit_code: str | None, year: int | None
                                                       f"rader ur {unit.name}s mall"))
                     elif risk.status != "active":
                         problems.append(r.row.problem("id", f"risken {risk.code} är avslutad", "aktiva risker"))
+                    elif r.likelihood is None:
+                        remarks[risk.code].append(entry)
                     else:
+                        changed = changed or last_year.get(risk.id) != (r.likelihood, r.impact)
                         scored[risk.code].append(entry)
                     continue
+                changed = True
                 proc = processes.get((r.process or "").lower())
                 if r.process and proc is None:
                     problems.append(r.row.problem("process", f"processen {r.process!r} finns inte i {unit.name}",
@@ -183,6 +239,12 @@ def _import(app: App, files: list[Path], unit_code: str | None, year: int | None
                 item = new.setdefault(key, {"title": r.title, "process": proc, "category": r.category,
                                             "description": r.description, "scores": []})
                 item["scores"].append(entry)
+            if rows and not changed and not wbw.agrees_with_last_year(table):
+                problems.append(Problem(
+                    "ingen bedömning är ändrad från förra årets (mallen är ifylld med dem)", file=path.name,
+                    sheet=wbw.SHEET, row=3, column="B",
+                    expected="deltagarens egna bedömningar, eller ”ja” i cell B3 om deltagaren har gått igenom "
+                             "riskerna och instämmer i förra årets"))
         if problems:
             raise ValidationFailed(
                 f"Workshopimporten avbröts: {len(problems)} fel. Ingenting har sparats; rätta filerna och läs in igen.",
@@ -192,7 +254,8 @@ def _import(app: App, files: list[Path], unit_code: str | None, year: int | None
             return report
         sources = [Source(path.name, digest, len(table.rows), wbw.participant(table) or path.stem)
                    for path, digest, table in tables]
-        store(app, s, org, unit, year, m, sources, risks, scored, new, report, held_on)
+        store(app, s, org, unit, year, m, sources, risks, scored, new, report, held_on,
+              remarks=remarks, after_decision=after_decision if decided is not None else None)
         return report
 
 
@@ -256,7 +319,8 @@ def _agree(m: Matrix, scores: list[dict]) -> dict:
 
 
 def store(app: App, s, org: Organisation, unit: Unit, year: int, m: Matrix, sources: list[Source], risks, scored,
-          new, report: WorkshopReport, held_on: dt.date | None, agreed: dict | None = None) -> None:
+          new, report: WorkshopReport, held_on: dt.date | None, agreed: dict | None = None,
+          remarks: dict | None = None, after_decision: str | None = None) -> None:
     """What a workshop records, however it was held (Excel files, or live in the browser): each
     participant's scores, the agreed score (the median, or what the group agreed with its reason:
     `agreed`, by the same keys as `scored`, for a new risk "ny:" and its key in `new`), the spread,
@@ -269,6 +333,9 @@ def store(app: App, s, org: Organisation, unit: Unit, year: int, m: Matrix, sour
         s.add(workshop)
     elif held_on:
         workshop.held_on = held_on
+    if after_decision:
+        workshop.after_decision = after_decision
+        report.after_decision = after_decision
     batches = []
     for src in sources:
         b = ImportBatch(org_id=org.id, kind="workshop", filename=src.filename, content_hash=src.content_hash,
@@ -284,7 +351,7 @@ def store(app: App, s, org: Organisation, unit: Unit, year: int, m: Matrix, sour
             "org_id": org.id, "unit_id": unit.id, "process_id": item["process"].id if item["process"] else None,
             "code": f"{unit.code}-R{start + k:03d}", "title": item["title"], "description": item["description"],
             "category": item["category"], "owner": None, "status": "active", "source": "workshop",
-            "legal_requirement": item["category"] == "legal", "created_at": now} for k, item in enumerate(new.values())])
+            "legal_requirement": item["category"] == register.LEGAL, "created_at": now} for k, item in enumerate(new.values())])
         codes = [f"{unit.code}-R{start + k:03d}" for k in range(len(new))]
         by_code = {r.code: r for r in s.scalars(select(Risk).where(Risk.org_id == org.id, Risk.code.in_(codes)))}
         for code, (key, item) in zip(codes, new.items()):
@@ -294,6 +361,15 @@ def store(app: App, s, org: Organisation, unit: Unit, year: int, m: Matrix, sour
             if f"ny:{key}" in agreed:
                 agreed[risk.code] = agreed.pop(f"ny:{key}")
         report.new_risks = len(new)
+        # a new risk that says what another of the unit's risks says: flagged for the facilitator
+        others = list(s.scalars(select(Risk).where(Risk.unit_id == unit.id, Risk.status == "active",
+                                                   Risk.code.not_in(codes))))
+        for i, code in enumerate(codes):
+            risk = by_code[code]
+            for other in others + [by_code[c] for c in codes[:i]]:
+                if similar(risk.title, other.title):
+                    report.duplicates.append((risk.code, risk.title, other.code, other.title))
+                    break
     # earlier participants of the same workshop count too (files sent in on another day)
     ids = [risks[k].id for k in scored]
     current = {}
@@ -330,7 +406,16 @@ def store(app: App, s, org: Organisation, unit: Unit, year: int, m: Matrix, sour
         s.execute(update(RiskAssessment).where(RiskAssessment.id.in_(superseded[i:i + 500])).values(is_current=False))
     coverage.touch(s, RiskAssessment, superseded)
     bulk_insert(s, RiskAssessment, rows)
+    comments = [{"org_id": org.id, "workshop_id": workshop.id, "risk_id": risks[key].id, "participant": e["name"],
+                 "comment": e["comment"], "scored": scored_, "import_batch_id": batches[e["batch"]].id,
+                 "created_at": now}
+                for source, scored_ in ((scored, True), (remarks or {}, False))
+                for key, entries in source.items() for e in entries if e.get("comment")]
+    if comments:
+        bulk_insert(s, WorkshopComment, comments)
+    report.comments = len(comments)
     report.assessed = len(rows)
+    report.single = sum(1 for r in rows if len({p.get("name") for p in r["participants"]}) == 1)
     report.flagged = sum(1 for r in rows if r["flagged"])
     report.files = [b.filename for b in batches]
     digest = rows_digest(rows)
@@ -338,7 +423,9 @@ def store(app: App, s, org: Organisation, unit: Unit, year: int, m: Matrix, sour
         "unit": unit.code, "year": year, "files": [{"file": b.filename, "hash": b.content_hash,
                                                     "participant": b.participant} for b in batches],
         "assessments": len(rows), "new_risks": report.new_risks, "flagged": report.flagged,
-        "superseded": superseded[:1000], "rows_digest": digest}, org_id=org.id)
+        "superseded": superseded[:1000], "rows_digest": digest, "comments": len(comments),
+        "possible_duplicates": [f"{a} ~ {c}" for a, _, c, _ in report.duplicates],
+        **({"after_decision": after_decision} if after_decision else {})}, org_id=org.id)
     s.flush()
 
 
@@ -347,3 +434,140 @@ def list_catalogue(app: App) -> list[dict]:
 
 
 
+
+
+def merge_risks(app: App, code: str, into_code: str, org_code: str | None = None) -> list[str]:
+    """Merge a risk into another of the same unit (two participants' words for the same risk). The
+    merged risk is retired and points at the other; its own history stays with it and is shown with
+    the other's. For each year both were assessed in the same workshop, the other's assessment is
+    agreed again over everyone's scores (one person who scored both counts once, with the score given
+    to the risk that remains); a year only the merged risk had is carried over. One audit event per
+    change, as always."""
+    said: list[str] = []
+    with app.session(write=True) as s:
+        org = app.org(s, org_code)
+        risk, into = register.find_risk(s, org, code), register.find_risk(s, org, into_code)
+        if risk.id == into.id:
+            raise UserError("En risk kan inte slås ihop med sig själv.")
+        if risk.unit_id != into.unit_id:
+            raise UserError(f"{risk.code} och {into.code} hör till olika enheter; bara risker i samma enhet slås ihop.")
+        for r in (risk, into):
+            if r.status != "active":
+                raise UserError(f"{r.code} är redan avslutad{' (sammanslagen)' if r.merged_into_id else ''}.")
+        m = app.load_matrix(org.matrix_name)
+        now = utcnow()
+        mine = {ra.year: ra for ra in risk.assessments if ra.is_current}
+        theirs = {ra.year: ra for ra in into.assessments if ra.is_current}
+        for year, ra in sorted(mine.items()):
+            other = theirs.get(year)
+            keep = {p.get("name") for p in (other.participants if other else [])}
+            entries = [dict(p) for p in (other.participants if other else [])] + \
+                      [dict(p) for p in ra.participants if p.get("name") not in keep]
+            if other is not None and len(entries) == len(other.participants):
+                continue  # nobody new: the remaining risk's assessment stands
+            if not entries:
+                entries = [{"name": ra.assessed_by, "likelihood": ra.likelihood, "impact": ra.impact,
+                            "res_l": ra.residual_likelihood, "res_i": ra.residual_impact}]
+            a = _agree(m, entries)
+            res = a["residual_likelihood"] is not None
+            if other is not None:
+                other.is_current = False
+            s.add(RiskAssessment(
+                org_id=org.id, risk_id=into.id, year=year, matrix_id=app.matrix_row(s, m).id,
+                likelihood=a["likelihood"], impact=a["impact"], score=a["likelihood"] * a["impact"],
+                level=m.level(a["likelihood"], a["impact"]).name,
+                residual_likelihood=a["residual_likelihood"], residual_impact=a["residual_impact"],
+                residual_score=a["residual_likelihood"] * a["residual_impact"] if res else None,
+                residual_level=m.level(a["residual_likelihood"], a["residual_impact"]).name if res else None,
+                spread=a["spread"], flagged=a["spread"] >= FLAG_SPREAD, participants=entries,
+                assessed_by=f"Sammanslagning av {risk.code} och {into.code}", assessed_at=now,
+                workshop_id=(other.workshop_id if other else ra.workshop_id), import_batch_id=None,
+                supersedes_id=other.id if other else None, is_current=True))
+            said.append(f"{year}: {into.code} bedöms nu av {len(entries)} deltagare "
+                        f"(sannolikhet {a['likelihood']}, konsekvens {a['impact']})")
+        before = snapshot(risk)
+        risk.status, risk.merged_into_id = "retired", into.id
+        s.flush()
+        app.audit(s, "slå ihop", "risk", risk.code, before=before, after=snapshot(risk) | {"merged_into": into.code},
+                  org_id=org.id)
+        from ikcheck.store.models import ControlPlan, ControlPoint
+
+        drafts = []
+        for plan in s.scalars(select(ControlPlan).join(ControlPoint, ControlPoint.plan_id == ControlPlan.id)
+                              .where(ControlPoint.risk_id == risk.id, ControlPlan.status == "draft").distinct()):
+            drafts.append(f"{plan.year} v{plan.version}")
+        if drafts:
+            said.append(f"Planutkastet {', '.join(drafts)} har en kontrollpunkt för {risk.code}: ta fram det på nytt "
+                        f"(`ikcheck plan derive --replace`).")
+        return said
+
+
+def summary(app: App, unit_code: str, year: int, org_code: str | None = None) -> dict:
+    """What the facilitator holds the discussion from: per risk everyone's scores, the agreed score
+    (median, or what the group agreed), the spread and the comments; the risks to discuss first
+    (participants ≥ 2 steps apart, or a possible duplicate of another risk)."""
+    from ikcheck.store.models import WorkshopComment
+
+    with app.session() as s:
+        org = app.org(s, org_code)
+        unit = app.unit(s, org, unit_code)
+        w = s.scalar(select(Workshop).where(Workshop.unit_id == unit.id, Workshop.year == year))
+        if w is None:
+            raise UserError(f"{unit.name} har ingen riskworkshop för {year}. Läs in deltagarnas filer först "
+                            f"(`ikcheck workshop import`).")
+        rows = [(r, ra) for r, ra in register.current_assessments(s, org.id, year, unit.id) if ra.workshop_id == w.id]
+        notes = defaultdict(list)
+        for c in s.scalars(select(WorkshopComment).where(WorkshopComment.workshop_id == w.id).order_by(WorkshopComment.id)):
+            notes[c.risk_id].append({"name": c.participant, "text": c.comment, "scored": c.scored})
+        m = app.load_matrix(org.matrix_name)
+        all_risks = [r for r, _ in rows]
+        out = []
+        for risk, ra in rows:
+            twin = next((o for o in all_risks if o.id != risk.id and similar(risk.title, o.title)), None)
+            lvl = m.level_by_name(ra.level) if ra.level in {x.name for x in m.levels} else None
+            out.append({
+                "code": risk.code, "title": risk.title, "category": register.category_sv(risk.category),
+                "new": not any(a.year < year for a in risk.assessments),
+                "scores": [{"name": p.get("name", ""), "likelihood": p.get("likelihood"), "impact": p.get("impact"),
+                            "score": (p.get("likelihood") or 0) * (p.get("impact") or 0)} for p in ra.participants],
+                "likelihood": ra.likelihood, "impact": ra.impact, "score": ra.score,
+                "level": lvl.label if lvl else ra.level, "colour": lvl.colour if lvl else "#cccccc",
+                "spread": ra.spread, "assessors": register.assessors(ra), "flagged": ra.flagged,
+                "agreed_reason": ra.agreed_reason, "duplicate_of": f"{twin.code} {twin.title}" if twin else None,
+                "comments": notes.get(risk.id, []),
+            })
+        out.sort(key=lambda x: (not (x["flagged"] or x["duplicate_of"]), -x["spread"], -x["score"], x["code"]))
+        people = sorted({p["name"] for x in out for p in x["scores"]})
+        return {"org": org.name, "unit": unit.name, "unit_code": unit.code, "year": year,
+                "held_on": w.held_on, "after_decision": w.after_decision, "participants": people,
+                "risks": out, "to_discuss": sum(1 for x in out if x["flagged"] or x["duplicate_of"]),
+                "comments": sum(len(x["comments"]) for x in out), "matrix": m.title}
+
+
+def write_summary(app: App, unit_code: str, year: int, out: Path | None = None,
+                  org_code: str | None = None) -> list[Path]:
+    """`workshop summary`: the discussion document as PDF and xlsx."""
+    from ikcheck.reporting import render
+    from ikcheck.workbooks.layout import sheet
+    from ikcheck.workbooks.save import save_reproducibly
+
+    d = summary(app, unit_code, year, org_code)
+    base = output_path(out, f"workshop-sammanstallning-{d['unit_code']}-{year}.pdf")
+    pdf, xlsx = base.with_suffix(".pdf"), base.with_suffix(".xlsx")
+    reports_dir = app.settings.reports_dir
+    render.write_pdf(render.render_html(reports_dir, "workshop.html.j2", w=d), pdf, reports_dir)
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    sheet(wb, "Sammanställning", ["Risk-id", "Risk", "Kategori", "Diskutera", "Sannolikhet", "Konsekvens",
+                                  "Riskvärde", "Nivå", "Spridning", "Bedömare", "Möjlig dubblett av", "Kommentarer"],
+          [[x["code"], x["title"], x["category"], x["flagged"] or bool(x["duplicate_of"]), x["likelihood"],
+            x["impact"], x["score"], x["level"], x["spread"], x["assessors"], x["duplicate_of"] or "",
+            "\n".join(f"{c['name']}: {c['text']}" for c in x["comments"])] for x in d["risks"]],
+          [11, 40, 12, 10, 11, 11, 10, 10, 10, 12, 30, 50])
+    sheet(wb, "Bedömningar", ["Risk-id", "Risk", "Deltagare", "Sannolikhet", "Konsekvens", "Riskvärde"],
+          [[x["code"], x["title"], p["name"], p["likelihood"], p["impact"], p["score"]]
+           for x in d["risks"] for p in x["scores"]], [11, 40, 24, 11, 11, 10])
+    save_reproducibly(wb, xlsx, None)
+    return [pdf, xlsx]

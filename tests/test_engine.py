@@ -31,8 +31,10 @@ def ruleset(name: str) -> engine.Ruleset:
 def risk(i: int, score: int, **extra) -> dict:
     level = "hög" if score >= 9 else "medel" if score >= 5 else "låg"
     rank = {"låg": 0, "medel": 1, "hög": 2}[level]
+    implies = ("acceptera", "bevaka", "granska")[rank]  # the bundled 4×4's meanings
     return {"type": "risk", "risk_id": i, "code": f"R{i}", "title": f"Risk {i}", "score": score,
-            "level": level, "level_rank": rank, "legal": False, "earlier_deficiency": False,
+            "level": level, "level_rank": rank, "implies": implies, "in_plan": implies == "granska",
+            "legal": False, "earlier_deficiency": False,
             "flagged": False, "spread": 0, "category": "verksamhet", **extra}
 
 
@@ -188,9 +190,10 @@ def test_disagreement_with_reference_raises(monkeypatch):
 def test_group_keeps_the_first_rule_and_records_the_rest(eng):
     ev = engine.evaluate(ruleset("prioritering"), [risk(1, 16, earlier_deficiency=True)], engine=eng)
     assert outcome(ev) == {1: "direktåtgärd"}
-    assert {c.rule_id for c in ev.shadowed} == {"PRI-02", "PRI-04", "PRI-05", "PRI-06"}
+    assert {c.rule_id for c in ev.shadowed} == {"PRI-02", "PRI-06"}
     c = ev.conclusions[0]
-    assert c.attributes["reason"] == "Hög risk (riskvärde 16) där brister redan har konstaterats: den åtgärdas direkt"
+    assert c.attributes["reason"] == ("Risken ska med i planen (riskvärde 16) och brister har redan konstaterats: "
+                                      "den åtgärdas direkt")
     assert c.matched[0]["fact"]["risk_id"] == 1
 
 
@@ -253,14 +256,17 @@ def test_a_subject_given_twice_is_concluded_from_its_first_fact(eng):
 
 
 def test_threshold_edit_moves_exactly_the_risks_at_the_edge(tmp_path):
-    text = (RULES / "prioritering.yaml").read_text(encoding="utf-8")
-    path = tmp_path / "prioritering.yaml"
-    path.write_text(text.replace("granskning_från: 9 ", "granskning_från: 10 "), encoding="utf-8")
-    facts = [risk(1, 9), risk(2, 12), risk(3, 8)]
-    before = outcome(engine.evaluate(ruleset("prioritering"), facts, engine=ENGINES[0]))
-    after = outcome(engine.evaluate(engine.load(path), facts, engine=ENGINES[0]))
-    assert before == {1: "granskning", 2: "granskning", 3: "bevaka"}
-    assert after == {1: "bevaka", 2: "granskning", 3: "bevaka"}
+    text = (RULES / "kontrolldesign.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "kontrolldesign.yaml"
+    path.write_text(text.replace("tät_från: 12 ", "tät_från: 13 "), encoding="utf-8")
+    facts = [risk(1, 9), risk(2, 12), risk(3, 16), risk(4, 8)]
+    review = [c.as_fact() for c in engine.evaluate(ruleset("prioritering"), facts, engine=ENGINES[0]).conclusions
+              if c.name == "granskning"]
+    freq = lambda rs: {c.subject_id: c.attributes["frequency"]  # noqa: E731
+                       for c in engine.evaluate(rs, facts + review, engine=ENGINES[0]).conclusions
+                       if c.group == "omfattning"}
+    assert freq(ruleset("kontrolldesign")) == {1: "halvår", 2: "kvartal", 3: "kvartal"}
+    assert freq(engine.load(path)) == {1: "halvår", 2: "halvår", 3: "kvartal"}
 
 
 @settings(max_examples=40, deadline=None)

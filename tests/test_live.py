@@ -128,8 +128,8 @@ def test_agreement_needs_a_reason_off_the_median_and_a_merged_proposal_keeps_its
         wid = live.open_workshop(app, "SN", 2026)
         code, _ = live.new_code(app, wid)
         pids = [live.joined(app, live.join(app, code, n)[0])[1] for n in ("Pia", "Olle")]
-        a = live.propose(app, wid, pids[0], "Samtycke dokumenteras inte", "legal")
-        b = live.propose(app, wid, pids[1], "Samtycke saknas i akten", "legal")
+        a = live.propose(app, wid, pids[0], "Samtycke dokumenteras inte", "lagkrav")
+        b = live.propose(app, wid, pids[1], "Samtycke saknas i akten", "lagkrav")
         live.score(app, wid, pids[0], a, 3, 3, "Vanligt i hemtjänsten")
         live.score(app, wid, pids[1], b, 4, 4, None)
         live.score(app, wid, pids[0], b, 1, 1, None)  # Pia scored both: she keeps her score of the one kept
@@ -147,7 +147,7 @@ def test_agreement_needs_a_reason_off_the_median_and_a_merged_proposal_keeps_its
         live.close(app, wid)
     with app.session() as s:
         new = s.scalars(select(Risk).where(Risk.title.like("Samtycke%"))).all()
-        assert [r.title for r in new] == ["Samtycke dokumenteras inte"] and new[0].category == "legal"
+        assert [r.title for r in new] == ["Samtycke dokumenteras inte"] and new[0].category == "lagkrav"
         ra = s.scalar(select(RiskAssessment).where(RiskAssessment.risk_id == new[0].id))
         assert (ra.likelihood, ra.impact, ra.agreed_reason) == (3, 4, "Gruppen enades efter diskussion")
         assert sorted(p["name"] for p in ra.participants) == ["Olle", "Pia"]

@@ -124,7 +124,7 @@ def test_export_in_three_formats(app, kommun, tmp_path):
     assert "Plan för intern kontroll 2025 – Socialnämnden" in html
     assert "21 november 2024" in html and "§ 134" in html and "SN 2024/201" in html
     assert "Process/rutin" in html and "Kontroll&shy;ansvarig" in html and "Rapporteras" in html
-    assert "prioritering v2026.2" in html.split("Underlag och spårbarhet</h2>")[1]  # rules version in the appendix
+    assert "prioritering v2026.3" in html.split("Underlag och spårbarhet</h2>")[1]  # rules version in the appendix
     assert "http" not in html and "<script" not in html  # self-contained
     pdf = plan_out.export(app, "SN", YEAR, "pdf", tmp_path / "p.pdf").read_bytes()
     assert pdf.startswith(b"%PDF") and len(pdf) > 20_000
@@ -233,7 +233,7 @@ def test_kontrollmoment_come_from_the_catalogues_wording(app, kommun, tmp_path):
     for risk in data["risks"]:
         if risk["title"] == "Orosanmälningar förhandsbedöms inte inom 14 dagar":
             risk["kontrollmoment"] = "Kontrollera att varje orosanmälan förhandsbedömts inom 14 dagar."
-    data["omfattning_enhet"]["legal"] = "anmälningar"
+    data["omfattning_enhet"]["lagkrav"] = "anmälningar"
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     app.settings = dataclasses.replace(app.settings, riskregister_dir=folder)
     planning.derive(app, "SN", YEAR)

@@ -39,7 +39,7 @@ def test_unknown_unit_category_process(app, org):
     with pytest.raises(UserError, match="Enheten 'XX' finns inte"):
         register.add_risk(app, "XX", "Risk")
     with pytest.raises(UserError, match="Okänd kategori"):
-        register.add_risk(app, "SN", "Risk", category="ekonomi")
+        register.add_risk(app, "SN", "Risk", category="ekonomisk")
     with pytest.raises(UserError, match="Processen 'ZZ' finns inte"):
         register.add_risk(app, "SN", "Risk", process="ZZ")
 

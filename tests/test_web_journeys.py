@@ -428,7 +428,7 @@ def test_a_live_workshop_with_a_facilitator_and_three_participants(browser, serv
     p.get_by_label("Risk (vad kan gå fel?)").fill("Samtycke till informationsutbyte dokumenteras inte")
     p.get_by_role("button", name="Föreslå risken").click()
     assert "Välj en kategori" in p.locator(".error-summary").inner_text()
-    p.get_by_label("Kategori").select_option("legal")
+    p.get_by_label("Kategori").select_option("lagkrav")
     p.get_by_role("button", name="Föreslå risken").click()
     assert pia.notice().startswith("Ditt förslag är tillagt")
     new = _section(p, "Nytt förslag")
@@ -460,7 +460,7 @@ def test_a_live_workshop_with_a_facilitator_and_three_participants(browser, serv
     _section(s, "SN-R001").get_by_role("button", name="Spara bedömningen av SN-R001").click()
     assert secretary.notice() == "Din bedömning är sparad."
     s.get_by_label("Risk (vad kan gå fel?)").fill("Samtycke dokumenteras ej vid informationsutbyte")
-    s.get_by_label("Kategori").select_option("legal")
+    s.get_by_label("Kategori").select_option("lagkrav")
     s.get_by_role("button", name="Föreslå risken").click()
     dup = s.get_by_role("region", name=re.compile("Samtycke dokumenteras ej"))
     _cell(dup, 2, 3).check()

@@ -21,17 +21,27 @@ from tests.test_results import dump
 YEAR = 2026
 
 
-def fill(path: Path, name: str, scores: dict[str, tuple], new: list[tuple] = (), out: Path | None = None) -> Path:
-    """Write a participant's name and scores {risk code: (L, I[, rL, rI])}, plus new risk rows."""
+def fill(path: Path, name: str | None, scores: dict[str, tuple], new: list[tuple] = (), out: Path | None = None,
+         agree: bool = False, comments: dict[str, str] | None = None) -> Path:
+    """Write a participant's name and scores {risk code: (L, I[, rL, rI])}, plus new risk rows;
+    `agree` ticks "instämmer i förra årets bedömningar"; `comments` {risk code: text}."""
     wb = load_workbook(path)
     ws = wb["Risker"]
     ws["B2"] = name
+    if agree:
+        ws["B3"] = "ja"
     col = {c.value: c.column for c in ws[4]}
     free = None
     for r in range(5, ws.max_row + 1):
         code = ws.cell(r, col["Risk-id"]).value
+        if code in (comments or {}):
+            ws.cell(r, col["Kommentar"], comments[code])
         if code in scores:
             s = scores[code]
+            if s is None:  # the participant clears the pre-filled scores
+                ws.cell(r, col["Sannolikhet"], None)
+                ws.cell(r, col["Konsekvens"], None)
+                continue
             ws.cell(r, col["Sannolikhet"], f"{s[0]} – x")
             ws.cell(r, col["Konsekvens"], s[1])
             if len(s) > 2:
@@ -124,8 +134,8 @@ def test_two_untouched_templates_are_refused_rather_than_counted_once(app, kommu
     assert f"fil {b.name}: filen har samma innehåll som {a.name}" in str(exc.value)
     assert "deltagarens namn vid Deltagare:" in str(exc.value)
     assert dump(app) == before
-    fill(a, "A", {})
-    fill(b, "B", {})
+    fill(a, "A", {}, agree=True)
+    fill(b, "B", {}, agree=True)
     monkeypatch.setenv("IKCHECK_TODAY", "2025-09-18")  # the workshop's date is ikcheck's today
     assert workshop.import_files(app, [a, b, c]).participants == ["A", "B", "C"]
     with app.session() as s:
@@ -235,3 +245,129 @@ def test_a_workshop_read_in_later_keeps_the_day_it_was_held(cli, app, kommun, tm
         assert s.scalar(select(Workshop.held_on).where(Workshop.year == YEAR)) == dt.date(YEAR - 1, 9, 15)
     r = cli("trace", "risk:MBN-R001")
     assert f"hölls {YEAR - 1}-09-15, inläst " in " ".join(r.out.split())
+
+
+# --- workshop evidence (#21): a record that stands as evidence --------------------------------------
+
+def test_a_file_without_the_participants_name_is_refused_naming_the_cell(app, kommun, tmp_path):
+    """Before, a missing name silently became the file's name."""
+    [a] = workshop.template(app, "SN", YEAR, tmp_path / "ws.xlsx")
+    fill(a, None, {"SN-R001": (4, 1)})
+    before = dump(app)
+    with pytest.raises(ValidationFailed) as exc:
+        workshop.import_files(app, [a])
+    assert f"fil {a.name}, blad 'Risker', rad 2, kolumn B: deltagarens namn saknas" in str(exc.value)
+    assert dump(app) == before
+    fill(a, "Anna Lind", {"SN-R001": (4, 1)})
+    assert workshop.import_files(app, [a]).participants == ["Anna Lind"]
+
+
+def test_an_untouched_file_is_refused_unless_the_participant_agrees_with_last_year(app, kommun, tmp_path):
+    """Before, a pre-filled template nobody touched imported as "N risker bedömda"."""
+    [a] = workshop.template(app, "SN", YEAR, tmp_path / "ws.xlsx")
+    fill(a, "Erik Holm", {})
+    before = dump(app)
+    with pytest.raises(ValidationFailed) as exc:
+        workshop.import_files(app, [a])
+    assert (f"fil {a.name}, blad 'Risker', rad 3, kolumn B: ingen bedömning är ändrad från förra årets"
+            in str(exc.value)) and "”ja” i cell B3" in str(exc.value)
+    assert dump(app) == before
+    fill(a, "Erik Holm", {}, agree=True)  # "Jag instämmer i förra årets bedömningar: ja"
+    r = workshop.import_files(app, [a])
+    assert r.assessed > 0 and r.participants == ["Erik Holm"]
+
+
+def test_comments_are_kept_without_scores_and_shown_by_show_history_and_trace(app, kommun, tmp_path, cli):
+    """Before, a comment was shown by no command, and dropped when the participant left the scores blank."""
+    [a] = workshop.template(app, "SN", YEAR, tmp_path / "ws.xlsx")
+    fill(a, "Maria Sund", {"SN-R001": None, "SN-R002": (4, 4)},
+         comments={"SN-R001": "Rutinen är ny sedan i våras; svårt att bedöma", "SN-R002": "Fler anmälningar i år"})
+    r = workshop.import_files(app, [a])
+    assert r.comments == 2
+    shown = cli("risk", "show", "SN-R001")
+    assert "Rutinen är ny sedan i våras; svårt att bedöma" in shown.out and "Maria Sund" in shown.out
+    assert "Fler anmälningar i år" in cli("risk", "history", "SN-R002").out
+    traced = cli("trace", "risk:SN-R002")
+    assert traced.code == 0 and "Maria Sund: Fler anmälningar i år" in traced.out
+    # the one who scored alone: "en bedömare", not a spread of 0
+    assert "en bedömare" in cli("risk", "show", "SN-R002").out
+
+
+def test_the_same_new_risk_twice_in_one_file_is_refused(app, kommun, tmp_path):
+    """Before, 25 rows with one title became one risk with 25 scores from one person."""
+    [a] = workshop.template(app, "SN", YEAR, tmp_path / "ws.xlsx")
+    fill(a, "Anna Lind", {"SN-R001": (4, 1)}, new=[("BIST", "Samtycke dokumenteras inte", "lagkrav", 3, 3),
+                                                   ("BIST", "samtycke  dokumenteras INTE", "lagkrav", 2, 2)])
+    with pytest.raises(ValidationFailed) as exc:
+        workshop.import_files(app, [a])
+    assert "den nya risken ”samtycke  dokumenteras INTE” står redan på rad" in str(exc.value)
+
+
+def test_similar_new_risks_are_flagged_and_merged_keeping_both_histories(app, kommun, tmp_path, cli):
+    a, b = workshop.template(app, "SN", YEAR, tmp_path / "ws.xlsx", participants=2)
+    fill(a, "Anna Lind", {"SN-R001": (4, 1)}, new=[("BIST", "Samtycke till insatser dokumenteras inte", "lagkrav", 3, 4)])
+    fill(b, "Erik Holm", {"SN-R001": (3, 1)}, new=[("BIST", "Samtycke till insatserna dokumenteras inte i akten",
+                                                     "legal", 2, 4)])
+    r = workshop.import_files(app, [a, b])
+    assert r.new_risks == 2 and len(r.duplicates) == 1
+    dup, _, other, _ = r.duplicates[0]
+    summary = workshop.summary(app, "SN", YEAR)
+    assert summary["risks"][0]["duplicate_of"]  # flagged risks first
+    out = cli("risk", "merge", dup, other)
+    assert out.code == 0 and f"{dup} är sammanslagen med {other}" in out.out
+    with app.session() as s:
+        from ikcheck.store.models import Risk, RiskAssessment
+
+        merged = s.scalar(select(Risk).where(Risk.code == dup))
+        kept = s.scalar(select(Risk).where(Risk.code == other))
+        assert merged.status == "retired" and merged.merged_into_id == kept.id
+        current = s.scalar(select(RiskAssessment).where(RiskAssessment.risk_id == kept.id,
+                                                        RiskAssessment.is_current.is_(True)))
+        assert sorted(p["name"] for p in current.participants) == ["Anna Lind", "Erik Holm"]
+    shown = cli("risk", "show", other).out
+    assert f"Sammanslagna: {dup}" in shown and "Anna Lind" in shown and "Erik Holm" in shown
+    assert cli("risk", "merge", dup, other).code == 2  # already merged
+    assert "lagkrav" in cli("risk", "show", other).out  # "legal" from the file is read as lagkrav
+    from ikcheck import auditlog
+
+    assert auditlog.verify(app).ok
+
+
+def test_a_workshop_for_a_year_with_a_decided_plan_needs_a_reason(app, kommun, tmp_path, cli):
+    """Before, a 2025 file re-assessed risks whose 2025 plan was decided and reported, without a word."""
+    from ikcheck import demo, planning
+
+    year = demo.DEMO_YEAR
+    planning.derive(app, "SN", year)
+    planning.accept(app, "SN", year)
+    planning.decide(app, "SN", year, "2024-11-21", "§ 134", "SN 2024/201")
+    [a] = workshop.template(app, "SN", year, tmp_path / "ws.xlsx")
+    fill(a, "Anna Lind", {"SN-R001": (4, 1)})
+    before = dump(app)
+    r = cli("workshop", "import", a)
+    assert r.code == 2 and "planen för Socialnämnden 2025 är redan beslutad" in r.err and "--after-decision" in r.err
+    assert dump(app) == before
+    r = cli("workshop", "import", a, "--after-decision", "Ny lagstiftning från 1 juli")
+    assert r.code == 0 and "Registrerad efter planens beslut: Ny lagstiftning från 1 juli" in r.out
+    with app.session() as s:
+        assert s.scalar(select(Workshop).where(Workshop.year == year)).after_decision == "Ny lagstiftning från 1 juli"
+
+
+def test_the_workshop_summary_holds_each_risks_scores_median_spread_and_comments(app, kommun, tmp_path, cli):
+    a, b = workshop.template(app, "SN", YEAR, tmp_path / "ws.xlsx", participants=2)
+    fill(a, "Anna Lind", {"SN-R001": (4, 4), "SN-R002": (2, 2)}, comments={"SN-R002": "Bättre rutiner nu"})
+    fill(b, "Erik Holm", {"SN-R001": (1, 1), "SN-R002": (2, 3)})
+    workshop.import_files(app, [a, b])
+    r = cli("workshop", "summary", "--unit", "SN", "--year", YEAR, "--out", tmp_path / "sammanstallning.pdf")
+    assert r.code == 0
+    pdf, xlsx = tmp_path / "sammanstallning.pdf", tmp_path / "sammanstallning.xlsx"
+    import subprocess
+
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Riskworkshop 2026 – Socialnämnden" in text and "Anna Lind" in text and "Bättre rutiner nu" in text
+    assert text.index("SN-R001") < text.index("SN-R002")  # the disagreement (3 steps) first
+    assert "Diskutera: spridning 3 steg" in text
+    ws = load_workbook(xlsx)["Sammanställning"]
+    rows = {r[0]: r for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert rows["SN-R001"][3] == "ja" and rows["SN-R001"][8] == 3
+    assert rows["SN-R002"][11] == "Anna Lind: Bättre rutiner nu"

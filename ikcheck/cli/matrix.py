@@ -22,8 +22,9 @@ def render_grid(m: matrix_mod.Matrix, cells: dict | None = None, title: str | No
         row = [f"{li.value} {li.label}"]
         for im in m.impact:
             lvl = m.level(li.value, im.value)
+            # the level's name in every cell: colour alone is lost when piped, printed or not seen
             text = str(len(cells.get((li.value, im.value), []))) if cells is not None else str(li.value * im.value)
-            row.append(Text(f" {text} ", style=f"black on {lvl.colour}"))
+            row.append(Text(f" {text} {lvl.label} ", style=f"{matrix_mod.text_colour(lvl.colour)} on {lvl.colour}"))
         table.add_row(*row)
     return table
 
@@ -42,7 +43,8 @@ def show(name: str = typer.Argument(None, help="Matrisens namn (standard: organi
     m = a.load_matrix(name)
     console.print(render_grid(m))
     for lvl in m.levels:
-        console.print(Text.assemble((f" {lvl.label} ", f"black on {lvl.colour}"), f" {lvl.implication}"))
+        console.print(Text.assemble((f" {lvl.label} ", f"{matrix_mod.text_colour(lvl.colour)} on {lvl.colour}"),
+                                    f" {lvl.implication} (innebär: {m.implies(lvl.name)})"))
 
 
 @app.command("check")

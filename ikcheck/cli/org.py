@@ -52,6 +52,7 @@ def show(code: str = typer.Argument(None, help="Organisationens kod (behövs bar
         f"{_election(aj.get('valår', 2026))}), halvårsrapport senast {aj['halvar_rapport']}, årsrapport senast "
         f"{aj['ar_rapport']} året efter."
     )
+    console.print(f"Riskkategorier: {', '.join(d['categories'])}")
     print_table(
         [{"Kod": u["code"], "Namn": u["name"], "Typ": u["kind"], "Förvaltning": u["forvaltning"],
           "Processer": ", ".join(u["processes"])} for u in d["units"]],

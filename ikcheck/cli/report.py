@@ -4,7 +4,6 @@ from pathlib import Path
 
 import typer
 
-from ikcheck import words
 from ikcheck.calendar import parse_date
 from ikcheck.cli.common import UNIT, YEAR, busy, console, ok, print_table, state
 from ikcheck.errors import UserError

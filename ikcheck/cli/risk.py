@@ -20,7 +20,7 @@ def add(
     unit: str = UNIT,
     title: str = typer.Option(..., "--title", help="Riskens rubrik."),
     process: str = typer.Option(None, help="Process (kod eller namn)."),
-    category: str = typer.Option("verksamhet", help="omvärld, verksamhet, legal, IT eller rapportering."),
+    category: str = typer.Option("verksamhet", help="lagkrav, ekonomi, verksamhet, rapportering, IT, omvärld, eller en av kommunens egna (org show)."),
     owner: str = typer.Option(None, help="Riskägare."),
     source: str = typer.Option("workshop", help="workshop, revision, incident eller KS."),
     description: str = typer.Option(None, help="Beskrivning."),
@@ -37,7 +37,7 @@ def add(
 def edit(
     code: str = RISK,
     title: str = typer.Option(None, help="Ny rubrik."), description: str = typer.Option(None, help="Ny beskrivning."),
-    category: str = typer.Option(None, help="Ny kategori, t.ex. legal eller ekonomisk."),
+    category: str = typer.Option(None, help="Ny kategori, t.ex. lagkrav eller ekonomi."),
     owner: str = typer.Option(None, help="Ny riskägare."), source: str = typer.Option(None, help="Varifrån risken kommer."),
     process: str = typer.Option(None, help="Processens namn."),
 ) -> None:
@@ -89,17 +89,34 @@ def show(code: str = RISK) -> None:
     """Visa en risk med hela dess bedömningshistorik."""
     d = register.risk_details(state.app(), code, org_code=state.org)
     console.print(Text.assemble((d["risk"], "bold"), f" {d['rubrik']}"))
-    for key in ("enhet", "process", "kategori", "ägare", "status", "källa", "lagkrav", "beskrivning"):
+    for key in ("enhet", "process", "kategori", "ägare", "status", "källa", "lagkrav", "beskrivning",
+                "sammanslagen med", "sammanslagna"):
         if d[key] not in ("", None):
             console.print(f"  {key.capitalize()}: {'ja' if d[key] is True else 'nej' if d[key] is False else d[key]}")
     print_table(d["historik"], title="Bedömningar", empty="Inga bedömningar ännu.")
+    if d["kommentarer"]:
+        print_table(d["kommentarer"], title="Kommentarer från workshoppar")
 
 
 @app.command("history")
 def history(code: str = RISK) -> None:
-    """Visa en risks bedömningar år för år, med vem och varifrån."""
+    """Visa en risks bedömningar år för år, med vem och varifrån, och deltagarnas kommentarer."""
     d = register.risk_details(state.app(), code, org_code=state.org)
     print_table(d["historik"], title=f"{d['risk']} {d['rubrik']}", empty="Inga bedömningar ännu.")
+    if d["kommentarer"]:
+        print_table(d["kommentarer"], title="Kommentarer från workshoppar")
+
+
+@app.command("merge")
+def merge(code: str = typer.Argument(..., help="Risken som slås ihop (t.ex. en dubblett från workshoppen)."),
+          into: str = typer.Argument(..., help="Risken den slås ihop med; den finns kvar.")) -> None:
+    """Slå ihop två risker i samma enhet: båda historikerna finns kvar, bedömningarna räknas samman."""
+    from ikcheck import workshop
+
+    r = workshop.merge_risks(state.app(), code, into, org_code=state.org)
+    ok(f"{code} är sammanslagen med {into}.")
+    for line in r:
+        console.print(f"  {line}")
 
 
 @app.command("heatmap")

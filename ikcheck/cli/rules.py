@@ -5,7 +5,7 @@ from pathlib import Path
 import typer
 from rich.text import Text
 
-from ikcheck import engine, rulebook
+from ikcheck import engine, rulebook, words
 from ikcheck.cli.common import UNIT_FILTER, YEAR, console, ok, print_table, state
 
 app = typer.Typer(help="Regelfiler: kontrollera, testa, förklara och jämför.", no_args_is_help=True)
@@ -46,28 +46,47 @@ def explain(ident: str = typer.Argument(..., help="Risk (t.ex. SN-R003), kontrol
         console.print("Inga regelslutsatser ännu.")
     for c in d["conclusions"]:
         console.print(Text.assemble("\n", (c["rule_id"], "bold"), f" {c['title']} → ", (c["conclusion"], "bold")))
+        if c["changed"]:
+            console.print(Text(f"  Obs: {c['changed']}.", style="yellow"))
         if c["description"]:
             console.print(f"  {c['description']}")
         if c["reference"]:
             console.print(f"  Stöd: {c['reference']}")
         for k, v in c["attributes"].items():
-            console.print(f"  {k}: {v}")
+            console.print(f"  {k.capitalize()}: {v}")
         console.print(Text(f"  {c['ruleset']}, {c['purpose']}, {c['when']}", style="dim"))
         for m in c["matched"]:
-            fact = m["fact"]
-            shown = ", ".join(f"{k}={v}" for k, v in fact.items() if k not in ("type",))
-            console.print(Text(f"  fakta {m['alias']} ({m['type']}): {shown[:300]}", style="dim"))
+            parts, size = [], 0
+            for k, v in m["fields"]:
+                if size > 500:
+                    parts.append("…")
+                    break
+                parts.append(f"{k} {v}")
+                size += len(parts[-1]) + 2
+            console.print(Text(f"  Uppgifter om {m['type']}: {', '.join(parts)}", style="dim"))
 
 
 @app.command("diff")
 def diff(old: Path = typer.Argument(..., help="Nuvarande regelfil eller katalog."),
          new: Path = typer.Argument(..., help="Ändrad regelfil eller katalog."),
          year: int = YEAR, unit: str = UNIT_FILTER) -> None:
-    """Vad skulle ändras i årets register om reglerna ändrades: vilka risker flyttar in i eller ut ur planen."""
-    d = rulebook.diff(state.app(), old, new, year, unit, org_code=state.org)
-    if not d.moved:
-        ok(f"Inga risker byter utfall ({d.unchanged} oförändrade).")
+    """Vad skulle ändras i årets underlag om reglerna ändrades, i varje regeluppsättning som skiljer:
+    risker som flyttar in i eller ut ur planen, frekvens, stickprov och metod, planvalideringens fynd,
+    resultatens bedömningar, enheternas färger och årshjulets förseningar."""
+    diffs = rulebook.diff(state.app(), old, new, year, unit, org_code=state.org)
+    if not diffs:
+        ok("Regelfilerna är lika; ingenting ändras.")
         return
-    print_table([{"risk": m["risk"], "enhet": m["unit"], "rubrik": m["title"], "riskvärde": m["score"],
-                  "före": f"{m['before']} ({m['before_rule']})", "efter": f"{m['after']} ({m['after_rule']})"}
-                 for m in d.moved], title=f"{len(d.moved)} risker byter utfall ({d.unchanged} oförändrade)")
+    for d in diffs:
+        head = f"{d.ruleset} v{d.before_version} → v{d.after_version}"
+        if d.rules_changed:
+            head += f": ändrade regler {', '.join(d.rules_changed)}"
+        if d.note:
+            ok(f"{head}. {d.note.capitalize()}.")
+        elif not d.changes:
+            ok(f"{head}. Inget utfall ändras ({words.n(d.unchanged, 'oförändrad', 'oförändrade')}).")
+        else:
+            print_table([{"gäller": c["subject"], "vad": c["what"], "före": f"{c['before']} [{c['before_rule'] or '–'}]",
+                          "efter": f"{c['after']} [{c['after_rule'] or '–'}]"} for c in d.changes],
+                        title=f"{head}: {words.n(len(d.changes), 'ändring', 'ändringar')} "
+                              f"({d.unchanged} oförändrade)")

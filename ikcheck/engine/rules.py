@@ -50,6 +50,14 @@ TOP_KEYS = {"ruleset", "version", "description", "parameters", "rules"}
 RULE_KEYS = {"id", "title", "description", "reference", "priority", "when", "then"}
 WHEN_KEYS = {"fact", "as", "where", "absent"}
 THEN_KEYS = {"conclusion", "subject", "group", "attributes"}
+# The conclusions the services act on, per bundled ruleset. A rule concluding anything else there
+# would be stored and then silently ignored by planning, so such a file is refused. Rulesets not
+# listed here (resultat, årshjul, planvalidering) may name their findings freely: they are shown.
+UNDERSTOOD = {
+    "prioritering": ("direktåtgärd", "granskning", "bevaka", "acceptera", "diskutera"),
+    "kontrolldesign": ("omfattning", "metod"),
+    "bedomning": ("bedömning",),
+}
 OPS = {"=": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge", "in": "in",
        "not in": "not_in", "contains": "contains", "exists": "exists"}
 ORDERED = {"lt", "le", "gt", "ge"}
@@ -107,6 +115,22 @@ class Ruleset:
     content_hash: str
     path: str
     conclusion_fields: dict[str, str] = field(default_factory=dict)
+
+    def rule_digest(self, rule_id: str) -> str:
+        """The identity of one rule as it runs: its text (conditions with their parameter values,
+        conclusion, attributes, titles) and the parameters its templates name. A run stores these, so
+        an explanation marks a rule changed only when that rule changed, not when a neighbour did."""
+        rule = self.rule(rule_id)
+        named = sorted({part[0] for _, spec in rule.attributes
+                        if isinstance(spec, tuple) and spec and spec[0] == "tpl"
+                        for part in spec[2] if isinstance(part, tuple) and len(part) == 1
+                        and part[0] in self.parameters})
+        body = repr((rule.title, rule.description, rule.reference, rule.priority, rule.patterns, rule.conclusion,
+                     rule.subject, rule.group, rule.attributes, [(n, self.parameters[n]) for n in named]))
+        return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+    def rule_digests(self) -> dict[str, str]:
+        return {r.id: self.rule_digest(r.id) for r in self.rules}
 
     def rule(self, rule_id: str) -> Rule:
         by_id = self.__dict__.get("_by_id")
@@ -226,6 +250,7 @@ class _Validator:
                     concl_fields.setdefault(str(k), _literal_kind(val) or STR)
         self.params = dict(params)
         self.concl_fields = concl_fields
+        self.name = str(data.get("ruleset", ""))
         rules: list[Rule] = []
         seen: dict[str, int] = {}
         for i, item in enumerate(rules_node):
@@ -288,6 +313,10 @@ class _Validator:
             if "then" in item and not _NAME.match(conclusion):
                 self.err(f"conclusion {conclusion!r} ska vara ett namn (små bokstäver, siffror, _)",
                          then, "conclusion", rid, "then.conclusion")
+            elif conclusion and conclusion not in UNDERSTOOD.get(self.name, (conclusion,)):
+                self.err(f"slutsatsen {conclusion!r} förstås inte av {self.name}; den skulle sparas men "
+                         "aldrig användas", then, "conclusion", rid, "then.conclusion",
+                         expected=", ".join(UNDERSTOOD[self.name]))
             subject = str(then.get("subject") or (patterns[0].alias if patterns else ""))
             if patterns and subject not in aliases:
                 self.err(f"subject {subject!r} är inget alias i when (finns: {', '.join(aliases)})",

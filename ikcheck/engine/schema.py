@@ -27,7 +27,7 @@ FACT_TYPES: dict[str, FactType] = {
             "risk_id": INT, "code": STR, "unit": STR, "unit_kind": STR, "process": STR,
             "title": STR, "category": STR, "source": STR, "legal": BOOL, "year": INT,
             "likelihood": INT, "impact": INT, "score": INT, "level": STR, "level_rank": INT,
-            "residual_score": INT, "residual_level": STR, "spread": INT, "flagged": BOOL,
+            "implies": STR, "in_plan": BOOL, "residual_score": INT, "residual_level": STR, "spread": INT, "flagged": BOOL,
             "previous_score": INT, "earlier_deficiency": BOOL,
         }, "En risk med årets bedömning"),
         FactType("control_point", "cp_id", {

@@ -206,12 +206,27 @@ def _summary(rows: list[dict], findings: list[dict] | None = None, actions: list
     }
 
 
-def _judgement(app: App, unit: Unit, year: int, summary: dict, late: int) -> dict:
-    rs = rulebook.ruleset(app, "bedomning")
-    fact = {"type": "unit", "unit_id": unit.id, "code": unit.code, "name": unit.name, "kind": unit.kind,
+def judgement_fact(unit: Unit, year: int, summary: dict, late: int) -> dict:
+    """What the bedömning rules read of a unit's year."""
+    return {"type": "unit", "unit_id": unit.id, "code": unit.code, "name": unit.name, "kind": unit.kind,
             "year": year, "late": late, **{k: summary[k] for k in (
                 "points", "significant", "minor", "not_performed", "not_reported", "escalations", "overdue_actions")},
             "performed_share": (summary["performed"] / summary["points"]) if summary["points"] else None}
+
+
+def unit_year_fact(s: Session, org: Organisation, unit: Unit, year: int) -> dict | None:
+    """The bedömning fact of a unit's whole year (the årsrapport's), or None without a decided plan."""
+    stamp = as_of(s, org)
+    on = stamp["at"].date() if stamp["at"] else dt.date(year, 12, 31)
+    block = _results_block(s, org, unit, year, report_periods(org, "ar"), on)
+    if block["plan"] is None:
+        return None
+    return judgement_fact(unit, year, block["summary"], _late_count(s, org, unit, year, "ar"))
+
+
+def _judgement(app: App, unit: Unit, year: int, summary: dict, late: int) -> dict:
+    rs = rulebook.ruleset(app, "bedomning")
+    fact = judgement_fact(unit, year, summary, late)
     ev = engine.evaluate(rs, [fact], engine=app.settings.engine)
     c = next(c for c in ev.conclusions if c.name == "bedömning")
     return {"colour": c.attributes["colour"], "css": COLOURS.get(c.attributes["colour"], "yellow"),

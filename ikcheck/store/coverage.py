@@ -48,7 +48,7 @@ ENTITY_SV = {
     "account": "Kontot", "evidence": "Underlaget", "live_item": "Workshoppens risk",
     "live_participant": "Workshopdeltagaren", "live_score": "Workshopbedömningen",
     "report_text": "Förvaltningens text", "position_holding": "Befattningsinnehavet",
-    "reminder_sent": "Den skickade påminnelsen",
+    "reminder_sent": "Den skickade påminnelsen", "workshop_comment": "Workshopkommentaren",
 }
 FIELD_SV = {
     "likelihood": "sannolikhet", "impact": "konsekvens", "score": "riskvärde", "level": "risknivå",

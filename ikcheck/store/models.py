@@ -114,12 +114,14 @@ class Risk(Base):
     code: Mapped[str] = mapped_column(String(32))  # stable id shown to users, e.g. SN-R007
     title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str | None] = mapped_column(Text)
-    category: Mapped[str] = mapped_column(String(32))  # omvärld, verksamhet, legal, IT, rapportering
+    category: Mapped[str] = mapped_column(String(32))  # register.categories(org); "legal" is read as lagkrav
     owner: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | retired
     source: Mapped[str] = mapped_column(String(16), default="workshop")
     legal_requirement: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # merged into another risk (a duplicate): retired, its history kept and shown with that risk's
+    merged_into_id: Mapped[int | None] = mapped_column(Integer)  # a risk.id (no FK: see migration 0016)
 
     unit: Mapped[Unit] = relationship()
     process: Mapped[Process | None] = relationship()
@@ -143,6 +145,23 @@ class Workshop(Base):
     status: Mapped[str | None] = mapped_column(String(16))  # None: files only | open | closed
     opened_by: Mapped[str | None] = mapped_column(String(200))
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # read in although the year's plan was decided: the reason given (`--after-decision`)
+    after_decision: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkshopComment(Base):
+    """A participant's comment on a risk in a workshop, whether or not they scored it."""
+
+    __tablename__ = "workshop_comment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshop.id"))
+    risk_id: Mapped[int] = mapped_column(ForeignKey("risk.id"), index=True)
+    participant: Mapped[str] = mapped_column(String(200))
+    comment: Mapped[str] = mapped_column(Text)
+    scored: Mapped[bool] = mapped_column(Boolean, default=True)
+    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class LiveItem(Base):
@@ -458,6 +477,8 @@ class RuleRun(Base):
     conclusions: Mapped[int] = mapped_column(Integer)
     run_by: Mapped[str] = mapped_column(String(200))
     run_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # each rule's own digest at the run (Ruleset.rule_digest): None on runs before migration 0016
+    rule_digests: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
 
 class Conclusion(Base):

@@ -19,7 +19,7 @@ from ikcheck.workbooks.save import save_reproducibly
 SHEET, INFO, CATALOGUE = "Risker", "Info", "Katalog"
 HEADER_ROW = 4
 NEW_ROWS = 25
-CATEGORIES = ["omvärld", "verksamhet", "legal", "IT", "rapportering"]
+AGREE_LABEL = "Jag instämmer i förra årets bedömningar:"  # B3: the only way an unchanged file counts
 
 COLUMNS = [
     Column("id", "Id", hidden=True),
@@ -75,17 +75,23 @@ class WorkshopRow:
     title: str | None
     category: str | None
     description: str | None
-    likelihood: int
-    impact: int
+    likelihood: int | None  # None: a comment on a risk the participant did not score
+    impact: int | None
     res_l: int | None
     res_i: int | None
     comment: str | None
 
 
-def parse_rows(rows: list[Row], matrix: Matrix) -> tuple[list[WorkshopRow], list[Problem]]:
-    out, problems, seen = [], [], {}
+def title_key(title: str) -> str:
+    """A new risk's title as compared: case and spacing do not make two risks."""
+    return " ".join(str(title).lower().split())
+
+
+def parse_rows(rows: list[Row], matrix: Matrix, categories: list[str],
+               aliases: dict[str, str] | None = None) -> tuple[list[WorkshopRow], list[Problem]]:
+    out, problems, seen, seen_new = [], [], {}, {}
     li, im = matrix.likelihood_values(), matrix.impact_values()
-    cats = {c.lower(): c for c in CATEGORIES}
+    cats = {c.lower(): c for c in categories} | {k.lower(): v for k, v in (aliases or {}).items()}
     for row in rows:
         v = row.values
         if all(v.get(k) in (None, "") for k in ("id", "title", "likelihood", "impact")):
@@ -109,7 +115,7 @@ def parse_rows(rows: list[Row], matrix: Matrix) -> tuple[list[WorkshopRow], list
         res_i = get("res_i", parse_step, im, "konsekvens")
         category = get("category", as_choice, cats)
         if rid is None and title and category is None and not any(p.column == row.letters.get("category") for p in errs):
-            errs.append(row.problem("category", "en ny risk behöver en kategori", ", ".join(CATEGORIES)))
+            errs.append(row.problem("category", "en ny risk behöver en kategori", ", ".join(categories)))
         if not errs and (likelihood is None) != (impact is None):
             missing = "impact" if impact is None else "likelihood"
             errs.append(row.problem(missing, "ange både sannolikhet och konsekvens", "ett värde i listan"))
@@ -122,16 +128,22 @@ def parse_rows(rows: list[Row], matrix: Matrix) -> tuple[list[WorkshopRow], list
             if rid in seen:
                 errs.append(row.problem("id", f"risken {rid} förekommer redan på rad {seen[rid]}", "en rad per risk"))
             seen.setdefault(rid, row.number)
+        elif title:
+            key = title_key(title)
+            if key in seen_new:
+                errs.append(row.problem("title", f"den nya risken ”{title}” står redan på rad {seen_new[key]}",
+                                        "varje ny risk en gång; skriv flera synpunkter i Kommentar"))
+            seen_new.setdefault(key, row.number)
+        comment = get("comment", as_text)
         problems += errs
-        if not errs and likelihood is not None:
+        if not errs and (likelihood is not None or (rid is not None and comment)):
             out.append(WorkshopRow(row, rid, get("process", as_text, 200), title, category,
-                                   get("description", as_text), likelihood, impact, res_l, res_i,
-                                   get("comment", as_text)))
+                                   get("description", as_text), likelihood, impact, res_l, res_i, comment))
     return out, problems
 
 
 def write_template(path: Path, meta: dict[str, Any], matrix: Matrix, processes: list[str],
-                   risks: list[dict[str, Any]], catalogue: list[dict[str, Any]]) -> Path:
+                   risks: list[dict[str, Any]], catalogue: list[dict[str, Any]], categories: list[str]) -> Path:
     """meta: org, unit, unit_name, year, participant. risks: id, code, process, title, category,
     description, prev (l, i, score) or None."""
     from openpyxl import Workbook
@@ -144,8 +156,11 @@ def write_template(path: Path, meta: dict[str, Any], matrix: Matrix, processes: 
     guide.title = "Instruktioner"
     lines = [
         f"Riskworkshop {meta['unit_name']} inför {meta['year']}", "",
-        "1. Skriv ditt namn i cell B2 på bladet Risker.",
+        "1. Skriv ditt namn i cell B2 på bladet Risker. Filen läses inte in utan namn.",
         "2. Bedöm varje risk: välj sannolikhet och konsekvens i listorna. Förra årets bedömning är ifylld som start.",
+        "   En fil där ingen bedömning är ändrad läses in bara om du väljer ”ja” i cell B3: att du har gått",
+        "   igenom riskerna och instämmer i förra årets bedömningar.",
+        "   En kommentar sparas även om du inte bedömer risken.",
         "3. Riskvärdet räknas ut och färgas enligt kommunens riskmatris.",
         "4. Kvarvarande sannolikhet och konsekvens: risken med de kontroller som redan finns (frivilligt).",
         "5. Nya risker skrivs in på de tomma raderna längst ner: process, rubrik, kategori och bedömning.",
@@ -167,6 +182,14 @@ def write_template(path: Path, meta: dict[str, Any], matrix: Matrix, processes: 
     set_text(ws.cell(2, 2), meta.get("participant") or "")
     ws.cell(2, 2).protection = Protection(locked=False)
     ws.cell(2, 2).fill = PatternFill("solid", fgColor="FFF8DC")
+    if any(r.get("prev") for r in risks):
+        set_text(ws.cell(3, 1), AGREE_LABEL).font = Font(bold=True)
+        ws.cell(3, 2).protection = Protection(locked=False)
+        ws.cell(3, 2).fill = PatternFill("solid", fgColor="FFF8DC")
+        agree = DataValidation(type="list", formula1='"ja,nej"', allow_blank=True)
+        agree.error, agree.errorTitle = "Välj ja eller nej.", "Instämmer"
+        ws.add_data_validation(agree)
+        agree.add("B3")
     widths = {"Id": 8, "Risk-id": 11, "Process": 26, "Risk": 46, "Kategori": 13, "Beskrivning": 30, "Kommentar": 30}
     for j, col in enumerate(COLUMNS, start=1):
         c = set_text(ws.cell(HEADER_ROW, j), col.header)
@@ -213,7 +236,7 @@ def write_template(path: Path, meta: dict[str, Any], matrix: Matrix, processes: 
         set_text(lists.cell(i, 2), text)
     for i, text in enumerate(processes, start=1):
         set_text(lists.cell(i, 3), text)
-    for i, text in enumerate(CATEGORIES, start=1):
+    for i, text in enumerate(categories, start=1):
         set_text(lists.cell(i, 4), text)
     lists.sheet_state = "hidden"
     for key, formula, title in (
@@ -226,7 +249,7 @@ def write_template(path: Path, meta: dict[str, Any], matrix: Matrix, processes: 
         dv.error, dv.errorTitle = "Välj ett värde i listan.", title
         ws.add_data_validation(dv)
         dv.add(rng(key))
-    for key, formula in (("process", f"Listor!$C$1:$C${max(1, len(processes))}"), ("category", "Listor!$D$1:$D$5")):
+    for key, formula in (("process", f"Listor!$C$1:$C${max(1, len(processes))}"), ("category", f"Listor!$D$1:$D${len(categories)}")):
         dv = DataValidation(type="list", formula1=formula, allow_blank=True)
         ws.add_data_validation(dv)
         dv.add(rng(key, first_new))
@@ -237,7 +260,9 @@ def write_template(path: Path, meta: dict[str, Any], matrix: Matrix, processes: 
         cells = [k for k, v in matrix.grid.items() if v == lvl.name]
         if not cells:
             continue
-        cond = ",".join(f'AND(LEFT(${li_col}{first},1)="{a}",LEFT(${im_col}{first},1)="{b}")' for a, b in cells)
+        # the step's number is the text before its first space: "10 – …" is step 10, not 1
+        step = lambda c: f'LEFT(${c}{first},FIND(" ",${c}{first}&" ")-1)'  # noqa: E731
+        cond = ",".join(f'AND({step(li_col)}="{a}",{step(im_col)}="{b}")' for a, b in cells)
         ws.conditional_formatting.add(
             rng("score"), FormulaRule(formula=[f"OR({cond})"],
                                       fill=PatternFill("solid", fgColor=lvl.colour.lstrip("#").upper())))
@@ -266,6 +291,15 @@ def write_template(path: Path, meta: dict[str, Any], matrix: Matrix, processes: 
     wb.active = 1
     # the same template, whenever written: two participants' untouched copies are the same file to the byte
     return save_reproducibly(wb, path, dt.datetime.combine(today(), dt.time()))
+
+
+def agrees_with_last_year(table) -> bool:
+    """The participant ticked that they agree with last year's scores (B3, "ja")."""
+    for cells in table.extra.get("_preamble") or []:
+        for i, v in enumerate(cells[:-1]):
+            if isinstance(v, str) and v.strip().lower().startswith("jag instämmer") and cells[i + 1]:
+                return str(cells[i + 1]).strip().lower() in ("ja", "x", "✓", "true", "1")
+    return False
 
 
 def participant(table) -> str | None:
