@@ -5,6 +5,12 @@ The org file (see riskregister/demo/exempelby.yaml):
     kommun: {code, name, matrix, periods, kategorier}   # kategorier: the kommun's own risk categories
     arshjul: {plan_beslut, halvar_rapport, ar_rapport}    # "MM-DD"
     units: [{code, name, kind: ks|namnd|bolag, forvaltning, processes: [{code, name}]}]
+
+At a reorganisation (the next mandate period) a unit may say, for `org apply`:
+
+    merges: [SN, ON]        # these units (or "SN/BIST": one process of a unit) continue here …
+    from: 2027              # … from this year; they are retired then, their risks continued here
+    retired_from: 2027      # a unit that ends without a successor (kept in the file)
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ TOP = {"kommun", "arshjul", "units"}
 KOMMUN = {"code", "name", "matrix", "periods", "kategorier"}
 ARSHJUL = {"plan_beslut", "halvar_rapport", "ar_rapport", "plan_beslut_valår"}  # MM-DD dates
 ELECTION = "valår"  # the first election year (then every fourth year) or a list of them
-UNIT = {"code", "name", "kind", "forvaltning", "processes"}
+UNIT = {"code", "name", "kind", "forvaltning", "processes", "merges", "from", "retired_from"}
 PROCESS = {"code", "name"}
 KINDS = {"ks": "kommunstyrelse", "namnd": "nämnd", "bolag": "bolag"}
 PERIOD_SETS = {"halvar": ["halvar", "helar"], "tertial": ["T1", "T2", "T3"]}
@@ -144,6 +150,18 @@ def parse_org_file(path: Path, app: App) -> OrgSpec:
             problems.append(Problem(f"okänd enhetstyp {kind!r}", file=f, line=u.line_of("kind"),
                                     field="kind", expected="kommunstyrelse (ks), nämnd eller bolag"))
         ks += kind == "ks"
+        for key in ("from", "retired_from"):
+            if key in u and not (isinstance(u[key], int) and not isinstance(u[key], bool) and 1900 < u[key] < 2200):
+                problems.append(Problem(f"ogiltigt år {u[key]!r}", file=f, line=u.line_of(key), field=key,
+                                        expected="ett årtal, t.ex. 2027"))
+        if "merges" in u:
+            m = u["merges"]
+            if not isinstance(m, list) or not m or not all(isinstance(x, str) and x.strip() for x in m):
+                problems.append(Problem("merges ska vara en lista med enhetskoder", file=f, line=u.line_of("merges"),
+                                        field="merges", expected="t.ex. [SN, ON] eller [SN/BIST]"))
+            elif "from" not in u:
+                problems.append(Problem("merges behöver ett år: från när enheterna slås ihop", file=f,
+                                        line=u.line_of("merges"), field="from", expected="from: 2027"))
         pcodes: set[str] = set()
         procs = u.get("processes") or []
         for j, pr in enumerate(procs):
@@ -212,13 +230,66 @@ def describe(app: App, code: str | None = None) -> dict[str, Any]:
             "categories": register.categories(org),
             "units": [
                 {
-                    "code": u.code, "name": u.name, "kind": KINDS[u.kind],
+                    "code": u.code, "name": u.name,
+                    "kind": KINDS[u.kind] + (f", upphör från {u.retired_from}" if u.retired_from else ""),
                     "forvaltning": u.forvaltning or "",
                     "processes": [p.name for p in u.processes],
                 }
                 for u in org.units
             ],
         }
+
+
+def _continue_units(app: App, s, org: Organisation, existing: dict[str, Unit], targets: dict[str, Unit],
+                    moves: dict[tuple[str, str | None], tuple[str, int]]) -> list[str]:
+    """A reorganisation: each source unit (or process of one) continues in its target from the given
+    year. Its active risks are continued there as new risks (the next codes of the target) that point
+    at the old ones, so the old unit's plans, reports and assessments stay exactly as they were and a
+    continued risk's history, last year's scores and earlier deficiencies follow it. The sources are
+    retired from that year. Applying the same file again continues nothing twice."""
+    from ikcheck import register
+    from ikcheck.store.models import Risk
+
+    said: list[str] = []
+    for (src, proc), (target_code, year) in sorted(moves.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        source, target = existing[src], targets[target_code]
+        procs = {p.id: p for p in source.processes}
+        q = select(Risk).where(Risk.unit_id == source.id, Risk.status == "active").order_by(Risk.code)
+        moved = 0
+        for risk in s.scalars(q).all():
+            old_proc = procs.get(risk.process_id)
+            if proc and (old_proc is None or old_proc.code != proc):
+                continue
+            if s.scalar(select(Risk.id).where(Risk.continues_id == risk.id)):
+                continue
+            new_proc = None
+            if old_proc is not None:
+                new_proc = next((p for p in target.processes if p.code == old_proc.code), None)
+                if new_proc is None:
+                    new_proc = Process(org_id=org.id, unit_id=target.id, code=old_proc.code, name=old_proc.name)
+                    s.add(new_proc)
+                    s.flush()
+                    s.refresh(target)
+                    app.audit(s, "skapa", "process", new_proc.id, after=snapshot(new_proc), org_id=org.id)
+                    said.append(f"{target.code}: ny process {new_proc.code} {new_proc.name} (från {src})")
+            new = Risk(org_id=org.id, unit_id=target.id, process_id=new_proc.id if new_proc else None,
+                       code=register.next_risk_code(s, org, target), title=risk.title, description=risk.description,
+                       category=risk.category, owner=risk.owner, status="active", source=risk.source,
+                       legal_requirement=risk.legal_requirement, continues_id=risk.id)
+            s.add(new)
+            s.flush()
+            app.audit(s, "fortsätt", "risk", new.code, after=snapshot(new) | {"continues": risk.code}, org_id=org.id)
+            moved += 1
+        if moved:
+            said.append(f"{src}{'/' + proc if proc else ''} slås ihop med {target.code} från {year}: "
+                        f"{moved} risker fortsätter i {target.code} med sin historik")
+        if source.retired_from != year or source.merged_into_id != target.id:
+            before = snapshot(source)
+            source.retired_from, source.merged_into_id = year, target.id
+            s.flush()
+            app.audit(s, "slå ihop", "unit", source.id, before=before, after=snapshot(source), org_id=org.id)
+            said.append(f"Enheten {src} ({source.name}) upphör från {year}")
+    return said
 
 
 def list_orgs(app: App) -> list[tuple[str, str]]:
@@ -256,8 +327,47 @@ def apply_spec(app: App, spec: OrgSpec, *, dry_run: bool = False) -> list[str]:
             problems.append(Problem("rapporteringsperioderna kan inte bytas när det finns planer", field="periods"))
         existing = {u.code: u for u in org.units}
         wanted = {str(u["code"]): u for u in spec.units}
-        for code in sorted(set(existing) - set(wanted)):
+        # merges: (source unit, process or None) -> (target unit, from year)
+        moves: dict[tuple[str, str | None], tuple[str, int]] = {}
+        for code, u in wanted.items():
+            for entry in u.get("merges") or []:
+                src, _, proc = str(entry).partition("/")
+                key = (src.strip(), proc.strip() or None)
+                if key[0] not in existing:
+                    problems.append(Problem(f"{code} slår ihop {entry}, men enheten {key[0]} finns inte", field="merges",
+                                            expected=", ".join(sorted(existing))))
+                elif key[0] in wanted:
+                    problems.append(Problem(f"{code} slår ihop {entry}, men {key[0]} finns kvar i filen", field="merges",
+                                            expected=f"{key[0]} borttagen ur filen: den upphör från {u['from']}"))
+                elif key in moves:
+                    problems.append(Problem(f"{entry} slås ihop med både {moves[key][0]} och {code}", field="merges"))
+                elif key[1] and key[1] not in {p.code for p in existing[key[0]].processes}:
+                    problems.append(Problem(f"{code} slår ihop {entry}, men {key[0]} har ingen process {key[1]}",
+                                            field="merges", expected=", ".join(p.code for p in existing[key[0]].processes)))
+                else:
+                    moves[key] = (code, int(u["from"]))
+        retiring = {src for src, _ in moves}
+        # processes a unit took over with merged units' risks: not removed for being absent from the file
+        inherited: dict[str, set[str]] = {}
+        for (src, proc), (target, _y) in moves.items():
+            inherited.setdefault(target, set()).update(
+                [proc] if proc else [p.code for p in existing[src].processes])
+        for src in sorted(retiring):
+            if (src, None) in moves:
+                continue
+            covered = {proc for s_, proc in moves if s_ == src}
+            left = [r for r in s.scalars(select(Risk).where(Risk.unit_id == existing[src].id, Risk.status == "active"))
+                    if r.process_id is None or next((p.code for p in existing[src].processes if p.id == r.process_id),
+                                                    None) not in covered]
+            if left:
+                problems.append(Problem(f"{src} delas upp, men {len(left)} av dess risker hör till processer som ingen "
+                                        f"enhet tar över ({', '.join(r.code for r in left[:5])}"
+                                        f"{' …' if len(left) > 5 else ''})", field="merges",
+                                        expected=f"{src} helt i en enhet (merges: [{src}]) eller varje process i någon"))
+        for code in sorted(set(existing) - set(wanted) - retiring):
             unit = existing[code]
+            if unit.retired_from is not None:
+                continue  # retired at an earlier reorganisation: it stays, out of the file
             used = [what for what, model in (("risker", Risk), ("planer", ControlPlan))
                     if s.scalar(select(model.id).where(model.unit_id == unit.id).limit(1)) is not None]
             if used:
@@ -270,6 +380,8 @@ def apply_spec(app: App, spec: OrgSpec, *, dry_run: bool = False) -> list[str]:
                 continue
             procs = {str(p["code"]): p for p in u.get("processes") or []}
             for p in unit.processes:
+                if p.code in inherited.get(code, set()):
+                    continue  # came with a merged unit's risks
                 if p.code not in procs and s.scalar(select(Risk.id).where(Risk.process_id == p.id).limit(1)):
                     problems.append(Problem(f"processen {p.code} ({p.name}) i {code} saknas i filen men har risker: "
                                             "den kan inte tas bort", field="processes", expected=f"{p.code} kvar"))
@@ -313,7 +425,8 @@ def apply_spec(app: App, spec: OrgSpec, *, dry_run: bool = False) -> list[str]:
             else:
                 ub = snapshot(unit)
                 for attr, label, value in (("name", "namn", str(u["name"])), ("kind", "typ", u["kind"]),
-                                           ("forvaltning", "förvaltning", u.get("forvaltning"))):
+                                           ("forvaltning", "förvaltning", u.get("forvaltning")),
+                                           ("retired_from", "upphör från", u.get("retired_from"))):
                     if getattr(unit, attr) != value:
                         shown = (KINDS.get(getattr(unit, attr), getattr(unit, attr)), KINDS.get(value, value)) \
                             if attr == "kind" else (getattr(unit, attr) or "–", value or "–")
@@ -337,12 +450,19 @@ def apply_spec(app: App, spec: OrgSpec, *, dry_run: bool = False) -> list[str]:
                     proc.name = pname
                     app.audit(s, "ändra", "process", proc.id, before=pb, after=snapshot(proc), org_id=org.id)
             for pcode, proc in current.items():
-                if pcode not in {str(p["code"]) for p in u.get("processes") or []}:
+                if pcode not in {str(p["code"]) for p in u.get("processes") or []} \
+                        and pcode not in inherited.get(code, set()):
                     said.append(f"{code}: processen {pcode} {proc.name} tas bort")
                     app.audit(s, "ta bort", "process", proc.id, before=snapshot(proc), org_id=org.id)
                     s.delete(proc)
-        for code in sorted(set(existing) - set(wanted)):  # unused (checked above)
+        said += _continue_units(app, s, org, existing, {c: x for c, x in
+                                                     ((c, s.scalar(select(Unit).where(Unit.org_id == org.id,
+                                                                                      Unit.code == c)))
+                                                      for c in {t for t, _ in moves.values()})}, moves)
+        for code in sorted(set(existing) - set(wanted) - retiring):  # unused (checked above)
             unit = existing[code]
+            if unit.retired_from is not None:
+                continue
             for proc in list(unit.processes):
                 app.audit(s, "ta bort", "process", proc.id, before=snapshot(proc), org_id=org.id)
                 s.delete(proc)

@@ -203,6 +203,10 @@ def derive(app: App, unit_code: str, year: int, *, replace: bool = False,
     with app.session(write=True) as s:
         org = app.org(s, org_code)
         unit = app.unit(s, org, unit_code)
+        if not unit.active_in(year):
+            successor = s.get(Unit, unit.merged_into_id) if unit.merged_into_id else None
+            raise UserError(f"{unit.name} finns inte från {unit.retired_from}"
+                            + (f"; dess risker fortsätter i {successor.name} ({successor.code})." if successor else "."))
         existing = _plans(s, unit, year)
         if existing:
             last = existing[-1]
@@ -791,7 +795,7 @@ def list_plans(app: App, year: int, org_code: str | None = None, on: dt.date | N
         org = app.org(s, org_code)
         due = deadline(org, "plan_beslut", year - 1)
         out = []
-        for unit in org.units:
+        for unit in (u for u in org.units if u.active_in(year) or _plans(s, u, year)):
             plans = _plans(s, unit, year)
             last = plans[-1] if plans else None
             decided = decided_plan(s, unit, year)

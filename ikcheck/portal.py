@@ -126,8 +126,8 @@ def todo(app: App, actor: Actor, on: dt.date | None = None) -> dict[str, Any]:
                 # next year's plan (decided this autumn), and this year's while it is still not decided;
                 # the reports that follow up a decided plan: last year's årsrapport, this year's halvårsrapport
                 items = [("plan_beslut", this, this + 1, f"Plan för intern kontroll {this + 1} beslutad",
-                          _decided(s, unit, this + 1, on) is not None)]
-                if _decided(s, unit, this, on) is None:
+                          _decided(s, unit, this + 1, on) is not None)] if unit.active_in(this + 1) else []
+                if _decided(s, unit, this, on) is None and unit.active_in(this):
                     items.append(("plan_beslut", this - 1, this, f"Plan för intern kontroll {this} beslutad", False))
                 for key, kind, of_year in (("ar_rapport", "ar", this - 1), ("halvar_rapport", "halvar", this)):
                     if _decided(s, unit, of_year, on) is not None:
@@ -218,7 +218,7 @@ def ks_overview(app: App, actor: Actor, year: int, kind: str | None = None, sort
 def planning_rows(app: App, s, org: Organisation, year: int) -> list[dict]:
     due = deadline(org, "plan_beslut", year - 1)
     out = []
-    for unit in org.units:
+    for unit in (u for u in org.units if u.active_in(year)):
         decided = planning.decided_plan(s, unit, year)
         first = s.scalar(select(func.min(ControlPlan.decision_date)).where(ControlPlan.unit_id == unit.id,
                                                                           ControlPlan.year == year))

@@ -300,6 +300,9 @@ def risk_details(app: App, code: str, org_code: str | None = None) -> dict:
         org = app.org(s, org_code)
         risk = find_risk(s, org, code)
         merged = list(s.scalars(select(Risk).where(Risk.merged_into_id == risk.id).order_by(Risk.code)))
+        before = s.get(Risk, risk.continues_id) if risk.continues_id else None
+        if before is not None:  # continued from another unit: its years there are this risk's history
+            merged.append(before)
         history = []
         for r in [risk, *merged]:
             for ra in sorted(r.assessments, key=lambda a: (a.year, a.id)):
@@ -331,7 +334,8 @@ def risk_details(app: App, code: str, org_code: str | None = None) -> dict:
             "kategori": category_sv(risk.category), "ägare": risk.owner or "", "status": STATUSES[risk.status],
             "källa": risk.source, "lagkrav": risk.legal_requirement,
             "sammanslagen med": f"{into.code} {into.title}" if into else "",
-            "sammanslagna": ", ".join(f"{m.code} {m.title}" for m in merged),
+            "sammanslagna": ", ".join(f"{m.code} {m.title}" for m in merged if m is not before),
+            "fortsätter": f"{before.code} i {before.unit.name}" if before else "",
             "historik": history, "kommentarer": comments,
         }
 
@@ -409,7 +413,9 @@ def risk_facts(s: Session, org: Organisation, year: int, unit_id: int | None = N
             "year": year, "likelihood": ra.likelihood, "impact": ra.impact, "score": ra.score,
             **level_fields(m, ra.level),
             "residual_score": ra.residual_score, "residual_level": ra.residual_level,
-            "spread": ra.spread, "flagged": ra.flagged, "previous_score": prev.get(risk.id),
-            "earlier_deficiency": risk.id in deficient,
+            # a risk continued from another unit at a reorganisation keeps its predecessor's past
+            "spread": ra.spread, "flagged": ra.flagged,
+            "previous_score": prev.get(risk.id, prev.get(risk.continues_id)),
+            "earlier_deficiency": risk.id in deficient or risk.continues_id in deficient,
         })
     return facts

@@ -88,8 +88,11 @@ def template(app: App, unit_code: str, year: int, out: Path | None = None, parti
     with app.session() as s:
         org = app.org(s, org_code)
         unit = app.unit(s, org, unit_code)
+        if not unit.active_in(year):
+            raise UserError(f"{unit.name} finns inte från {unit.retired_from}; håll workshoppen i den enhet som "
+                            "tagit över dess risker.")
         m = app.load_matrix(org.matrix_name)
-        prev = {r.id: (ra.likelihood, ra.impact) for r, ra in register.current_assessments(s, org.id, year - 1, unit.id)}
+        prev = previous_scores(s, org, unit, year)
         procs = {p.id: p.name for p in unit.processes}
         # a row's key is the risk's code, not a database id: the same register gives the same file
         risks = [{"id": r.code, "code": r.code, "process": procs.get(r.process_id), "title": r.title,
@@ -135,6 +138,18 @@ def import_files(app: App, files: list[Path], unit_code: str | None = None, year
     reason = " ".join((after_decision or "").split()) or None
     with paused_gc():
         return _import(app, [Path(f) for f in files], unit_code, year, org_code, day, reason)
+
+
+def previous_scores(s, org: Organisation, unit: Unit, year: int) -> dict[int, tuple[int, int]]:
+    """Last year's agreed scores of the unit's risks, by risk id: a risk continued from another unit
+    at a reorganisation has the scores its predecessor got there."""
+    prev = {r.id: (ra.likelihood, ra.impact) for r, ra in register.current_assessments(s, org.id, year - 1)}
+    out = {}
+    for r in s.scalars(select(Risk).where(Risk.unit_id == unit.id)):
+        key = r.id if r.id in prev else r.continues_id
+        if key in prev:
+            out[r.id] = prev[key]
+    return out
 
 
 def decided_plan(s, unit: Unit, year: int):
@@ -196,8 +211,7 @@ def _import(app: App, files: list[Path], unit_code: str | None, year: int | None
                 "riskbedömning ändrar inte det beslutade", file=tables[0][0].name if tables else None,
                 expected="en workshop inför ett år utan beslutad plan, eller --after-decision \"skäl\" "
                          "om bedömningen ska registreras ändå"))
-        last_year = {r.id: (ra.likelihood, ra.impact)
-                     for r, ra in register.current_assessments(s, org.id, year - 1, unit.id)}
+        last_year = previous_scores(s, org, unit, year)
         cats = register.categories(org)
         scored: dict[str, list[dict]] = defaultdict(list)   # risk key -> participants' scores
         remarks: dict[str, list[dict]] = defaultdict(list)  # risk key -> comments without scores

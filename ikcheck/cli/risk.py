@@ -90,7 +90,7 @@ def show(code: str = RISK) -> None:
     d = register.risk_details(state.app(), code, org_code=state.org)
     console.print(Text.assemble((d["risk"], "bold"), f" {d['rubrik']}"))
     for key in ("enhet", "process", "kategori", "ägare", "status", "källa", "lagkrav", "beskrivning",
-                "sammanslagen med", "sammanslagna"):
+                "sammanslagen med", "sammanslagna", "fortsätter"):
         if d[key] not in ("", None):
             console.print(f"  {key.capitalize()}: {'ja' if d[key] is True else 'nej' if d[key] is False else d[key]}")
     print_table(d["historik"], title="Bedömningar", empty="Inga bedömningar ännu.")

@@ -360,7 +360,7 @@ def ks_summary(app: App, s: Session, org: Organisation, year: int, kind: str | N
     periods = report_periods(org, kind)
     stamp = as_of(s, org)
     on = stamp["at"].date() if stamp["at"] else dt.date(year, 12, 31)
-    units = list(units if units is not None else org.units)
+    units = list(units if units is not None else [u for u in org.units if u.active_in(year)])
     ars = rulebook.ruleset(app, "arshjul")
     facts = arshjul_facts(s, org, year, units, on)
     ev = engine.evaluate(ars, facts, engine=app.settings.engine)

@@ -64,6 +64,9 @@ class Organisation(Base):
 class Unit(Base):
     """KS, a nämnd or a bolag, with its förvaltning."""
 
+    def active_in(self, year: int) -> bool:
+        return self.retired_from is None or year < self.retired_from
+
     __tablename__ = "unit"
     __table_args__ = (UniqueConstraint("org_id", "code"),)
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -72,6 +75,10 @@ class Unit(Base):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16))  # ks | namnd | bolag
     forvaltning: Mapped[str | None] = mapped_column(String(200))
+    # the first year the unit no longer exists (merged into another at a reorganisation, or retired);
+    # its plans, reports and risks before then stay as they were
+    retired_from: Mapped[int | None] = mapped_column(Integer)
+    merged_into_id: Mapped[int | None] = mapped_column(Integer)  # a unit.id (no FK: see migration 0016)
 
     organisation: Mapped[Organisation] = relationship(back_populates="units")
     processes: Mapped[list[Process]] = relationship(back_populates="unit", order_by="Process.id")
@@ -122,6 +129,8 @@ class Risk(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     # merged into another risk (a duplicate): retired, its history kept and shown with that risk's
     merged_into_id: Mapped[int | None] = mapped_column(Integer)  # a risk.id (no FK: see migration 0016)
+    # the risk this one continues in a new unit after a reorganisation (org apply: merges)
+    continues_id: Mapped[int | None] = mapped_column(Integer)
 
     unit: Mapped[Unit] = relationship()
     process: Mapped[Process | None] = relationship()

@@ -6,6 +6,8 @@
   points at the one it now lives on in. The existing risk rows get the new empty column, so they are
   put under the log again (as in 0014).
 - workshop.after_decision: why a workshop was read in although the year's plan was already decided.
+- unit.retired_from, unit.merged_into_id and risk.continues_id: a reorganisation (`org apply` with
+  `merges`) retires a nämnd from a year and continues its risks in the new one, the old rows kept.
 - rule_run.rule_digests: each rule's own digest at the run, so `rules explain` marks a rule changed
   only when that rule changed (not whenever its file did).
 
@@ -49,10 +51,16 @@ def upgrade() -> None:
     op.add_column("risk", sa.Column("merged_into_id", sa.Integer(), nullable=True))
     op.add_column("workshop", sa.Column("after_decision", sa.Text(), nullable=True))
     op.add_column("rule_run", sa.Column("rule_digests", sa.JSON(), nullable=True))
-    coverage.cover_again(op.get_bind(), ["risk", "workshop", "rule_run"])
+    op.add_column("risk", sa.Column("continues_id", sa.Integer(), nullable=True))
+    op.add_column("unit", sa.Column("retired_from", sa.Integer(), nullable=True))
+    op.add_column("unit", sa.Column("merged_into_id", sa.Integer(), nullable=True))
+    coverage.cover_again(op.get_bind(), ["risk", "workshop", "rule_run", "unit"])
 
 
 def downgrade() -> None:
+    op.drop_column("unit", "merged_into_id")
+    op.drop_column("unit", "retired_from")
+    op.drop_column("risk", "continues_id")
     op.drop_column("rule_run", "rule_digests")
     op.drop_column("workshop", "after_decision")
     op.drop_column("risk", "merged_into_id")
