@@ -294,11 +294,6 @@ def risk_page(app: App, actor: Actor, code: str) -> dict:
         if risk is None:
             raise NotFound("Risken finns inte.")
         require(actor, "view", Resource("risk", risk.org_id, risk.unit_id))
-        comments = []
-        for ra in sorted(risk.assessments, key=lambda a: (a.year, a.id)):
-            for p in ra.participants or []:
-                if p.get("comment"):
-                    comments.append({"år": ra.year, "deltagare": p.get("name", ""), "kommentar": p["comment"]})
         lines = [{"plan": f"{plan.year} v{plan.version}", "unit": risk.unit.code, "year": plan.year,
                   "version": plan.version, "kod": cp.code, "kontrollmoment": cp.title, "status": planning.POINT_STATUS_SV[cp.status],
                   "results": [{"id": r.id, "period": PERIOD_SV.get(r.period, r.period), "bedömning": r.assessment or "",
@@ -310,7 +305,9 @@ def risk_page(app: App, actor: Actor, code: str) -> dict:
                                            .order_by(ControlPlan.year, ControlPlan.version))]
     details = register.risk_details(app, code, org_code=actor.org_code)
     current = [h for h in details["historik"] if h["gällande"]]
-    return {**details, "unit_code": risk.unit.code, "comments": comments, "lines": lines, "chart": _chart(current)}
+    # the workshop comments, with or without the participant's own scores (workshop_comment)
+    return {**details, "unit_code": risk.unit.code, "comments": details["kommentarer"], "lines": lines,
+            "chart": _chart(current)}
 
 
 def _chart(history: list[dict]) -> dict:

@@ -54,7 +54,32 @@ def upgrade() -> None:
     op.add_column("risk", sa.Column("continues_id", sa.Integer(), nullable=True))
     op.add_column("unit", sa.Column("retired_from", sa.Integer(), nullable=True))
     op.add_column("unit", sa.Column("merged_into_id", sa.Integer(), nullable=True))
-    coverage.cover_again(op.get_bind(), ["risk", "workshop", "rule_run", "unit"])
+    _comments_from_assessments(op.get_bind())
+    coverage.cover_again(op.get_bind(), ["risk", "workshop", "rule_run", "unit", "workshop_comment"])
+
+
+def _comments_from_assessments(bind) -> None:
+    """The comments stored so far inside each assessment's participants, one row each (once per
+    participant, risk and workshop, from the assessments' every version)."""
+    import datetime as dt
+    import json
+
+    rows = bind.execute(sa.text("SELECT org_id, risk_id, workshop_id, participants, assessed_at FROM risk_assessment "
+                                "WHERE workshop_id IS NOT NULL ORDER BY id")).all()
+    table = sa.table("workshop_comment", *(sa.column(c) for c in (
+        "org_id", "workshop_id", "risk_id", "participant", "comment", "scored", "import_batch_id", "created_at")))
+    seen = set()
+    for org_id, risk_id, workshop_id, participants, at in rows:
+        people = json.loads(participants) if isinstance(participants, str) else participants or []
+        for p in people:
+            key = (workshop_id, risk_id, p.get("name"), p.get("comment"))
+            if not p.get("comment") or key in seen:
+                continue
+            seen.add(key)
+            bind.execute(table.insert().values(
+                org_id=org_id, workshop_id=workshop_id, risk_id=risk_id, participant=str(p.get("name") or "okänd"),
+                comment=str(p["comment"]), scored=True, import_batch_id=p.get("batch_id"),
+                created_at=at if isinstance(at, dt.datetime) else dt.datetime.fromisoformat(str(at))))
 
 
 def downgrade() -> None:
