@@ -793,17 +793,17 @@ def list_plans(app: App, year: int, org_code: str | None = None, on: dt.date | N
     on = on or today()
     with app.session() as s:
         org = app.org(s, org_code)
+        from ikcheck.reporting import datasets
+
         due = deadline(org, "plan_beslut", year - 1)
+        units = [u for u in org.units if u.active_in(year) or _plans(s, u, year)]
+        lateness = datasets.late_plans(app, s, org, year, units, on)
         out = []
-        for unit in (u for u in org.units if u.active_in(year) or _plans(s, u, year)):
+        for unit in units:
             plans = _plans(s, unit, year)
             last = plans[-1] if plans else None
             decided = decided_plan(s, unit, year)
-            first_decision = min((p.decision_date for p in plans if p.decision_date), default=None)
-            if first_decision:
-                late = (first_decision - due).days if first_decision > due else 0
-            else:
-                late = (on - due).days if on > due else 0
+            late = lateness.get(unit.code, 0)
             out.append({
                 "enhet": unit.code, "namn": unit.name,
                 "status": STATUS_SV[last.status] if last else "saknas",

@@ -218,12 +218,11 @@ def ks_overview(app: App, actor: Actor, year: int, kind: str | None = None, sort
 def planning_rows(app: App, s, org: Organisation, year: int) -> list[dict]:
     due = deadline(org, "plan_beslut", year - 1)
     out = []
-    for unit in (u for u in org.units if u.active_in(year)):
+    units = [u for u in org.units if u.active_in(year)]
+    lateness = datasets.late_plans(app, s, org, year, units)  # the årshjul rules decide what is late
+    for unit in units:
         decided = planning.decided_plan(s, unit, year)
-        first = s.scalar(select(func.min(ControlPlan.decision_date)).where(ControlPlan.unit_id == unit.id,
-                                                                          ControlPlan.year == year))
-        late = (first - due).days if first and first > due else (
-            (today() - due).days if not first and today() > due else 0)
+        late = lateness.get(unit.code, 0)
         out.append({"enhet": unit.code, "beslutad": decided.decision_date if decided else None,
                     "paragraf": decided.decision_paragraph if decided else "", "version": decided.version if decided
                     else None, "sen": late, "sista dag": due})

@@ -151,6 +151,29 @@ def test_plan_list_shows_who_is_late(app, kommun):
     assert rows["BUN"]["status"] == "saknas"
 
 
+def test_a_kommuns_edit_of_the_arshjul_rules_reaches_plan_list(app, kommun, tmp_path):
+    """Before, plan list computed lateness itself: a tolerance written in rules/arshjul.yaml did not reach it."""
+    import dataclasses
+    import shutil
+
+    from ikcheck.config import bundled
+
+    rules = tmp_path / "rules"
+    shutil.copytree(bundled("rules"), rules)
+    path = rules / "arshjul.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert text.count("days_late: {\">\": 0}") >= 2
+    path.write_text(text.replace("days_late: {\">\": 0}", "days_late: {\">\": 14}", 2), encoding="utf-8")  # ARS-01, ARS-02
+    planning.derive(app, "SN", YEAR)
+    planning.accept(app, "SN", YEAR)
+    planning.decide(app, "SN", YEAR, "2024-12-10", "§ 140", "SN 2024/201")  # 10 days after 30 November
+    planning.derive(app, "KS", YEAR)
+    app.settings = dataclasses.replace(app.settings, rules_dir=rules)
+    rows = {r["enhet"]: r for r in planning.list_plans(app, YEAR, on=dt.date(2024, 12, 20))}
+    assert rows["SN"]["sen"] == ""  # within the kommun's 14 days
+    assert rows["KS"]["sen"] == "20 dagar"  # undecided and beyond them
+
+
 def test_conclusions_are_stored_with_rule_and_hash(app, kommun):
     planning.derive(app, "EBO", YEAR)
     with app.session() as s:

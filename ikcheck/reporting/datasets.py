@@ -320,6 +320,18 @@ def _late_count(s: Session, org: Organisation, unit: Unit, year: int, kind: str)
     return sum(1 for f in facts if f.get("days_late", 0) > 0 and (f["type"] if f["type"] == "plan" else f["period"]) in earlier)
 
 
+def late_plans(app: App, s: Session, org: Organisation, year: int, units: list[Unit],
+               on: dt.date | None = None) -> dict[str, int]:
+    """Days late of each unit's plan for the year, as the årshjul rules judge it (sen_plan): the one
+    place lateness is decided, so a kommun's edit of rules/arshjul.yaml reaches plan list, the start
+    page and the KS summary alike."""
+    facts = arshjul_facts(s, org, year, units, on or today())
+    ev = engine.evaluate(rulebook.ruleset(app, "arshjul"), facts, engine=app.settings.engine)
+    by_id = {f["plan_id"]: f for f in facts if f["type"] == "plan"}
+    return {by_id[c.subject_id]["unit"]: by_id[c.subject_id]["days_late"] for c in ev.conclusions
+            if c.name == "sen_plan" and c.subject_id in by_id}
+
+
 def arshjul_facts(s: Session, org: Organisation, year: int, units: list[Unit], on: dt.date | None = None) -> list[dict]:
     """Plan and report facts for the årshjul rules: decided/submitted and how many days late."""
     stamp = as_of(s, org)
