@@ -506,10 +506,9 @@ def merge_risks(app: App, code: str, into_code: str, org_code: str | None = None
                   org_id=org.id)
         from ikcheck.store.models import ControlPlan, ControlPoint
 
-        drafts = []
-        for plan in s.scalars(select(ControlPlan).join(ControlPoint, ControlPoint.plan_id == ControlPlan.id)
-                              .where(ControlPoint.risk_id == risk.id, ControlPlan.status == "draft").distinct()):
-            drafts.append(f"{plan.year} v{plan.version}")
+        drafts = sorted({f"{plan.year} v{plan.version}" for plan in s.scalars(  # no DISTINCT: JSON columns on PostgreSQL
+            select(ControlPlan).join(ControlPoint, ControlPoint.plan_id == ControlPlan.id)
+            .where(ControlPoint.risk_id == risk.id, ControlPlan.status == "draft"))})
         if drafts:
             said.append(f"Planutkastet {', '.join(drafts)} har en kontrollpunkt för {risk.code}: ta fram det på nytt "
                         f"(`ikcheck plan derive --replace`).")
