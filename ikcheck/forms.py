@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ikcheck import access, actions as actions_svc, evidence, live, planning, results as results_svc
+from ikcheck import workshop as workshop_svc
 from ikcheck.accounts import Actor
 from ikcheck.access import Resource
 from ikcheck.app import App
@@ -474,6 +475,19 @@ def open_workshop(app: App, actor: Actor, unit_code: str, year: int) -> int:
 def facilitator(app: App, actor: Actor, workshop_id: int) -> dict:
     _workshop_unit(app, actor, workshop_id, "run")
     return live.state(app, workshop_id, org_code=actor.org_code)
+
+
+def workshop_summary(app: App, actor: Actor, workshop_id: int, fmt: str) -> Path:
+    """The closed workshop's discussion document (workshop.write_summary), for the facilitator."""
+    unit = _workshop_unit(app, actor, workshop_id, "run")
+    with app.session() as s:
+        w = s.get(Workshop, workshop_id)
+        if w.status != "closed":
+            raise NotFound("Sammanställningen finns när workshoppen är avslutad och sparad.")
+        year = w.year
+    out = Path(tempfile.mkdtemp(prefix=DOWNLOAD_PREFIX)) / f"workshop-sammanstallning-{unit.code}-{year}.pdf"
+    pdf, xlsx = workshop_svc.write_summary(app, unit.code, year, out, org_code=actor.org_code)
+    return pdf if fmt == "pdf" else xlsx
 
 
 def workshop_code(app: App, actor: Actor, workshop_id: int) -> tuple[str, Any]:

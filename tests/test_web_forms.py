@@ -373,3 +373,31 @@ def test_ks_adds_a_kommunovergripande_kontrollpunkt(web):
     c = client(web, "controller")
     assert c.post("/ks-krav?ar=2028", data={"csrf": csrf_of(c.get("/").text), "kod": "X", "kontrollpunkt": "Y"}
                   ).status_code == 403
+
+
+def test_the_facilitator_downloads_the_workshop_summary_once_it_is_closed(web, tmp_path):
+    import subprocess
+
+    from ikcheck import live
+
+    app = web[0]
+    wid = live.open_workshop(app, "SN", 2028, org_code="exempelby")
+    code, _ = live.new_code(app, wid, org_code="exempelby")
+    pids = [live.joined(app, live.join(app, code, n)[0])[1] for n in ("Pia Ek", "Olle Berg")]
+    items = live.state(app, wid, org_code="exempelby")["items"]
+    live.score(app, wid, pids[0], items[0]["id"], 4, 4, "Fler elever i år", org_code="exempelby")
+    live.score(app, wid, pids[1], items[0]["id"], 1, 1, None, org_code="exempelby")
+    c = client(web, "controller")
+    assert c.get(f"/workshop/{wid}/sammanstallning.pdf").status_code in (400, 404)  # not closed yet: nothing stored
+    live.close(app, wid, held_on="2026-11-20", org_code="exempelby")
+    page = c.get(f"/workshop/{wid}")
+    assert f'href="/workshop/{wid}/sammanstallning.pdf"' in page.text
+    pdf = c.get(f"/workshop/{wid}/sammanstallning.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert "attachment" in pdf.headers["content-disposition"]
+    (tmp_path / "s.pdf").write_bytes(pdf.content)
+    text = subprocess.run(["pdftotext", str(tmp_path / "s.pdf"), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Pia Ek" in text and "Olle Berg" in text and "Fler elever i år" in text and "Diskutera: spridning 3 steg" in text
+    assert c.get(f"/workshop/{wid}/sammanstallning.xlsx").status_code == 200
+    assert c.get(f"/workshop/{wid}/sammanstallning.docx").status_code == 404
+    assert client(web, "kontrollansvarig").get(f"/workshop/{wid}/sammanstallning.pdf").status_code in (403, 404)

@@ -770,6 +770,13 @@ def workshop_page(ctx: Ctx, errors=None, code=None, expires=None, table=None) ->
     return r
 
 
+def workshop_summary(ctx: Ctx) -> Response:
+    fmt = ctx.request.path_params["fmt"]
+    if fmt not in ("pdf", "xlsx"):
+        raise NotFound("Sidan finns inte.")
+    return web(ctx).file(forms.workshop_summary(ctx.app, ctx.actor, _ws(ctx), fmt))
+
+
 def workshop_state(ctx: Ctx) -> Response:
     """The facilitator's live table alone (htmx polls it)."""
     data = forms.facilitator(ctx.app, ctx.actor, _ws(ctx))
@@ -973,6 +980,7 @@ ROUTES: list[R] = [
     R("/workshop", workshop_open, ("POST",)),
     R("/workshop/{id}", workshop_page),
     R("/workshop/{id}/lage", workshop_state),
+    R("/workshop/{id}/sammanstallning.{fmt}", workshop_summary),
     R("/workshop/{id}/kod", workshop_code, ("POST",)),
     R("/workshop/{id}/risk/{item}", workshop_item),
     R("/workshop/{id}/risk/{item}/enas", item_agree, ("POST",)),
