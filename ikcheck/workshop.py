@@ -143,21 +143,12 @@ def import_files(app: App, files: list[Path], unit_code: str | None = None, year
 def previous_scores(s, org: Organisation, unit: Unit, year: int) -> dict[int, tuple[int, int]]:
     """Last year's agreed scores of the unit's risks, by risk id: a risk continued from another unit
     at a reorganisation has the scores its predecessor got there."""
-    prev = {r.id: (ra.likelihood, ra.impact) for r, ra in register.current_assessments(s, org.id, year - 1)}
-    out = {}
-    for r in s.scalars(select(Risk).where(Risk.unit_id == unit.id)):
-        key = r.id if r.id in prev else r.continues_id
-        if key in prev:
-            out[r.id] = prev[key]
-    return out
-
-
-def decided_plan(s, unit: Unit, year: int):
-    """The unit's decided plan for the year, if there is one (a workshop for it comes too late)."""
-    from ikcheck.store.models import ControlPlan
-
-    return s.scalar(select(ControlPlan).where(ControlPlan.unit_id == unit.id, ControlPlan.year == year,
-                                              ControlPlan.status != "draft").order_by(ControlPlan.version.desc()))
+    own = dict(s.execute(select(Risk.id, Risk.continues_id).where(Risk.unit_id == unit.id)).all())
+    wanted = set(own) | {c for c in own.values() if c}
+    prev = {r.id: (ra.likelihood, ra.impact) for r, ra in register.current_assessments(s, org.id, year - 1)
+            if r.id in wanted} if any(own.values()) else \
+        {r.id: (ra.likelihood, ra.impact) for r, ra in register.current_assessments(s, org.id, year - 1, unit.id)}
+    return {rid: prev[rid] if rid in prev else prev[cont] for rid, cont in own.items() if rid in prev or cont in prev}
 
 
 def similar(a: str, b: str) -> bool:
@@ -204,7 +195,9 @@ def _import(app: App, files: list[Path], unit_code: str | None, year: int | None
         for r in s.scalars(select(Risk).where(Risk.unit_id == unit.id)):
             risks[r.code] = risks[f"R{r.id}"] = r
         processes = {p.name.lower(): p for p in unit.processes} | {p.code.lower(): p for p in unit.processes}
-        decided = decided_plan(s, unit, year)
+        from ikcheck import planning  # (planning uses this module's wording: imported here)
+
+        decided = planning.decided_plan(s, unit, year)  # a workshop for a decided year comes too late
         if decided is not None and not after_decision:
             problems.append(Problem(
                 f"planen för {unit.name} {year} är redan beslutad ({decided.decision_date or 'beslutad'}); en ny "
