@@ -455,10 +455,8 @@ def apply_spec(app: App, spec: OrgSpec, *, dry_run: bool = False) -> list[str]:
                     said.append(f"{code}: processen {pcode} {proc.name} tas bort")
                     app.audit(s, "ta bort", "process", proc.id, before=snapshot(proc), org_id=org.id)
                     s.delete(proc)
-        said += _continue_units(app, s, org, existing, {c: x for c, x in
-                                                     ((c, s.scalar(select(Unit).where(Unit.org_id == org.id,
-                                                                                      Unit.code == c)))
-                                                      for c in {t for t, _ in moves.values()})}, moves)
+        targets = {t: s.scalar(select(Unit).where(Unit.org_id == org.id, Unit.code == t)) for t, _ in moves.values()}
+        said += _continue_units(app, s, org, existing, targets, moves)
         for code in sorted(set(existing) - set(wanted) - retiring):  # unused (checked above)
             unit = existing[code]
             if unit.retired_from is not None:

@@ -189,3 +189,34 @@ def test_org_apply_adds_and_renames_and_never_removes_what_has_data(cli, tmp_pat
                                      "utan-van.yaml")).code == 0
     assert "Valnämnden" not in cli("org", "show").text
     assert cli("audit", "verify").code == 0
+
+
+def test_a_merge_that_cannot_be_done_is_refused_in_swedish_and_changes_nothing(cli, tmp_path, app):
+    """merges naming a unit that does not exist, a process it lacks, or leaving risks without a new home."""
+    from ikcheck.store.models import Risk
+
+    base = GOOD + "    processes:\n      - {code: BIST, name: Bistånd}\n"
+    assert cli("init", "--org", write(tmp_path, base)).code == 0
+    assert cli("risk", "add", "--unit", "SN", "--title", "Beslut saknar stöd", "--process", "BIST").code == 0
+    assert cli("risk", "add", "--unit", "SN", "--title", "Felaktig utbetalning").code == 0  # no process
+    before = (count(app, Unit), count(app, Risk), count(app, AuditEvent))
+    sn = base[base.index("  - code: SN"):]
+    for merges, words in (("[XX]", "enheten XX finns inte"),
+                          ("[SN/ZZ]", "SN har ingen process ZZ"),
+                          ("[SN/BIST]", "SN delas upp, men 1 av dess risker hör till processer som ingen enhet tar över")):
+        text = base.replace(sn, f"""  - code: OMS
+    name: Omsorgsnämnden
+    kind: nämnd
+    merges: {merges}
+    from: 2028
+""")
+        r = cli("org", "apply", write(tmp_path, text, "ny.yaml"))
+        assert r.code == 2 and words in r.err, (merges, r.err)
+        assert "ingenting har ändrats" in r.err
+        assert (count(app, Unit), count(app, Risk), count(app, AuditEvent)) == before
+    r = cli("org", "apply", write(tmp_path, base.replace(sn, """  - code: OMS
+    name: Omsorgsnämnden
+    kind: nämnd
+    merges: [SN]
+"""), "utan-ar.yaml"))
+    assert r.code == 2 and "merges behöver ett år" in r.err and "rad" in r.err
