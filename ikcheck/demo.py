@@ -371,7 +371,7 @@ def fill_workshop(path: Path, unit: str, name: str, agreed: dict, off: bool) -> 
 
     wb = load_workbook(path)
     ws = wb[wbw.SHEET]
-    ws.cell(2, 2, name)
+    ws[wbw.NAME_CELL] = name
     col = {ws.cell(wbw.HEADER_ROW, c).value: c for c in range(1, ws.max_column + 1)}
     for i, r in enumerate(range(wbw.HEADER_ROW + 1, ws.max_row + 1)):
         title = ws.cell(r, col["Risk"]).value

@@ -213,7 +213,8 @@ def _import(app: App, files: list[Path], unit_code: str | None, year: int | None
             name = wbw.participant(table)
             if not name:
                 problems.append(Problem("deltagarens namn saknas", file=path.name, sheet=wbw.SHEET, row=2,
-                                        column="B", expected="namnet på den som bedömt, i cell B2 (Deltagare:)"))
+                                        column=wbw.NAME_CELL[0],
+                                        expected=f"namnet på den som bedömt, i cell {wbw.NAME_CELL} (Deltagare:)"))
                 name = path.stem
             report.participants.append(name)
             rows, errs = wbw.parse_rows(table.rows, m, cats, register.CATEGORY_ALIASES)
@@ -249,8 +250,8 @@ def _import(app: App, files: list[Path], unit_code: str | None, year: int | None
             if rows and not changed and not wbw.agrees_with_last_year(table):
                 problems.append(Problem(
                     "ingen bedömning är ändrad från förra årets (mallen är ifylld med dem)", file=path.name,
-                    sheet=wbw.SHEET, row=3, column="B",
-                    expected="deltagarens egna bedömningar, eller ”ja” i cell B3 om deltagaren har gått igenom "
+                    sheet=wbw.SHEET, row=3, column=wbw.AGREE_CELL[0],
+                    expected=f"deltagarens egna bedömningar, eller ”ja” i cell {wbw.AGREE_CELL} om deltagaren har gått igenom "
                              "riskerna och instämmer i förra årets"))
         if problems:
             raise ValidationFailed(

@@ -39,7 +39,7 @@ def _excel(app, tmp_path, year: int, scores: dict[str, list[tuple[str, int, int,
     for path, name in zip(paths, names):
         wb = load_workbook(path)
         ws = wb[wbw.SHEET]
-        ws.cell(2, 2, name)
+        ws[wbw.NAME_CELL] = name
         col = {ws.cell(wbw.HEADER_ROW, c).value: c for c in range(1, ws.max_column + 1)}
         for r in range(wbw.HEADER_ROW + 1, ws.max_row + 1):
             code = ws.cell(r, col["Id"]).value if "Id" in col else None

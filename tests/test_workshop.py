@@ -27,9 +27,9 @@ def fill(path: Path, name: str | None, scores: dict[str, tuple], new: list[tuple
     `agree` ticks "instämmer i förra årets bedömningar"; `comments` {risk code: text}."""
     wb = load_workbook(path)
     ws = wb["Risker"]
-    ws["B2"] = name
+    ws["D2"] = name
     if agree:
-        ws["B3"] = "ja"
+        ws["D3"] = "ja"
     col = {c.value: c.column for c in ws[4]}
     free = None
     for r in range(5, ws.max_row + 1):
@@ -256,7 +256,7 @@ def test_a_file_without_the_participants_name_is_refused_naming_the_cell(app, ko
     before = dump(app)
     with pytest.raises(ValidationFailed) as exc:
         workshop.import_files(app, [a])
-    assert f"fil {a.name}, blad 'Risker', rad 2, kolumn B: deltagarens namn saknas" in str(exc.value)
+    assert f"fil {a.name}, blad 'Risker', rad 2, kolumn D: deltagarens namn saknas" in str(exc.value)
     assert dump(app) == before
     fill(a, "Anna Lind", {"SN-R001": (4, 1)})
     assert workshop.import_files(app, [a]).participants == ["Anna Lind"]
@@ -269,8 +269,8 @@ def test_an_untouched_file_is_refused_unless_the_participant_agrees_with_last_ye
     before = dump(app)
     with pytest.raises(ValidationFailed) as exc:
         workshop.import_files(app, [a])
-    assert (f"fil {a.name}, blad 'Risker', rad 3, kolumn B: ingen bedömning är ändrad från förra årets"
-            in str(exc.value)) and "”ja” i cell B3" in str(exc.value)
+    assert (f"fil {a.name}, blad 'Risker', rad 3, kolumn D: ingen bedömning är ändrad från förra årets"
+            in str(exc.value)) and "”ja” i cell D3" in str(exc.value)
     assert dump(app) == before
     fill(a, "Erik Holm", {}, agree=True)  # "Jag instämmer i förra årets bedömningar: ja"
     r = workshop.import_files(app, [a])

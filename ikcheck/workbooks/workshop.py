@@ -19,7 +19,9 @@ from ikcheck.workbooks.save import save_reproducibly
 SHEET, INFO, CATALOGUE = "Risker", "Info", "Katalog"
 HEADER_ROW = 4
 NEW_ROWS = 25
-AGREE_LABEL = "Jag instämmer i förra årets bedömningar:"  # B3: the only way an unchanged file counts
+AGREE_LABEL = "Jag instämmer i förra årets bedömningar:"  # the only way an unchanged file counts
+# Above the table: the labels in B (column A, the Id, is hidden), what the participant writes in D
+NAME_CELL, AGREE_CELL = "D2", "D3"
 
 COLUMNS = [
     Column("id", "Id", hidden=True),
@@ -156,9 +158,9 @@ def write_template(path: Path, meta: dict[str, Any], matrix: Matrix, processes: 
     guide.title = "Instruktioner"
     lines = [
         f"Riskworkshop {meta['unit_name']} inför {meta['year']}", "",
-        "1. Skriv ditt namn i cell B2 på bladet Risker. Filen läses inte in utan namn.",
+        f"1. Skriv ditt namn i cell {NAME_CELL} på bladet Risker. Filen läses inte in utan namn.",
         "2. Bedöm varje risk: välj sannolikhet och konsekvens i listorna. Förra årets bedömning är ifylld som start.",
-        "   En fil där ingen bedömning är ändrad läses in bara om du väljer ”ja” i cell B3: att du har gått",
+        f"   En fil där ingen bedömning är ändrad läses in bara om du väljer ”ja” i cell {AGREE_CELL}: att du har gått",
         "   igenom riskerna och instämmer i förra årets bedömningar.",
         "   En kommentar sparas även om du inte bedömer risken.",
         "3. Riskvärdet räknas ut och färgas enligt kommunens riskmatris.",
@@ -177,19 +179,19 @@ def write_template(path: Path, meta: dict[str, Any], matrix: Matrix, processes: 
     guide.column_dimensions["A"].width = 120
 
     ws = wb.create_sheet(SHEET)
-    set_text(ws.cell(1, 1), f"Riskbedömning {meta['unit_name']} inför {meta['year']}").font = Font(bold=True, size=13)
-    set_text(ws.cell(2, 1), "Deltagare:").font = Font(bold=True)
-    set_text(ws.cell(2, 2), meta.get("participant") or "")
-    ws.cell(2, 2).protection = Protection(locked=False)
-    ws.cell(2, 2).fill = PatternFill("solid", fgColor="FFF8DC")
+    set_text(ws.cell(1, 2), f"Riskbedömning {meta['unit_name']} inför {meta['year']}").font = Font(bold=True, size=13)
+    set_text(ws.cell(2, 2), "Deltagare:").font = Font(bold=True)
+    set_text(ws[NAME_CELL], meta.get("participant") or "")
+    ws[NAME_CELL].protection = Protection(locked=False)
+    ws[NAME_CELL].fill = PatternFill("solid", fgColor="FFF8DC")
     if any(r.get("prev") for r in risks):
-        set_text(ws.cell(3, 1), AGREE_LABEL).font = Font(bold=True)
-        ws.cell(3, 2).protection = Protection(locked=False)
-        ws.cell(3, 2).fill = PatternFill("solid", fgColor="FFF8DC")
+        set_text(ws.cell(3, 2), AGREE_LABEL).font = Font(bold=True)
+        ws[AGREE_CELL].protection = Protection(locked=False)
+        ws[AGREE_CELL].fill = PatternFill("solid", fgColor="FFF8DC")
         agree = DataValidation(type="list", formula1='"ja,nej"', allow_blank=True)
         agree.error, agree.errorTitle = "Välj ja eller nej.", "Instämmer"
         ws.add_data_validation(agree)
-        agree.add("B3")
+        agree.add(AGREE_CELL)
     widths = {"Id": 8, "Risk-id": 11, "Process": 26, "Risk": 46, "Kategori": 13, "Beskrivning": 30, "Kommentar": 30}
     for j, col in enumerate(COLUMNS, start=1):
         c = set_text(ws.cell(HEADER_ROW, j), col.header)
@@ -293,19 +295,21 @@ def write_template(path: Path, meta: dict[str, Any], matrix: Matrix, processes: 
     return save_reproducibly(wb, path, dt.datetime.combine(today(), dt.time()))
 
 
-def agrees_with_last_year(table) -> bool:
-    """The participant ticked that they agree with last year's scores (B3, "ja")."""
+def _after_label(table, label: str) -> str | None:
+    """What is written after a label above the table, in the first filled cell to its right."""
     for cells in table.extra.get("_preamble") or []:
-        for i, v in enumerate(cells[:-1]):
-            if isinstance(v, str) and v.strip().lower().startswith("jag instämmer") and cells[i + 1]:
-                return str(cells[i + 1]).strip().lower() in ("ja", "x", "✓", "true", "1")
-    return False
+        for i, v in enumerate(cells):
+            if isinstance(v, str) and v.strip().lower().startswith(label):
+                value = next((c for c in cells[i + 1:] if c not in (None, "")), None)
+                return str(value).strip() or None if value is not None else None
+    return None
+
+
+def agrees_with_last_year(table) -> bool:
+    """The participant ticked that they agree with last year's scores ("ja" after AGREE_LABEL)."""
+    return (_after_label(table, "jag instämmer") or "").lower() in ("ja", "x", "✓", "true", "1")
 
 
 def participant(table) -> str | None:
-    """The name written next to "Deltagare:" above the table (B2 in the template)."""
-    for cells in table.extra.get("_preamble") or []:
-        for i, v in enumerate(cells[:-1]):
-            if isinstance(v, str) and v.strip().lower().startswith("deltagare") and cells[i + 1]:
-                return str(cells[i + 1]).strip() or None
-    return None
+    """The name written after "Deltagare:" above the table (NAME_CELL in the template; B2 in older ones)."""
+    return _after_label(table, "deltagare")
