@@ -156,6 +156,16 @@ class App:
     def load_matrix(self, name: str) -> matrix_mod.Matrix:
         return matrix_mod.load(name, self.settings.matrices_dir)
 
+    def matrix_for(self, org: Organisation, year: int) -> matrix_mod.Matrix:
+        """The matrix a kommun assesses a year's risks on: its matrix, or the one it changed to from
+        an earlier year (`org apply` with matrix_from; settings["matrices"]: [[year, name], …])."""
+        return self.load_matrix(matrix_name_for(org, year))
+
+
+def matrix_name_for(org: Organisation, year: int) -> str:
+    changes = sorted((int(y), str(n)) for y, n in (org.settings or {}).get("matrices") or [])
+    return next((n for y, n in reversed(changes) if y <= year), org.matrix_name)
+
 
 def output_path(out: Path | None, default: str) -> Path:
     """Where a written file goes: `default` (a name with its format's suffix) when no --out is given,

@@ -173,7 +173,7 @@ def score(app: App, workshop_id: int, participant_id: int, item_id: int, likelih
             raise NotFound("Risken finns inte i workshoppen.")
         if item.merged_into_id:
             raise UserError("Risken är sammanslagen med en annan; bedöm den i stället.")
-        li, im = _check_cell(app.load_matrix(org.matrix_name), likelihood, impact)
+        li, im = _check_cell(app.matrix_for(org, s.get(Workshop, workshop_id).year), likelihood, impact)
         row = s.scalar(select(LiveScore).where(LiveScore.item_id == item_id, LiveScore.participant_id == participant_id))
         comment = (comment or "").strip() or None
         if row is None:
@@ -223,7 +223,7 @@ def state(app: App, workshop_id: int, org_code: str | None = None, participant_i
         org = app.org(s, org_code)
         w = _workshop(s, org, workshop_id)
         unit = s.get(Unit, w.unit_id)
-        m = app.load_matrix(org.matrix_name)
+        m = app.matrix_for(org, w.year)
         items = list(s.scalars(select(LiveItem).where(LiveItem.workshop_id == w.id).order_by(LiveItem.position,
                                                                                             LiveItem.id)))
         people = {p.id: p for p in s.scalars(select(LiveParticipant).where(LiveParticipant.workshop_id == w.id))}
@@ -287,7 +287,7 @@ def agree(app: App, workshop_id: int, item_id: int, likelihood: int | None, impa
         item = s.get(LiveItem, item_id)
         if item is None or item.workshop_id != workshop_id or item.merged_into_id:
             raise NotFound("Risken finns inte i workshoppen.")
-        li, im = _check_cell(app.load_matrix(org.matrix_name), likelihood, impact)
+        li, im = _check_cell(app.matrix_for(org, s.get(Workshop, workshop_id).year), likelihood, impact)
         given = list(s.scalars(select(LiveScore).where(LiveScore.item_id == item_id)))
         if not given:
             raise UserError("Ingen har bedömt risken än; gruppen kan enas först när någon har gjort det.")
@@ -356,7 +356,7 @@ def add_excel(app: App, workshop_id: int, filename: str, content: bytes, org_cod
             org = app.org(s, org_code)
             w = _workshop(s, org, workshop_id, open_only=True)
             unit = s.get(Unit, w.unit_id)
-            m = app.load_matrix(org.matrix_name)
+            m = app.matrix_for(org, w.year)
             problems: list[Problem] = []
             if s.scalar(select(LiveParticipant.id).where(LiveParticipant.workshop_id == w.id,
                                                          LiveParticipant.source_hash == digest)):
@@ -367,7 +367,7 @@ def add_excel(app: App, workshop_id: int, filename: str, content: bytes, org_cod
             if reader.sniff(path) != "xlsx":
                 raise UserError(f"Filen {path.name} är ingen Excel-arbetsbok; lägg till den ifyllda workshopmallen.")
             table = reader.read(path, wbw.COLUMNS, sheet=wbw.SHEET, info_sheet=wbw.INFO)
-            found_unit, year = ws_svc.which_workshop(s, org, m, [(path, digest, table)], unit.code, w.year, problems)
+            found_unit, year = ws_svc.which_workshop(app, s, org, [(path, digest, table)], unit.code, w.year, problems)
             rows, errs = wbw.parse_rows(table.rows, m, register.categories(org), register.CATEGORY_ALIASES)
             rows = [r for r in rows if r.likelihood is not None]  # a comment alone has no place in the room's scores
             problems += errs
@@ -416,7 +416,7 @@ def close(app: App, workshop_id: int, held_on: str | dt.date | None = None,
         org = app.org(s, org_code)
         w = _workshop(s, org, workshop_id, open_only=True)
         unit = s.get(Unit, w.unit_id)
-        m = app.load_matrix(org.matrix_name)
+        m = app.matrix_for(org, w.year)
         items = list(s.scalars(select(LiveItem).where(LiveItem.workshop_id == w.id, LiveItem.merged_into_id.is_(None))
                                .order_by(LiveItem.position, LiveItem.id)))
         people = {p.id: p for p in s.scalars(select(LiveParticipant).where(LiveParticipant.workshop_id == w.id)

@@ -2,7 +2,8 @@
 
 The org file (see riskregister/demo/exempelby.yaml):
 
-    kommun: {code, name, matrix, periods, kategorier}   # kategorier: the kommun's own risk categories
+    kommun: {code, name, matrix, matrix_from, periods, kategorier}
+        # matrix_from: the first year assessed on a changed matrix (org apply); kategorier: own categories
     arshjul: {plan_beslut, halvar_rapport, ar_rapport}    # "MM-DD"
     units: [{code, name, kind: ks|namnd|bolag, forvaltning, processes: [{code, name}]}]
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ikcheck import register, words, yamlsrc
 from ikcheck.app import App
@@ -29,7 +30,7 @@ from ikcheck.store.audit import snapshot
 from ikcheck.store.models import Organisation, Process, Unit
 
 TOP = {"kommun", "arshjul", "units"}
-KOMMUN = {"code", "name", "matrix", "periods", "kategorier"}
+KOMMUN = {"code", "name", "matrix", "matrix_from", "periods", "kategorier"}
 ARSHJUL = {"plan_beslut", "halvar_rapport", "ar_rapport", "plan_beslut_valår"}  # MM-DD dates
 ELECTION = "valår"  # the first election year (then every fourth year) or a list of them
 UNIT = {"code", "name", "kind", "forvaltning", "processes", "merges", "from", "retired_from"}
@@ -54,6 +55,7 @@ class OrgSpec:
     arshjul: dict[str, str]
     units: list[dict[str, Any]]
     categories: list[str] = field(default_factory=list)  # added to register.CATEGORIES
+    matrix_from: int | None = None  # a changed matrix applies from this year (earlier years keep theirs)
 
 
 def parse_org_file(path: Path, app: App) -> OrgSpec:
@@ -89,6 +91,12 @@ def parse_org_file(path: Path, app: App) -> OrgSpec:
     if periods not in PERIOD_SETS:
         problems.append(Problem(f"okänd rapportering {periods!r}", file=f, line=kommun.line_of("periods"),
                                 field="periods", expected="halvar eller tertial"))
+    matrix_from = kommun.get("matrix_from")
+    if matrix_from is not None and not (isinstance(matrix_from, int) and not isinstance(matrix_from, bool)
+                                        and 1900 < matrix_from < 2200):
+        problems.append(Problem(f"ogiltigt år {matrix_from!r}", file=f, line=kommun.line_of("matrix_from"),
+                                field="matrix_from", expected="det första året som bedöms med matrisen, t.ex. 2028"))
+        matrix_from = None
     categories = kommun.get("kategorier") or []
     if not isinstance(categories, list) or not all(isinstance(c, str) and c.strip() and len(c) <= 40
                                                    for c in categories):
@@ -179,7 +187,7 @@ def parse_org_file(path: Path, app: App) -> OrgSpec:
                                 line=data.line_of("units")))
     if problems:
         raise ValidationFailed(f"Organisationsfilen {f} har fel; ingenting har skapats.", problems)
-    return OrgSpec(code, str(kommun["name"]), matrix_name, periods, arshjul, list(units), categories)
+    return OrgSpec(code, str(kommun["name"]), matrix_name, periods, arshjul, list(units), categories, matrix_from)
 
 
 def init_org(app: App, path: Path) -> Organisation:
@@ -225,6 +233,7 @@ def describe(app: App, code: str | None = None) -> dict[str, Any]:
             "code": org.code,
             "name": org.name,
             "matrix": org.matrix_name,
+            "matrices": [list(x) for x in org.settings.get("matrices") or []],
             "periods": org.settings.get("periods", []),
             "arshjul": org.settings.get("arshjul", {}),
             "categories": register.categories(org),
@@ -319,10 +328,19 @@ def apply_spec(app: App, spec: OrgSpec, *, dry_run: bool = False) -> list[str]:
         problems: list[Problem] = []
         assessed = s.scalar(select(RiskAssessment.id).where(RiskAssessment.org_id == org.id).limit(1)) is not None
         planned = s.scalar(select(ControlPlan.id).where(ControlPlan.org_id == org.id).limit(1)) is not None
-        if spec.matrix != org.matrix_name and assessed:
-            problems.append(Problem(f"riskmatrisen kan inte bytas från {org.matrix_name} till {spec.matrix} när det "
-                                    "finns riskbedömningar gjorda med den", field="matrix",
-                                    expected=f"matrix: {org.matrix_name}"))
+        from ikcheck.app import matrix_name_for
+
+        future = matrix_name_for(org, 9999)
+        if spec.matrix != future and assessed:
+            if spec.matrix_from is None:
+                problems.append(Problem(f"riskmatrisen kan inte bytas från {future} till {spec.matrix} för år som "
+                                        "redan har riskbedömningar", field="matrix",
+                                        expected=f"matrix_from: det första året som bedöms med {spec.matrix}"))
+            elif (last := s.scalar(select(func.max(RiskAssessment.year)).where(RiskAssessment.org_id == org.id))) \
+                    and last >= spec.matrix_from:
+                problems.append(Problem(f"det finns riskbedömningar för {last}, gjorda med {future}; en ny matris kan "
+                                        f"gälla först från {last + 1}", field="matrix_from",
+                                        expected=f"matrix_from: {last + 1} eller senare"))
         if PERIOD_SETS[spec.periods] != org.settings.get("periods") and planned:
             problems.append(Problem("rapporteringsperioderna kan inte bytas när det finns planer", field="periods"))
         existing = {u.code: u for u in org.units}
@@ -392,11 +410,17 @@ def apply_spec(app: App, spec: OrgSpec, *, dry_run: bool = False) -> list[str]:
         if spec.name != org.name:
             said.append(f"Kommunens namn: {org.name} → {spec.name}")
             org.name = spec.name
-        if spec.matrix != org.matrix_name:
+        settings = dict(org.settings)
+        if spec.matrix != future and assessed:  # from a year: earlier years keep the matrix they were assessed on
+            said.append(f"Riskmatris från {spec.matrix_from}: {future} → {spec.matrix}")
+            settings["matrices"] = [[y, n] for y, n in settings.get("matrices") or [] if y < spec.matrix_from] \
+                + [[spec.matrix_from, spec.matrix]]
+            app.matrix_row(s, app.load_matrix(spec.matrix))
+        elif spec.matrix != future:
             said.append(f"Riskmatris: {org.matrix_name} → {spec.matrix}")
             org.matrix_name = spec.matrix
+            settings.pop("matrices", None)
             app.matrix_row(s, app.load_matrix(spec.matrix))
-        settings = dict(org.settings)
         if PERIOD_SETS[spec.periods] != settings.get("periods"):
             said.append(f"Rapportering: {', '.join(map(words.period_sv, settings.get('periods', [])))} → "
                         f"{', '.join(map(words.period_sv, PERIOD_SETS[spec.periods]))}")

@@ -279,7 +279,7 @@ def risks(app: App, actor: Actor, *, unit: str | None = None, year: int | None =
     with app.session() as s:
         org = _org(app, s, actor)
         processes = sorted({p.name for u in org.units if u.code in codes for p in u.processes})
-        levels = [lv.name for lv in app.load_matrix(org.matrix_name).levels]
+        levels = [lv.name for lv in app.matrix_for(org, year).levels]
         categories = register.categories(org)
     return {"rows": _frame_rows(df), "year": year, "units": units, "processes": processes, "levels": levels,
             "categories": categories,

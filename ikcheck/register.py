@@ -219,7 +219,7 @@ def assess(app: App, code: str, year: int, scores: Scores, org_code: str | None 
     with app.session(write=True) as s:
         org = app.org(s, org_code)
         risk = find_risk(s, org, code)
-        m = app.load_matrix(org.matrix_name)
+        m = app.matrix_for(org, year)
         ra = record_assessment(app, s, org, risk, year, m, scores, assessed_by=app.user)
         return {"score": ra.score, "level": ra.level}
 
@@ -366,7 +366,7 @@ def heatmap_in(app: App, s: Session, org: Organisation, unit: Unit, year: int,
     rows = current_assessments(s, org.id, year, unit.id)
     # Draw on the matrix the assessments were scored on, not whatever the file says today (and read
     # the file only when there are none: parsing its YAML was a fifth of a KS översikt)
-    m = matrix_mod.from_definition(rows[0][1].matrix.definition) if rows else app.load_matrix(org.matrix_name)
+    m = matrix_mod.from_definition(rows[0][1].matrix.definition) if rows else app.matrix_for(org, year)
     for risk, ra in rows:
         key = (ra.residual_likelihood, ra.residual_impact) if residual else (ra.likelihood, ra.impact)
         if key[0] is not None:

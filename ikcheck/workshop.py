@@ -91,7 +91,7 @@ def template(app: App, unit_code: str, year: int, out: Path | None = None, parti
         if not unit.active_in(year):
             raise UserError(f"{unit.name} finns inte från {unit.retired_from}; håll workshoppen i den enhet som "
                             "tagit över dess risker.")
-        m = app.load_matrix(org.matrix_name)
+        m = app.matrix_for(org, year)
         prev = previous_scores(s, org, unit, year)
         procs = {p.id: p.name for p in unit.processes}
         # a row's key is the risk's code, not a database id: the same register gives the same file
@@ -170,7 +170,6 @@ def _import(app: App, files: list[Path], unit_code: str | None, year: int | None
     report = WorkshopReport()
     with app.session(write=True) as s:
         org = app.org(s, org_code)
-        m = app.load_matrix(org.matrix_name)
         new, report.already, problems = app.files_to_import(
             s, org, "workshop", files, "en fil per deltagare, med deltagarens namn vid Deltagare: överst i mallen")
         tables = []
@@ -187,9 +186,10 @@ def _import(app: App, files: list[Path], unit_code: str | None, year: int | None
             tables.append((path, digest, table))
         if not tables and not problems:
             return report  # every file was imported before: nothing changes
-        unit, year = which_workshop(s, org, m, tables, unit_code, year, problems)
+        unit, year = which_workshop(app, s, org, tables, unit_code, year, problems)
         if unit is None:
             raise ValidationFailed("Workshopfilerna kunde inte läsas; ingenting har sparats.", problems)
+        m = app.matrix_for(org, year)
         # keys: the risk's code; "R<id>" in templates made before the code was the key
         risks = {}
         for r in s.scalars(select(Risk).where(Risk.unit_id == unit.id)):
@@ -278,8 +278,8 @@ class Source:
     participant: str
 
 
-def which_workshop(s, org: Organisation, m: Matrix, tables, unit_code, year, problems):
-    """All files must be templates of the same unit and year, made with the matrix in force."""
+def which_workshop(app: App, s, org: Organisation, tables, unit_code, year, problems):
+    """All files must be templates of the same unit and year, made with the matrix in force that year."""
     seen = None
     for path, _d, table in tables:
         info = table.extra
@@ -298,6 +298,7 @@ def which_workshop(s, org: Organisation, m: Matrix, tables, unit_code, year, pro
             problems.append(Problem(f"filen gäller {key[0]} {key[1]} men {seen[1]} gäller {seen[0][0]} {seen[0][1]}",
                                     file=path.name, expected="filer från samma workshop"))
             continue
+        m = app.matrix_for(org, key[1])
         if info.get("matrix_hash") and info["matrix_hash"] != m.content_hash:
             problems.append(Problem("mallen gjordes med en annan version av riskmatrisen", file=path.name,
                                     expected=f"en ny mall för {m.name} v{m.version}"))
@@ -462,7 +463,6 @@ def merge_risks(app: App, code: str, into_code: str, org_code: str | None = None
         for r in (risk, into):
             if r.status != "active":
                 raise UserError(f"{r.code} är redan avslutad{' (sammanslagen)' if r.merged_into_id else ''}.")
-        m = app.load_matrix(org.matrix_name)
         now = utcnow()
         mine = {ra.year: ra for ra in risk.assessments if ra.is_current}
         theirs = {ra.year: ra for ra in into.assessments if ra.is_current}
@@ -473,6 +473,7 @@ def merge_risks(app: App, code: str, into_code: str, org_code: str | None = None
                       [dict(p) for p in ra.participants if p.get("name") not in keep]
             if other is not None and len(entries) == len(other.participants):
                 continue  # nobody new: the remaining risk's assessment stands
+            m = app.matrix_for(org, year)
             if not entries:
                 entries = [{"name": ra.assessed_by, "likelihood": ra.likelihood, "impact": ra.impact,
                             "res_l": ra.residual_likelihood, "res_i": ra.residual_impact}]
@@ -526,7 +527,7 @@ def summary(app: App, unit_code: str, year: int, org_code: str | None = None) ->
         notes = defaultdict(list)
         for c in s.scalars(select(WorkshopComment).where(WorkshopComment.workshop_id == w.id).order_by(WorkshopComment.id)):
             notes[c.risk_id].append({"name": c.participant, "text": c.comment, "scored": c.scored})
-        m = app.load_matrix(org.matrix_name)
+        m = app.matrix_for(org, year)
         all_risks = [r for r, _ in rows]
         out = []
         for risk, ra in rows:

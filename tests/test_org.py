@@ -220,3 +220,32 @@ def test_a_merge_that_cannot_be_done_is_refused_in_swedish_and_changes_nothing(c
     merges: [SN]
 """), "utan-ar.yaml"))
     assert r.code == 2 and "merges behöver ett år" in r.err and "rad" in r.err
+
+
+def test_the_matrix_changes_from_a_year_and_earlier_years_keep_theirs(cli, tmp_path, app):
+    """Before, a matrix could not change at all once anything was assessed on it."""
+    from openpyxl import load_workbook
+
+    assert cli("init", "--org", write(tmp_path, GOOD)).code == 0
+    assert cli("risk", "add", "--unit", "SN", "--title", "Beslut saknar stöd", "--owner", "Chef").code == 0
+    assert cli("risk", "assess", "SN-R001", "--year", "2026", "-s", "4", "-k", "4").code == 0
+    five = GOOD.replace("matrix: kommun-4x4", "matrix: kommun-5x5")
+    r = cli("org", "apply", write(tmp_path, five, "fem.yaml"))
+    assert r.code == 2 and "matrix_from" in r.err
+    r = cli("org", "apply", write(tmp_path, five.replace("matrix: kommun-5x5", "matrix: kommun-5x5\n  matrix_from: 2026"),
+                                  "fem.yaml"))
+    assert r.code == 2 and "en ny matris kan gälla först från 2027" in r.err
+    from2027 = five.replace("matrix: kommun-5x5", "matrix: kommun-5x5\n  matrix_from: 2027")
+    r = cli("org", "apply", write(tmp_path, from2027, "fem.yaml"))
+    assert r.code == 0 and "Riskmatris från 2027: kommun-4x4 → kommun-5x5" in r.out, r.err
+    assert "Riskmatris: kommun-4x4, från 2027: kommun-5x5" in cli("org", "show").out
+    # 2027 is assessed on the 5×5 (step 5, "kritisk"); 2026 stays on the 4×4
+    assert "kritisk" in cli("risk", "assess", "SN-R001", "--year", "2027", "-s", "5", "-k", "5").out
+    assert cli("risk", "assess", "SN-R001", "--year", "2026", "-s", "5", "-k", "5").code == 2
+    assert cli("workshop", "template", "--unit", "SN", "--year", "2027", "--out", tmp_path / "t.xlsx").code == 0
+    steps = [c.value for c in load_workbook(tmp_path / "t.xlsx")["Listor"]["A"] if c.value]
+    assert len(steps) == 5
+    heat = cli("risk", "heatmap", "--unit", "SN", "--year", "2026").out
+    assert "4 Allvarlig" in heat and "5 Mycket allvarlig" not in heat
+    assert "Inga ändringar" in cli("org", "apply", write(tmp_path, from2027, "fem.yaml")).out
+    assert cli("audit", "verify").code == 0

@@ -45,7 +45,8 @@ def show(code: str = typer.Argument(None, help="Organisationens kod (behövs bar
     """Visa kommunens enheter, processer, riskmatris och årshjul."""
     d = organisation.describe(state.app(), code or state.org)
     console.print(Text.assemble((d["name"], "bold"), f" ({d['code']})"))
-    console.print(f"Riskmatris: {d['matrix']}   Rapportering: {', '.join(map(words.period_sv, d['periods']))}")
+    later = "".join(f", från {y}: {n}" for y, n in d["matrices"])
+    console.print(f"Riskmatris: {d['matrix']}{later}   Rapportering: {', '.join(map(words.period_sv, d['periods']))}")
     aj = d["arshjul"]
     console.print(
         f"Årshjul: plan beslutas senast {aj['plan_beslut']} året före ({aj.get('plan_beslut_valår', '12-31')} ett valår: "
