@@ -315,7 +315,7 @@ def _diff_facts(app: App, s: Session, org: Organisation, units, year: int, name:
         return [f for u in units for p in org.settings.get("periods", ["halvar", "helar"])
                 for f in results.result_facts(s, org, u, year, p)]
     if name == "bedomning":
-        return [f for u in units if (f := datasets.unit_year_fact(s, org, u, year))]
+        return [f for u in units if (f := datasets.unit_year_fact(app, s, org, u, year))]
     if name == "arshjul":
         return datasets.arshjul_facts(s, org, year, units)
     return []

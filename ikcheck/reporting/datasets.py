@@ -214,14 +214,14 @@ def judgement_fact(unit: Unit, year: int, summary: dict, late: int) -> dict:
             "performed_share": (summary["performed"] / summary["points"]) if summary["points"] else None}
 
 
-def unit_year_fact(s: Session, org: Organisation, unit: Unit, year: int) -> dict | None:
+def unit_year_fact(app: App, s: Session, org: Organisation, unit: Unit, year: int) -> dict | None:
     """The bedömning fact of a unit's whole year (the årsrapport's), or None without a decided plan."""
     stamp = as_of(s, org)
     on = stamp["at"].date() if stamp["at"] else dt.date(year, 12, 31)
     block = _results_block(s, org, unit, year, report_periods(org, "ar"), on)
     if block["plan"] is None:
         return None
-    return judgement_fact(unit, year, block["summary"], _late_count(s, org, unit, year, "ar"))
+    return judgement_fact(unit, year, block["summary"], _late_count(app, s, org, unit, year, "ar"))
 
 
 def _judgement(app: App, unit: Unit, year: int, summary: dict, late: int) -> dict:
@@ -252,7 +252,7 @@ def unit_report(app: App, s: Session, org: Organisation, unit: Unit, year: int, 
         previous_label = f"Halvår {year - 1}"
         previous = _results_block(s, org, unit, year - 1, periods, on)["summary"]
         half = None
-    late = _late_count(s, org, unit, year, kind)
+    late = _late_count(app, s, org, unit, year, kind)
     data = {
         "kind": kind, "title": f"{REPORT_KINDS[kind]} intern kontroll {year}", "org": org.name,
         "unit": unit.name, "unit_code": unit.code, "forvaltning": unit.forvaltning or "", "year": year,
@@ -312,12 +312,15 @@ def _with_provenance(data: dict, stamp: dict) -> dict:
     return data
 
 
-def _late_count(s: Session, org: Organisation, unit: Unit, year: int, kind: str) -> int:
-    """Late steps before this report: the plan, and for the årsrapport the halvårsrapport (a report
-    is never judged late by itself)."""
+def _late_count(app: App, s: Session, org: Organisation, unit: Unit, year: int, kind: str) -> int:
+    """Late steps before this report, as the årshjul rules judge them: the plan, and for the
+    årsrapport the halvårsrapport (a report is never judged late by itself)."""
     facts = arshjul_facts(s, org, year, [unit])
+    ev = engine.evaluate(rulebook.ruleset(app, "arshjul"), facts, engine=app.settings.engine)
+    late = {(c.subject_type, c.subject_id) for c in ev.conclusions if c.name in ("sen_plan", "sen_rapport")}
     earlier = {"plan"} | ({PERIOD_LABEL["halvar"]} if kind == "ar" else set())
-    return sum(1 for f in facts if f.get("days_late", 0) > 0 and (f["type"] if f["type"] == "plan" else f["period"]) in earlier)
+    return sum(1 for f in facts if (f["type"], f.get("plan_id") or f.get("report_id")) in late
+               and (f["type"] if f["type"] == "plan" else f["period"]) in earlier)
 
 
 def late_plans(app: App, s: Session, org: Organisation, year: int, units: list[Unit],
