@@ -305,6 +305,7 @@ def test_a_report_written_previewed_submitted_decided_and_on_ks_oversikt(browser
     controller.check("text")
     c.get_by_role("button", name="Spara och förhandsgranska rapporten").click()
     section = c.locator("h3", has_text="Förvaltningens bedömning")
+    section.wait_for()  # the preview is a new page: count() alone could ask the old one (seen under load)
     assert section.count() == 1
     assert c.locator("li", has_text="Delegationsordningen gås igenom med handläggarna").count() == 1  # a list
     assert "Den interna kontrollen fungerar i huvudsak.\nTvå beslut" in c.locator(
