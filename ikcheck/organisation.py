@@ -491,6 +491,8 @@ def apply_spec(app: App, spec: OrgSpec, *, dry_run: bool = False) -> list[str]:
             said.append(f"Enheten {code} ({unit.name}) tas bort")
             app.audit(s, "ta bort", "unit", unit.id, before=snapshot(unit), org_id=org.id)
             s.delete(unit)
+        if said:  # the reorganisation as one event, besides the rows' own: what a revisor reads first
+            app.audit(s, "tillämpa organisationsfil", "organisation", org.id, after={"changes": said}, org_id=org.id)
         if dry_run:
             s.rollback()
             s.info.clear()

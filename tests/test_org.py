@@ -249,3 +249,24 @@ def test_the_matrix_changes_from_a_year_and_earlier_years_keep_theirs(cli, tmp_p
     assert "4 Allvarlig" in heat and "5 Mycket allvarlig" not in heat
     assert "Inga ändringar" in cli("org", "apply", write(tmp_path, from2027, "fem.yaml")).out
     assert cli("audit", "verify").code == 0
+
+
+def test_a_unit_retired_from_a_year_keeps_its_past_and_drops_out_of_later_years(cli, tmp_path, app):
+    from ikcheck import planning
+    from ikcheck.store.models import AuditEvent as Event
+
+    assert cli("init", "--org", write(tmp_path, GOOD)).code == 0
+    assert cli("risk", "add", "--unit", "SN", "--title", "Beslut saknar stöd", "--owner", "Chef").code == 0
+    retired = GOOD.replace("    forvaltning: Socialförvaltningen\n", "    forvaltning: Socialförvaltningen\n    retired_from: 2028\n")
+    r = cli("org", "apply", write(tmp_path, retired, "ny.yaml"))
+    assert r.code == 0 and "SN, upphör från: – → 2028" in r.out, r.out + r.err
+    with app.session() as s:
+        event = s.scalars(select(Event).where(Event.action == "tillämpa organisationsfil")).one()
+        assert "SN, upphör från: – → 2028" in event.after["changes"]
+    assert "nämnd, upphör från 2028" in cli("org", "show").out
+    assert {r["enhet"] for r in planning.list_plans(app, 2028)} == {"KS"}
+    assert {r["enhet"] for r in planning.list_plans(app, 2027)} == {"KS", "SN"}
+    r = cli("plan", "derive", "--unit", "SN", "--year", "2028")
+    assert r.code == 2 and "Socialnämnden finns inte från 2028" in r.err
+    assert "Beslut saknar stöd" in cli("risk", "list", "--unit", "SN", "--all").out  # its register stays readable
+    assert cli("audit", "verify").code == 0
