@@ -2,7 +2,7 @@
 
 Each import runs in a child process of its own and reports its peak RSS (VmHWM); the baseline is a
 child that only starts Python and imports ikcheck, measured in the same run. Files: the largest file
-an import accepts (200 000 result rows, CSV and xlsx), and files of a million rows (CSV, and an xlsx
+an import accepts (reader.MAX_ROWS = 100 000 result rows, CSV and xlsx), and files of a million rows (CSV, and an xlsx
 sheet filled to Excel's last row), which must be refused before they are read into memory.
 Target: peak RSS ≤ 500 MB for every file; a refused file takes seconds, not minutes.
 """
@@ -22,6 +22,7 @@ from bench_results import HEAD, YEAR, make_db, rows, write_csv
 from common import table
 
 from ikcheck.store.db import dispose_all
+from ikcheck.workbooks.reader import MAX_ROWS
 
 CHILD = r"""
 import json, sys, time, datetime as dt
@@ -81,10 +82,10 @@ def main() -> None:
         tmp = Path(tmp)
         base = child("-", "-")
         template = tmp / "base.db"
-        make_db(template, 200_000)
+        make_db(template, MAX_ROWS)
         dispose_all()
         cases = []
-        for n in (200_000, 1_000_000):
+        for n in (MAX_ROWS, 1_000_000):
             csvf, xlsx = tmp / f"r{n}.csv", tmp / f"r{n}.xlsx"
             write_csv(csvf, rows(n))
             write_xlsx_fast(xlsx, n)
@@ -101,7 +102,8 @@ def main() -> None:
     print("Inläsning av för stora filer – tid och högsta minnesanvändning (RSS) i en egen process\n")
     print(table(["rader", "format", "fil", "utfall", "tid", "RSS", "RSS / baslinje"], out))
     print(f"\nbaslinje: en process som bara startar Python och läser in ikcheck: {base['mb']:.0f} MB, {base['s']:.1f} s")
-    print("mål: RSS ≤ 500 MB för varje fil; en fil över gränsen (200 000 rader) avvisas innan den läses in")
+    print("mål: RSS ≤ 500 MB för varje fil; en fil över gränsen ("
+          + f"{MAX_ROWS:,} rader".replace(",", " ") + ") avvisas innan den läses in")
 
 
 if __name__ == "__main__":

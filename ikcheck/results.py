@@ -19,12 +19,12 @@ from ikcheck import rulebook, words
 from ikcheck.actions import next_action_number
 from ikcheck.app import App, output_path
 from ikcheck.calendar import now as clock_now
-from ikcheck.calendar import parse_date, today
+from ikcheck.calendar import today
 from ikcheck.errors import NotFound, Problem, UserError, ValidationFailed
 from ikcheck.gcpause import paused_gc
 from ikcheck.planning import decided_plan
 from ikcheck.store import coverage
-from ikcheck.store.audit import rows_digest, snapshot
+from ikcheck.store.audit import RowsDigest
 from ikcheck.store.db import bulk_insert
 from ikcheck.store.models import (
     Action, ActionChange, Conclusion, ControlPlan, ControlPoint, ControlResult, ImportBatch, Organisation, Risk, Unit,
@@ -99,7 +99,7 @@ class ImportReport:
     findings: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Resolved:
     row: wbres.ResultRow
     cp: Row  # the kontrollpunkt in force: id, code, status, reporting, risk_id, plan_id, lineage_id
@@ -209,6 +209,12 @@ def _import_tables(app: App, s: Session, org: Organisation, tables: list[tuple[s
     s.flush()
     _store(app, s, org, batches, changes, reason, report, on)
     groups = {(r.unit.id, r.year, r.row.period) for r, _old, _v in changes}
+    # stored: the rows read are let go before the rules run (a 100k-row file's rows are 200 MB)
+    del parsed, resolved, current, changes, corrections
+    rows = None  # noqa: F841 (the last file's parsed rows)
+    for _name, _digest, table in tables:
+        table.rows.clear()
+        table.extra.pop("also", None)
     for unit_id, year, period in sorted(groups):
         found = _evaluate(app, s, org, s.get(Unit, unit_id), year, period)
         for k, v in found.items():
@@ -449,20 +455,28 @@ def _store(app: App, s: Session, org: Organisation, batches: list[ImportBatch], 
     for i in range(0, len(superseded), 500):
         s.execute(update(ControlResult).where(ControlResult.id.in_(superseded[i:i + 500])).values(is_current=False))
     coverage.touch(s, ControlResult, superseded)
-    rows = []
-    for r, old, values in changes:
-        rows.append({
+    # 5,000 rows at a time: inserted, their new ids read back (RETURNING with parameter order is
+    # quadratic on SQLite), then hashed into their file's digest; a 100k-row file is never held as dicts
+    digests = {b.id: RowsDigest() for b in batches}
+    batch_ids = [b.id for b in batches]
+    ids: list[int] = []
+    last = 0
+    for i in range(0, len(changes), 5000):
+        rows = [{
             "org_id": org.id, "control_point_id": r.cp.id, "lineage_id": r.lineage, "period": r.row.period,
             "version": old.version + 1 if old else 1, **values, "reported_by": app.user, "reported_at": now,
             "import_batch_id": batches[r.batch].id, "supersedes_id": old.id if old else None,
             "correction_reason": reason.strip() if old and reason else None, "is_current": True,
-        })
-    bulk_insert(s, ControlResult, rows)
-    # the new ids, read back in one query (RETURNING with parameter order is quadratic on SQLite)
-    new_ids = {(cp, period): rid for rid, cp, period in s.execute(
-        select(ControlResult.id, ControlResult.control_point_id, ControlResult.period)
-        .where(ControlResult.import_batch_id.in_([b.id for b in batches]), ControlResult.is_current.is_(True)))}
-    ids = [new_ids[(row["control_point_id"], row["period"])] for row in rows]
+        } for r, old, values in changes[i:i + 5000]]
+        bulk_insert(s, ControlResult, rows)
+        new_ids = {(cp, period): rid for rid, cp, period in s.execute(
+            select(ControlResult.id, ControlResult.control_point_id, ControlResult.period)
+            .where(ControlResult.import_batch_id.in_(batch_ids), ControlResult.id > last))}
+        for row in rows:
+            row["id"] = rid = new_ids[(row["control_point_id"], row["period"])]
+            ids.append(rid)
+            digests[row["import_batch_id"]].add(row)
+        last = max(new_ids.values())
     report.new = sum(1 for _r, old, _v in changes if old is None)
     report.corrected = len(changes) - report.new
     # an åtgärd already written for the kontrollpunkt and period (a correction sends the row again, a
@@ -491,18 +505,17 @@ def _store(app: App, s: Session, org: Organisation, batches: list[ImportBatch], 
                                        "status_from": None, "status_to": "planerad", "comment": None,
                                        "by": app.user, "recorded_at": now} for a in actions])
     report.actions = len(actions)
-    per_batch: dict[int, list[dict]] = defaultdict(list)
-    for row, rid in zip(rows, ids):
-        per_batch[row["import_batch_id"]].append({"id": rid, **row})
+    superseded_by = defaultdict(list)
+    for r, old, _values in changes:
+        if old is not None and len(superseded_by[batches[r.batch].id]) < 1000:
+            superseded_by[batches[r.batch].id].append(old.id)
     for b in batches:
-        stored = per_batch.get(b.id, [])
-        digest = rows_digest(stored)
-        b.rows = len(stored)
+        digest = digests[b.id]
+        b.rows = digest.rows
         app.audit(s, "importera resultat", "import_batch", b.id, after={
-            "file": b.filename, "content_hash": b.content_hash, "results": len(stored),
-            "result_ids": [stored[0]["id"], stored[-1]["id"]] if stored else [],
-            "superseded": [x["supersedes_id"] for x in stored if x["supersedes_id"]][:1000],
-            "reason": reason, "rows_digest": digest}, org_id=org.id)
+            "file": b.filename, "content_hash": b.content_hash, "results": digest.rows,
+            "result_ids": [digest.first, digest.last] if digest.rows else [],
+            "superseded": superseded_by[b.id], "reason": reason, "rows_digest": digest.hexdigest()}, org_id=org.id)
     s.flush()
 
 

@@ -45,11 +45,11 @@ def evaluate_and_store(app: App, s: Session, org: Organisation, rs: engine.Rules
                   run_by=app.user, rule_digests=rs.rule_digests())
     s.add(run)
     s.flush()
-    rows = [{"org_id": org.id, "run_id": run.id, "rule_id": c.rule_id, "name": c.name,
+    for i in range(0, len(ev.conclusions), 5000):  # a run over 100k facts stores 100k conclusions
+        bulk_insert(s, Conclusion, [
+            {"org_id": org.id, "run_id": run.id, "rule_id": c.rule_id, "name": c.name,
              "subject_type": c.subject_type, "subject_id": c.subject_id, "attributes": c.attributes,
-             "matched": list(c.matched)}
-            for c in ev.conclusions]
-    bulk_insert(s, Conclusion, rows)  # a run over 100k facts stores 100k conclusions
+             "matched": list(c.matched)} for c in ev.conclusions[i:i + 5000]])
     app.audit(s, "regelkörning", "rule_run", run.id, after={
         "ruleset": rs.name, "version": rs.version, "hash": rs.content_hash, "purpose": purpose,
         "facts": ev.facts, "conclusions": len(ev.conclusions)}, org_id=org.id)

@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 
 from ikcheck import results, workshop
 from ikcheck.errors import ValidationFailed
+from ikcheck.workbooks import reader
 from tests.conftest import BACKEND
 from tests.test_results import ON, YEAR, dump, edit_cell, filled
 from tests.test_results import kommun as kommun  # noqa: F401, PLC0414 - the fixture with SN's and BUN's plans
@@ -134,16 +135,17 @@ def test_more_rows_than_a_file_may_hold_are_refused_before_they_are_read(app, ko
             return data
         return data.replace(b"</sheetData>", b'<row r="1048576"><c r="A1048576" t="inlineStr"><is><t>x</t></is></c>'
                                              b"</row></sheetData>")
-    refused(app, rezip(good, tmp_path / "lang.xlsx", far), "fler än 200 000 rader", "dela upp filen")
+    most = f"fler än {reader.MAX_ROWS:,} rader".replace(",", " ")
+    refused(app, rezip(good, tmp_path / "lang.xlsx", far), most, "dela upp filen")
     path, rows = csv_of(app, tmp_path)
     with open(path, "a", encoding="utf-8") as fh:
-        fh.write("\r\n".join(";".join(rows[1]) for _ in range(200_100)))
-    refused(app, path, "fler än 200 000 rader")
+        fh.write("\r\n".join(";".join(rows[1]) for _ in range(reader.MAX_ROWS + 100)))
+    refused(app, path, most)
 
 
 def test_a_sheet_that_unpacks_past_the_limit_is_refused_unread(app, kommun, tmp_path):
     good = filled(app, tmp_path)
-    bomb = tmp_path / "bomb.xlsx"  # 300 MB of spaces in the sheet, a few hundred KB packed
+    bomb = tmp_path / "bomb.xlsx"  # 150 MB of spaces in the sheet, a few hundred KB packed
     with zipfile.ZipFile(good) as zin, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zout:
         for item in zin.infolist():
             data = zin.read(item.filename)
@@ -153,10 +155,10 @@ def test_a_sheet_that_unpacks_past_the_limit_is_refused_unread(app, kommun, tmp_
             head, rest = data.split(b"<sheetData>")
             with zout.open(item.filename, "w", force_zip64=True) as fh:
                 fh.write(head + b"<sheetData>")
-                for _ in range(19):
+                for _ in range(9):
                     fh.write(b" " * (1 << 24))
                 fh.write(rest)
-    refused(app, bomb, "packas upp till", "högst 256 MB uppackat")
+    refused(app, bomb, "packas upp till", f"högst {reader.MAX_UNZIPPED >> 20} MB uppackat")
 
 
 # --- what a person cannot see or did not type ---------------------------------------------------

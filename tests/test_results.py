@@ -16,6 +16,7 @@ from sqlalchemy import MetaData, select
 
 from ikcheck import actions, demo, planning, results
 from ikcheck.errors import ValidationFailed
+from ikcheck.workbooks import reader
 from ikcheck.workbooks.reader import Formula
 from ikcheck.store.models import Action, Conclusion, ControlResult
 
@@ -243,7 +244,7 @@ def _corpus(app, tmp_path: Path) -> list[tuple[str, Path, list[str]]]:
                 for _ in range(66):
                     fh.write(b" " * (1 << 24))
                 fh.write(rest)
-    cases.append(("zip-bomb", bomb, ["packas upp till 1056 MB", "högst 256 MB uppackat"]))
+    cases.append(("zip-bomb", bomb, ["packas upp till 1056 MB", f"högst {reader.MAX_UNZIPPED >> 20} MB uppackat"]))
     big = tmp_path / "stor.xlsx"
     with open(big, "wb") as fh:
         fh.write(b"\x00" + os.urandom(1024) * (50 * 1024))  # 50 MB of binary noise with an .xlsx name
@@ -455,3 +456,62 @@ def test_the_template_is_locked_where_the_plan_speaks_and_takes_several_åtgärd
     with app.session() as s:
         texts = set(s.scalars(select(Action.description)))
     assert {"Ny checklista för förhandsbedömning", "Uppföljning på ledningsgruppen"} <= texts
+
+
+def test_a_file_past_one_insert_chunk_links_every_row_and_action_to_its_own_result(app, tmp_path, cli):
+    """Results are stored 5,000 at a time and their ids read back chunk by chunk: two files of 7,000
+    and 4,000 rows (three chunks), with an åtgärd on every 97th row, each land on their own
+    kontrollpunkt, the import events name their first and last result, and the log verifies."""
+    import csv
+
+    from ikcheck.store.db import bulk_insert
+    from ikcheck.store.models import AuditEvent, ControlPlan, ControlPoint, ImportBatch, Organisation, Unit
+    with app.session(write=True) as s:
+        org = Organisation(code="stor", name="Storkommun", matrix_name="kommun-4x4",
+                           settings={"periods": ["halvar", "helar"]})
+        s.add(org)
+        s.flush()
+        unit = Unit(org_id=org.id, code="U", name="Enheten", kind="namnd")
+        s.add(unit)
+        s.flush()
+        plan = ControlPlan(org_id=org.id, unit_id=unit.id, year=YEAR, version=1, status="decided", created_by="t",
+                           decision_date=dt.date(YEAR - 1, 11, 20), decision_paragraph="§ 1", decision_dnr="1")
+        s.add(plan)
+        s.flush()
+        bulk_insert(s, ControlPoint, [
+            {"org_id": org.id, "plan_id": plan.id, "code": f"U-K{i:05d}", "position": i, "title": f"Kontroll {i}",
+             "method": "stickprov", "sample_size": 20, "frequency": "halvår", "owner": "Ansvarig",
+             "reporting": ["halvar", "helar"], "status": "accepted", "rule_id": "t"} for i in range(11_000)])
+        plan.content_hash = planning.plan_content_hash(s, plan.id)  # decided as `plan decide` would record it
+    head = ["Enhet", "Kontrollpunkt", "Period", "Utförd (ja/nej)", "Datum", "Antal granskade", "Antal avvikelser",
+            "Bedömning", "Utförd av", "Godkänd av", "Åtgärd", "Åtgärd ansvarig", "Åtgärd klart senast"]
+    files = []
+    for name, span in (("a.csv", range(0, 7000)), ("b.csv", range(7000, 11_000))):
+        path = tmp_path / name
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh, delimiter=";")
+            w.writerow(head)
+            for i in span:
+                act = i % 97 == 0
+                w.writerow(["U", f"U-K{i:05d}", "halvår", "ja", f"{YEAR}-05-02", 20, i % 5, "", "Sara Ek", "Karin Ström",
+                            f"Åtgärd för {i}" if act else "", "Chefen" if act else "", f"{YEAR}-10-31" if act else ""])
+        files.append(path)
+    report = results.import_files(app, files, org_code="stor", on=ON)
+    assert report.new == 11_000 and report.actions == len(range(0, 11_000, 97))
+    with app.session() as s:
+        got = s.execute(select(ControlPoint.code, ControlResult.deviations, ControlResult.id, ImportBatch.filename)
+                        .join(ControlResult, ControlResult.control_point_id == ControlPoint.id)
+                        .join(ImportBatch, ImportBatch.id == ControlResult.import_batch_id)).all()
+        assert len(got) == 11_000
+        assert all(dev == int(code[3:]) % 5 for code, dev, _id, _f in got)
+        assert all((f == "a.csv") == (int(code[3:]) < 7000) for code, _d, _id, f in got)
+        linked = s.execute(select(ControlPoint.code, Action.description)
+                           .join(ControlResult, ControlResult.id == Action.result_id)
+                           .join(ControlPoint, ControlPoint.id == ControlResult.control_point_id)).all()
+        assert len(linked) == report.actions and all(text == f"Åtgärd för {int(code[3:])}" for code, text in linked)
+        events = [e.after for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "importera resultat"))]
+        for ev in events:
+            ids = sorted(i for _c, _d, i, f in got if f == ev["file"])
+            assert ev["result_ids"] == [ids[0], ids[-1]] and ev["results"] == len(ids)
+    r = cli("audit", "verify")
+    assert r.code == 0, r.text

@@ -23,6 +23,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Table, Text, cast, event, func, insert, select
@@ -86,9 +87,20 @@ def rows_of(table: Table):
     return select(*(cast(c, Text).label(c.name) if isinstance(c.type, JSON) else c for c in table.c))
 
 
+_UNSORTED = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_default).encode
+_ORDER: dict[tuple[str, ...], tuple[tuple[str, ...], Any]] = {}
+
+
 def row_text(row) -> str:
-    """A row (from `rows_of(table)`) in its log form: every column, canonical JSON text."""
-    return _text(row._asdict())
+    """A row (from `rows_of(table)`) in its log form: every column, canonical JSON text. The keys go
+    in sorted once per shape of row, so the text is _text's without sorting 200k dicts."""
+    order = _ORDER.get(row._fields)
+    if order is None:
+        names = sorted(row._fields)
+        pick = [row._fields.index(n) for n in names]
+        order = _ORDER[row._fields] = (tuple(names), itemgetter(*pick) if len(pick) > 1 else
+                                       (lambda r, i=pick[0]: (r[i],)))
+    return _UNSORTED(dict(zip(order[0], order[1](row))))
 
 
 def state_of(row) -> dict[str, Any]:

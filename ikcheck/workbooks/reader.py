@@ -29,11 +29,12 @@ if TYPE_CHECKING:
     from ikcheck.workbooks.cells import Book, Sheet, SheetInfo
 
 MAX_BYTES = 200 * 1024 * 1024
-# rows of data one file may hold: a kommun's whole year is a few thousand; 200k keeps a read under 500 MB
-MAX_ROWS = 200_000
+# rows of data one file may hold: a kommun's whole year is a few thousand; a 100k-row import peaks
+# under 500 MB (benchmarks/bench_limits.py), 200k did not
+MAX_ROWS = 100_000
 # what a workbook may unpack to: a results sheet unpacks to 500–750 bytes a row, so MAX_ROWS fit in
-# 150 MB; the rest is room for the template's other sheets and styles
-MAX_UNZIPPED = 256 * 1024 * 1024
+# 75 MB; the rest is room for the template's other sheets and styles
+MAX_UNZIPPED = 128 * 1024 * 1024
 HEADER_SCAN_ROWS = 20
 MAX_PROBLEMS = 1000  # a file with more is not read further: the rest would not be valid either
 # characters no one types: C0 controls other than tab and line breaks, DEL
@@ -85,7 +86,7 @@ class Column:
     hidden: bool = False  # the template itself hides it
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     file: str
     sheet: str | None
@@ -620,6 +621,8 @@ def as_choice(v: Any, choices: dict[str, Any]) -> Any:
     """Match a text against choices (keys are normalised), e.g. 'Ja'/'nej'."""
     if v is None or v == "":
         return None
+    if type(v) is str and (key := v.lower()) in choices:  # the common case: "ja", "Halvår"
+        return choices[key]
     _formula(v)
     key = norm(v)
     if key in choices:

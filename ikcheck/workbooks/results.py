@@ -59,7 +59,7 @@ FILLED = ["performed", "date", "examined", "deviations", "assessment", "comment"
           "approved_by", "action", "action_owner", "action_due"]
 
 
-@dataclass
+@dataclass(slots=True)
 class ResultRow:
     row: Row
     code: str
@@ -130,12 +130,23 @@ def parse_actions(rows: list[Row], results: list[ResultRow], periods: list[str])
     return problems
 
 
+def _fields(periods: list[str]) -> list[tuple[str, Any, tuple, dict]]:
+    """A results row's typed cells, in ResultRow's order after the code: (key, reader, args, kwargs)."""
+    period_choices = {**{k.lower(): k for k in periods}, **{PERIODS[k].lower(): k for k in periods if k in PERIODS}}
+    return [("period", as_choice, (period_choices,), {}), ("version", as_int, (), {"minimum": 1}),
+            ("performed", as_choice, (YES_NO,), {}), ("date", as_date, (), {}),
+            ("examined", as_int, (), {"minimum": 0}), ("deviations", as_int, (), {"minimum": 0}),
+            ("assessment", as_choice, ({a: a for a in ASSESSMENTS},), {}), ("comment", as_text, (), {}),
+            ("performed_by", as_text, (200,), {}), ("approved_by", as_text, (200,), {}),
+            ("action", as_text, (), {}), ("action_owner", as_text, (200,), {}), ("action_due", as_date, (), {})]
+
+
 def parse_rows(rows: list[Row], periods: list[str]) -> tuple[list[ResultRow], int, list[Problem]]:
     """Typed rows, the number of rows left empty (not reported), and every problem found."""
     out: list[ResultRow] = []
     problems: list[Problem] = []
     empty = 0
-    period_choices = {**{k.lower(): k for k in periods}, **{PERIODS[k].lower(): k for k in periods if k in PERIODS}}
+    fields = _fields(periods)
     for row in rows:
         if len(problems) > MAX_PROBLEMS:
             problems.append(Problem(f"läsningen avbröts efter {MAX_PROBLEMS} fel; resten av filen lästes inte",
@@ -151,18 +162,19 @@ def parse_rows(rows: list[Row], periods: list[str]) -> tuple[list[ResultRow], in
         code = get("code", as_text, 32)
         if not code:
             errs.append(row.problem("code", "kontrollpunktens id saknas", "id från mallen, t.ex. SN-2025-K01"))
-        period = get("period", as_choice, period_choices)
-        if period is None and not any(p.column == row.letters.get("period") for p in errs):
+        typed = []
+        for key, fn, args, kw in fields:  # inline (100k rows × 13 cells): an empty cell is None
+            value = v.get(key)
+            if value is not None:
+                try:
+                    value = fn(value, *args, **kw)
+                except Invalid as exc:
+                    errs.append(row.problem(key, exc.message, exc.expected))
+                    value = None
+            typed.append(value)
+        if typed[0] is None and not any(p.column == row.letters.get("period") for p in errs):
             errs.append(row.problem("period", "perioden saknas", ", ".join(PERIODS.get(p, p) for p in periods)))
-        version = get("version", as_int, minimum=1)
-        performed = get("performed", as_choice, YES_NO)
-        date = get("date", as_date)
-        examined = get("examined", as_int, minimum=0)
-        deviations = get("deviations", as_int, minimum=0)
-        assessment = get("assessment", as_choice, {a: a for a in ASSESSMENTS})
-        r = ResultRow(row, code or "", period or "", version, performed, date, examined, deviations, assessment,
-                      get("comment", as_text), get("performed_by", as_text, 200), get("approved_by", as_text, 200),
-                      get("action", as_text), get("action_owner", as_text, 200), get("action_due", as_date))
+        r = ResultRow(row, code or "", typed[0] or "", *typed[1:])
         if not errs:
             errs += _consistency(r)
         problems += errs
