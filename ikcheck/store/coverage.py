@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Table, Text, cast, event, func, insert, select
+from sqlalchemy import JSON, Table, Text, cast, event, func, select
 from sqlalchemy.orm import Session
 
 from ikcheck.store.models import AuditRow, Base
@@ -217,9 +217,11 @@ def collect(s: Session, tables: dict[str, Table] | None = None) -> list[dict]:
 
 
 def write_entries(s: Session, seq: int, entries: list[dict]) -> None:
-    table = AuditRow.__table__
-    for i in range(0, len(entries), 5000):
-        s.execute(insert(table), [{**e, "seq": seq} for e in entries[i:i + 5000]])
+    from ikcheck.store.db import bulk_insert  # (db imports this module)
+
+    for e in entries:
+        e["seq"] = seq
+    bulk_insert(s, AuditRow, entries)  # the log is not itself covered: nothing is noted
 
 
 # --- checking ----------------------------------------------------------------------------------

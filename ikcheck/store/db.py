@@ -142,10 +142,44 @@ def bulk_insert(s: Session, model, rows: list[dict], chunk: int = 5000) -> None:
     from ikcheck.store import coverage
 
     table = model.__table__
-    if rows:
-        coverage.note_insert(s, model)  # the rows above today's highest id go under the audit log
+    if not rows:
+        return
+    coverage.note_insert(s, model)  # the rows above today's highest id go under the audit log
+    conn = s.connection()
+    prepared = _insert_statement(table, conn.dialect, tuple(rows[0]))
+    if prepared is None:  # columns left to their Python-side defaults: SQLAlchemy fills them in
+        for i in range(0, len(rows), chunk):
+            s.execute(table.insert(), rows[i:i + chunk])
+        return
+    sql, names, procs, positional = prepared
     for i in range(0, len(rows), chunk):
-        s.execute(table.insert(), rows[i:i + chunk])
+        # the statement compiled once and each value through the column type's own bind processor,
+        # as SQLAlchemy would: only its per-row parameter bookkeeping is left out (a third of the time)
+        if positional:
+            params = [tuple([p(r[k]) if p else r[k] for k, p in zip(names, procs)]) for r in rows[i:i + chunk]]
+        else:
+            params = [{k: p(r[k]) if p else r[k] for k, p in zip(names, procs)} for r in rows[i:i + chunk]]
+        conn.exec_driver_sql(sql, params)
+
+
+_INSERTS: dict[tuple, tuple] = {}
+
+
+def _insert_statement(table, dialect, keys: tuple[str, ...]) -> tuple[str, list[str], list, bool] | None:
+    """A table's INSERT of these columns for the dialect: its SQL, the parameters in order, each one's
+    bind processor (None when the driver takes the value as it is) and whether they are positional;
+    None when the statement has parameters besides the given columns (Python-side defaults)."""
+    key = (table.name, dialect.name, dialect.paramstyle, keys)
+    if key not in _INSERTS:
+        compiled = table.insert().compile(dialect=dialect, column_keys=list(keys))
+        positional = compiled.positiontup is not None
+        names = list(compiled.positiontup) if positional else list(compiled.binds)
+        if set(names) != set(keys) or compiled.escaped_bind_names:
+            _INSERTS[key] = None
+        else:
+            processors = compiled._bind_processors
+            _INSERTS[key] = (compiled.string, names, [processors.get(n) for n in names], positional)
+    return _INSERTS[key]
 
 
 def alembic_config(engine: Engine):
