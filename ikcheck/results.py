@@ -152,7 +152,8 @@ def _import_files(app: App, files: list[Path], reason: str | None, org_code: str
 
 def _import_tables(app: App, s: Session, org: Organisation, tables: list[tuple[str, str, reader.Table]],
                    problems: list[Problem], reason: str | None, on: dt.date, unit_code: str | None,
-                   report: ImportReport, form: bool = False, may: May | None = None) -> None:
+                   report: ImportReport, form: bool = False, may: May | None = None,
+                   replaces: int | None = None) -> None:
     """The one way results are stored, from files or from the web form (a form is a file of one row):
     every row checked and resolved against the plan in force, then all stored and evaluated, or nothing."""
     periods = org.settings.get("periods", ["halvar", "helar"])
@@ -181,6 +182,9 @@ def _import_tables(app: App, s: Session, org: Organisation, tables: list[tuple[s
             sorted(problems, key=lambda p: (p.file or "", p.sheet or "", p.row or 0, p.column or "")))
     # corrections need a reason; identical rows change nothing
     current = _current_results(s, [r.lineage for r in resolved])
+    if replaces is not None and any((old := current.get((r.lineage, r.row.period))) is None or old.id != replaces
+                                    for r in resolved):
+        raise UserError(OLDER_VERSION)  # replaced since it was read: the answer it would get now
     changes, corrections = [], []
     for r in resolved:
         old = current.get((r.lineage, r.row.period))
@@ -230,14 +234,16 @@ FORM_LABELS = {"code": "Kontrollpunkt", "period": "Period", "performed": "Utför
                "action": "Åtgärd", "action_owner": "Åtgärd ansvarig", "action_due": "Åtgärd klart senast",
                "reason": "Skäl till rättelsen"}
 FORM_FIELDS = [k for k in FORM_LABELS if k not in ("code", "period", "reason")]
+OLDER_VERSION = "Det här är en äldre version av resultatet; godkänn den gällande."
 
 
 def report_form(app: App, unit_code: str, year: int, period: str, code: str, values: dict[str, Any],
                 reason: str | None = None, org_code: str | None = None, on: dt.date | None = None,
-                may: May | None = None) -> ImportReport:
+                may: May | None = None, replaces: int | None = None) -> ImportReport:
     """One kontrollpunkt's result as the web form sends it (text per field, FORM_FIELDS). It is read as
     a file of one row would be, so the form and an Excel file can never be held to different rules;
-    a problem's column is the field's label (FORM_LABELS)."""
+    a problem's column is the field's label (FORM_LABELS). `replaces`: the result this one must
+    replace, checked in the writing transaction (someone else may have replaced it since it was read)."""
     on = on or today()
     with app.session(write=True) as s:
         org = app.org(s, org_code)
@@ -251,7 +257,7 @@ def report_form(app: App, unit_code: str, year: int, period: str, code: str, val
                                             "at": clock_now().isoformat()}, sort_keys=True).encode()).hexdigest()
         report = ImportReport()
         _import_tables(app, s, org, [(f"{FORM} ({code}, {_period_name(period)})", digest, table)], [], reason, on,
-                       unit.code, report, form=True, may=may)
+                       unit.code, report, form=True, may=may, replaces=replaces)
         return report
 
 
@@ -280,7 +286,7 @@ def approve(app: App, result_id: int, approver: str, *, override: str | None = N
         if res is None or res.org_id != org.id:
             raise NotFound("Resultatet finns inte.")
         if not res.is_current:
-            raise UserError("Det här är en äldre version av resultatet; godkänn den gällande.")
+            raise UserError(OLDER_VERSION)
         if res.approved_by:
             raise UserError(f"Resultatet är redan godkänt av {res.approved_by}.")
         if not res.performed:
@@ -299,7 +305,8 @@ def approve(app: App, result_id: int, approver: str, *, override: str | None = N
     values["approved_by"] = approver
     reason = (f"Godkänd av {approver}" if not same else
               f"Godkänd av {approver}, som också utfört kontrollen: {override.strip()}")
-    return report_form(app, unit.code, year, period, code, values, reason=reason, org_code=org_code, may=may)
+    return report_form(app, unit.code, year, period, code, values, reason=reason, org_code=org_code, may=may,
+                       replaces=result_id)
 
 
 def _unit_named(table: reader.Table, unit_code: str | None, name: str) -> list[Problem]:

@@ -21,7 +21,9 @@ from ikcheck.config import bundled
 from ikcheck.errors import UserError
 from ikcheck.reporting import reports
 from ikcheck.store.db import dispose_all
-from ikcheck.store.models import Action, AuditEvent, ControlPlan, ControlResult, ReportRecord, RiskAssessment, Unit
+from ikcheck.store.models import (
+    Action, AuditEvent, ControlPlan, ControlPoint, ControlResult, ReportRecord, RiskAssessment, Unit,
+)
 from tests.conftest import copy_of, fresh_database, make_settings
 from tests.test_workshop import fill
 
@@ -79,7 +81,13 @@ def _submit(app, out):
     return {"version": r["version"], "unchanged": r["unchanged"]}
 
 
-OPS = {"decide": _decide, "import": _import, "workshop": _workshop, "close": _close, "submit": _submit}
+def _approve(app, result_id, approver):
+    r = results.approve(app, result_id, approver)
+    return {"corrected": r.corrected}
+
+
+OPS = {"decide": _decide, "import": _import, "workshop": _workshop, "close": _close, "submit": _submit,
+       "approve": _approve}
 
 
 def _child(barrier, queue, k: int, url: str, op: str, args: tuple) -> None:
@@ -234,3 +242,36 @@ def test_two_submit_the_same_report_at_once(base, tmp_path):
 
     out = tmp_path / "rapporter"
     rounds(base, tmp_path, "submit", [(str(out / "a"),), (str(out / "b"),)], check)
+
+
+@pytest.fixture(scope="module")
+def unapproved(base, tmp_path_factory):
+    """base, with one SN result reported through the form and not yet approved."""
+    with copy_of(base["url"], tmp_path_factory.mktemp("godkann")) as url:
+        app = App(make_settings(url, user="rapportör"))
+        with app.session() as s:
+            code = s.scalar(select(ControlPoint.code).join(ControlPlan, ControlPlan.id == ControlPoint.plan_id)
+                            .where(ControlPlan.status == "decided", ControlPoint.status == "accepted")
+                            .order_by(ControlPoint.position))
+        results.report_form(app, "SN", YEAR, "halvar", code, {
+            "performed": "ja", "date": f"{YEAR}-05-02", "examined": "10", "deviations": "0", "performed_by": "Sara Ek"})
+        with app.session() as s:
+            result_id = s.scalar(select(ControlResult.id).where(ControlResult.is_current))
+        dispose_all()
+        yield {"url": url, "result": result_id}
+
+
+def test_two_approve_the_same_result_at_once(unapproved, tmp_path):
+    rid = unapproved["result"]
+
+    def check(app, answers):
+        assert [a[0] for a in sorted(answers)] == ["ok", "refused"]
+        assert "äldre version" in next(a[1] for a in answers if a[0] == "refused")
+        with app.session() as s:
+            versions = s.execute(select(ControlResult.version, ControlResult.approved_by, ControlResult.is_current)
+                                 .order_by(ControlResult.version)).all()
+        # one approval, as a second version; the first approver is not overwritten by the second
+        assert [(v, cur) for v, _a, cur in versions] == [(1, False), (2, True)]
+        assert versions[1][1] in ("Karin Ström", "Omar Nilsson")
+
+    rounds(unapproved, tmp_path, "approve", [(rid, "Karin Ström"), (rid, "Omar Nilsson")], check)
