@@ -18,7 +18,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from bench_results import HEAD, YEAR, make_db, rows, write_csv
+from bench_results import HEAD, make_db, rows, write_csv
 from common import table
 
 from ikcheck.store.db import dispose_all
