@@ -138,9 +138,10 @@ def result_form(app: App, actor: Actor, unit_code: str, year: int, period: str, 
 
 def submit_result(app: App, actor: Actor, unit_code: str, year: int, period: str, code: str,
                   values: dict[str, Any], reason: str | None = None,
-                  files: list[tuple[str, bytes]] | None = None) -> int | None:
+                  files: list[tuple[str, bytes]] | None = None, replaces: int | None = None) -> int | None:
     """The form's result, and its underlag: every file is checked before anything is stored (a wrong
-    file refuses the whole form). Returns the current result's id."""
+    file refuses the whole form). `replaces`: the result the form was opened on, a correction of it
+    (results.Replaced if someone replaced it since). Returns the current result's id."""
     files = [(n, c) for n, c in files or [] if n or c]
     for name, content in files:
         evidence.detect(name, content)
@@ -149,7 +150,7 @@ def submit_result(app: App, actor: Actor, unit_code: str, year: int, period: str
         plan, cp = _point(s, actor, unit, year, code)
         point_id = cp.id
     results_svc.report_form(_as(app, actor), unit.code, year, period, code, values, reason=reason,
-                            org_code=actor.org_code, may=_may_report(actor))
+                            org_code=actor.org_code, may=_may_report(actor), replaces=replaces)
     with app.session() as s:
         res = results_svc.plan_results(s, plan).get((point_id, period))
         res_id = res.id if res else None

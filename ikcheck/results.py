@@ -184,7 +184,7 @@ def _import_tables(app: App, s: Session, org: Organisation, tables: list[tuple[s
     current = _current_results(s, [r.lineage for r in resolved])
     if replaces is not None and any((old := current.get((r.lineage, r.row.period))) is None or old.id != replaces
                                     for r in resolved):
-        raise UserError(OLDER_VERSION)  # replaced since it was read: the answer it would get now
+        raise Replaced(OLDER_VERSION)  # replaced since it was read: the answer it would get now
     changes, corrections = [], []
     for r in resolved:
         old = current.get((r.lineage, r.row.period))
@@ -235,6 +235,10 @@ FORM_LABELS = {"code": "Kontrollpunkt", "period": "Period", "performed": "Utför
                "reason": "Skäl till rättelsen"}
 FORM_FIELDS = [k for k in FORM_LABELS if k not in ("code", "period", "reason")]
 OLDER_VERSION = "Det här är en äldre version av resultatet; godkänn den gällande."
+
+
+class Replaced(UserError):
+    """The result a form or an approval was opened on has been replaced since (by someone else)."""
 
 
 def report_form(app: App, unit_code: str, year: int, period: str, code: str, values: dict[str, Any],

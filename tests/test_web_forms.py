@@ -251,6 +251,37 @@ def test_approval_by_a_second_person_never_by_the_one_who_performed_it(web):
         assert "Ensam på enheten under semestern" in current.correction_reason
 
 
+def test_a_correction_opened_before_someone_elses_is_not_stored_over_it(web):
+    """Two people correct one result: the one whose form was opened on the version now replaced is
+    told so and nothing is stored; saving again (the form now knows the newest version) replaces it."""
+    app, _, _ = web
+    k = client(web, "kontrollansvarig")
+    form = "/resultat/rapportera/SN/2026/helar/SN-2026-K02"
+    page = k.get(form)
+    if "Skäl till rättelsen" not in page.text:  # not yet reported: report it first
+        r = k.post(form, data={"csrf": csrf_of(page.text), **GOOD, "date": "2026-11-18"}, follow_redirects=False)
+        assert r.status_code == 303, text_of(r)
+        page = k.get(form)
+    opened = re.search(r'name="ersatter" value="(\d+)"', page.text).group(1)
+    # meanwhile a colleague corrects the same result through the same service
+    results.report_form(app, "SN", 2026, "helar", "SN-2026-K02", {**GOOD, "date": "2026-11-19"},
+                        reason="Kollegans rättelse", org_code="exempelby")
+    before = counts(app)
+    r = k.post(form, data={"csrf": csrf_of(page.text), **GOOD, "date": "2026-11-20", "reason": "Min rättelse",
+                           "ersatter": opened})
+    assert r.status_code == 400 and "Någon annan har rättat resultatet medan du hade formuläret öppet" in text_of(r)
+    assert counts(app) == before
+    newer = re.search(r'name="ersatter" value="(\d+)"', r.text).group(1)
+    assert newer != opened and 'value="2026-11-20"' in r.text  # their values stay, against the newest version
+    r = k.post(form, data={"csrf": csrf_of(r.text), **GOOD, "date": "2026-11-20", "reason": "Min rättelse",
+                           "ersatter": newer}, follow_redirects=False)
+    assert r.status_code == 303
+    with app.session() as s:
+        current = s.scalar(select(ControlResult).where(ControlResult.id > int(newer), ControlResult.is_current.is_(True),
+                                                       ControlResult.supersedes_id == int(newer)))
+        assert current is not None and current.correction_reason == "Min rättelse"
+
+
 def test_an_atgard_is_updated_by_its_owner_and_closed_only_saying_how(web):
     app, _, _ = web
     k = client(web, "kontrollansvarig")

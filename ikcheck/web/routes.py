@@ -483,12 +483,18 @@ def result_submit(ctx: Ctx) -> Response:
     unit, year, period, code = _result_args(ctx)
     values = {k: _field(ctx, k) for k in forms.results_svc.FORM_FIELDS}
     reason = _field(ctx, "reason")
+    opened_on = _field(ctx, "ersatter")  # the result the form showed, if it was a correction
     try:
-        forms.submit_result(ctx.app, ctx.actor, unit, year, period, code, values, reason or None, _files(ctx, "underlag"))
+        forms.submit_result(ctx.app, ctx.actor, unit, year, period, code, values, reason or None, _files(ctx, "underlag"),
+                            replaces=(int(opened_on) if opened_on.isdigit() else 0) if opened_on else None)
     except (Forbidden, NotFound):
         raise
     except ValidationFailed as e:
         return result_form(ctx, errors=_problems(e, FORM_LABELS, "performed"), values=values, reason=reason)
+    except forms.results_svc.Replaced:  # the form shows the newest version's id now: saving again replaces it
+        return result_form(ctx, errors=[("reason", "Någon annan har rättat resultatet medan du hade formuläret "
+                                                      "öppet. Dina värden står kvar; jämför med resultatet och "
+                                                      "spara igen om de ska gälla.")], values=values, reason=reason)
     except UserError as e:  # an underlag refused: nothing of the form was stored
         return result_form(ctx, errors=[("underlag", str(e))], values=values, reason=reason)
     return _done(f"/resultat/rapportera?ar={year}&period={period}", "resultat")
