@@ -156,21 +156,7 @@ def _import_tables(app: App, s: Session, org: Organisation, tables: list[tuple[s
                    replaces: int | None = None) -> None:
     """The one way results are stored, from files or from the web form (a form is a file of one row):
     every row checked and resolved against the plan in force, then all stored and evaluated, or nothing."""
-    periods = org.settings.get("periods", ["halvar", "helar"])
-    parsed: list[tuple[int, wbres.ResultRow]] = []
-    for n, (name, _digest, table) in enumerate(tables):
-        rows, empty, errs = wbres.parse_rows(table.rows, periods)
-        report.not_reported += empty
-        problems += errs
-        if table.extra.get("also") is not None:
-            problems += wbres.parse_actions(table.extra["also"].rows, rows, periods)
-        if not rows and not errs:
-            problems.append(Problem("filen har inga ifyllda rader: inget resultat att läsa in", file=name,
-                                    sheet=table.sheet, expected="minst en kontrollpunkt med resultat ifyllt")
-                            if not form else Problem("formuläret är tomt", file=name,
-                                                     expected="ange åtminstone om kontrollen är utförd"))
-        problems += _unit_named(table, unit_code, name)
-        parsed += [(n, r) for r in rows]
+    parsed = _parse_tables(org, tables, problems, unit_code, report, form)
     resolved = _resolve(s, org, parsed, tables, on, problems, unit_code, may)
     if problems:
         stopped = any(p.message.startswith("läsningen avbröts") for p in problems)
@@ -215,7 +201,6 @@ def _import_tables(app: App, s: Session, org: Organisation, tables: list[tuple[s
     groups = {(r.unit.id, r.year, r.row.period) for r, _old, _v in changes}
     # stored: the rows read are let go before the rules run (a 100k-row file's rows are 200 MB)
     del parsed, resolved, current, changes, corrections
-    rows = None  # noqa: F841 (the last file's parsed rows)
     for _name, _digest, table in tables:
         table.rows.clear()
         table.extra.pop("also", None)
@@ -223,6 +208,27 @@ def _import_tables(app: App, s: Session, org: Organisation, tables: list[tuple[s
         found = _evaluate(app, s, org, s.get(Unit, unit_id), year, period)
         for k, v in found.items():
             report.findings[k] = report.findings.get(k, 0) + v
+
+
+def _parse_tables(org: Organisation, tables: list[tuple[str, str, reader.Table]], problems: list[Problem],
+                  unit_code: str | None, report: ImportReport, form: bool) -> list[tuple[int, wbres.ResultRow]]:
+    """Every file's rows typed, as (index of its file, row); each problem added to `problems`."""
+    periods = org.settings.get("periods", ["halvar", "helar"])
+    parsed: list[tuple[int, wbres.ResultRow]] = []
+    for n, (name, _digest, table) in enumerate(tables):
+        rows, empty, errs = wbres.parse_rows(table.rows, periods)
+        report.not_reported += empty
+        problems += errs
+        if table.extra.get("also") is not None:
+            problems += wbres.parse_actions(table.extra["also"].rows, rows, periods)
+        if not rows and not errs:
+            problems.append(Problem("filen har inga ifyllda rader: inget resultat att läsa in", file=name,
+                                    sheet=table.sheet, expected="minst en kontrollpunkt med resultat ifyllt")
+                            if not form else Problem("formuläret är tomt", file=name,
+                                                     expected="ange åtminstone om kontrollen är utförd"))
+        problems += _unit_named(table, unit_code, name)
+        parsed += [(n, r) for r in rows]
+    return parsed
 
 
 # --- the web form: one kontrollpunkt's result, through the same checks as a file -----------------

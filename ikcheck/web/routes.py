@@ -484,9 +484,10 @@ def result_submit(ctx: Ctx) -> Response:
     values = {k: _field(ctx, k) for k in forms.results_svc.FORM_FIELDS}
     reason = _field(ctx, "reason")
     opened_on = _field(ctx, "ersatter")  # the result the form showed, if it was a correction
+    replaces = int(opened_on) if opened_on.isdigit() else (0 if opened_on else None)  # 0: matches no result
     try:
         forms.submit_result(ctx.app, ctx.actor, unit, year, period, code, values, reason or None, _files(ctx, "underlag"),
-                            replaces=(int(opened_on) if opened_on.isdigit() else 0) if opened_on else None)
+                            replaces=replaces)
     except (Forbidden, NotFound):
         raise
     except ValidationFailed as e:

@@ -162,16 +162,7 @@ def parse_rows(rows: list[Row], periods: list[str]) -> tuple[list[ResultRow], in
         code = get("code", as_text, 32)
         if not code:
             errs.append(row.problem("code", "kontrollpunktens id saknas", "id från mallen, t.ex. SN-2025-K01"))
-        typed = []
-        for key, fn, args, kw in fields:  # inline (100k rows × 13 cells): an empty cell is None
-            value = v.get(key)
-            if value is not None:
-                try:
-                    value = fn(value, *args, **kw)
-                except Invalid as exc:
-                    errs.append(row.problem(key, exc.message, exc.expected))
-                    value = None
-            typed.append(value)
+        typed = [get(key, fn, *args, **kw) for key, fn, args, kw in fields]
         if typed[0] is None and not any(p.column == row.letters.get("period") for p in errs):
             errs.append(row.problem("period", "perioden saknas", ", ".join(PERIODS.get(p, p) for p in periods)))
         r = ResultRow(row, code or "", typed[0] or "", *typed[1:])
