@@ -427,3 +427,97 @@ def test_partitions_give_what_one_batch_gives(eng):
     twice = [f for f in facts if f["result_id"] != 1] + [{**one, "batch": 0}, {**one, "batch": 99}]  # two parts
     ev = engine.evaluate(rs, twice, engine=eng, partition="batch")
     assert [c.name for c in ev.conclusions if c.subject_id == 1].count("bedömning") == 1
+
+
+def _as_seen(conclusions) -> list[tuple]:
+    return [(c.rule_id, c.subject_type, c.subject_id, c.attributes, c.facts, c.group) for c in conclusions]
+
+
+@pytest.mark.parametrize("eng", ENGINES)
+def test_subjects_that_look_alike_get_what_each_gets_alone(eng, monkeypatch):
+    """The resultat rules look at one result and its own conclusions, so results the rules cannot
+    tell apart are evaluated once: what each gets must be what it gets evaluated on its own, with its
+    own subject, attributes (made from its own fields) and matched facts; and the engine must see
+    only one result per class."""
+    rng = random.Random(11)
+    people = ["Sara Ek", "Karin Ström", "Eva"]
+    facts = []
+    for i in range(1, 1201):
+        examined = rng.choice([10, 20])
+        deviations = rng.choice([0, 0, 0, examined // 2])
+        fact = {"type": "result", "result_id": i, "reported": rng.random() > 0.05, "performed": rng.random() > 0.05,
+                "examined": examined, "deviations": deviations, "deviation_rate": deviations / examined,
+                "has_action": rng.random() > 0.5, "same_person": rng.random() > 0.9,
+                "performed_by": rng.choice(people), "batch": i // 500,
+                "assessment": rng.choice([None, None, None, "inga avvikelser"]),
+                "previous_assessment": rng.choice([None, None, "väsentliga brister"])}
+        facts.append({k: v for k, v in fact.items() if v is not None})
+    rs = ruleset("resultat")
+    sent = []
+    run = durable_mod.CompiledRuleset.run if eng == "durable" else reference.Reference.run
+    monkeypatch.setattr(durable_mod.CompiledRuleset if eng == "durable" else reference.Reference, "run",
+                        lambda self, batch, *a: sent.append(len(batch)) or run(self, batch, *a))
+    together = engine.evaluate(rs, facts, engine=eng, partition="batch")
+    engine_saw = sum(sent)
+    monkeypatch.undo()
+    alone = [c for f in facts for c in engine.evaluate(rs, [f], engine=eng).conclusions]
+    assert sorted(_as_seen(together.conclusions), key=str) == sorted(_as_seen(alone), key=str)
+    assert {c.attributes.get("message") for c in together.conclusions if c.rule_id == "RES-09"} == {
+        f"{p} har både utfört och godkänt kontrollen" for p in people}
+    shadowed = sorted((x.rule_id, x.subject_id, x.winner) for x in together.shadowed)
+    assert shadowed == sorted((x.rule_id, f["result_id"], x.winner) for f in facts
+                              for x in engine.evaluate(rs, [f], engine=eng).shadowed)
+    # both rounds over every result would send the engine more than twice as many facts as there are results
+    assert 0 < engine_saw < len(facts) / 2
+
+
+@pytest.mark.parametrize("eng", ENGINES)
+def test_an_attribute_a_later_rule_reads_tells_subjects_apart(eng, tmp_path):
+    """Two results alike in every field a condition reads, but not in the one a conclusion's attribute
+    is made from, which a chained rule then reads: they must not share their firings."""
+    path = tmp_path / "vem.yaml"
+    path.write_text("""\
+ruleset: vem
+version: "1"
+description: Test
+rules:
+  - id: V-01
+    title: Vem utförde
+    when:
+      - fact: result
+        as: r
+        where: {reported: true}
+    then:
+      conclusion: utförare
+      subject: r
+      attributes: {vem: {ref: r.performed_by}, text: "Utförd av {r.performed_by}"}
+  - id: V-02
+    title: Saras kontroller
+    when:
+      - fact: result
+        as: r
+        where: {reported: true}
+      - fact: conclusion
+        as: u
+        where: {name: utförare, subject_id: {ref: r.result_id}, vem: Sara}
+    then:
+      conclusion: sara
+      subject: r
+""", encoding="utf-8")
+    rs = engine.load(path)
+    facts = [{"type": "result", "result_id": i, "reported": True, "performed_by": who}
+             for i, who in enumerate(["Sara", "Karin", "Sara", "Karin"], start=1)]
+    ev = engine.evaluate(rs, facts, engine=eng)
+    assert sorted(c.subject_id for c in ev.conclusions if c.name == "sara") == [1, 3]
+    assert [c.attributes["text"] for c in ev.conclusions if c.name == "utförare"] == [
+        "Utförd av Sara", "Utförd av Karin", "Utförd av Sara", "Utförd av Karin"]
+
+
+@pytest.mark.parametrize("eng", ENGINES)
+def test_a_rule_that_reads_the_subjects_own_id_tells_subjects_apart(eng, tmp_path):
+    path = tmp_path / "id.yaml"
+    path.write_text(BASE.replace("fact: risk", "fact: result").replace(
+        'score: {">=": {param: gräns}}', 'result_id: {"<": 0}').replace("{r.score}", "{r.result_id}"), encoding="utf-8")
+    rs = engine.load(path)
+    facts = [{"type": "result", "result_id": i, "reported": False} for i in (-7, 3, -2, 4)]
+    assert [c.subject_id for c in engine.evaluate(rs, facts, engine=eng).conclusions] == [-7, -2]

@@ -5,6 +5,8 @@ conclusions stop changing (a fixpoint). Within a `group`, one conclusion per sub
 from the rule with the lowest priority number (ties: the earlier rule in the file); the others are
 kept as `shadowed`, so an explanation can say what else matched. With the durable engine every round
 is cross-checked against the reference evaluator; any difference raises and nothing is returned.
+Where the rules look at one subject at a time, subjects they cannot tell apart are evaluated once
+(`_evaluate_alike`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 from ikcheck.engine import durable, reference
 from ikcheck.engine.compile import assert_order
-from ikcheck.engine.rules import Ruleset, attribute_renderer, built_once
+from ikcheck.engine.rules import Cond, Ruleset, attribute_renderer, built_once
 from ikcheck.engine.schema import CONCLUSION, FACT_TYPES
 from ikcheck.errors import UserError
 from ikcheck.gcpause import paused_gc
@@ -93,6 +95,7 @@ class Evaluation:
 
 _SCALARS = frozenset({str, int, float, bool})
 _NONE = type(None)
+_MISSING = object()
 
 
 def check_facts(facts: list[dict]) -> list[dict]:
@@ -155,6 +158,7 @@ class _Prepared:
         self.independent = all(len(r.patterns) == 1 for r in rs.rules)
         # per fact type, the fields the rules read and a picker for them (lean facts for the engine)
         used = _fields_used(rs)
+        self.alike = _deciding_fields(rs, used)
         self.needed = {}
         for t in self.order:
             fields = tuple(sorted(used[t]))
@@ -185,6 +189,14 @@ def _evaluate(rs: Ruleset, facts: list[dict], engine: str, partition: str | None
         raise UserError("Regelmotorn durable_rules är inte installerad; sätt engine = \"python\".")
     base = check_facts(facts)
     prep = _prepare(rs)
+    alike = _alike(prep, base) if prep.alike else None
+    if alike is not None:
+        return _evaluate_alike(rs, prep, base, alike, engine, partition, cross_check, settle)
+    return _evaluate_all(rs, prep, base, engine, partition, cross_check, settle)
+
+
+def _evaluate_all(rs: Ruleset, prep: _Prepared, base: list[dict], engine: str, partition: str | None,
+                  cross_check: bool, settle: Callable[[], None]) -> Evaluation:
     rank, needed = prep.rank, prep.needed
     # durable_rules gets only the fields the rules read (its cost grows with fact size); the
     # conclusions keep the whole facts for the explanation. Facts no rule looks at are left out.
@@ -230,6 +242,134 @@ def _evaluate(rs: Ruleset, facts: list[dict], engine: str, partition: str | None
         if len(parts) > 1:
             settle()  # the chunk's objects, while they are still in the CPU's caches
     return Evaluation(rs, engine, len(base), rounds, _in_output_order(prep, kept), losers)
+
+
+# --- subjects that look alike to the rules ---------------------------------------------------------
+# In a ruleset whose every rule is about one fact of the same type and reads nothing but that fact and
+# the conclusions about it, a subject's firings depend only on the values its rules can see. Subjects
+# whose facts agree on those values fire the same rules; each such class is evaluated once, through the
+# engine and cross-checked as always, and every member gets the class's firings made from its own facts.
+# A year's results have a few hundred such classes however many rows there are.
+
+def _deciding_fields(rs: Ruleset, used: dict[str, set[str]]) -> tuple[str, str, tuple[str, ...]] | None:
+    """(fact type, its key, the fields that decide a subject's firings) when the ruleset is local:
+    every rule's subject is a fact of one type T, every other pattern is a conclusion joined to the
+    subject by `subject_id` = the subject's key, and nothing else reads the key or a conclusion's
+    subject. The deciding fields are those the conditions read, and those the conclusions' attributes
+    are made from where a condition reads that attribute. None when the ruleset is not local."""
+    subjects = {r.subject_fact() for r in rs.rules}
+    if len(subjects) != 1 or CONCLUSION in subjects:
+        return None
+    fact = subjects.pop()
+    key = FACT_TYPES[fact].key
+    read_attributes: set[str] = set()  # the conclusion fields conditions read, beyond what each rule fixes
+    for r in rs.rules:
+        join = Cond("subject_id", "eq", None, (r.subject, key))
+        for p in r.patterns:
+            own = p.alias == r.subject
+            if own and (p.absent or any(c.field == key for c in p.conds)):
+                return None  # the subject's own id decides something
+            if not own and (p.fact != CONCLUSION or join not in p.conds):
+                return None  # a fact not tied to the subject
+            for c in p.conds:
+                if c == join:
+                    continue
+                if c.field == "subject_id" or (c.ref and c.ref[1] in (key, "subject_id")):
+                    return None  # an id decides something
+                if not own:
+                    read_attributes.add(c.field)
+                if c.ref and c.ref[0] != r.subject:
+                    read_attributes.add(c.ref[1])
+    deciding = set(used[fact]) - {key}
+    read_attributes -= {"type", "name", "rule_id", "subject_type", "subject_id"}  # the same for every subject
+    for r in rs.rules:
+        for name, spec in r.attributes:
+            if name not in read_attributes or not isinstance(spec, tuple) or not spec:
+                continue
+            sources = [spec[1:]] if spec[0] == "ref" else [part for part in spec[2] if not isinstance(part, str)
+                                                           and len(part) == 2] if spec[0] == "tpl" else []
+            for alias, field_name in sources:
+                if alias != r.subject or field_name == key:
+                    return None  # made from another conclusion, or from the key: evaluate every subject
+                deciding.add(field_name)
+    return fact, key, tuple(sorted(deciding))
+
+
+def _alike(prep: _Prepared, base: list[dict]) -> list[list[int]] | None:
+    """The facts in classes of subjects that look alike to the rules, each class's first fact first;
+    None when classes do not apply (a fact of another type the rules read, such as a conclusion given
+    as input; a subject given twice) or would save nothing."""
+    fact, key, deciding = prep.alike
+    classes: dict[tuple, list[int]] = {}
+    subjects: set = set()
+    for i, f in enumerate(base):
+        t = f["type"]
+        if t != fact:
+            if t in prep.rank:
+                return None
+            continue
+        subject = f.get(key, _MISSING)
+        if subject is _MISSING or subject in subjects:
+            return None
+        subjects.add(subject)
+        # the type is part of the value: durable_rules and the reference tell 1 from True and 1.0
+        seen = tuple([(type(v), v) if (v := f.get(k, _MISSING)) is not _MISSING else _MISSING for k in deciding])
+        same = classes.get(seen)
+        if same is None:
+            classes[seen] = [i]
+        else:
+            same.append(i)
+    if len(classes) == len(subjects):
+        return None
+    return list(classes.values())
+
+
+def _evaluate_alike(rs: Ruleset, prep: _Prepared, base: list[dict], classes: list[list[int]], engine: str,
+                    partition: str | None, cross_check: bool, settle: Callable[[], None]) -> Evaluation:
+    """Evaluate the first subject of every class, then give each member the same firings over its own
+    facts: its own subject id, its own attributes, its own matched facts."""
+    firsts = [base[same[0]] for same in classes]
+    ev = _evaluate_all(rs, prep, firsts, engine, partition, cross_check, settle)
+    key = prep.alike[1]
+    position = {f[key]: n for n, f in enumerate(firsts)}
+    found: list[list[Conclusion]] = [[] for _ in classes]
+    for c in ev.conclusions:
+        found[position[c.subject_id]].append(c)
+    lost: list[list[tuple]] = [[] for _ in classes]
+    for loser in ev.losers:
+        lost[position[loser[2]]].append(loser)
+    conclusions: list[Conclusion] = []
+    losers: list[tuple] = []
+    rules = prep.rules
+    for same, theirs, lost_here in zip(classes, found, lost):
+        for i in same:
+            f = base[i]
+            made: dict[tuple, Conclusion] = {}  # the first's conclusion key -> this subject's conclusion
+
+            def make(c: Conclusion) -> Conclusion:
+                mine = made.get(c.key)
+                if mine is None:
+                    ids, matched = [], []
+                    for x in c.key[1]:
+                        if x[0] == "f":
+                            ids.append(("f", i))
+                            matched.append(f)
+                        else:
+                            read = make(by_key[x[1]])
+                            ids.append(("c", read.key))
+                            matched.append(read.as_fact())
+                    rule, pos, aliases, render, subject = rules[c.rule_id]
+                    matched = tuple(matched)
+                    mine = made[c.key] = Conclusion(rule.id, rule.conclusion, subject[0], matched[pos][subject[1]],
+                                                    render(matched), matched, aliases, rule.group,
+                                                    (c.rule_id, tuple(ids)))
+                return mine
+
+            by_key = {c.key: c for c in theirs}
+            conclusions.extend(map(make, theirs))
+            sid = f[key]
+            losers.extend([(g, t, sid, r, won) for g, t, _, r, won in lost_here])
+    return Evaluation(rs, engine, len(base), ev.rounds, _in_output_order(prep, conclusions), losers)
 
 
 def _subject_key(f: dict, i: int) -> tuple:
