@@ -108,7 +108,8 @@ def test_rows_digest_is_of_the_rows_as_the_log_holds_them():
 
 
 def test_a_rows_log_text_is_its_sorted_json(populated):
-    """row_text puts the keys in sorted order itself: the same text as sorting every row's dict."""
+    """row_text and texts put the keys in sorted order themselves: the same text as sorting every
+    row's dict."""
     import json
 
     from ikcheck.store import coverage
@@ -117,7 +118,7 @@ def test_a_rows_log_text_is_its_sorted_json(populated):
     seen = set()
     with populated.session() as s:
         for table in coverage.covered_tables():
-            for row in s.execute(coverage.rows_of(table).limit(50)):
-                assert coverage.row_text(row) == encode(row._asdict()), table.name
+            for row, text in coverage.texts(s.execute(coverage.rows_of(table).limit(50))):
+                assert coverage.row_text(row) == text == encode(row._asdict()), table.name
                 seen.add(table.name)
     assert {"organisation", "unit", "risk", "risk_matrix"} <= seen, seen

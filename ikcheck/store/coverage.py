@@ -91,16 +91,29 @@ _UNSORTED = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=
 _ORDER: dict[tuple[str, ...], tuple[tuple[str, ...], Any]] = {}
 
 
+def _order(fields: tuple[str, ...]) -> tuple[tuple[str, ...], Any]:
+    """The column names sorted, and a picker of a row's values in that order: once per shape of row."""
+    order = _ORDER.get(fields)
+    if order is None:
+        names = sorted(fields)
+        pick = [fields.index(n) for n in names]
+        order = _ORDER[fields] = (tuple(names), itemgetter(*pick) if len(pick) > 1 else (lambda r, i=pick[0]: (r[i],)))
+    return order
+
+
 def row_text(row) -> str:
     """A row (from `rows_of(table)`) in its log form: every column, canonical JSON text. The keys go
     in sorted once per shape of row, so the text is _text's without sorting 200k dicts."""
-    order = _ORDER.get(row._fields)
-    if order is None:
-        names = sorted(row._fields)
-        pick = [row._fields.index(n) for n in names]
-        order = _ORDER[row._fields] = (tuple(names), itemgetter(*pick) if len(pick) > 1 else
-                                       (lambda r, i=pick[0]: (r[i],)))
-    return _UNSORTED(dict(zip(order[0], order[1](row))))
+    names, pick = _order(row._fields)
+    return _UNSORTED(dict(zip(names, pick(row))))
+
+
+def texts(result) -> Iterator[tuple[Any, str]]:
+    """(row, its row_text) for every row of a result from `rows_of`: the shape is looked up once, not
+    per row (a row's `_fields` is built anew on every call)."""
+    names, pick = _order(tuple(result.keys()))
+    for row in result:
+        yield row, _UNSORTED(dict(zip(names, pick(row))))
 
 
 def state_of(row) -> dict[str, Any]:
@@ -109,10 +122,6 @@ def state_of(row) -> dict[str, Any]:
 
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def digest_of(row) -> str:
-    return _sha(row_text(row))
 
 
 def entries_digest(entries: Iterable[tuple[str, int, str | None]]) -> str:
@@ -173,8 +182,10 @@ def _group_entries(s: Session, table: Table, key: str, groups: list[int]) -> lis
     out = []
     for chunk in _chunks(groups):
         found: dict[int, list[str]] = defaultdict(list)
-        for row in s.execute(rows_of(table).where(col.in_(chunk)).order_by(col, table.c.id)):
-            found[row._mapping[key]].append(digest_of(row))
+        result = s.execute(rows_of(table).where(col.in_(chunk)).order_by(col, table.c.id))
+        at = list(result.keys()).index(key)
+        for row, text in texts(result):
+            found[row[at]].append(_sha(text))
         for g in chunk:
             rows = found.get(g, [])
             out.append({"tbl": table.name, "row_id": g, "digest": _group_digest(rows) if rows else None,
@@ -207,10 +218,9 @@ def collect(s: Session, tables: dict[str, Table] | None = None) -> list[dict]:
             entries += _group_entries(s, table, GROUPED[name], ids)
             continue
         for chunk in _chunks(ids):
-            found = {row.id: row for row in s.execute(rows_of(table).where(table.c.id.in_(chunk)))}
+            found = {row.id: text for row, text in texts(s.execute(rows_of(table).where(table.c.id.in_(chunk))))}
             for i in chunk:
-                row = found.get(i)
-                text = row_text(row) if row is not None else None
+                text = found.get(i)
                 entries.append({"tbl": name, "row_id": i, "digest": _sha(text) if text is not None else None,
                                 "state": text})
     return entries
@@ -276,18 +286,20 @@ def _actual(s: Session, table: Table) -> Iterator[tuple[int, str, Any]]:
     """(row id, digest, row) of every row, in id order; for a grouped table one per group."""
     key = GROUPED.get(table.name)
     if key is None:
-        for row in s.execute(rows_of(table).order_by(table.c.id)).yield_per(2000):
-            yield row.id, digest_of(row), row
+        for row, text in texts(s.execute(rows_of(table).order_by(table.c.id)).yield_per(2000)):
+            yield row.id, _sha(text), row
         return
     col = table.c[key]
     group, digests = None, []
-    for row in s.execute(rows_of(table).order_by(col, table.c.id)).yield_per(2000):
-        g = row._mapping[key]
+    result = s.execute(rows_of(table).order_by(col, table.c.id)).yield_per(2000)
+    at = list(result.keys()).index(key)
+    for row, text in texts(result):
+        g = row[at]
         if g != group and digests:
             yield group, _group_digest(digests), len(digests)
             digests = []
         group = g
-        digests.append(digest_of(row))
+        digests.append(_sha(text))
     if digests:
         yield group, _group_digest(digests), len(digests)
 
