@@ -24,7 +24,6 @@ from ikcheck.errors import NotFound, Problem, UserError, ValidationFailed
 from ikcheck.gcpause import paused_gc
 from ikcheck.planning import decided_plan
 from ikcheck.store import coverage
-from ikcheck.store.audit import RowsDigest
 from ikcheck.store.db import bulk_insert
 from ikcheck.store.models import (
     Action, ActionChange, Conclusion, ControlPlan, ControlPoint, ControlResult, ImportBatch, Organisation, Risk, Unit,
@@ -465,16 +464,16 @@ def _current_results(s: Session, lineages: list[int]) -> dict[tuple[int, str], R
 
 def _store(app: App, s: Session, org: Organisation, batches: list[ImportBatch], changes, reason: str | None,
            report: ImportReport, on: dt.date) -> None:
-    """Bulk insert (the 100k-row import must stay fast), with one audit event per file holding a digest
-    of every stored row, so the rows themselves can be checked against the log."""
+    """Bulk insert (the 100k-row import must stay fast), with one audit event per file naming its rows;
+    the transaction's seal (store.coverage) holds every stored row's state and digest."""
     now = clock_now()
     superseded = [old.id for _r, old, _v in changes if old is not None]
     for i in range(0, len(superseded), 500):
         s.execute(update(ControlResult).where(ControlResult.id.in_(superseded[i:i + 500])).values(is_current=False))
     coverage.touch(s, ControlResult, superseded)
     # 5,000 rows at a time: inserted, their new ids read back (RETURNING with parameter order is
-    # quadratic on SQLite), then hashed into their file's digest; a 100k-row file is never held as dicts
-    digests = {b.id: RowsDigest() for b in batches}
+    # quadratic on SQLite); a 100k-row file is never held as dicts
+    stored: dict[int, list[int]] = {b.id: [] for b in batches}  # file -> its new result ids
     batch_ids = [b.id for b in batches]
     ids: list[int] = []
     last = 0
@@ -492,7 +491,7 @@ def _store(app: App, s: Session, org: Organisation, batches: list[ImportBatch], 
         for row in rows:
             row["id"] = rid = new_ids[(row["control_point_id"], row["period"])]
             ids.append(rid)
-            digests[row["import_batch_id"]].add(row)
+            stored[row["import_batch_id"]].append(rid)
         last = max(new_ids.values())
     report.new = sum(1 for _r, old, _v in changes if old is None)
     report.corrected = len(changes) - report.new
@@ -527,12 +526,12 @@ def _store(app: App, s: Session, org: Organisation, batches: list[ImportBatch], 
         if old is not None and len(superseded_by[batches[r.batch].id]) < 1000:
             superseded_by[batches[r.batch].id].append(old.id)
     for b in batches:
-        digest = digests[b.id]
-        b.rows = digest.rows
+        mine = stored[b.id]
+        b.rows = len(mine)
         app.audit(s, "importera resultat", "import_batch", b.id, after={
-            "file": b.filename, "content_hash": b.content_hash, "results": digest.rows,
-            "result_ids": [digest.first, digest.last] if digest.rows else [],
-            "superseded": superseded_by[b.id], "reason": reason, "rows_digest": digest.hexdigest()}, org_id=org.id)
+            "file": b.filename, "content_hash": b.content_hash, "results": len(mine),
+            "result_ids": [mine[0], mine[-1]] if mine else [],
+            "superseded": superseded_by[b.id], "reason": reason}, org_id=org.id)
     s.flush()
 
 

@@ -23,7 +23,7 @@ from ikcheck.errors import Problem, UserError, ValidationFailed
 from ikcheck.gcpause import paused_gc
 from ikcheck.matrix import Matrix
 from ikcheck.store import coverage
-from ikcheck.store.audit import rows_digest, snapshot
+from ikcheck.store.audit import snapshot
 from ikcheck.store.db import bulk_insert
 from ikcheck.store.models import (
     ImportBatch, Organisation, Risk, RiskAssessment, Unit, Workshop, WorkshopComment, utcnow,
@@ -427,12 +427,11 @@ def store(app: App, s, org: Organisation, unit: Unit, year: int, m: Matrix, sour
     report.single = sum(1 for r in rows if len({p.get("name") for p in r["participants"]}) == 1)
     report.flagged = sum(1 for r in rows if r["flagged"])
     report.files = [b.filename for b in batches]
-    digest = rows_digest(rows)
     app.audit(s, "importera workshop", "workshop", workshop.id, after={
         "unit": unit.code, "year": year, "files": [{"file": b.filename, "hash": b.content_hash,
                                                     "participant": b.participant} for b in batches],
         "assessments": len(rows), "new_risks": report.new_risks, "flagged": report.flagged,
-        "superseded": superseded[:1000], "rows_digest": digest, "comments": len(comments),
+        "superseded": superseded[:1000], "comments": len(comments),
         "possible_duplicates": [f"{a} ~ {c}" for a, _, c, _ in report.duplicates],
         **({"after_decision": after_decision} if after_decision else {})}, org_id=org.id)
     s.flush()

@@ -45,37 +45,6 @@ def plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=_default, ensure_ascii=False))
 
 
-def rows_digest(rows: list[dict[str, Any]]) -> str:
-    """SHA-256 of stored rows in their log form (`plain`, keys sorted), for an import's audit event:
-    the same text as json.dumps(plain(rows), sort_keys=True), hashed row by row (`RowsDigest`)."""
-    digest = RowsDigest()
-    for row in rows:
-        digest.add(row)
-    return digest.hexdigest()
-
-
-_ROW_TEXT = json.JSONEncoder(default=_default, sort_keys=True, ensure_ascii=False).encode
-
-
-class RowsDigest:
-    """rows_digest built as the rows are stored, so a 100k-row import never holds its text or its rows."""
-
-    def __init__(self) -> None:
-        self._h = hashlib.sha256(b"[")
-        self.rows, self.first, self.last = 0, None, None
-
-    def add(self, row: dict[str, Any]) -> None:
-        self._h.update(((", " if self.rows else "") + _ROW_TEXT(row)).encode("utf-8"))
-        self.rows += 1
-        self.first = row.get("id") if self.first is None else self.first
-        self.last = row.get("id")
-
-    def hexdigest(self) -> str:
-        h = self._h.copy()
-        h.update(b"]")
-        return h.hexdigest()
-
-
 def snapshot(obj: Any) -> dict[str, Any]:
     """Column values of a mapped object, JSON-safe, for before/after."""
     mapper = inspect(obj).mapper
