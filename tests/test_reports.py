@@ -133,10 +133,15 @@ def test_report_cli_formats_and_errors(cycle, cli, tmp_path):
     r = cli("report", "ar", "--unit", "SN", "--year", YEAR, "--format", "docx", "--out", tmp_path / "ar.docx")
     assert r.code == 0
     from docx import Document
+    from docx.oxml.ns import qn
 
     word = Document(str(tmp_path / "ar.docx"))
     assert word.paragraphs[1].text.startswith("Årsrapport intern kontroll") and len(word.tables) >= 2
     assert "ikcheck-kontrollsumma:" in word.core_properties.keywords
+    footer = word.sections[0].footer
+    assert footer.paragraphs[-1].text.startswith("Sida ")  # "Sida 1 av 1" until Word counts the pages
+    fields = footer._element.findall(".//" + qn("w:fldSimple"))
+    assert [f.get(qn("w:instr")).strip() for f in fields] == ["PAGE", "NUMPAGES"]
     r = cli("report", "ks", "--year", YEAR, "--format", "docx", "--out", tmp_path / "ks.docx")
     assert r.code == 0
     ks = Document(str(tmp_path / "ks.docx"))

@@ -2,7 +2,7 @@
 
 The Word file is written from the same HTML as the PDF, element by element: h1–h3 become Word's
 headings, p paragraphs, ul bulleted lists, table real Word tables (header row repeated on every page,
-a group heading row merged across), the running header and footer Word's own. So a Word document
+a group heading row merged across), the running header and footer Word's own, with Word's own page numbers. So a Word document
 always has the same contents, in the same order, as its PDF, and the ärendesystem's Word template
 styles apply to it. A kommun's own .docx (`mall.docx` in its reports folder) is the base document
 when present: its styles, page set-up, header logo. The bytes are reproducible: the zip's and core
@@ -20,6 +20,7 @@ from pathlib import Path
 
 from docx import Document
 from docx.enum.section import WD_ORIENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
@@ -263,12 +264,34 @@ def write(html: str, path: Path, *, title: str, author: str, token: str = "", at
         section.header.paragraphs[0].text = f"{title}\t\t{b.header_text}"
     if b.footer_text:
         section.footer.paragraphs[0].text = b.footer_text
+    _page_numbers(section.footer.add_paragraph())
     if "UTKAST" in html and 'class="watermark"' in html:
         run = section.header.add_paragraph().add_run("UTKAST – EJ BESLUTAD")
         run.bold = True
         run.font.color.rgb = RGBColor(0xB0, 0x00, 0x00)
     _save(doc, path, at)
     return path
+
+
+def _page_numbers(paragraph) -> None:
+    """"Sida 3 av 12", right-aligned, as in the PDF: Word's own PAGE and NUMPAGES fields, so the numbers
+    follow the pages Word lays out (the 1s are only what a reader shows before it counts)."""
+    paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    for text, instr in (("Sida ", "PAGE"), (" av ", "NUMPAGES")):
+        paragraph.add_run(text).font.size = Pt(8)
+        field = OxmlElement("w:fldSimple")
+        field.set(qn("w:instr"), f" {instr} ")
+        run = OxmlElement("w:r")
+        props = OxmlElement("w:rPr")
+        size = OxmlElement("w:sz")
+        size.set(qn("w:val"), "16")  # half-points: 8 pt
+        props.append(size)
+        shown = OxmlElement("w:t")
+        shown.text = "1"
+        run.append(props)
+        run.append(shown)
+        field.append(run)
+        paragraph._p.append(field)
 
 
 def _save(doc, path: Path, at: dt.datetime | None) -> None:
