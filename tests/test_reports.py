@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 
 import pytest
 from openpyxl import load_workbook
@@ -139,7 +140,7 @@ def test_report_cli_formats_and_errors(cycle, cli, tmp_path):
     assert word.paragraphs[1].text.startswith("Årsrapport intern kontroll") and len(word.tables) >= 2
     assert "ikcheck-kontrollsumma:" in word.core_properties.keywords
     footer = word.sections[0].footer
-    assert footer.paragraphs[-1].text.startswith("Sida ")  # "Sida 1 av 1" until Word counts the pages
+    assert footer.paragraphs[0].text.endswith("\tSida  av ")  # the numbers are Word's fields:
     fields = footer._element.findall(".//" + qn("w:fldSimple"))
     assert [f.get(qn("w:instr")).strip() for f in fields] == ["PAGE", "NUMPAGES"]
     r = cli("report", "ks", "--year", YEAR, "--format", "docx", "--out", tmp_path / "ks.docx")
@@ -148,6 +149,14 @@ def test_report_cli_formats_and_errors(cycle, cli, tmp_path):
     headings = [p.text for p in ks.paragraphs if p.style.name.startswith("Heading")]
     assert headings[0] == "KS-sammanställning intern kontroll 2025" and "Översikt" in headings
     assert headings[-1] == "Underlag och spårbarhet" and len(ks.tables) >= 3
+    # as the PDF has it: spaces between the colour badges, the columns' proportions, the chart's figures
+    assert any(re.search(r"\d+ grön\w* \d+ gul\w* \d+ röd", p.text) for p in ks.paragraphs)
+    overview = ks.tables[0]
+    assert overview.columns[9].width > 3 * overview.columns[1].width  # Skäl 22 %, Bedömning 6 %
+    units = [row.cells[0].text for row in overview.rows[1:]]
+    chart = next(t for t in ks.tables if len(t.columns) == 2)
+    assert [row.cells[0].text for row in chart.rows] == units
+    assert [row.cells[1].text for row in chart.rows] == [row.cells[6].text for row in overview.rows[1:]]
 
 
 def test_out_may_be_a_directory_and_a_wrong_ending_is_refused(cycle, cli, tmp_path):

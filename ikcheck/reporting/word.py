@@ -2,7 +2,7 @@
 
 The Word file is written from the same HTML as the PDF, element by element: h1–h3 become Word's
 headings, p paragraphs, ul bulleted lists, table real Word tables (header row repeated on every page,
-a group heading row merged across), the running header and footer Word's own, with Word's own page numbers. So a Word document
+a group heading row merged across, a bar chart's labels and values as rows), the running header and footer Word's own, with Word's own page numbers. So a Word document
 always has the same contents, in the same order, as its PDF, and the ärendesystem's Word template
 styles apply to it. A kommun's own .docx (`mall.docx` in its reports folder) is the base document
 when present: its styles, page set-up, header logo. The bytes are reproducible: the zip's and core
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from docx import Document
 from docx.enum.section import WD_ORIENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.enum.text import WD_TAB_ALIGNMENT
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
@@ -28,6 +28,7 @@ from docx.shared import Cm, Pt, RGBColor
 SKIP = {"head", "style", "title", "script"}
 _BG = re.compile(r"background:\s*(#[0-9a-fA-F]{6})")
 _FG = re.compile(r"(?:^|;)\s*color:\s*(#[0-9a-fA-F]{6})")
+_WIDTH = re.compile(r"width:\s*([0-9.]+)%")
 
 
 class _Cell:
@@ -48,6 +49,7 @@ class _Builder(HTMLParser):
         self.bold = 0
         self.small = 0
         self.table: list[list[_Cell]] | None = None
+        self.widths: list[float | None] = []  # the table's column widths in per cent, from its colgroup
         self.head_rows = 0
         self.in_head = False
         self.cell: _Cell | None = None
@@ -90,8 +92,16 @@ class _Builder(HTMLParser):
             self.bold += 1
         elif tag == "dd":
             self.para.add_run("\t")
-        elif tag == "table":
-            self.table, self.head_rows = [], 0
+        elif tag in ("table", "svg") and self.table is None:
+            self.table, self.head_rows, self.widths = [], 0, []  # a bar chart's labels and values: rows
+        elif tag == "col" and self.table is not None:
+            width = _WIDTH.search(a.get("style", ""))
+            self.widths.append(float(width.group(1)) if width else None)
+        elif tag == "text" and self.table is not None:
+            if not self.table or len(self.table[-1]) == 2:
+                self.table.append([])
+            self.cell = _Cell(False, 1, "")
+            self.table[-1].append(self.cell)
         elif tag == "caption":
             self.para = self.doc.add_paragraph()
         elif tag == "thead":
@@ -141,11 +151,11 @@ class _Builder(HTMLParser):
             self.bold -= 1
         if (tag in ("p", "div") and ("why" in cls or "provenance" in cls or "meta" in cls)) or tag == "small":
             self.small -= 1
-        if tag in ("td", "th"):
+        if tag in ("td", "th", "text"):
             self.cell = None
         elif tag == "thead":
             self.in_head = False
-        elif tag == "table" and self.table is not None:
+        elif tag in ("table", "svg") and self.table is not None:
             self._write_table()
             self.table = None
         elif tag in ("p", "li", "h1", "h2", "h3", "dd", "caption") or (tag == "div" and "why" in cls and self.cell is None):
@@ -158,8 +168,8 @@ class _Builder(HTMLParser):
         if self.capture:
             setattr(self, f"{self.capture}_text", (getattr(self, f"{self.capture}_text") + text).strip())
             return
-        if not text.strip() and (self.cell is None or not self.cell.paragraphs[-1]):
-            return
+        if not text.strip() and not (self.cell.paragraphs[-1] if self.cell is not None else self.para and self.para.runs):
+            return  # space between elements within a paragraph is kept ("4 gröna 3 gula")
         if self.cell is not None:
             self.cell.paragraphs[-1].append((text, self.bold > 0))
             return
@@ -193,6 +203,14 @@ class _Builder(HTMLParser):
         width = max(sum(c.colspan for c in r) for r in rows)
         table = self.doc.add_table(rows=0, cols=width)
         table.style = "Table Grid"
+        section = self.doc.sections[-1]
+        text_width = section.page_width - section.left_margin - section.right_margin
+        widths = None
+        if len(self.widths) == width and all(self.widths):  # the PDF's proportions, not equal columns
+            table.autofit = False
+            widths = [int(text_width * w / sum(self.widths)) for w in self.widths]
+            for column, w in zip(table.columns, widths):
+                column.width = w  # the grid (LibreOffice reads it); each cell's own width for Word
         for i, r in enumerate(rows):
             cells = table.add_row().cells
             col = 0
@@ -202,6 +220,9 @@ class _Builder(HTMLParser):
                     target = target.merge(cells[min(width, col + c.colspan) - 1])
                 col += c.colspan
                 self._fill(target, c)
+            if widths:
+                for cell, w in zip(cells, widths):
+                    cell.width = w
             if i < self.head_rows:
                 tr_pr = table.rows[i]._tr.get_or_add_trPr()
                 header = OxmlElement("w:tblHeader")
@@ -220,6 +241,8 @@ class _Builder(HTMLParser):
             for i, (text, bold) in enumerate(p):
                 run = para.add_run(text.lstrip() if i == 0 else text)
                 run.bold = bold or None
+                if c.header:  # smaller, as in the PDF: a narrow column's heading then breaks between words
+                    run.font.size = Pt(7.5)
         bg, fg = _BG.search(c.style), _FG.search(c.style)
         if bg:
             shading = OxmlElement("w:shd")
@@ -261,10 +284,10 @@ def write(html: str, path: Path, *, title: str, author: str, token: str = "", at
     b.close()
     section = doc.sections[0]
     if b.header_text:
-        section.header.paragraphs[0].text = f"{title}\t\t{b.header_text}"
-    if b.footer_text:
-        section.footer.paragraphs[0].text = b.footer_text
-    _page_numbers(section.footer.add_paragraph())
+        _right_tab(section, section.header.paragraphs[0]).text = f"{title}\t{b.header_text}"
+    footer = _right_tab(section, section.footer.paragraphs[0])
+    footer.text = f"{b.footer_text}\t"
+    _page_numbers(footer)
     if "UTKAST" in html and 'class="watermark"' in html:
         run = section.header.add_paragraph().add_run("UTKAST – EJ BESLUTAD")
         run.bold = True
@@ -273,10 +296,19 @@ def write(html: str, path: Path, *, title: str, author: str, token: str = "", at
     return path
 
 
+def _right_tab(section, paragraph):
+    """One tab stop, at the right margin, instead of the style's (Word's header and footer styles set
+    theirs for a portrait page): what follows a tab ends at the margin, as in the PDF."""
+    tabs = paragraph.paragraph_format.tab_stops
+    for stop in paragraph.style.paragraph_format.tab_stops:
+        tabs.add_tab_stop(stop.position, WD_TAB_ALIGNMENT.CLEAR)
+    tabs.add_tab_stop(section.page_width - section.left_margin - section.right_margin, WD_TAB_ALIGNMENT.RIGHT)
+    return paragraph
+
+
 def _page_numbers(paragraph) -> None:
-    """"Sida 3 av 12", right-aligned, as in the PDF: Word's own PAGE and NUMPAGES fields, so the numbers
-    follow the pages Word lays out (the 1s are only what a reader shows before it counts)."""
-    paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    """"Sida 3 av 12", as in the PDF: Word's own PAGE and NUMPAGES fields, so the numbers follow the
+    pages Word lays out (the 1s are only what a reader shows before it counts)."""
     for text, instr in (("Sida ", "PAGE"), (" av ", "NUMPAGES")):
         paragraph.add_run(text).font.size = Pt(8)
         field = OxmlElement("w:fldSimple")
