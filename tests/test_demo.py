@@ -307,6 +307,21 @@ def test_the_word_documents_have_the_pdfs_headings_in_the_same_order(documents):
         assert positions[1:] == sorted(positions[1:]), (name, word)
 
 
+def test_the_word_plan_keeps_its_heat_map_on_one_page_with_its_heading(documents):
+    """As the PDF does (.keep): the heading, the caption and every row but the last keep with what
+    follows, and no table row is split over two pages."""
+    from docx import Document
+    from docx.oxml.ns import qn
+
+    doc = Document(str(documents["plan", "docx"]))
+    heading = next(p for p in doc.paragraphs if p.text.startswith("Riskbild"))
+    caption = next(p for p in doc.paragraphs if p.text.startswith("Antal risker per ruta"))
+    assert heading.paragraph_format.keep_with_next and caption.paragraph_format.keep_with_next
+    heat = next(t for t in doc.tables if t.rows[0].cells[0].text.startswith("Sannolikhet"))
+    assert all(p.paragraph_format.keep_with_next for row in heat.rows[:-1] for c in row.cells for p in c.paragraphs)
+    assert all(row._tr.trPr.find(qn("w:cantSplit")) is not None for t in doc.tables for row in t.rows)
+
+
 def test_the_plan_shows_what_a_nämnd_decides_from(documents):
     """Texts before the table, the level in words beside its colour, sannolikhet × konsekvens, the
     dnr and version in every page's header, reporting to the nämnd and KS."""

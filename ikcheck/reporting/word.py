@@ -50,6 +50,7 @@ class _Builder(HTMLParser):
         self.small = 0
         self.table: list[list[_Cell]] | None = None
         self.widths: list[float | None] = []  # the table's column widths in per cent, from its colgroup
+        self.keep_table = False
         self.head_rows = 0
         self.in_head = False
         self.cell: _Cell | None = None
@@ -94,6 +95,8 @@ class _Builder(HTMLParser):
             self.para.add_run("\t")
         elif tag in ("table", "svg") and self.table is None:
             self.table, self.head_rows, self.widths = [], 0, []  # a bar chart's labels and values: rows
+            # kept on one page, as the PDF keeps it (the heat map, a .keep block)
+            self.keep_table = "heatmap" in cls or any("keep" in x.get("class", "").split() for _, x in self.stack)
         elif tag == "col" and self.table is not None:
             width = _WIDTH.search(a.get("style", ""))
             self.widths.append(float(width.group(1)) if width else None)
@@ -104,6 +107,7 @@ class _Builder(HTMLParser):
             self.table[-1].append(self.cell)
         elif tag == "caption":
             self.para = self.doc.add_paragraph()
+            self.para.paragraph_format.keep_with_next = True  # above its table, on the same page
         elif tag == "thead":
             self.in_head = True
         elif tag == "tr" and self.table is not None:
@@ -191,6 +195,8 @@ class _Builder(HTMLParser):
             self.para.add_run().add_break()
 
     def _break_before(self):
+        if any("keep" in x.get("class", "").split() for _, x in self.stack):
+            self.para.paragraph_format.keep_with_next = True  # a .keep block's heading stays with it
         if self.page_break:
             self.para.paragraph_format.page_break_before = True
             self.page_break = False
@@ -223,8 +229,13 @@ class _Builder(HTMLParser):
             if widths:
                 for cell, w in zip(cells, widths):
                     cell.width = w
+            if self.keep_table and i < len(rows) - 1:
+                for cell in cells:
+                    for para in cell.paragraphs:
+                        para.paragraph_format.keep_with_next = True
+            tr_pr = table.rows[i]._tr.get_or_add_trPr()
+            tr_pr.append(OxmlElement("w:cantSplit"))  # a row is not split over two pages, as in the PDF
             if i < self.head_rows:
-                tr_pr = table.rows[i]._tr.get_or_add_trPr()
                 header = OxmlElement("w:tblHeader")
                 header.set(qn("w:val"), "true")
                 tr_pr.append(header)
