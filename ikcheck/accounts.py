@@ -42,6 +42,9 @@ SSO_STATE_AGE = dt.timedelta(minutes=10)
 WRONG_LOGIN = "Fel användarnamn eller lösenord."
 THROTTLED = ("För många misslyckade inloggningar på kort tid. Vänta en kvart och försök igen, "
              "eller be kommunens administratör om hjälp.")
+CODE_THROTTLED = ("För många felaktiga koder från din dator på kort tid. Vänta en kvart och försök igen, "
+                  "eller be den som leder workshoppen om hjälp.")
+JOIN_CODE = "(deltagarkod)"  # a join-code attempt's name in login_attempt: it counts against the address
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 _DUMMY = _hasher.hash("ikcheck-ingen-sådan-användare")  # verified against for unknown users (same time)
@@ -211,6 +214,26 @@ def _throttled(s: Session, username: str, address: str, at: dt.datetime) -> bool
     by_address = s.scalar(select(func.count()).where(LoginAttempt.address == address,
                                                      LoginAttempt.ok.is_(False), LoginAttempt.at > since))
     return by_account >= MAX_FAILURES_ACCOUNT or by_address >= MAX_FAILURES_ADDRESS
+
+
+def check_code_address(app: App, address: str) -> None:
+    """Before a workshop join code is tried: refused (UserError) while the address has had too many
+    failed logins or wrong codes in the last quarter, so guessing a code is not free."""
+    at = utc()
+    with app.db.session() as s:
+        failures = s.scalar(select(func.count()).where(LoginAttempt.address == (address or "okänd")[:64],
+                                                       LoginAttempt.ok.is_(False),
+                                                       LoginAttempt.at > at - THROTTLE_WINDOW))
+    if failures >= MAX_FAILURES_ADDRESS:
+        raise UserError(CODE_THROTTLED)
+
+
+def wrong_code(app: App, address: str) -> None:
+    """A wrong or expired join code from an address: counted as a failed login from it."""
+    at = utc()
+    with app.db.session() as s:
+        s.add(LoginAttempt(username=JOIN_CODE, address=(address or "okänd")[:64], at=at, ok=False))
+        s.execute(delete(LoginAttempt).where(LoginAttempt.at < at - 2 * THROTTLE_WINDOW))
 
 
 def _new_session(s: Session, acc: Account, at: dt.datetime, via: str) -> str:

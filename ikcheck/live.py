@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import delete, func, select
 
-from ikcheck import register, workshop as ws_svc
+from ikcheck import accounts, register, workshop as ws_svc
 from ikcheck.app import App
 from ikcheck.calendar import not_in_future, now as clock_now, parse_date, today
 from ikcheck.errors import NotFound, Problem, UserError, ValidationFailed
@@ -88,30 +88,36 @@ def new_code(app: App, workshop_id: int, org_code: str | None = None) -> tuple[s
     return f"{code[:4]}-{code[4:]}", expires
 
 
-def join(app: App, code: str, name: str) -> tuple[str, int]:
-    """A participant-only session from a join code: (token for the cookie, workshop id)."""
+WRONG_CODE = "Koden gäller inte. Kontrollera den mot skärmen, eller be om en ny kod."
+
+
+def join(app: App, code: str, name: str, address: str = "okänd") -> tuple[str, int]:
+    """A participant-only session from a join code: (token for the cookie, workshop id). A wrong
+    code counts against the address as a failed login does (accounts.check_code_address)."""
     clean = "".join(c for c in (code or "").upper() if c.isalnum())
     name = " ".join((name or "").split())
     if not name:
         raise UserError("Skriv ditt namn: det sparas med dina bedömningar.")
     if len(name) > 200:
         raise UserError("Namnet är för långt (högst 200 tecken).")
+    accounts.check_code_address(app, address)
     with app.session(write=True) as s:
         row = s.scalar(select(LiveCode).where(LiveCode.code_hash == _hash(clean)))
-        if row is None or row.expires_at < clock_now():
-            raise UserError("Koden gäller inte. Kontrollera den mot skärmen, eller be om en ny kod.")
-        w = s.get(Workshop, row.workshop_id)
-        if w is None or w.status != "open":
-            raise UserError("Workshoppen är avslutad.")
-        p = LiveParticipant(org_id=w.org_id, workshop_id=w.id, name=name)
-        s.add(p)
-        s.flush()
-        token = secrets.token_urlsafe(32)
-        s.add(LiveJoin(token_hash=_hash(token), participant_id=p.id, workshop_id=w.id, expires_at=row.expires_at))
-        org = s.get(Organisation, w.org_id)
-        app.acting_as(f"{name} (med deltagarkod)").audit(s, "delta i workshop", "live_participant", p.id,
-                                                        after=snapshot(p), org_id=org.id)
-        return token, w.id
+        if row is not None and row.expires_at >= clock_now():
+            w = s.get(Workshop, row.workshop_id)
+            if w is None or w.status != "open":
+                raise UserError("Workshoppen är avslutad.")
+            p = LiveParticipant(org_id=w.org_id, workshop_id=w.id, name=name)
+            s.add(p)
+            s.flush()
+            token = secrets.token_urlsafe(32)
+            s.add(LiveJoin(token_hash=_hash(token), participant_id=p.id, workshop_id=w.id, expires_at=row.expires_at))
+            org = s.get(Organisation, w.org_id)
+            app.acting_as(f"{name} (med deltagarkod)").audit(s, "delta i workshop", "live_participant", p.id,
+                                                            after=snapshot(p), org_id=org.id)
+            return token, w.id
+    accounts.wrong_code(app, address)  # after the session: nothing was written there
+    raise UserError(WRONG_CODE)
 
 
 def joined(app: App, token: str | None) -> tuple[int, int, str, str] | None:

@@ -168,3 +168,21 @@ def test_an_absent_participants_excel_file_counts_and_is_checked_as_an_import(ap
         live.close(app, wid)
     ra = _assessments(app, 2026)["SN-R001"]
     assert [(p["name"], p["file"]) for p in ra.participants] == [("Fredrik", files[0].name)]
+
+
+def test_guessing_join_codes_stops_the_address_not_the_workshop(app, kommun):
+    """A join code is short enough to read aloud, so wrong codes count against the address as failed
+    logins do: after that many, even the right code is refused from there, while the room joins."""
+    from ikcheck import accounts
+
+    with clock_at(dt.datetime(2025, 9, 10, 9)):
+        wid = live.open_workshop(app, "SN", 2026)
+        code, _ = live.new_code(app, wid)
+        for i in range(accounts.MAX_FAILURES_ADDRESS):
+            with pytest.raises(UserError, match="Koden gäller inte"):
+                live.join(app, f"GISS{i:04d}", "Gissare", "10.1.1.1")
+        with pytest.raises(UserError, match="För många felaktiga koder"):
+            live.join(app, code, "Gissare", "10.1.1.1")
+        token, _ = live.join(app, code, "Pia", "10.1.1.2")
+        assert live.joined(app, token)[2] == "Pia"
+    assert auditlog.verify(app).problems == []

@@ -451,3 +451,19 @@ def token_in_db_is_hashed(web, path: str) -> bool:
     with app.session() as s:
         stored = list(s.scalars(select(CalendarToken.token_hash)))
     return token not in stored and hashlib.sha256(token.encode()).hexdigest() in stored
+
+
+def test_the_join_page_counts_wrong_codes_against_the_client(web):
+    """Through the page: the participant's address is the one counted (see test_live for the rule)."""
+    _app, asgi = web
+    c = TestClient(asgi, client=("10.0.9.9", 50000))  # an address no other test has failed from
+    for _ in range(accounts.MAX_FAILURES_ADDRESS):
+        page = c.get("/delta")
+        r = c.post("/delta", data={"kod": "FELK-ODEN", "namn": "Gissare", "csrf": csrf_of(page.text)})
+        assert r.status_code == 400 and "Koden gäller inte" in r.text
+    page = c.get("/delta")
+    r = c.post("/delta", data={"kod": "FELK-ODEN", "namn": "Gissare", "csrf": csrf_of(page.text)})
+    assert r.status_code == 400 and "För många felaktiga koder" in r.text
+    other = TestClient(asgi, client=("10.0.9.10", 50000))  # from elsewhere, the page still answers
+    r = other.post("/delta", data={"kod": "FELK-ODEN", "namn": "Gissare", "csrf": csrf_of(other.get("/delta").text)})
+    assert "Koden gäller inte" in r.text

@@ -809,7 +809,7 @@ def join_submit(ctx: Ctx) -> Response:
               if not v]
     if not errors:
         try:
-            token, wid = live.join(ctx.app, code, name)
+            token, wid = live.join(ctx.app, code, name, _address(ctx))
         except UserError as e:
             errors = [("kod", str(e))]
         else:
