@@ -18,7 +18,7 @@ from ikcheck import anchor, engine, register, rulebook, words, yamlsrc
 from ikcheck import positions
 from ikcheck import workshop as ws_svc
 from ikcheck.app import App
-from ikcheck.calendar import deadline, not_in_future, parse_date, today
+from ikcheck.calendar import deadline, not_in_future, parse_date, swedish_date, today
 from ikcheck.errors import NotFound, Problem, UserError, ValidationFailed
 from ikcheck.store.audit import snapshot
 from ikcheck.store.models import (
@@ -727,6 +727,9 @@ def plan_dataset(app: App, s: Session, org: Organisation, plan: ControlPlan) -> 
     }
 
 
+# what a revision may change in a kontrollpunkt, in the words of the plan's own columns
+_CHANGED_SV = {"title": "kontrollmoment", "method": "metod", "sample_size": "omfattning", "frequency": "frekvens",
+               "owner": "kontrollansvarig", "reporting": "rapportering", "status": "status"}
 OUTCOME_SV = {"bevaka": "Bevakas", "acceptera": "Accepteras", "granskning": "Granskas", "direktåtgärd": "Åtgärdas direkt"}
 SECTIONS = (("förslag_till_beslut", "Förslag till beslut"), ("inledning", "Inledning"),
             ("syfte_och_ansvar", "Syfte och ansvar"), ("metod_för_riskanalys", "Metod för riskanalys"),
@@ -773,13 +776,13 @@ def history(app: App, unit_code: str, year: int, org_code: str | None = None) ->
             changes += [f"− {c}" for c in previous if c not in points]
             for code in points.keys() & previous.keys():
                 a, b = previous[code], points[code]
-                diffs = [f for f in ("title", "method", "sample_size", "frequency", "owner", "reporting", "status")
-                         if getattr(a, f) != getattr(b, f)]
+                diffs = [sv for f, sv in _CHANGED_SV.items() if getattr(a, f) != getattr(b, f)]
                 if diffs:
                     changes.append(f"~ {code}: {', '.join(diffs)}")
             out.append({
                 "version": plan.version, "status": STATUS_SV[plan.status],
-                "beslut": f"{plan.decision_date} {plan.decision_paragraph} dnr {plan.decision_dnr}" if plan.decision_date else "",
+                "beslut": f"{swedish_date(plan.decision_date)} {plan.decision_paragraph}, dnr {plan.decision_dnr}"
+                if plan.decision_date else "",
                 "skäl": plan.revision_reason or ("första versionen" if plan.version == 1 else ""),
                 "kontrollpunkter": sum(1 for p in plan.points if p.status != "rejected"),
                 "ändringar": "; ".join(sorted(changes)) if plan.version > 1 else "",

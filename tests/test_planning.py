@@ -95,7 +95,8 @@ def test_decided_plan_is_never_edited_and_revision_keeps_both(app, kommun, cli):
     planning.decide(app, "KFN", YEAR, "2025-03-12", "§ 12", "KFN 2025/7")
     hist = planning.history(app, "KFN", YEAR)
     assert [h["status"] for h in hist] == ["ersatt", "beslutad"]
-    assert f"+ {new_code}" in hist[1]["ändringar"] and f"~ {code}: sample_size" in hist[1]["ändringar"]
+    assert f"+ {new_code}" in hist[1]["ändringar"] and f"~ {code}: omfattning" in hist[1]["ändringar"]
+    assert hist[0]["beslut"] == "26 november 2024 § 58, dnr KFN 2024/41"  # as the plan's own heading says it
     assert hist[1]["skäl"] == "Ny kontroll efter incident"
     v1 = planning.show(app, "KFN", YEAR, version=1)
     assert v1["decision"]["paragraph"] == "§ 58"
