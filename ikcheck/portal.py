@@ -494,6 +494,16 @@ def action_list(app: App, actor: Actor, *, unit: str | None = None, status: str 
     if owner:
         rows = [r for r in rows if (r.get("owner") or "") == owner]
     rows.sort(key=lambda r: (ACTION_ORDER.get(r["status"], 9), r.get("due_date") or dt.date.max, r["action"]))
+    # what each åtgärd concerns: the kontrollpunkt and period of its result, or the risk of a direktåtgärd
+    ids = sorted({int(r["result_id"]) for r in rows if r.get("result_id")})
+    with app.session() as s:
+        source = {rid: f"{code} {PERIOD_SV.get(period, period)}" for i in range(0, len(ids), 500)
+                  for rid, code, period in s.execute(
+                      select(ControlResult.id, ControlPoint.code, ControlResult.period)
+                      .join(ControlPoint, ControlPoint.id == ControlResult.control_point_id)
+                      .where(ControlResult.org_id == actor.org_id, ControlResult.id.in_(ids[i:i + 500])))}
+    for r in rows:
+        r["concerns"] = source.get(int(r["result_id"])) if r.get("result_id") else None
     return {"rows": rows, "units": units, "statuses": [*actions_svc.STATUS, "försenad"], "owners": owners,
             "filters": {"enhet": unit or "", "status": status or "", "ansvarig": owner or ""}}
 

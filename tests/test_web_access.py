@@ -467,3 +467,13 @@ def test_the_join_page_counts_wrong_codes_against_the_client(web):
     other = TestClient(asgi, client=("10.0.9.10", 50000))  # from elsewhere, the page still answers
     r = other.post("/delta", data={"kod": "FELK-ODEN", "namn": "Gissare", "csrf": csrf_of(other.get("/delta").text)})
     assert "Koden gäller inte" in r.text
+
+
+def test_the_action_list_says_what_each_action_concerns(clients):
+    """The demo's åtgärder read alike ("Rutinen förtydligas …"): the kontrollpunkt and period of the
+    result each came from, linked to it, say which is which."""
+    page = clients["controller"].get("/atgarder").text
+    rows = re.findall(r'<tr><td><a href="/atgarder/(Å-\d+)">.*?</td><td>SN</td><td>(.*?)</td>', page)
+    assert rows and all(re.fullmatch(r'<a href="/resultat/\d+">SN-2025-[\w-]+ (halvår|helår)</a>', what)
+                        for _, what in rows), rows
+    assert len({what for _, what in rows}) == len(rows)
