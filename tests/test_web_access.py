@@ -477,3 +477,16 @@ def test_the_action_list_says_what_each_action_concerns(clients):
     assert rows and all(re.fullmatch(r'<a href="/resultat/\d+">SN-2025-[\w-]+ (halvår|helår)</a>', what)
                         for _, what in rows), rows
     assert len({what for _, what in rows}) == len(rows)
+
+
+def test_stored_times_are_shown_in_swedish_time(clients):
+    """Rows are stamped in UTC; a page says the time as a clock in Sweden reads it."""
+    from ikcheck.web.app import shown_date
+
+    assert shown_date(dt.datetime(2025, 8, 15, 10, 0)) == "2025-08-15 kl. 12.00"  # summer time
+    assert shown_date(dt.datetime(2025, 12, 15, 23, 30)) == "2025-12-16 kl. 00.30"  # winter, past midnight
+    assert shown_date(dt.date(2025, 10, 31)) == "2025-10-31"
+    page = clients["controller"].get("/atgarder").text
+    result = re.search(r'href="/resultat/(\d+)"', page)[1]
+    assert re.search(r"<dt>Rapporterad</dt><dd>\d{4}-\d\d-\d\d kl\. \d\d\.\d\d av ",
+                     clients["controller"].get(f"/resultat/{result}").text)

@@ -97,8 +97,7 @@ def _env(app: App) -> Environment:
     env = Environment(loader=ChoiceLoader(dirs), autoescape=select_autoescape(default=True), trim_blocks=True,
                       lstrip_blocks=True, auto_reload=bool(app.settings.web.get("reload_templates")))
     env.filters["sv_date"] = swedish_date
-    env.filters["date"] = lambda d: "" if d is None else (d.strftime("%Y-%m-%d %H:%M") if isinstance(d, dt.datetime)
-                                                          else d.isoformat() if hasattr(d, "isoformat") else str(d))
+    env.filters["date"] = shown_date
     env.filters["blank"] = lambda v: "" if v is None else v
     env.filters["yesno"] = lambda v: "" if v is None else ("ja" if v else "nej")
     env.filters["n"] = words.n
@@ -255,6 +254,15 @@ def _plain(v: Any) -> Any:
     if hasattr(v, "__dict__"):
         return {k: _plain(x) for k, x in vars(v).items() if not k.startswith("_")}
     return str(v)
+
+
+def shown_date(d) -> str:
+    """A date as ISO, a stored time (UTC, naive) as Swedish time: "2025-08-15 kl. 12.00"."""
+    if d is None:
+        return ""
+    if isinstance(d, dt.datetime):
+        return d.replace(tzinfo=dt.timezone.utc).astimezone(STOCKHOLM).strftime("%Y-%m-%d kl. %H.%M")
+    return d.isoformat() if hasattr(d, "isoformat") else str(d)
 
 
 def create_app(app: App | None = None) -> Starlette:
