@@ -490,3 +490,15 @@ def test_stored_times_are_shown_in_swedish_time(clients):
     result = re.search(r'href="/resultat/(\d+)"', page)[1]
     assert re.search(r"<dt>Rapporterad</dt><dd>\d{4}-\d\d-\d\d kl\. \d\d\.\d\d av ",
                      clients["controller"].get(f"/resultat/{result}").text)
+
+
+def test_the_ks_overview_says_what_each_deficiency_is(clients):
+    """Each line under "Väsentliga brister och eskaleringar" names the control and its figures, and
+    says when the deficiency is escalated, as the KS summary's PDF does (it once ended at the colon)."""
+    page = clients["ks"].get("/oversikt?ar=2025").text  # the årsrapporter
+    part = page.split("Väsentliga brister och eskaleringar", 1)[1].split("</ul>", 1)[0]
+    lines = re.findall(r"<li><strong>(SN [\w-]+)</strong>: (.*?)</li>", part)
+    assert lines, part
+    for code, text in lines:
+        assert re.match(r"Granska .+ – \d+ avvikelser? av \d+ granskade", text), (code, text)
+    assert any("eskaleras till kommunstyrelsen" in text for _, text in lines)
