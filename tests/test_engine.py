@@ -516,8 +516,8 @@ rules:
 @pytest.mark.parametrize("eng", ENGINES)
 def test_a_rule_that_reads_the_subjects_own_id_tells_subjects_apart(eng, tmp_path):
     path = tmp_path / "id.yaml"
-    path.write_text(BASE.replace("fact: risk", "fact: result").replace(
-        'score: {">=": {param: gräns}}', 'result_id: {"<": 0}').replace("{r.score}", "{r.result_id}"), encoding="utf-8")
+    text = BASE.replace("fact: risk", "fact: result").replace('score: {">=": {param: gräns}}', 'result_id: {"<": 0}')
+    path.write_text(text, encoding="utf-8")
     rs = engine.load(path)
     facts = [{"type": "result", "result_id": i, "reported": False} for i in (-7, 3, -2, 4)]
     assert [c.subject_id for c in engine.evaluate(rs, facts, engine=eng).conclusions] == [-7, -2]

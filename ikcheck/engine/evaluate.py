@@ -340,36 +340,40 @@ def _evaluate_alike(rs: Ruleset, prep: _Prepared, base: list[dict], classes: lis
         lost[position[loser[2]]].append(loser)
     conclusions: list[Conclusion] = []
     losers: list[tuple] = []
-    rules = prep.rules
     for same, theirs, lost_here in zip(classes, found, lost):
         for i in same:
-            f = base[i]
-            made: dict[tuple, Conclusion] = {}  # the first's conclusion key -> this subject's conclusion
-
-            def make(c: Conclusion) -> Conclusion:
-                mine = made.get(c.key)
-                if mine is None:
-                    ids, matched = [], []
-                    for x in c.key[1]:
-                        if x[0] == "f":
-                            ids.append(("f", i))
-                            matched.append(f)
-                        else:
-                            read = make(by_key[x[1]])
-                            ids.append(("c", read.key))
-                            matched.append(read.as_fact())
-                    rule, pos, aliases, render, subject = rules[c.rule_id]
-                    matched = tuple(matched)
-                    mine = made[c.key] = Conclusion(rule.id, rule.conclusion, subject[0], matched[pos][subject[1]],
-                                                    render(matched), matched, aliases, rule.group,
-                                                    (c.rule_id, tuple(ids)))
-                return mine
-
-            by_key = {c.key: c for c in theirs}
-            conclusions.extend(map(make, theirs))
-            sid = f[key]
+            conclusions += _made_for(prep, theirs, base[i], i)
+            sid = base[i][key]
             losers.extend([(g, t, sid, r, won) for g, t, _, r, won in lost_here])
     return Evaluation(rs, engine, len(base), ev.rounds, _in_output_order(prep, conclusions), losers)
+
+
+def _made_for(prep: _Prepared, theirs: list[Conclusion], f: dict, i: int) -> list[Conclusion]:
+    """The class's first subject's conclusions (`theirs`) made again for the subject whose fact is
+    base[i] (`f`): the same rules and firings, with its own facts, attributes and subject id. A
+    conclusion a later rule matched is made first, so the later one matches this subject's own."""
+    by_key = {c.key: c for c in theirs}
+    made: dict[tuple, Conclusion] = {}  # the first's conclusion key -> this subject's conclusion
+
+    def make(c: Conclusion) -> Conclusion:
+        mine = made.get(c.key)
+        if mine is None:
+            ids, matched = [], []
+            for x in c.key[1]:
+                if x[0] == "f":
+                    ids.append(("f", i))
+                    matched.append(f)
+                else:
+                    read = make(by_key[x[1]])
+                    ids.append(("c", read.key))
+                    matched.append(read.as_fact())
+            rule, pos, aliases, render, subject = prep.rules[c.rule_id]
+            matched = tuple(matched)
+            mine = made[c.key] = Conclusion(rule.id, rule.conclusion, subject[0], matched[pos][subject[1]],
+                                            render(matched), matched, aliases, rule.group, (c.rule_id, tuple(ids)))
+        return mine
+
+    return [make(c) for c in theirs]
 
 
 def _subject_key(f: dict, i: int) -> tuple:

@@ -2,11 +2,13 @@
 
 The Word file is written from the same HTML as the PDF, element by element: h1–h3 become Word's
 headings, p paragraphs, ul bulleted lists, table real Word tables (header row repeated on every page,
-a group heading row merged across, a bar chart's labels and values as rows), the running header and footer Word's own, with Word's own page numbers. So a Word document
-always has the same contents, in the same order, as its PDF, and the ärendesystem's Word template
-styles apply to it. A kommun's own .docx (`mall.docx` in its reports folder) is the base document
-when present: its styles, page set-up, header logo. The bytes are reproducible: the zip's and core
-properties' dates are the data's own time.
+a group heading row merged across, the PDF's column proportions, no row split over two pages, a
+heat map kept on one page with its heading; a bar chart's labels and values as rows), the running
+header and footer Word's own, with Word's own page numbers. So a Word document always has the same
+contents, in the same order, as its PDF, and the ärendesystem's Word template styles apply to it. A
+kommun's own .docx (`mall.docx` in its reports folder) is the base document when present: its
+styles, page set-up, header logo. The bytes are reproducible: the zip's and core properties' dates
+are the data's own time.
 """
 
 from __future__ import annotations
@@ -172,7 +174,8 @@ class _Builder(HTMLParser):
         if self.capture:
             setattr(self, f"{self.capture}_text", (getattr(self, f"{self.capture}_text") + text).strip())
             return
-        if not text.strip() and not (self.cell.paragraphs[-1] if self.cell is not None else self.para and self.para.runs):
+        within = self.cell.paragraphs[-1] if self.cell is not None else self.para is not None and self.para.runs
+        if not text.strip() and not within:
             return  # space between elements within a paragraph is kept ("4 gröna 3 gula")
         if self.cell is not None:
             self.cell.paragraphs[-1].append((text, self.bold > 0))
