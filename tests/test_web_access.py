@@ -490,6 +490,9 @@ def test_stored_times_are_shown_in_swedish_time(clients):
     result = re.search(r'href="/resultat/(\d+)"', page)[1]
     assert re.search(r"<dt>Rapporterad</dt><dd>\d{4}-\d\d-\d\d kl\. \d\d\.\d\d av ",
                      clients["controller"].get(f"/resultat/{result}").text)
+    # the revisor's query pages show the values as stored and exported, and say so
+    query = clients["revisor"].get("/granskning/results").text
+    assert re.search(r"<td>\d{4}-\d\d-\d\d \d\d:\d\d UTC</td>", query) and "i UTC" in query
 
 
 def test_the_ks_overview_says_what_each_deficiency_is(clients):

@@ -98,6 +98,8 @@ def _env(app: App) -> Environment:
                       lstrip_blocks=True, auto_reload=bool(app.settings.web.get("reload_templates")))
     env.filters["sv_date"] = swedish_date
     env.filters["date"] = shown_date
+    env.filters["stored"] = lambda v: (v.strftime("%Y-%m-%d %H:%M UTC") if isinstance(v, dt.datetime)  # as exported
+                                       else shown_date(v))
     env.filters["blank"] = lambda v: "" if v is None else v
     env.filters["yesno"] = lambda v: "" if v is None else ("ja" if v else "nej")
     env.filters["n"] = words.n
