@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 from sqlalchemy import select
@@ -75,4 +76,18 @@ def _changed(before: dict | None, after: dict | None) -> str:
     if after is None:
         return "borttagen"
     keys = [k for k in after if before.get(k) != after.get(k)]
-    return ", ".join(f"{k}: {before.get(k)!r} → {after.get(k)!r}" for k in keys[:4])
+    return ", ".join(f"{coverage.FIELD_SV.get(k, k)}: {_shown(before.get(k))} → {_shown(after.get(k))}"
+                     for k in keys[:4])
+
+
+def _shown(value) -> str:
+    """A logged value as a revisor reads it: – for nothing, text in quotes, lists as JSON."""
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, bool):
+        return "ja" if value else "nej"
+    if isinstance(value, str):
+        return f"”{value}”"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)

@@ -61,7 +61,7 @@ FIELD_SV = {
     "reporting": "rapportering", "status": "status", "decision_date": "beslutsdatum",
     "decision_paragraph": "paragraf", "decision_dnr": "diarienummer", "decided_by": "beslutad av",
     "content_hash": "innehållshash", "data_hash": "datahash", "due_date": "klart senast", "closed_on": "klar den",
-    "description": "beskrivning", "is_current": "gällande", "name": "namn", "code": "kod",
+    "description": "beskrivning", "is_current": "gällande", "name": "namn", "code": "kod", "notes": "anteckningar",
 }
 
 
