@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from ikcheck import anchor, evidence, planning
+from ikcheck import anchor, evidence, planning, words
 from ikcheck.app import App
 from ikcheck.errors import UserError
 from ikcheck.store import audit, coverage
@@ -81,13 +81,7 @@ def _changed(before: dict | None, after: dict | None) -> str:
 
 
 def _shown(value) -> str:
-    """A logged value as a revisor reads it: – for nothing, text in quotes, lists as JSON."""
-    if value is None or value == "":
-        return "–"
-    if isinstance(value, bool):
-        return "ja" if value else "nej"
-    if isinstance(value, str):
-        return f"”{value}”"
+    """A logged value as a revisor reads it (words.value_sv), text in quotes, lists as JSON."""
     if isinstance(value, (list, dict)):
         return json.dumps(value, ensure_ascii=False)
-    return str(value)
+    return f"”{words.value_sv(value)}”" if isinstance(value, str) and value else words.value_sv(value)
