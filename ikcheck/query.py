@@ -311,14 +311,15 @@ def for_people(df: pd.DataFrame) -> pd.DataFrame:
 
 
 # Swedish column headings for what a person reads (the web's query pages and their exports); the views
-# and DataFrames keep their English names, stable for scripts and BI.
+# and DataFrames keep their English names, stable for scripts and BI. A stored time is UTC, and its
+# heading says so: an exported file carries no time zone of its own.
 HEADINGS_SV = {
     "org": "Kommun", "unit": "Enhet", "unit_name": "Enhetens namn", "risk_id": "Risk-id", "risk": "Risk",
     "process": "Process", "title": "Rubrik", "category": "Kategori", "status": "Status", "source": "Källa",
     "legal_requirement": "Lagkrav", "owner": "Ansvarig", "year": "År", "likelihood": "Sannolikhet",
     "impact": "Konsekvens", "score": "Riskvärde", "level": "Risknivå", "residual_score": "Kvarvarande riskvärde",
     "residual_level": "Kvarvarande risknivå", "spread": "Spridning", "flagged": "Att diskutera",
-    "assessed_by": "Bedömd av", "assessed_at": "Bedömd", "workshop_id": "Workshop", "import_batch_id": "Inläsning",
+    "assessed_by": "Bedömd av", "assessed_at": "Bedömd (UTC)", "workshop_id": "Workshop", "import_batch_id": "Inläsning",
     "matrix": "Matris", "matrix_version": "Matrisversion", "version": "Version", "plan_status": "Planens status",
     "decision_date": "Beslutsdatum", "decision_paragraph": "Paragraf", "decision_dnr": "Diarienummer",
     "control_point_id": "Kontrollpunkt-id", "control_point": "Kontrollpunkt", "position": "Ordning",
@@ -328,11 +329,11 @@ HEADINGS_SV = {
     "is_current": "Gällande", "performed": "Utförd", "performed_on": "Utförd den", "examined": "Granskade",
     "deviations": "Avvikelser", "assessment": "Bedömning", "assessment_rule": "Bedömd enligt regel",
     "comment": "Kommentar", "performed_by": "Utförd av", "approved_by": "Godkänd av", "reported_by": "Rapporterad av",
-    "reported_at": "Rapporterad", "correction_reason": "Skäl till rättelse", "supersedes_id": "Ersätter",
+    "reported_at": "Rapporterad (UTC)", "correction_reason": "Skäl till rättelse", "supersedes_id": "Ersätter",
     "source_file": "Fil", "source_hash": "Filens kontrollsumma", "action_id": "Åtgärd-id", "action": "Åtgärd",
     "description": "Beskrivning", "due_date": "Klart senast", "closed_on": "Klar den", "plan_id": "Plan-id",
-    "created_at": "Skapad", "conclusion_id": "Slutsats-id", "run_id": "Körning", "ruleset": "Regelfil",
+    "created_at": "Skapad (UTC)", "conclusion_id": "Slutsats-id", "run_id": "Körning", "ruleset": "Regelfil",
     "ruleset_version": "Regelfilens version", "ruleset_hash": "Regelfilens kontrollsumma", "engine": "Motor",
-    "purpose": "Syfte", "run_by": "Körd av", "run_at": "Körd", "conclusion": "Slutsats",
+    "purpose": "Syfte", "run_by": "Körd av", "run_at": "Körd (UTC)", "conclusion": "Slutsats",
     "subject_type": "Gäller", "subject_id": "Gäller id",
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import random
@@ -227,3 +228,7 @@ def test_an_export_for_excel_speaks_swedish_and_raw_keeps_the_views_names(cycle,
     assert r.code == 0
     first, second = (tmp_path / "raw.csv").read_text(encoding="utf-8-sig").splitlines()[:2]
     assert first.startswith("org,unit,") and "halvar" in (tmp_path / "raw.csv").read_text(encoding="utf-8-sig")
+    # a stored time goes out as stored, in UTC, and its heading says so (the file has no time zone)
+    raw = list(csv.DictReader((tmp_path / "raw.csv").read_text(encoding="utf-8-sig").splitlines()))
+    at = head.index("Rapporterad (UTC)")
+    assert [row[at].value for row in ws.iter_rows(min_row=2)] == [dt.datetime.fromisoformat(r["reported_at"]) for r in raw]
