@@ -112,7 +112,7 @@ class ImportReport:
 @dataclass(slots=True)
 class _Resolved:
     row: wbres.ResultRow
-    cp: Row  # the kontrollpunkt in force: id, code, status, reporting, risk_id, plan_id, lineage_id
+    cp: Row  # the kontrollpunkt in force: id, code, status, reporting (stored text), risk_id, plan_id, lineage_id
     unit: Unit
     year: int
     batch: int  # index of its file
@@ -347,19 +347,24 @@ def _resolve(s: Session, org: Organisation, parsed, tables, on: dt.date, problem
     points: dict[str, list[Row]] = defaultdict(list)  # code -> the kontrollpunkter (every plan version)
     t = ControlPoint.__table__.c
     for i in range(0, len(codes), 500):
-        for row in s.execute(select(t.id, t.code, t.status, t.reporting, t.risk_id, t.plan_id, t.lineage_id,
-                                    t.title, t.method, t.sample_size, t.frequency, t.owner,
-                                    ControlPlan.unit_id, ControlPlan.year, ControlPlan.version)
-                             .join(ControlPlan, ControlPlan.id == t.plan_id)
-                             .where(t.org_id == org.id, t.code.in_(codes[i:i + 500]))):
+        # Core rows, `reporting` as its stored text (parsed once per distinct value, `_periods`)
+        for row in s.connection().execute(
+                select(t.id, t.code, t.status, cast(t.reporting, Text).label("reporting"), t.risk_id, t.plan_id,
+                       t.lineage_id, t.title, t.method, t.sample_size, t.frequency, t.owner,
+                       ControlPlan.unit_id, ControlPlan.year, ControlPlan.version)
+                .join(ControlPlan, ControlPlan.id == t.plan_id)
+                .where(t.org_id == org.id, t.code.in_(codes[i:i + 500]))):
             points[row.code].append(row)
     units = {u.id: u for u in org.units}
     in_force: dict[tuple[int, int], ControlPlan | None] = {}
     seen: dict[tuple[str, str], Any] = {}
     out = []
+    # what each file's Info sheet says (the template's unit, period, year and plan version), once per file
+    infos = [(x.get("unit"), x.get("period"), x.get("year"), x.get("version"))
+             for x in (table.extra for _name, _digest, table in tables)]
     for n, r in parsed:
         row = r.row
-        info = tables[n][2].extra
+        info_unit, info_period, info_year, info_version = infos[n]
         candidates = points.get(r.code)
         if not candidates:
             problems.append(row.problem("code", f"okänd kontrollpunkt {r.code!r}", "ett id ur mallen, t.ex. SN-2025-K01"))
@@ -370,9 +375,9 @@ def _resolve(s: Session, org: Organisation, parsed, tables, on: dt.date, problem
             in_force[key] = decided_plan(s, units[plan0.unit_id], plan0.year)
         plan = in_force[key]
         unit = units[plan0.unit_id]
-        named = info.get("unit") or row.values.get("unit") or unit_code
+        named = info_unit or row.values.get("unit") or unit_code
         if named and str(named) != unit.code:
-            said = (f"filen är mallen för {named}" if info.get("unit") else
+            said = (f"filen är mallen för {named}" if info_unit else
                     f"raden anger enheten {named}" if row.values.get("unit") else f"--unit anger {named}")
             problems.append(row.problem("unit" if row.values.get("unit") else "code",
                                         f"kontrollpunkten {r.code} hör till {unit.code}, men {said}",
@@ -382,13 +387,13 @@ def _resolve(s: Session, org: Organisation, parsed, tables, on: dt.date, problem
             problems.append(row.problem("unit", f"raden anger enheten {row.values['unit']}, men --unit anger {unit_code}",
                                         unit_code))
             continue
-        if info.get("period") and str(info["period"]) != r.period:
+        if info_period and str(info_period) != r.period:
             problems.append(row.problem("period", f"raden gäller {_period_name(r.period)}, men filen är mallen för "
-                                                  f"{_period_name(str(info['period']))}",
-                                        f"bara {_period_name(str(info['period']))} i den här mallen"))
+                                                  f"{_period_name(str(info_period))}",
+                                        f"bara {_period_name(str(info_period))} i den här mallen"))
             continue
-        if info.get("year") and int(info["year"]) != plan0.year:
-            problems.append(row.problem("code", f"kontrollpunkten {r.code} hör till planen för {plan0.year}, men filen gäller {info['year']}"))
+        if info_year and int(info_year) != plan0.year:
+            problems.append(row.problem("code", f"kontrollpunkten {r.code} hör till planen för {plan0.year}, men filen gäller {info_year}"))
             continue
         if plan is None:
             problems.append(row.problem("code", f"{unit.name} har ingen beslutad plan för {plan0.year}"))
@@ -398,7 +403,7 @@ def _resolve(s: Session, org: Organisation, parsed, tables, on: dt.date, problem
             problems.append(row.problem("code", f"kontrollpunkten {r.code} finns inte i den gällande planen (version {plan.version})",
                                         "en kontrollpunkt i den beslutade planen"))
             continue
-        version = r.version or (int(info["version"]) if info.get("version") else None)
+        version = r.version or (int(info_version) if info_version else None)
         if version is not None and version != plan.version:
             # a template of another version: fine for a kontrollpunkt that checks the same thing now
             problem = _version_problem(r.code, version, plan.version, cp, candidates)
@@ -410,9 +415,10 @@ def _resolve(s: Session, org: Organisation, parsed, tables, on: dt.date, problem
                                                 f"(kontrollansvarig: {cp.owner or 'ingen angiven'})",
                                         "kontrollpunkter där du är kontrollansvarig"))
             continue
-        if r.period not in (cp.reporting or []):
+        reporting = _periods(cp.reporting)
+        if r.period not in reporting:
             problems.append(row.problem("period", f"{r.code} ska inte rapporteras {_period_name(r.period)} enligt planen",
-                                        ", ".join(_period_name(p) for p in cp.reporting or [])))
+                                        ", ".join(_period_name(p) for p in reporting)))
             continue
         if r.date and r.date > on:
             problems.append(row.problem("date", f"datumet {r.date} ligger i framtiden", f"senast {on}"))
@@ -440,7 +446,8 @@ def _version_problem(code: str, version: int, in_force: int, cp: Row, candidates
         return f"mallen gjordes för planversion {version}, som inte är beslutad; gällande plan är version {in_force}"
     if (old.lineage_id or old.id) != (cp.lineage_id or cp.id):
         return f"{code} i version {version} är inte samma kontrollpunkt som {code} i gällande version {in_force}"
-    changed = [_FIELD_SV[f] for f in _WHAT_IS_CHECKED if getattr(old, f) != getattr(cp, f)]
+    changed = [_FIELD_SV[f] for f in _WHAT_IS_CHECKED if getattr(old, f) != getattr(cp, f)
+               and (f != "reporting" or _periods(old.reporting) != _periods(cp.reporting))]  # (as stored text)
     if changed:
         return (f"{code} ändrades i planversion {in_force} ({', '.join(changed)}), så raden i mallen för "
                 f"version {version} gäller inte längre")

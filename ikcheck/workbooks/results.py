@@ -146,7 +146,7 @@ def parse_rows(rows: list[Row], periods: list[str]) -> tuple[list[ResultRow], in
     out: list[ResultRow] = []
     problems: list[Problem] = []
     empty = 0
-    fields = _fields(periods)
+    fields = [("code", as_text, (32,), {}), *_fields(periods)]
     for row in rows:
         if len(problems) > MAX_PROBLEMS:
             problems.append(Problem(f"läsningen avbröts efter {MAX_PROBLEMS} fel; resten av filen lästes inte",
@@ -158,14 +158,23 @@ def parse_rows(rows: list[Row], periods: list[str]) -> tuple[list[ResultRow], in
                 empty += 1  # nothing reported for this kontrollpunkt: "not reported", never "no deviations"
             continue
         errs: list[Problem] = []
-        get = _typed(row, errs)
-        code = get("code", as_text, 32)
+        typed: list[Any] = []
+        for key, fn, args, kw in fields:  # as _typed's get, without a call per cell (1.4M at 100k rows)
+            value = v.get(key)
+            if value is None:  # an empty cell: every typed reader gives None
+                typed.append(None)
+                continue
+            try:
+                typed.append(fn(value, *args, **kw))
+            except Invalid as exc:
+                errs.append(row.problem(key, exc.message, exc.expected))
+                typed.append(None)
+        code, period = typed[0], typed[1]
         if not code:
             errs.append(row.problem("code", "kontrollpunktens id saknas", "id från mallen, t.ex. SN-2025-K01"))
-        typed = [get(key, fn, *args, **kw) for key, fn, args, kw in fields]
-        if typed[0] is None and not any(p.column == row.letters.get("period") for p in errs):
+        if period is None and not any(p.column == row.letters.get("period") for p in errs):
             errs.append(row.problem("period", "perioden saknas", ", ".join(PERIODS.get(p, p) for p in periods)))
-        r = ResultRow(row, code or "", typed[0] or "", *typed[1:])
+        r = ResultRow(row, code or "", period or "", *typed[2:])
         if not errs:
             errs += _consistency(r)
         problems += errs
