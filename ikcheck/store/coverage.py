@@ -204,25 +204,23 @@ def collect(s: Session, tables: dict[str, Table] | None = None) -> list[dict]:
     touched: dict[str, set[int]] = s.info.pop("ik_touched", None) or {}
     marks: dict[str, int] = s.info.pop("ik_marks", None) or {}
     tables = tables or {t.name: t for t in covered_tables()}
-    wanted: dict[str, set[int]] = defaultdict(set)
-    for name, ids in touched.items():
-        wanted[name] |= ids
-    for name, mark in marks.items():
-        table = tables[name]
-        key = table.c[GROUPED.get(name, "id")]
-        wanted[name] |= set(s.scalars(select(key).where(table.c.id > mark).distinct()))
     entries: list[dict] = []
-    for name in sorted(wanted):
-        table, ids = tables[name], sorted(wanted[name])
+    for name in sorted(set(touched) | set(marks)):
+        table, ids, mark = tables[name], touched.get(name, set()), marks.get(name)
         if name in GROUPED:
-            entries += _group_entries(s, table, GROUPED[name], ids)
+            key = table.c[GROUPED[name]]
+            above = set(s.scalars(select(key).where(table.c.id > mark).distinct())) if mark is not None else set()
+            entries += _group_entries(s, table, GROUPED[name], sorted(ids | above))
             continue
-        for chunk in _chunks(ids):
-            found = {row.id: text for row, text in texts(s.execute(rows_of(table).where(table.c.id.in_(chunk))))}
-            for i in chunk:
-                text = found.get(i)
-                entries.append({"tbl": name, "row_id": i, "digest": _sha(text) if text is not None else None,
-                                "state": text})
+        found: dict[int, str] = {}
+        if mark is not None:  # the inserted rows in one read by range: no list of 100k ids to bind
+            found.update((row.id, text) for row, text in texts(s.execute(rows_of(table).where(table.c.id > mark))))
+        for chunk in _chunks(sorted(i for i in ids if mark is None or i <= mark)):
+            found.update((row.id, text) for row, text in texts(s.execute(rows_of(table).where(table.c.id.in_(chunk)))))
+        for i in sorted(found.keys() | ids):  # a touched id not found: deleted
+            text = found.get(i)
+            entries.append({"tbl": name, "row_id": i, "digest": _sha(text) if text is not None else None,
+                            "state": text})
     return entries
 
 
