@@ -29,7 +29,7 @@ from ikcheck import words
 from ikcheck.app import App
 from ikcheck.calendar import today
 from ikcheck.errors import UserError
-from ikcheck.workbooks.safe import csv_text, set_text
+from ikcheck.workbooks.safe import csv_text
 
 VIEWS = {"risks": "v_risks", "plans": "v_plan_lines", "results": "v_results", "actions": "v_actions",
          "conclusions": "v_conclusions"}
