@@ -1,6 +1,8 @@
 """The audit log proves nothing was altered: tampering with plain SQL is detected and named."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from ikcheck import auditlog, organisation, register
@@ -105,3 +107,17 @@ def test_a_rows_log_text_is_its_sorted_json(populated):
                 assert coverage.row_text(row) == logged == encode(row._asdict()), table.name
                 seen.add(table.name)
     assert {"organisation", "unit", "risk", "risk_matrix"} <= seen, seen
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True), st.text(),
+    st.dates(), st.datetimes(), st.decimals(allow_nan=False), st.lists(st.integers(), max_size=3)), max_size=8))
+def test_the_seals_encoder_writes_what_the_standard_encoder_writes(row):
+    """The seal encodes rows with the C encoder built once (coverage._UNSORTED): the text, and so
+    every digest in a log written before, must be byte for byte the standard encoder's."""
+    import json
+
+    from ikcheck.store import coverage
+    standard = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=coverage._default).encode
+    assert coverage._UNSORTED(row) == standard(row)
