@@ -293,7 +293,8 @@ def risk_page(app: App, actor: Actor, code: str) -> dict:
         if risk is None:
             raise NotFound("Risken finns inte.")
         require(actor, "view", Resource("risk", risk.org_id, risk.unit_id))
-        lines = [{"plan": f"{plan.year} v{plan.version}", "unit": risk.unit.code, "year": plan.year,
+        unit_code = risk.unit.code  # read here: a risk with no kontrollpunkt loads its unit nowhere else
+        lines = [{"plan": f"{plan.year} v{plan.version}", "unit": unit_code, "year": plan.year,
                   "version": plan.version, "kod": cp.code, "kontrollmoment": cp.title, "status": planning.POINT_STATUS_SV[cp.status],
                   "results": [{"id": r.id, "period": PERIOD_SV.get(r.period, r.period), "bedömning": r.assessment or "",
                                "avvikelser": r.deviations} for r in s.scalars(
@@ -305,7 +306,7 @@ def risk_page(app: App, actor: Actor, code: str) -> dict:
     details = register.risk_details(app, code, org_code=actor.org_code)
     current = [h for h in details["historik"] if h["gällande"]]
     # the workshop comments, with or without the participant's own scores (workshop_comment)
-    return {**details, "unit_code": risk.unit.code, "comments": details["kommentarer"], "lines": lines,
+    return {**details, "unit_code": unit_code, "comments": details["kommentarer"], "lines": lines,
             "chart": _chart(current)}
 
 
