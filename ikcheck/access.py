@@ -14,9 +14,10 @@ The roles (accounts.ROLES):
 - a participant who joined a live workshop with its code (no account) reaches that workshop's
   participant page and nothing else (web/routes.py, live.joined).
 
-Writing (WRITES): the controller works the plan draft and may report, approve and follow up in their
-units; the nämndsekreterare records the nämnd's decisions (plan, report to KS); a kontrollansvarig
-reports, approves and follows up what is their own befattning's. KS and revisor never write.
+Writing (WRITES): the controller keeps the risk register of their units between workshops, works the
+plan draft and may report, approve and follow up in their units; the nämndsekreterare records the
+nämnd's decisions (plan, report to KS); a kontrollansvarig reports, approves and follows up what is
+their own befattning's. KS and revisor never write.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ ORG_ACTIONS = {
 }
 # actions that change a unit's things: (kind, action) -> the roles that may, in their own units
 WRITES = {
+    ("risk", "edit"): {"controller"},                          # between workshops: add, assess, edit, merge, retire
     ("plan", "edit"): {"controller"},                          # derive, accept, reject, edit, add, revise
     ("plan", "decide"): {"sekreterare"},                       # the nämnd's decision: datum, §, dnr
     ("point", "report"): {"controller", "kontrollansvarig"},   # a result, by form or Excel

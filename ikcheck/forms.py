@@ -15,18 +15,19 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ikcheck import access, actions as actions_svc, evidence, live, planning, results as results_svc
+from ikcheck import access, actions as actions_svc, evidence, live, planning, register, results as results_svc
 from ikcheck import workshop as workshop_svc
 from ikcheck.accounts import Actor
 from ikcheck.access import Resource
 from ikcheck.app import App
 from ikcheck.calendar import period_end, today
 from ikcheck.config import default_database_path
-from ikcheck.errors import Forbidden, NotFound, UserError
+from ikcheck.errors import Forbidden, NotFound, Problem, UserError, ValidationFailed
 from ikcheck.portal import DOWNLOAD_PREFIX, PERIOD_SV, _org, _unit, require, result_of, visible_units
 from ikcheck.portal import report_year as portal_report_year
 from ikcheck.reporting import reports as reports_out
-from ikcheck.store.models import Action, ControlPlan, ControlPoint, ControlResult, Unit, Workshop
+from ikcheck.register import Scores
+from ikcheck.store.models import Action, ControlPlan, ControlPoint, ControlResult, Risk, Unit, Workshop
 from ikcheck.workbooks.results import ASSESSMENTS
 
 MAX_RESULT_FILE = evidence.MAX_BYTES  # a results file, as an underlag
@@ -441,6 +442,175 @@ def archive_dir(app: App) -> Path:
         base = default_database_path().parent / "inlamnade-rapporter"
     base.mkdir(parents=True, exist_ok=True)
     return base
+
+
+# --- the risk register between workshops: a controller keeps their units' risks ------------------------
+
+RISK_LABELS = {"rubrik": "Rubrik", "beskrivning": "Beskrivning", "process": "Process", "kategori": "Kategori",
+               "agare": "Riskägare", "kalla": "Källa", "lagkrav": "Lagkrav", "ar": "År", "ruta": "Bedömning",
+               "behall": "Risken som finns kvar", "skal": "Skäl", "enhet": "Enhet"}
+
+
+def may_edit_risks(actor: Actor, unit_id: int) -> bool:
+    return access.can(actor, "edit", Resource("risk", actor.org_id, unit_id))
+
+
+def _editable_risk(app: App, actor: Actor, code: str) -> dict[str, Any]:
+    """The register's fields of a risk the person may change (of their kommun, its unit theirs, and
+    they its controller), as the form's services compare them; an avslutad risk is not changed."""
+    with app.session() as s:
+        risk = s.scalar(select(Risk).where(Risk.org_id == actor.org_id, Risk.code == code))
+        if risk is None:
+            raise NotFound("Risken finns inte.")
+        require(actor, "edit", Resource("risk", risk.org_id, risk.unit_id))
+        if risk.status != "active":
+            raise UserError(f"Risken {risk.code} är avslutad och kan inte ändras.")
+        return {"title": risk.title, "description": risk.description,
+                "process": risk.process.code if risk.process else None,
+                "category": register.category_sv(risk.category), "owner": risk.owner, "source": risk.source,
+                "legal_requirement": risk.legal_requirement}
+
+
+def _assess_years() -> list[int]:
+    """The years a risk is assessed for outside a workshop: this year, and the coming plan year."""
+    return [today().year, today().year + 1]
+
+
+def _scores(value: str | None, problems: list[Problem]) -> Scores | None:
+    li, im = live.parse_cell(value)
+    if li is None:
+        problems.append(Problem("välj sannolikhet och konsekvens: en ruta i matrisen", column="Bedömning"))
+        return None
+    return Scores(li, im)
+
+
+def _year(value: str | None, problems: list[Problem]) -> int | None:
+    years = _assess_years()
+    if not (value or "").isdigit() or int(value) not in years:
+        problems.append(Problem(f"välj året bedömningen gäller ({', '.join(map(str, years))})", column="År"))
+        return None
+    return int(value)
+
+
+def _refuse(problems: list[Problem]) -> None:
+    """Every problem of a form at once, each at its field; nothing was stored."""
+    if problems:
+        raise ValidationFailed(f"Formuläret har {len(problems)} fel; ingenting har sparats.", problems)
+
+
+def risk_form(app: App, actor: Actor, code: str) -> dict | None:
+    """What the risk page's forms offer the person who may change the risk (None for anyone else, and
+    for a risk that is avslutad): its unit's processes, the categories and sources, the other risks
+    it can be merged into, and the matrix to assess it in."""
+    years = _assess_years()
+    with app.session() as s:
+        risk = s.scalar(select(Risk).where(Risk.org_id == actor.org_id, Risk.code == code))
+        if risk is None or risk.status != "active" or not may_edit_risks(actor, risk.unit_id):
+            return None
+        org = app.org(s, actor.org_code)
+        grid, impacts = live.matrix_grid(app.matrix_for(org, years[-1]))
+        return {
+            "values": {"rubrik": risk.title, "beskrivning": risk.description or "",
+                       "process": risk.process.code if risk.process else "",
+                       "kategori": register.category_sv(risk.category),
+                       "agare": risk.owner or "", "kalla": risk.source, "lagkrav": "ja" if risk.legal_requirement else "nej",
+                       "ar": str(years[-1])},
+            "processes": [(p.code, p.name) for p in risk.unit.processes],
+            "categories": register.categories(org), "sources": register.SOURCES, "years": years,
+            "grid": grid, "impacts": impacts,
+            "others": [(r.code, f"{r.code} {r.title}") for r in s.scalars(
+                select(Risk).where(Risk.unit_id == risk.unit_id, Risk.status == "active", Risk.id != risk.id)
+                .order_by(Risk.code))]}
+
+
+def _risk_fields(values: dict[str, str], problems: list[Problem]) -> dict[str, Any]:
+    """The register's fields as the form sends them (text as typed; an empty field is no value)."""
+    title = (values.get("rubrik") or "").strip()
+    if not title:
+        problems.append(Problem("skriv riskens rubrik: vad kan gå fel?", column="Rubrik"))
+    return {"title": title, "description": (values.get("beskrivning") or "").strip() or None,
+            "process": (values.get("process") or "").strip() or None,
+            "category": (values.get("kategori") or "").strip() or "verksamhet",
+            "owner": (values.get("agare") or "").strip() or None,
+            "source": (values.get("kalla") or "").strip() or "workshop",
+            "legal_requirement": values.get("lagkrav") == "ja"}
+
+
+def edit_risk(app: App, actor: Actor, code: str, values: dict[str, str]) -> None:
+    """The fields that differ from the register's are changed (one audit event, before and after)."""
+    now, problems = _editable_risk(app, actor, code), []
+    fields = _risk_fields(values, problems)
+    _refuse(problems)
+    changes = {k: v for k, v in fields.items() if v != now[k]}
+    if not changes:
+        raise UserError("Ingenting att ändra: fälten har redan de värdena.")
+    register.edit_risk(_as(app, actor), code, changes, org_code=actor.org_code)
+
+
+def assess_risk(app: App, actor: Actor, code: str, year: str | None, cell: str | None) -> None:
+    _editable_risk(app, actor, code)
+    problems: list[Problem] = []
+    year_, scores = _year(year, problems), _scores(cell, problems)
+    _refuse(problems)
+    register.assess(_as(app, actor), code, year_, scores, org_code=actor.org_code)
+
+
+def merge_risk(app: App, actor: Actor, code: str, into: str | None) -> list[str]:
+    """The risk merged into another of the unit (a duplicate): its history goes with the one that stays."""
+    _editable_risk(app, actor, code)
+    if not (into or "").strip():
+        raise ValidationFailed("Välj risken som finns kvar.",
+                               [Problem("välj risken som finns kvar efter sammanslagningen", column="Risken som finns kvar")])
+    return workshop_svc.merge_risks(_as(app, actor), code, into.strip(), org_code=actor.org_code)
+
+
+def retire_risk(app: App, actor: Actor, code: str, reason: str | None) -> None:
+    _editable_risk(app, actor, code)
+    if not (reason or "").strip():
+        raise ValidationFailed("Skriv skälet.", [Problem("skriv varför risken avslutas (den finns kvar i historiken)",
+                                                         column="Skäl")])
+    register.retire_risk(_as(app, actor), code, reason.strip(), org_code=actor.org_code)
+
+
+def new_risk_form(app: App, actor: Actor) -> dict | None:
+    """What the register's form for a new risk offers: the units the person keeps risks for (None: none)."""
+    units = [u for u in visible_units(app, actor, "risk") if may_edit_risks(actor, u.id)]
+    if not units:
+        return None
+    years = _assess_years()
+    with app.session() as s:
+        org = app.org(s, actor.org_code)
+        grid, impacts = live.matrix_grid(app.matrix_for(org, years[-1]))
+        processes = [(p.code, f"{p.name} ({u.code})") for u in units for p in s.get(Unit, u.id).processes]
+        return {"units": [(u.code, u.name) for u in units], "processes": processes,
+                "categories": register.categories(org), "sources": register.SOURCES, "years": years,
+                "grid": grid, "impacts": impacts,
+                "values": {"kategori": "verksamhet", "kalla": "incident", "lagkrav": "nej", "ar": str(years[-1]),
+                           "enhet": units[0].code if len(units) == 1 else ""}}
+
+
+def add_risk(app: App, actor: Actor, values: dict[str, str]) -> str:
+    """A risk found between workshops, assessed at once so it counts in the next plan; its code."""
+    if not any(may_edit_risks(actor, u.id) for u in visible_units(app, actor, "risk")):
+        raise Forbidden("Din roll ändrar inte riskregistret.")  # before anything the form says is read
+    unit_code, problems = (values.get("enhet") or "").strip(), []
+    with app.session() as s:
+        unit = _unit(app, s, actor, unit_code, "risk") if unit_code else None
+        if unit is not None:
+            require(actor, "edit", Resource("risk", unit.org_id, unit.id))
+            processes = {p.code for p in unit.processes}
+    if unit is None:
+        problems.append(Problem("välj enheten risken hör till", column="Enhet"))
+    fields = _risk_fields(values, problems)
+    if unit is not None and fields["process"] and fields["process"] not in processes:
+        problems.append(Problem(f"processen {fields['process']} hör inte till {unit.name}", column="Process",
+                                expected="en av enhetens processer, eller ingen"))
+    scores, year = _scores(values.get("ruta"), problems), _year(values.get("ar"), problems)
+    _refuse(problems)
+    return register.add_risk(_as(app, actor), unit.code, fields["title"], org_code=actor.org_code,
+                             process=fields["process"], category=fields["category"], owner=fields["owner"],
+                             source=fields["source"], description=fields["description"],
+                             legal=fields["legal_requirement"], assessment=(year, scores))
 
 
 # --- the live risk workshop ------------------------------------------------------------------------

@@ -158,6 +158,17 @@ def _check_cell(m: Matrix, likelihood: int | None, impact: int | None) -> tuple[
     return likelihood, impact
 
 
+def matrix_grid(m) -> tuple[list[dict], list[dict]]:
+    """The matrix as the form that picks one of its cells draws it (macros.matrix_pick): its rows,
+    highest sannolikhet first, each cell with its level and colour class; and the konsekvens columns."""
+    top = max(1, max(lv.rank for lv in m.levels))
+    grid = [{"likelihood": li, "label": m.label("likelihood", li),
+             "cells": [{"likelihood": li, "impact": im, "level": m.level(li, im).label,
+                        "css": ["green", "yellow", "orange", "red"][m.level(li, im).rank * 3 // top]}
+                       for im in m.impact_values()]} for li in sorted(m.likelihood_values(), reverse=True)]
+    return grid, [{"value": im, "label": m.label("impact", im)} for im in m.impact_values()]
+
+
 def parse_cell(value: str | None) -> tuple[int | None, int | None]:
     """A matrix cell as the form sends it: "sannolikhet-konsekvens", e.g. "3-4"."""
     try:
@@ -267,16 +278,12 @@ def state(app: App, workshop_id: int, org_code: str | None = None, participant_i
                 row["mine"] = {"likelihood": mine.likelihood, "impact": mine.impact, "comment": mine.comment or ""} \
                     if mine else None
             out.append(row)
-        grid = [{"likelihood": li, "label": m.label("likelihood", li),
-                 "cells": [{"likelihood": li, "impact": im, "level": m.level(li, im).label,
-                            "css": ["green", "yellow", "orange", "red"][m.level(li, im).rank * 3 //
-                                                                       max(1, max(lv.rank for lv in m.levels))]}
-                           for im in im_vals]} for li in sorted(li_vals, reverse=True)]
+        grid, impacts = matrix_grid(m)
         return {"id": w.id, "unit": {"code": unit.code, "name": unit.name}, "year": w.year, "status": w.status,
                 "held_on": w.held_on, "opened_by": w.opened_by, "items": out,
                 "active": [r for r in out if not r["merged_into"]],
                 "participants": [{"id": p.id, "name": p.name, "source": p.source} for p in people.values()],
-                "grid": grid, "impacts": [{"value": im, "label": m.label("impact", im)} for im in im_vals],
+                "grid": grid, "impacts": impacts,
                 "processes": [p.name for p in unit.processes], "categories": register.categories(org),
                 "catalogue": ws_svc.catalogue(app),
                 "code_expires": (c.expires_at if (c := s.get(LiveCode, w.id)) else None)}

@@ -168,13 +168,19 @@ def record_assessment(app: App, s: Session, org: Organisation, risk: Risk, year:
 
 def add_risk(app: App, unit_code: str, title: str, *, org_code: str | None = None,
              process: str | None = None, category: str = "verksamhet", owner: str | None = None,
-             source: str = "workshop", description: str | None = None, legal: bool = False) -> str:
+             source: str = "workshop", description: str | None = None, legal: bool = False,
+             assessment: tuple[int, Scores] | None = None) -> str:
+    """A new risk; with `assessment` (year, scores), assessed in the same transaction: a risk found
+    between workshops (an incident, a revision) enters the plan only with its scores."""
     with app.session(write=True) as s:
         org = app.org(s, org_code)
         unit = app.unit(s, org, unit_code)
         risk = create_risk(app, s, org, unit, title, process=find_process(s, unit, process),
                            category=category, owner=owner, source=source,
                            description=description, legal=legal)
+        if assessment is not None:
+            year, scores = assessment
+            record_assessment(app, s, org, risk, year, app.matrix_for(org, year), scores, assessed_by=app.user)
         return risk.code
 
 

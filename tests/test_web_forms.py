@@ -18,7 +18,8 @@ from starlette.testclient import TestClient
 from ikcheck import auditlog, results
 from ikcheck.app import App
 from ikcheck.config import load_settings
-from ikcheck.store.models import AuditEvent, ControlResult, Evidence, EvidenceContent
+from ikcheck.calendar import today
+from ikcheck.store.models import AuditEvent, ControlResult, Evidence, EvidenceContent, Risk, RiskAssessment
 from ikcheck.web import create_app
 from tests.web_support import csrf_of, login
 
@@ -301,6 +302,91 @@ def test_an_atgard_is_updated_by_its_owner_and_closed_only_saying_how(web):
     assert k.post("/atgarder/SN-2026-Å02", data={"csrf": token, "status": "pågår"}).status_code == 403  # Socialchef's
 
 
+def _risk(app: App, code: str):
+    with app.session() as s:
+        risk = s.scalar(select(Risk).where(Risk.code == code))
+        current = {ra.year: (ra.likelihood, ra.impact, ra.assessed_by) for ra in risk.assessments if ra.is_current}
+        current["unit"] = risk.unit.code
+        return risk, current
+
+
+def _events(app: App, code: str) -> list[tuple[str, str]]:
+    with app.session() as s:
+        return [(e.action, e.actor) for e in s.scalars(select(AuditEvent).where(
+            AuditEvent.entity == "risk", AuditEvent.entity_id == code).order_by(AuditEvent.seq))]
+
+
+def test_a_controller_keeps_the_register_between_workshops(web):
+    """Add a risk found after an incident (assessed at once), change it, assess it again, merge a
+    duplicate into it and retire it: each refused form stores nothing and says why at its field, each
+    stored change is in the log under the controller's name, and the data still verifies."""
+    app, _, _ = web
+    c = client(web, "controller")
+    year = today().year + 1
+    token = csrf_of(c.get("/risker").text)
+    fields = {"enhet": "SN", "rubrik": "Utbetalning till fel konto efter bytt bankkonto", "kategori": "ekonomi",
+              "kalla": "incident", "lagkrav": "nej", "ar": str(year), "ruta": "3-4"}
+    new = {"csrf": token, **{f"ny-{k}": v for k, v in fields.items()}}  # the register's form for a new risk
+    edit = {"csrf": token, **fields}  # the risk page's form
+    before = counts(app)
+    for missing, says, field in (("rubrik", "Skriv riskens rubrik", "rubrik"), ("ruta", "Välj sannolikhet och konsekvens",
+                                                                               "ruta")):
+        r = c.post("/risker", data={**new, f"ny-{missing}": ""})
+        assert r.status_code == 400 and says in text_of(r), text_of(r)
+        assert f'href="#ny-{field}"' in r.text
+        assert 'value="Utbetalning till fel konto' in r.text or missing == "rubrik"  # what was typed stays
+    r = c.post("/risker", data={**new, "ny-rubrik": "", "ny-ruta": ""})  # every problem at once
+    assert r.status_code == 400 and "Det finns 2 fel att rätta" in text_of(r)
+    r = c.post("/risker", data={**new, "ny-process": "KFN-P1"})
+    assert r.status_code in (400, 404)
+    assert counts(app) == before
+    r = c.post("/risker", data=new, follow_redirects=False)
+    assert r.status_code == 303, text_of(r)
+    code = r.headers["location"].split("/risker/")[1].split("?")[0]
+    shown = text_of(c.get(r.headers["location"]))
+    assert "Risken är tillagd i riskregistret med sin bedömning" in shown
+    risk, current = _risk(app, code)
+    assert (risk.category, risk.source, current["unit"]) == ("ekonomi", "incident", "SN")
+    assert current[year][:2] == (3, 4) and "Anna Lind" in current[year][2]
+    assert [a for a, _who in _events(app, code)] == ["skapa"]  # (the assessment is an event of its own)
+    # a change: only what differs; nothing differing is refused
+    r = c.post(f"/risker/{code}", data={**edit, "agare": "Ekonomichef"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert _risk(app, code)[0].owner == "Ekonomichef"
+    r = c.post(f"/risker/{code}", data={**edit, "agare": "Ekonomichef"})
+    assert r.status_code == 400 and "Ingenting att ändra" in text_of(r)
+    # assessed again: the earlier assessment stays in the history
+    r = c.post(f"/risker/{code}/bedom", data={"csrf": token, "ar": str(year), "ruta": "2-4"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert _risk(app, code)[1][year][:2] == (2, 4)
+    with app.session() as ss:
+        assert ss.scalar(select(func.count()).select_from(RiskAssessment).where(
+            RiskAssessment.risk_id == _risk(app, code)[0].id, RiskAssessment.year == year)) == 2
+    assert "2 4 8" in text_of(c.get(f"/risker/{code}")) and "3 4 12" in text_of(c.get(f"/risker/{code}"))
+    # a duplicate merged into it: the merged one is avslutad, its page has no forms
+    r = c.post("/risker", data={**new, "ny-rubrik": "Fel konto vid utbetalning (dubblett)"}, follow_redirects=False)
+    dup = r.headers["location"].split("/risker/")[1].split("?")[0]
+    r = c.post(f"/risker/{dup}/sla-ihop", data={"csrf": token, "behall": ""})
+    assert r.status_code == 400 and "Välj risken som finns kvar" in text_of(r)
+    r = c.post(f"/risker/{dup}/sla-ihop", data={"csrf": token, "behall": code}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith(f"/risker/{code}?")
+    merged, _ = _risk(app, dup)
+    assert merged.status == "retired" and merged.merged_into_id == _risk(app, code)[0].id
+    assert "Ändra risken" not in text_of(c.get(f"/risker/{dup}"))
+    # retired, with a reason
+    r = c.post(f"/risker/{code}/avsluta", data={"csrf": token, "skal": " "})
+    assert r.status_code == 400 and "Skriv varför risken avslutas" in text_of(r)
+    r = c.post(f"/risker/{code}/avsluta", data={"csrf": token, "skal": "Utbetalningarna görs nu av ekonomienheten"},
+               follow_redirects=False)
+    assert r.status_code == 303
+    assert _risk(app, code)[0].status == "retired"
+    r = c.post(f"/risker/{code}", data={**edit, "agare": "Någon annan"})
+    assert r.status_code == 400 and "avslutad och kan inte ändras" in text_of(r)
+    assert [a for a, _ in _events(app, code)] == ["skapa", "ändra", "avsluta"]
+    assert all("Anna Lind" in who for _a, who in _events(app, code) + _events(app, dup))
+    assert auditlog.verify(app).ok
+
+
 WRITES = [  # (path, the roles that may), each posted by every role with an otherwise valid form
     ("/planer/SN/2027/ta-fram", {"controller"}),
     ("/planer/SN/2027/acceptera", {"controller"}),
@@ -309,6 +395,11 @@ WRITES = [  # (path, the roles that may), each posted by every role with an othe
     (FORM, {"controller", "kontrollansvarig"}),
     ("/atgarder/SN-2026-Å02", {"controller"}),
     ("/rapporter/SN/2026/halvar/lamna-in", {"sekreterare"}),
+    ("/risker", {"controller"}),
+    ("/risker/SN-R002", {"controller"}),
+    ("/risker/SN-R002/bedom", {"controller"}),
+    ("/risker/SN-R002/sla-ihop", {"controller"}),
+    ("/risker/SN-R002/avsluta", {"controller"}),
 ]
 
 
@@ -327,9 +418,16 @@ def test_no_role_writes_what_it_may_not(web, role):
                                "dnr": "X", "revidera-skal": "test"}, follow_redirects=False)
         assert r.status_code in (403, 404), (role, path, r.status_code)
         assert counts(app) == before, (role, path)
-    for path in ["/planer/KFN/2027/ta-fram", "/rapporter/KFN/2025/halvar/lamna-in", "/planer/XX/2027/ta-fram"]:
-        r = c.post(path, data={"csrf": token, "datum": "2026-11-20"}, follow_redirects=False)
+    for path in ["/planer/KFN/2027/ta-fram", "/rapporter/KFN/2025/halvar/lamna-in", "/planer/XX/2027/ta-fram",
+                 "/risker/KFN-R001/avsluta", "/risker/KFN-R001"]:
+        before = counts(app)
+        r = c.post(path, data={"csrf": token, "datum": "2026-11-20", "skal": "test", "rubrik": "Ändrad"},
+                   follow_redirects=False)
         assert r.status_code in (403, 404), (role, path)
+        assert counts(app) == before, (role, path)
+    r = c.post("/risker", data={"csrf": token, "ny-enhet": "KFN", "ny-rubrik": "Ny", "ny-ruta": "2-2"},
+               follow_redirects=False)
+    assert r.status_code in (403, 404), role  # a new risk in a unit that is not theirs
 
 
 def test_the_admin_adds_changes_and_disables_accounts_and_applies_the_org_file(web, tmp_path):

@@ -528,3 +528,45 @@ def test_a_live_workshop_with_a_facilitator_and_three_participants(browser, serv
         assert sorted(e["name"] for e in merged.participants) == ["Pia Gäst", "Sofia Berg"]
         # last year's score shown to Pia for SN-R002 was never stored as hers
         assert all(e["name"] != "Pia Gäst" for e in got["SN-R002"].participants)
+
+
+def test_a_risk_found_between_workshops_added_changed_and_retired(browser, server, shots, app):
+    """The controller adds a risk after an incident through the register's form, assessed in the
+    matrix at once; a refused form keeps what was typed; then changes its owner and retires it."""
+    ctl = Person(browser, server, "controller", shots)
+    p = ctl.page
+    ctl.menu("Register")
+    form = p.locator("form", has=p.get_by_role("button", name="Lägg till risken"))
+    form.get_by_label("Rubrik").fill("Leverantörsfaktura betalas två gånger")
+    form.get_by_label("Kategori").select_option("ekonomi")
+    form.get_by_role("button", name="Lägg till risken").click()
+    assert "Välj sannolikhet och konsekvens" in p.locator(".error-summary").inner_text()
+    ctl.check("ny-risk-fel")
+    form = p.locator("form", has=p.get_by_role("button", name="Lägg till risken"))
+    assert form.get_by_label("Rubrik").input_value() == "Leverantörsfaktura betalas två gånger"  # kept
+    form.get_by_label(re.compile("^Sannolikhet 3 .*, konsekvens 2 ")).check()
+    form.get_by_role("button", name="Lägg till risken").click()
+    assert ctl.notice().startswith("Risken är tillagd i riskregistret med sin bedömning")
+    code = ctl.h1().split()[0]
+    assert "Leverantörsfaktura betalas två gånger" in ctl.h1()
+    ctl.check("ny-risk")
+    p.get_by_label("Riskägare").fill("Ekonomichef")
+    p.get_by_role("button", name="Spara ändringarna").click()
+    assert ctl.notice() == "Risken är ändrad."
+    assert "Ekonomichef" in p.locator(".facts").inner_text()
+    p.get_by_role("button", name="Avsluta risken").click()
+    assert "Skriv varför risken avslutas" in p.locator(".error-summary").inner_text()
+    ctl.check("avsluta-fel")
+    p.get_by_label("Skäl").fill("Dubbelbetalningsspärr införd i ekonomisystemet")
+    p.get_by_role("button", name="Avsluta risken").click()
+    assert ctl.notice() == "Risken är avslutad; den finns kvar i historiken."
+    assert "avslutad" in p.locator(".facts").inner_text()
+    assert not p.get_by_role("button", name="Spara ändringarna").count()  # an avslutad risk is not changed
+    ctl.check("avslutad-risk")
+    ctl.done()
+    from ikcheck.store.models import Risk
+
+    with app.session() as db:
+        risk = db.scalar(select(Risk).where(Risk.code == code))
+        assert (risk.owner, risk.status, risk.category) == ("Ekonomichef", "retired", "ekonomi")
+        assert {ra.year: (ra.likelihood, ra.impact) for ra in risk.assessments} == {today().year + 1: (3, 2)}

@@ -140,16 +140,24 @@ def unit_page(ctx: Ctx) -> Response:
     return render(ctx, "unit.html", data["unit"]["name"], u=data, years=portal.years(ctx.app, ctx.actor))
 
 
-def risks(ctx: Ctx) -> Response:
+def risks(ctx: Ctx, errors=None, values=None) -> Response:
     data = portal.risks(ctx.app, ctx.actor, unit=ctx.arg("enhet") or None, year=ctx.int_arg("ar"),
                         process=ctx.arg("process"), level=ctx.arg("niva"), category=ctx.arg("kategori"),
                         text=ctx.arg("text"))
-    return render(ctx, "risks.html", "Riskregistret", d=data, years=portal.years(ctx.app, ctx.actor))
+    new = forms.new_risk_form(ctx.app, ctx.actor)
+    if new and values:
+        new["values"] = {**new["values"], **values}
+    return render(ctx, "risks.html", "Riskregistret", d=data, years=portal.years(ctx.app, ctx.actor), new=new,
+                  errors=errors or [])
 
 
-def risk_page(ctx: Ctx) -> Response:
-    data = portal.risk_page(ctx.app, ctx.actor, ctx.request.path_params["code"])
-    return render(ctx, "risk.html", f"Risk {data['risk']}", r=data)
+def risk_page(ctx: Ctx, errors=None, values=None) -> Response:
+    code = ctx.request.path_params["code"]
+    data = portal.risk_page(ctx.app, ctx.actor, code)
+    f = forms.risk_form(ctx.app, ctx.actor, code)
+    if f and values:
+        f["values"] = {**f["values"], **values}
+    return render(ctx, "risk.html", f"Risk {data['risk']}", r=data, f=f, errors=errors or [])
 
 
 def heatmap(ctx: Ctx) -> Response:
@@ -400,6 +408,10 @@ NOTICES = {
     "ihop": "Förslagen är sammanslagna.", "katalog": "Risken är tillagd på dagordningen.",
     "excel": "Filen är tillagd: deltagarens bedömningar räknas med.",
     "avslutad": "Workshoppen är avslutad och bedömningarna sparade i riskregistret.",
+    "ny-risk": "Risken är tillagd i riskregistret med sin bedömning; den räknas med när nästa plan tas fram.",
+    "risk": "Risken är ändrad.", "riskbedomning": "Bedömningen är sparad; den tidigare finns kvar i historiken.",
+    "risker-ihop": "Riskerna är sammanslagna; den sammanslagna riskens historik visas här.",
+    "risk-avslutad": "Risken är avslutad; den finns kvar i historiken.",
 }
 
 
@@ -534,6 +546,60 @@ def result_approve(ctx: Ctx) -> Response:
     except UserError as e:
         return _refused(result_page(ctx, errors=_problems(e, {"undantag": "Godkänd av"}, "undantag")))
     return _done(f"/resultat/{forms.current_result_id(ctx.app, rid) or rid}", "godkant")
+
+
+RISK_FIELDS = tuple(forms.RISK_LABELS)
+
+
+def _posted(ctx: Ctx, prefix: str = "") -> dict[str, str]:
+    """The risk form's fields this form sent (another form on the page keeps its own values)."""
+    return {k: _field(ctx, prefix + k) for k in RISK_FIELDS if prefix + k in ctx.form}
+
+
+def risk_add(ctx: Ctx) -> Response:
+    # the register's page filters by enhet, år, process and kategori too: this form's fields are ny-*
+    values = _posted(ctx, "ny-")
+    try:
+        code = forms.add_risk(ctx.app, ctx.actor, values)
+    except (Forbidden, NotFound):
+        raise
+    except UserError as e:
+        errors = [("ny-" + field, text) for field, text in _problems(e, forms.RISK_LABELS, "rubrik")]
+        return _refused(risks(ctx, errors=errors, values=values))
+    return _done(f"/risker/{code}", "ny-risk")
+
+
+def _risk_change(ctx: Ctx, change, fallback: str, what: str) -> Response:
+    """One of the risk page's forms: `change(code, values)` stores it and returns the page to show."""
+    code, values = ctx.request.path_params["code"], _posted(ctx)
+    try:
+        shown = change(code, values) or code
+    except (Forbidden, NotFound):
+        raise
+    except UserError as e:
+        return _refused(risk_page(ctx, errors=_problems(e, forms.RISK_LABELS, fallback), values=values))
+    return _done(f"/risker/{shown}", what)
+
+
+def risk_edit(ctx: Ctx) -> Response:
+    return _risk_change(ctx, lambda code, v: forms.edit_risk(ctx.app, ctx.actor, code, v), "rubrik", "risk")
+
+
+def risk_assess(ctx: Ctx) -> Response:
+    return _risk_change(ctx, lambda code, v: forms.assess_risk(ctx.app, ctx.actor, code, v.get("ar"), v.get("ruta")),
+                        "ruta", "riskbedomning")
+
+
+def risk_merge(ctx: Ctx) -> Response:
+    def merge(code, v):
+        forms.merge_risk(ctx.app, ctx.actor, code, v.get("behall"))
+        return v.get("behall")  # the page of the risk that stays shows both histories
+    return _risk_change(ctx, merge, "behall", "risker-ihop")
+
+
+def risk_retire(ctx: Ctx) -> Response:
+    return _risk_change(ctx, lambda code, v: forms.retire_risk(ctx.app, ctx.actor, code, v.get("skal")), "skal",
+                        "risk-avslutad")
 
 
 def action_update(ctx: Ctx) -> Response:
@@ -1004,7 +1070,12 @@ ROUTES: list[R] = [
     R("/enheter/{unit}", unit_page),
     R("/enheter/{unit}/riskkarta", heatmap),
     R("/risker", risks),
+    R("/risker", risk_add, ("POST",)),
     R("/risker/{code}", risk_page),
+    R("/risker/{code}", risk_edit, ("POST",)),
+    R("/risker/{code}/bedom", risk_assess, ("POST",)),
+    R("/risker/{code}/sla-ihop", risk_merge, ("POST",)),
+    R("/risker/{code}/avsluta", risk_retire, ("POST",)),
     R("/planer", plans),
     R("/planer/{unit}/{year}", plan_page),
     R("/planer/{unit}/{year}/v{version}.{fmt}", plan_file),
