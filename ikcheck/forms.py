@@ -19,7 +19,7 @@ from ikcheck import access, actions as actions_svc, evidence, live, planning, re
 from ikcheck import workshop as workshop_svc
 from ikcheck.accounts import Actor
 from ikcheck.access import Resource
-from ikcheck.app import App
+from ikcheck.app import App, matrix_name_for
 from ikcheck.calendar import period_end, today
 from ikcheck.config import default_database_path
 from ikcheck.errors import Forbidden, NotFound, Problem, UserError, ValidationFailed
@@ -27,7 +27,7 @@ from ikcheck.portal import DOWNLOAD_PREFIX, PERIOD_SV, _org, _unit, require, res
 from ikcheck.portal import report_year as portal_report_year
 from ikcheck.reporting import reports as reports_out
 from ikcheck.register import Scores
-from ikcheck.store.models import Action, ControlPlan, ControlPoint, ControlResult, Risk, Unit, Workshop
+from ikcheck.store.models import Action, ControlPlan, ControlPoint, ControlResult, Organisation, Risk, Unit, Workshop
 from ikcheck.workbooks.results import ASSESSMENTS
 
 MAX_RESULT_FILE = evidence.MAX_BYTES  # a results file, as an underlag
@@ -471,9 +471,25 @@ def _editable_risk(app: App, actor: Actor, code: str) -> dict[str, Any]:
                 "legal_requirement": risk.legal_requirement}
 
 
-def _assess_years() -> list[int]:
-    """The years a risk is assessed for outside a workshop: this year, and the coming plan year."""
-    return [today().year, today().year + 1]
+def _assess_years(org: Organisation) -> list[int]:
+    """The years a risk is assessed for outside a workshop: this year and the coming plan year, both on
+    the matrix the form draws (the coming year's). Before a year in which the kommun changes matrix,
+    this year is not offered: a cell of one matrix means something else on another."""
+    this = today().year
+    return [y for y in (this, this + 1) if matrix_name_for(org, y) == matrix_name_for(org, this + 1)]
+
+
+def _years_note(app: App, org: Organisation, years: list[int]) -> str:
+    """Why this year is not offered (empty when it is)."""
+    if len(years) > 1:
+        return ""
+    return (f"Från {years[0]} bedöms risker i en ny matris ({app.matrix_for(org, years[0]).title}). "
+            f"Rutorna nedan är den matrisens, så bedömningen gäller {years[0]}.")
+
+
+def _org_years(app: App, actor: Actor) -> list[int]:
+    with app.session() as s:
+        return _assess_years(app.org(s, actor.org_code))
 
 
 def _scores(value: str | None, problems: list[Problem]) -> Scores | None:
@@ -484,8 +500,7 @@ def _scores(value: str | None, problems: list[Problem]) -> Scores | None:
     return Scores(li, im)
 
 
-def _year(value: str | None, problems: list[Problem]) -> int | None:
-    years = _assess_years()
+def _year(value: str | None, problems: list[Problem], years: list[int]) -> int | None:
     if not (value or "").isdigit() or int(value) not in years:
         problems.append(Problem(f"välj året bedömningen gäller ({', '.join(map(str, years))})", column="År"))
         return None
@@ -502,12 +517,12 @@ def risk_form(app: App, actor: Actor, code: str) -> dict | None:
     """What the risk page's forms offer the person who may change the risk (None for anyone else, and
     for a risk that is avslutad): its unit's processes, the categories and sources, the other risks
     it can be merged into, and the matrix to assess it in."""
-    years = _assess_years()
     with app.session() as s:
         risk = s.scalar(select(Risk).where(Risk.org_id == actor.org_id, Risk.code == code))
         if risk is None or risk.status != "active" or not may_edit_risks(actor, risk.unit_id):
             return None
         org = app.org(s, actor.org_code)
+        years = _assess_years(org)
         grid, impacts = live.matrix_grid(app.matrix_for(org, years[-1]))
         return {
             "values": {"rubrik": risk.title, "beskrivning": risk.description or "",
@@ -517,7 +532,7 @@ def risk_form(app: App, actor: Actor, code: str) -> dict | None:
                        "ar": str(years[-1])},
             "processes": [(p.code, p.name) for p in risk.unit.processes],
             "categories": register.categories(org), "sources": register.SOURCES, "years": years,
-            "grid": grid, "impacts": impacts,
+            "years_note": _years_note(app, org, years), "grid": grid, "impacts": impacts,
             "others": [(r.code, f"{r.code} {r.title}") for r in s.scalars(
                 select(Risk).where(Risk.unit_id == risk.unit_id, Risk.status == "active", Risk.id != risk.id)
                 .order_by(Risk.code))]}
@@ -550,7 +565,7 @@ def edit_risk(app: App, actor: Actor, code: str, values: dict[str, str]) -> None
 def assess_risk(app: App, actor: Actor, code: str, year: str | None, cell: str | None) -> None:
     _editable_risk(app, actor, code)
     problems: list[Problem] = []
-    year_, scores = _year(year, problems), _scores(cell, problems)
+    year_, scores = _year(year, problems, _org_years(app, actor)), _scores(cell, problems)
     _refuse(problems)
     register.assess(_as(app, actor), code, year_, scores, org_code=actor.org_code)
 
@@ -577,14 +592,14 @@ def new_risk_form(app: App, actor: Actor) -> dict | None:
     units = [u for u in visible_units(app, actor, "risk") if may_edit_risks(actor, u.id)]
     if not units:
         return None
-    years = _assess_years()
     with app.session() as s:
         org = app.org(s, actor.org_code)
+        years = _assess_years(org)
         grid, impacts = live.matrix_grid(app.matrix_for(org, years[-1]))
         processes = [(p.code, f"{p.name} ({u.code})") for u in units for p in s.get(Unit, u.id).processes]
         return {"units": [(u.code, u.name) for u in units], "processes": processes,
                 "categories": register.categories(org), "sources": register.SOURCES, "years": years,
-                "grid": grid, "impacts": impacts,
+                "years_note": _years_note(app, org, years), "grid": grid, "impacts": impacts,
                 "values": {"kategori": "verksamhet", "kalla": "incident", "lagkrav": "nej", "ar": str(years[-1]),
                            "enhet": units[0].code if len(units) == 1 else ""}}
 
@@ -605,7 +620,7 @@ def add_risk(app: App, actor: Actor, values: dict[str, str]) -> str:
     if unit is not None and fields["process"] and fields["process"] not in processes:
         problems.append(Problem(f"processen {fields['process']} hör inte till {unit.name}", column="Process",
                                 expected="en av enhetens processer, eller ingen"))
-    scores, year = _scores(values.get("ruta"), problems), _year(values.get("ar"), problems)
+    scores, year = _scores(values.get("ruta"), problems), _year(values.get("ar"), problems, _org_years(app, actor))
     _refuse(problems)
     return register.add_risk(_as(app, actor), unit.code, fields["title"], org_code=actor.org_code,
                              process=fields["process"], category=fields["category"], owner=fields["owner"],

@@ -531,3 +531,39 @@ def test_the_facilitator_downloads_the_workshop_summary_once_it_is_closed(web, t
     assert c.get(f"/workshop/{wid}/sammanstallning.xlsx").status_code == 200
     assert c.get(f"/workshop/{wid}/sammanstallning.docx").status_code == 404
     assert client(web, "kontrollansvarig").get(f"/workshop/{wid}/sammanstallning.pdf").status_code in (403, 404)
+
+
+def test_before_the_kommun_changes_matrix_a_risk_is_assessed_for_the_year_the_grid_is_drawn_for(cli, app, tmp_path):
+    """The assessment form draws the coming year's matrix. When this year has another, a cell of the grid
+    would mean something else on this year's (4 × 4 is the top of a 4×4 and the middle of a 5×5), so
+    this year is not offered, the page says why, and a form that names it anyway stores nothing."""
+    from ikcheck import accounts
+    from tests.test_org import GOOD, write
+    from tests.web_support import DEMO_PASSWORD
+
+    this = today().year
+    assert cli("init", "--org", write(tmp_path, GOOD)).code == 0
+    assert cli("risk", "add", "--unit", "SN", "--title", "Beslut saknar stöd", "--owner", "Chef").code == 0
+    assert cli("risk", "assess", "SN-R001", "--year", str(this), "-s", "4", "-k", "4").code == 0
+    five = GOOD.replace("matrix: kommun-4x4", f"matrix: kommun-5x5\n  matrix_from: {this + 1}")
+    r = cli("org", "apply", write(tmp_path, five, "fem.yaml"))
+    assert r.code == 0 and f"från {this + 1}: kommun-4x4 → kommun-5x5" in r.out, r.out + r.err
+    accounts.add_user(app, "controller", full_name="Anna Lind", email=None, role="controller", units=["SN"],
+                      password=DEMO_PASSWORD, title=None)
+    c = client((app, create_app(app)), "controller")
+    page = c.get("/risker/SN-R001")
+    form = page.text[page.text.index('action="/risker/SN-R001/bedom"'):]
+    form = form[:form.index("</form>")]
+    assert re.findall(r'<option value="(\d+)"', form) == [str(this + 1)]
+    assert f"Från {this + 1} bedöms risker i en ny matris" in text_of(page)
+    assert 'value="5-5"' in form  # the 5×5 grid
+    new = c.get("/risker").text
+    assert f"Från {this + 1} bedöms risker i en ny matris" in text_of(c.get("/risker")) and 'value="5-5"' in new
+    token, before = csrf_of(page.text), counts(app)
+    r = c.post("/risker/SN-R001/bedom", data={"csrf": token, "ar": str(this), "ruta": "4-4"})
+    assert r.status_code == 400 and f"välj året bedömningen gäller ({this + 1})" in text_of(r).lower(), text_of(r)
+    assert counts(app) == before and _risk(app, "SN-R001")[1][this][:2] == (4, 4)
+    r = c.post("/risker/SN-R001/bedom", data={"csrf": token, "ar": str(this + 1), "ruta": "5-5"}, follow_redirects=False)
+    assert r.status_code == 303, text_of(r)
+    assert _risk(app, "SN-R001")[1][this + 1][:2] == (5, 5)
+    assert cli("audit", "verify").code == 0
