@@ -535,7 +535,7 @@ def test_the_facilitator_downloads_the_workshop_summary_once_it_is_closed(web, t
 
 def test_before_the_kommun_changes_matrix_a_risk_is_assessed_for_the_year_the_grid_is_drawn_for(cli, app, tmp_path):
     """The assessment form draws the coming year's matrix. When this year has another, a cell of the grid
-    would mean something else on this year's (4 × 4 is the top of a 4×4 and the middle of a 5×5), so
+    would mean something else on this year's (4 × 4 is the worst cell of a 4×4, not of a 5×5), so
     this year is not offered, the page says why, and a form that names it anyway stores nothing."""
     from ikcheck import accounts
     from tests.test_org import GOOD, write
