@@ -238,6 +238,7 @@ def test_the_matrix_changes_from_a_year_and_earlier_years_keep_theirs(cli, tmp_p
     from2027 = five.replace("matrix: kommun-5x5", "matrix: kommun-5x5\n  matrix_from: 2027")
     r = cli("org", "apply", write(tmp_path, from2027, "fem.yaml"))
     assert r.code == 0 and "Riskmatris från 2027: kommun-4x4 → kommun-5x5" in r.out, r.err
+    assert "Organisationen är uppdaterad (1 ändring)." in r.out
     assert "Riskmatris: kommun-4x4, från 2027: kommun-5x5" in cli("org", "show").out
     # 2027 is assessed on the 5×5 (step 5, "kritisk"); 2026 stays on the 4×4
     assert "kritisk" in cli("risk", "assess", "SN-R001", "--year", "2027", "-s", "5", "-k", "5").out

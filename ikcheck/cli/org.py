@@ -37,7 +37,7 @@ def apply(
     if dry_run:
         console.print("Ingenting är sparat (--dry-run).")
     else:
-        ok(f"Organisationen är uppdaterad ({len(said)} ändringar)." if not said[0].startswith("Inga") else said[0])
+        ok(f"Organisationen är uppdaterad ({words.n(len(said), 'ändring', 'ändringar')})." if not said[0].startswith("Inga") else said[0])
 
 
 @app.command("show")
