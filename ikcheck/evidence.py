@@ -136,6 +136,22 @@ def _lineage_ids(s: Session, res: ControlResult) -> list[int]:
                                                          ControlResult.period == res.period)))
 
 
+def attached(s: Session, res: ControlResult | None) -> set[str]:
+    """The sha256 of every file attached to the result or an earlier version of it."""
+    if res is None:
+        return set()
+    return set(s.scalars(select(Evidence.sha256).where(Evidence.result_id.in_(_lineage_ids(s, res)))))
+
+
+def twice(name: str, digest: str, known: set[str]) -> str | None:
+    """Why a file (its sha256) cannot be attached where the `known` files are, or None (and it is
+    added to them: the same file twice in one upload is refused too)."""
+    if digest in known:
+        return f"Filen {name} är redan bifogad till resultatet."
+    known.add(digest)
+    return None
+
+
 def attach(app: App, result_id: int, files: list[tuple[str, bytes]], org_code: str | None = None) -> list[int]:
     """Attach files to a result, all or none: every file is checked first."""
     checked = [(name, content, detect(name, content)) for name, content in files]
@@ -144,13 +160,12 @@ def attach(app: App, result_id: int, files: list[tuple[str, bytes]], org_code: s
         res = s.get(ControlResult, result_id)
         if res is None or res.org_id != org.id:
             raise NotFound("Resultatet finns inte.")
-        known = set(s.scalars(select(Evidence.sha256).where(Evidence.result_id.in_(_lineage_ids(s, res)))))
+        known = attached(s, res)
         ids = []
         for name, content, kind in checked:
             digest = hashlib.sha256(content).hexdigest()
-            if digest in known:
-                raise UserError(f"Filen {name} är redan bifogad till resultatet.")
-            known.add(digest)
+            if (why := twice(name, digest, known)) is not None:
+                raise UserError(why)
             if s.get(EvidenceContent, digest) is None:  # deduplicated: stored once, however often attached
                 s.add(EvidenceContent(sha256=digest, content=content))
                 s.flush()

@@ -9,6 +9,8 @@ here too, beside the function that stores what they send.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ from ikcheck.store.models import Action, ControlPlan, ControlPoint, ControlResul
 from ikcheck.workbooks.results import ASSESSMENTS
 
 MAX_RESULT_FILE = evidence.MAX_BYTES  # a results file, as an underlag
+UNDERLAG = "Underlag"  # the column a refused underlag is reported in
 
 
 def _as(app: App, actor: Actor) -> App:
@@ -141,17 +144,34 @@ def submit_result(app: App, actor: Actor, unit_code: str, year: int, period: str
                   values: dict[str, Any], reason: str | None = None,
                   files: list[tuple[str, bytes]] | None = None, replaces: int | None = None) -> int | None:
     """The form's result, and its underlag: every file is checked before anything is stored (a wrong
-    file refuses the whole form). `replaces`: the result the form was opened on, a correction of it
-    (results.Replaced if someone replaced it since). Returns the current result's id."""
+    file refuses the whole form, and the fields are checked too, so that one answer names every
+    problem; a file's problem is in the column UNDERLAG). `replaces`: the result the form was opened
+    on, a correction of it (results.Replaced if someone replaced it since). Returns the current
+    result's id."""
     files = [(n, c) for n, c in files or [] if n or c]
-    for name, content in files:
-        evidence.detect(name, content)
     with app.session() as s:
         unit = _unit(app, s, actor, unit_code, "plan")
         plan, cp = _point(s, actor, unit, year, code)
         point_id = cp.id
-    results_svc.report_form(_as(app, actor), unit.code, year, period, code, values, reason=reason,
-                            org_code=actor.org_code, may=_may_report(actor), replaces=replaces)
+        known = evidence.attached(s, results_svc.plan_results(s, plan).get((point_id, period)))
+    refused = []
+    for name, content in files:
+        try:
+            evidence.detect(name, content)
+        except UserError as e:
+            refused.append(Problem(e.message, column=UNDERLAG))
+            continue
+        if (why := evidence.twice(name, hashlib.sha256(content).hexdigest(), known)) is not None:
+            refused.append(Problem(why, column=UNDERLAG))
+    report = functools.partial(results_svc.report_form, _as(app, actor), unit.code, year, period, code, values,
+                               reason=reason, org_code=actor.org_code, may=_may_report(actor), replaces=replaces)
+    if refused:
+        try:
+            report(check_only=True)
+        except ValidationFailed as e:
+            raise ValidationFailed(e.message, e.problems + refused) from None
+        raise ValidationFailed("Underlaget tas inte emot; ingenting är sparat.", refused)
+    report()
     with app.session() as s:
         res = results_svc.plan_results(s, plan).get((point_id, period))
         res_id = res.id if res else None

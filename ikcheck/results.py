@@ -259,11 +259,30 @@ class Replaced(UserError):
 
 def report_form(app: App, unit_code: str, year: int, period: str, code: str, values: dict[str, Any],
                 reason: str | None = None, org_code: str | None = None, on: dt.date | None = None,
-                may: May | None = None, replaces: int | None = None) -> ImportReport:
+                may: May | None = None, replaces: int | None = None, check_only: bool = False) -> ImportReport:
     """One kontrollpunkt's result as the web form sends it (text per field, FORM_FIELDS). It is read as
     a file of one row would be, so the form and an Excel file can never be held to different rules;
     a problem's column is the field's label (FORM_LABELS). `replaces`: the result this one must
-    replace, checked in the writing transaction (someone else may have replaced it since it was read)."""
+    replace, checked in the writing transaction (someone else may have replaced it since it was read).
+    `check_only`: every check runs as for storing, and the transaction is rolled back (ValidationFailed
+    as it would be; otherwise the report of what would have been stored)."""
+    try:
+        return _report_form(app, unit_code, year, period, code, values, reason, org_code, on, may, replaces,
+                            check_only)
+    except _RolledBack as done:
+        return done.report
+
+
+class _RolledBack(Exception):
+    """Raised out of a writing session to roll it back after a check_only run."""
+
+    def __init__(self, report: ImportReport):
+        super().__init__("rolled back")
+        self.report = report
+
+
+def _report_form(app, unit_code, year, period, code, values, reason, org_code, on, may, replaces,
+                 check_only) -> ImportReport:
     on = on or today()
     with app.session(write=True) as s:
         org = app.org(s, org_code)
@@ -278,6 +297,8 @@ def report_form(app: App, unit_code: str, year: int, period: str, code: str, val
         report = ImportReport()
         _import_tables(app, s, org, [(f"{FORM} ({code}, {_period_name(period)})", digest, table)], [], reason, on,
                        unit.code, report, form=True, may=may, replaces=replaces)
+        if check_only:
+            raise _RolledBack(report)
         return report
 
 

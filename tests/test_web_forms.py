@@ -9,6 +9,7 @@ import html
 import io
 import re
 import zipfile
+from html.parser import HTMLParser
 
 import pikepdf
 import pytest
@@ -65,7 +66,7 @@ def test_the_form_and_a_file_are_held_to_the_same_rules(web, tmp_path):
     assert r.status_code == 400
     assert "20 avvikelser men bara 15 granskade" in text_of(r)
     assert 'href="#deviations"' in r.text and 'id="deviations" name="deviations"' in r.text
-    assert 'aria-invalid="true" aria-describedby="deviations-fel"' in r.text
+    assert 'aria-invalid="true" aria-describedby="deviations-fel deviations-tips"' in r.text
     # the same row in a CSV file: the same message, from the same check
     path = tmp_path / "resultat.csv"
     with open(path, "w", newline="", encoding="utf-8") as fh:
@@ -77,6 +78,49 @@ def test_the_form_and_a_file_are_held_to_the_same_rules(web, tmp_path):
         results.import_files(app, [path], org_code="exempelby")
     assert any("20 avvikelser men bara 15 granskade" in p.message for p in exc.value.problems)
     assert counts(app) == before  # nothing stored by either
+
+
+class _Described(HTMLParser):
+    """Every element's aria-describedby ids, the ids on the page, and attributes given twice."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids, self.described, self.twice = set(), {}, []
+
+    def handle_starttag(self, tag, attrs):
+        names = [k for k, _ in attrs]
+        self.twice += [(tag, k) for k in set(names) if names.count(k) > 1]
+        a = dict(attrs)
+        if "id" in a:
+            self.ids.add(a["id"])
+        if "aria-describedby" in a:
+            self.described[a.get("id", tag)] = a["aria-describedby"].split()
+
+
+def test_a_field_with_an_error_and_a_hint_is_read_with_both(web):
+    """A screen reader reads a field's error and its hint with the field: the error first, every id named
+    exists, and no attribute is written twice (a browser keeps the first and drops the error). A wrong
+    file and wrong fields are named in one answer, not one after the other."""
+    k = client(web, "kontrollansvarig")
+    token = csrf_of(k.get(FORM).text)
+    bad = {**GOOD, "deviations": "x", "action": "Rutinen ses över", "action_due": "i vår"}
+    pages = []
+    for data, files in [(bad, None), (bad, [("underlag", ("x.pdf", b"MZ not a pdf", "application/pdf"))])]:
+        r = k.post(FORM, data={"csrf": token, **data}, files=files)
+        assert r.status_code == 400
+        pages.append(_Described())
+        pages[-1].feed(r.text)
+        assert pages[-1].twice == []
+    fields, both = pages
+    for page in pages:
+        assert page.described["action_due"] == ["action_due-fel", "action_due-tips"]  # hint ÅÅÅÅ-MM-DD
+        assert page.described["deviations"] == ["deviations-fel", "deviations-tips"]  # "0 om inga"
+        assert "performed_by" not in page.described  # no error, no hint
+    assert fields.described["underlag"] == ["underlag-tips"]
+    assert both.described["underlag"] == ["underlag-fel", "underlag-tips"]  # the file's problem and the fields'
+    for page in pages:
+        missing = {f: [i for i in ids if i not in page.ids] for f, ids in page.described.items()}
+        assert all(not m for m in missing.values()), missing
 
 
 def test_a_kontrollansvarig_reports_only_their_own(web):
@@ -194,6 +238,16 @@ def test_underlag_kept_once_downloaded_as_attachment_traced_and_verified(web, tm
            files=[("underlag", ("samma.pdf", pdf, "application/pdf"))])
     assert counts(app)["content"] == after["content"]
     assert counts(app)["evidence"] == after["evidence"] + 1
+    # a correction bringing a file the result already has, and a field wrong: one answer names both
+    # problems, before anything is stored (the result is not stored without its underlag)
+    opened = re.search(r'name="ersatter" value="(\d+)"', k.get(FORM).text)[1]
+    now = counts(app)
+    r = k.post(FORM, data={"csrf": token, **{**GOOD, "examined": "x"}, "ersatter": opened, "reason": "Fel antal"},
+               files=[("underlag", ("igen.pdf", pdf, "application/pdf"))])
+    assert r.status_code == 400
+    assert "Filen igen.pdf är redan bifogad till resultatet" in text_of(r)
+    assert 'id="underlag-fel"' in r.text and 'id="examined-fel"' in r.text
+    assert counts(app) == now
     # another kommun cannot fetch it; the revisor sees it in the trace
     other = client(web, "andraby-ks")
     assert other.get(f"/underlag/{links[0]}").status_code == 404
@@ -556,6 +610,8 @@ def test_before_the_kommun_changes_matrix_a_risk_is_assessed_for_the_year_the_gr
     form = form[:form.index("</form>")]
     assert re.findall(r'<option value="(\d+)"', form) == [str(this + 1)]
     assert f"Från {this + 1} bedöms risker i en ny matris" in text_of(page)
+    assert re.search(r'<p class="hint" id="ar-tips">Från \d+ bedöms', form)  # read with the year field:
+    assert re.search(r'<select id="ar" name="ar" aria-describedby="ar-tips">', form)
     assert 'value="5-5"' in form  # the 5×5 grid
     new = c.get("/risker").text
     assert f"Från {this + 1} bedöms risker i en ny matris" in text_of(c.get("/risker")) and 'value="5-5"' in new

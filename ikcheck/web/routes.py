@@ -502,14 +502,13 @@ def result_submit(ctx: Ctx) -> Response:
                             replaces=replaces)
     except (Forbidden, NotFound):
         raise
-    except ValidationFailed as e:
-        return result_form(ctx, errors=_problems(e, FORM_LABELS, "performed"), values=values, reason=reason)
+    except ValidationFailed as e:  # the fields' problems and the underlag's, all of them at once
+        return result_form(ctx, errors=_problems(e, {**FORM_LABELS, "underlag": forms.UNDERLAG}, "performed"),
+                           values=values, reason=reason)
     except forms.results_svc.Replaced:  # the form shows the newest version's id now: saving again replaces it
         return result_form(ctx, errors=[("reason", "Någon annan har rättat resultatet medan du hade formuläret "
                                                       "öppet. Dina värden står kvar; jämför med resultatet och "
                                                       "spara igen om de ska gälla.")], values=values, reason=reason)
-    except UserError as e:  # an underlag refused: nothing of the form was stored
-        return result_form(ctx, errors=[("underlag", str(e))], values=values, reason=reason)
     return _done(f"/resultat/rapportera?ar={year}&period={period}", "resultat")
 
 
