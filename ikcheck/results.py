@@ -168,6 +168,10 @@ def _import_tables(app: App, s: Session, org: Organisation, tables: list[tuple[s
     every row checked and resolved against the plan in force, then all stored and evaluated, or nothing."""
     parsed = _parse_tables(org, tables, problems, unit_code, report, form)
     resolved = _resolve(s, org, parsed, tables, on, problems, unit_code, may)
+    if problems and form and replaces is not None and not (reason and reason.strip()):
+        # a correction's form without its reason: said with the fields' problems, not after them
+        problems.append(tables[0][2].rows[0].problem("reason", "Skälet till rättelsen saknas",
+                                                     "ett skäl till rättelsen"))
     if problems:
         stopped = any(p.message.startswith("läsningen avbröts") for p in problems)
         raise ValidationFailed(

@@ -248,6 +248,9 @@ def test_underlag_kept_once_downloaded_as_attachment_traced_and_verified(web, tm
     assert "Filen igen.pdf är redan bifogad till resultatet" in text_of(r)
     assert 'id="underlag-fel"' in r.text and 'id="examined-fel"' in r.text
     assert counts(app) == now
+    r = k.post(FORM, data={"csrf": token, **{**GOOD, "examined": "x"}, "ersatter": opened, "reason": " "})
+    assert r.status_code == 400 and 'id="examined-fel"' in r.text and 'id="reason-fel"' in r.text  # both at once
+    assert "Skälet till rättelsen saknas" in text_of(r) and counts(app) == now
     # another kommun cannot fetch it; the revisor sees it in the trace
     other = client(web, "andraby-ks")
     assert other.get(f"/underlag/{links[0]}").status_code == 404
