@@ -80,9 +80,9 @@ def test_a_filter_value_that_never_occurs_is_named_not_taken_for_no_hits(cycle, 
 def test_text_search_folds_swedish_letters_and_takes_wildcards_literally(cycle, cli, tmp_path):
     register.add_risk(cycle, "SN", "ÅTGÄRDSPLAN för överföring saknas (100% av ärendena)")
     register.add_risk(cycle, "SN", "Åtgärdsplan_x")
-    for text, n in [("åtgärdsplan", 2), ("ÖVERFÖRING", 1), ("100%", 1), ("100% av", 1), ("n_x", 1), ("%", 1),
-                    ("planxför", 0)]:
-        assert len(query.risks(cycle, unit="SN", text=text)) == n, text
+    for search, n in [("åtgärdsplan", 2), ("ÖVERFÖRING", 1), ("100%", 1), ("100% av", 1), ("n_x", 1), ("%", 1),
+                      ("planxför", 0)]:
+        assert len(query.risks(cycle, unit="SN", text=search)) == n, search
     r = cli("query", "risks", "--text", "åtgärdsPLAN", "--format", "json", "--out", tmp_path)
     assert r.code == 0 and "Skrev 2 rader" in r.out and (tmp_path / "risks.json").is_file()
 

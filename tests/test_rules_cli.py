@@ -112,8 +112,6 @@ def test_diff_shows_a_changed_deciding_rule_with_the_same_outcome(app, kommun, t
 
 
 def test_diff_over_resultat_lists_the_results_whose_assessment_changes(app, kommun, tmp_path):
-    from tests.test_results import YEAR as RY  # noqa: F401
-
     new = tmp_path / "resultat.yaml"
     text = (bundled("rules") / "resultat.yaml").read_text(encoding="utf-8")
     new.write_text(text.replace("väsentlig_från_andel: 0.20 ", "väsentlig_från_andel: 0.01 "), encoding="utf-8")
