@@ -74,7 +74,7 @@ def read(path: Path | str, verifier: Verifier | None) -> list[Anchor]:
         m = _LITERAL_RE.fullmatch(str(path).strip())
         if m:
             return [Anchor(int(m.group(1)), m.group(2).lower(), f"kontrollsumman {path}")]
-        raise UserError(f"--anchor {path}: filen finns inte (ange ett kvitto, ett dokument från ikcheck eller "
+        raise UserError(f"Förankringen {path}: filen finns inte (ange ett kvitto, ett dokument från ikcheck eller "
                         "NUMMER:HASH ur ett dokuments kontrollsumma).")
     suffix = p.suffix.lower()
     if suffix == ".json":
@@ -88,9 +88,9 @@ def read(path: Path | str, verifier: Verifier | None) -> list[Anchor]:
     elif suffix in (".html", ".htm", ".txt"):
         found = _TOKEN_RE.findall(p.read_text(encoding="utf-8", errors="replace"))
     else:
-        raise UserError(f"--anchor {p.name}: okänd filtyp (kvitto .json, dokument .pdf, .docx, .html eller .xlsx).")
+        raise UserError(f"Förankringen {p.name}: okänd filtyp (kvitto .json, dokument .pdf, .docx, .html eller .xlsx).")
     if not found:
-        raise UserError(f"--anchor {p.name}: dokumentet har ingen kontrollsumma från ikcheck (det gjordes före "
+        raise UserError(f"Förankringen {p.name}: dokumentet har ingen kontrollsumma från ikcheck (det gjordes före "
                         "version 0.1 av granskningsloggens förankring, eller av något annat program).")
     return [Anchor(int(seq), h, f"dokumentet {p.name}") for seq, h in dict.fromkeys(found)]
 
@@ -102,7 +102,7 @@ def _receipt(p: Path, verifier: Verifier | None) -> Anchor:
         if body.get("typ") != KIND or not re.fullmatch(r"[0-9a-f]{64}", hash_):
             raise ValueError
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise UserError(f"--anchor {p.name}: filen är inget kvitto från `ikcheck audit anchor`.") from None
+        raise UserError(f"Förankringen {p.name}: filen är inget kvitto från ikcheck (audit anchor).") from None
     source = f"kvittot {p.name}"
     signature = body.get("signatur")
     if signature and verifier is not None and not verifier.valid(_message(seq, hash_, at), signature):
@@ -120,7 +120,7 @@ def _pdf_tokens(p: Path) -> list[tuple[str, str]]:
         with pikepdf.open(p) as pdf:
             keywords = str(pdf.docinfo.get("/Keywords", ""))
     except pikepdf.PdfError:
-        raise UserError(f"--anchor {p.name}: filen är ingen läsbar PDF.") from None
+        raise UserError(f"Förankringen {p.name}: filen är ingen läsbar PDF.") from None
     return _TOKEN_RE.findall(keywords)
 
 
@@ -132,7 +132,7 @@ def _docx_tokens(p: Path) -> list[tuple[str, str]]:
     try:
         keywords = Document(str(p)).core_properties.keywords or ""
     except (BadZipFile, OSError, KeyError, ValueError):
-        raise UserError(f"--anchor {p.name}: filen är inget läsbart Word-dokument.") from None
+        raise UserError(f"Förankringen {p.name}: filen är inget läsbart Word-dokument.") from None
     return _TOKEN_RE.findall(keywords)
 
 
@@ -144,7 +144,7 @@ def _xlsx_tokens(p: Path) -> list[tuple[str, str]]:
     try:
         wb = load_workbook(p, read_only=True, data_only=True)
     except (BadZipFile, OSError, KeyError, ValueError):
-        raise UserError(f"--anchor {p.name}: filen är ingen läsbar Excel-fil.") from None
+        raise UserError(f"Förankringen {p.name}: filen är ingen läsbar Excel-fil.") from None
     found = []
     try:
         for ws in wb.worksheets:

@@ -66,6 +66,10 @@ class ValidationFailed(UserError):
     """An input was rejected; nothing was written."""
 
 
+class BadKey(UserError):
+    """A signing or public key file that is missing or no Ed25519 key."""
+
+
 class Forbidden(UserError):
     """The person is logged in but their role does not allow this (web: 403). Another kommun's
     objects are never Forbidden but NotFound, so their existence does not leak."""

@@ -8,6 +8,7 @@ another kommun is "not found", never "forbidden".
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -639,20 +640,29 @@ def trace(app: App, actor: Actor, kind: str, key: str) -> dict:
         raise NotFound("Det finns inget sådant att spåra.") from None
 
 
-def verify(app: App, actor: Actor, uploads: list[tuple[str, bytes]] | None = None, tokens: list[str] | None = None):
-    """audit verify, with anchors uploaded as files (a receipt or a document) or typed as NUMMER:HASH."""
+def verify(app: App, actor: Actor, uploads: list[tuple[str, bytes]] | None = None, tokens: list[str] | None = None,
+           public_key: tuple[str, bytes] | None = None):
+    """audit verify, with anchors uploaded as files (a receipt or a document) or typed as NUMMER:HASH,
+    and the head's signature checked with the public key uploaded (the one the revisorer hold), else
+    with the server's own. A file is named in every message as it was uploaded."""
     require(actor, "verify", access.org(actor.org_id))
     anchors: list[Any] = [t.strip() for t in tokens or [] if t.strip()]
     with tempfile.TemporaryDirectory(prefix="ikcheck-anchor-") as tmp:
+        def kept(i: int, name: str, content: bytes) -> Path:
+            folder = Path(tmp) / str(i)  # one folder per file: two uploads of the same name stay apart
+            folder.mkdir()
+            path = folder / (re.sub(r"[\x00-\x1f/\\]", "_", Path(name).name)[:200] or "fil")
+            path.write_bytes(content)
+            return path
+
         for i, (name, content) in enumerate(uploads or []):
             suffix = Path(name).suffix.lower()
             if suffix not in (".json", ".pdf", ".docx", ".html", ".htm", ".xlsx"):
                 raise UserError(f"Filen {name} kan inte läsas som förankring (förväntat ett kvitto .json eller ett "
                                 "dokument .pdf, .docx, .html eller .xlsx från ikcheck).")
-            path = Path(tmp) / f"ankare-{i}{suffix}"
-            path.write_bytes(content)
-            anchors.append(path)
-        return auditlog.verify(app, anchors=anchors)
+            anchors.append(kept(i, name, content))
+        key = kept(len(uploads or []), *public_key) if public_key else None
+        return auditlog.verify(app, anchors=anchors, public_key=key)
 
 
 def account_list(app: App, actor: Actor) -> list[dict]:

@@ -324,6 +324,20 @@ def test_verify_page_with_uploaded_anchors(web, web_db):
                       ("ankare", ("plan-SN-2025.pdf", plan_pdf, "application/pdf"))])
     assert r.status_code == 200
     assert "Loggen är obruten och datan stämmer med den" in r.text and "2 förankringar" in r.text
+    assert "dokumentet plan-SN-2025.pdf" in r.text and "kvittot kvitto.json" in r.text  # named as uploaded
+    assert "signaturen kontrollerades inte: ingen publik nyckel angavs" in r.text  # this server has no key
+    # the revisor's own copy of the public key: the head's signature is checked against it. The
+    # database's last writer was the Andraby demo, so its key signed the head.
+    pub = (directory / "andraby" / "nycklar" / "ikcheck-signering.pub").read_bytes()
+    r = c.post("/granskning/verifiera", data={"csrf": token}, files=[("nyckel", ("revisorns.pub", pub, "text/plain"))])
+    assert "Loggen är obruten" in r.text and "är signerat med nyckel" in r.text, r.text[-1500:]
+    other = (directory / "exempelby" / "nycklar" / "ikcheck-signering.pub").read_bytes()
+    r = c.post("/granskning/verifiera", data={"csrf": token}, files=[("nyckel", ("fel.pub", other, "text/plain"))])
+    assert "Granskningsloggen eller datan har ändrats" in r.text and "ingen giltig signatur med nyckel" in r.text
+    assert "det är signerat med en annan nyckel" in r.text  # the revisor is told it may be the wrong key
+    r = c.post("/granskning/verifiera", data={"csrf": token}, files=[("nyckel", ("nyckel.pub", b"hej", "text/plain"))])
+    assert r.status_code == 400 and 'id="nyckel-fel"' in r.text
+    assert "Nyckelfilen nyckel.pub är ingen Ed25519-nyckel" in r.text and "/tmp" not in r.text
     word = c.get("/planer/SN/2025/v2.docx")  # the decided plan as Word carries its Kontrollsumma too
     assert word.headers["content-type"].endswith("wordprocessingml.document") and word.content[:2] == b"PK"
     report = c.get("/rapporter/SN/2025/ar.docx")

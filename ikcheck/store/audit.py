@@ -244,14 +244,18 @@ def _check_signature(head: AuditHead | None, verifier: Verifier | None, result: 
     if verifier is None:
         if head.signature:
             result.notes.append(f"Loggens huvud är signerat (nyckel {head.key_id}), men signaturen kontrollerades "
-                                "inte: ange den publika nyckeln med --public-key.")
+                                "inte: ingen publik nyckel angavs (den som revisorerna har fått).")
         return
     if not head.signature:
         result.problems.append("Loggens huvud är inte signerat, fast en nyckel är angiven: huvudet har skrivits "
                                "utan nyckeln (utanför ikcheck) eller signaturen har tagits bort.")
     elif not verifier.valid(head_message(head.seq, head.hash), head.signature):
+        other = head.key_id and head.key_id != verifier.key_id
         result.problems.append(f"Loggens huvud (händelse {head.seq}) har ingen giltig signatur med nyckel "
-                               f"{verifier.key_id}: huvudet eller kedjan har skrivits om utan nyckeln.")
+                               f"{verifier.key_id}: " + (
+                                   f"det är signerat med en annan nyckel ({head.key_id}). Antingen är nyckeln "
+                                   "som angavs fel, eller har huvudet signerats om med en annan nyckel."
+                                   if other else "huvudet eller kedjan har skrivits om utan nyckeln."))
     else:
         result.notes.append(f"Loggens huvud (händelse {head.seq}) är signerat med nyckel {verifier.key_id}.")
 

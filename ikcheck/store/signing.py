@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from ikcheck.errors import UserError
+from ikcheck.errors import BadKey, UserError
 
 
 def head_message(seq: int, hash_: str) -> bytes:
@@ -67,12 +67,12 @@ def load_signer(path: Path) -> Signer:
     try:
         key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
     except FileNotFoundError:
-        raise UserError(f"Signeringsnyckeln {path} finns inte (IKCHECK_SIGNING_KEY).") from None
+        raise BadKey(f"Signeringsnyckeln {path} finns inte (IKCHECK_SIGNING_KEY).") from None
     except (ValueError, TypeError, OSError) as exc:
-        raise UserError(f"Signeringsnyckeln {path} kan inte läsas: filen är ingen Ed25519-nyckel i PEM-format "
+        raise BadKey(f"Signeringsnyckeln {path} kan inte läsas: filen är ingen Ed25519-nyckel i PEM-format "
                         f"({type(exc).__name__}).") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise UserError(f"Signeringsnyckeln {path} är ingen Ed25519-nyckel.")
+        raise BadKey(f"Signeringsnyckeln {path} är ingen Ed25519-nyckel.")
     return Signer(key)
 
 
@@ -81,16 +81,16 @@ def load_verifier(path: Path) -> Verifier:
     try:
         data = Path(path).read_bytes()
     except OSError:
-        raise UserError(f"Nyckelfilen {path} finns inte eller kan inte läsas.") from None
+        raise BadKey(f"Nyckelfilen {path} finns inte eller kan inte läsas.") from None
     try:
         key = serialization.load_pem_public_key(data)
     except ValueError:
         try:
             return load_signer(path).verifier
-        except UserError:
-            raise UserError(f"Nyckelfilen {path} är ingen Ed25519-nyckel i PEM-format.") from None
+        except BadKey:
+            raise BadKey(f"Nyckelfilen {Path(path).name} är ingen Ed25519-nyckel i PEM-format.") from None
     if not isinstance(key, Ed25519PublicKey):
-        raise UserError(f"Nyckelfilen {path} är ingen Ed25519-nyckel.")
+        raise BadKey(f"Nyckelfilen {Path(path).name} är ingen Ed25519-nyckel.")
     return Verifier(key)
 
 

@@ -12,7 +12,7 @@ from urllib.parse import quote, urlencode
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ikcheck import accounts, forms, live, portal
-from ikcheck.errors import Forbidden, NotFound, UserError, ValidationFailed
+from ikcheck.errors import BadKey, Forbidden, NotFound, UserError, ValidationFailed
 from ikcheck.results import FORM_LABELS
 from ikcheck.web import security, sso
 from ikcheck.web.app import Ctx, remove_download
@@ -281,10 +281,13 @@ def verify_submit(ctx: Ctx) -> Response:
         if getattr(f, "filename", None):
             uploads.append((f.filename, f.file.read()))
     tokens = [t for t in str(ctx.form.get("kontrollsumma") or "").splitlines() if t.strip()]
+    key = ctx.form.get("nyckel")
+    key = (key.filename, key.file.read()) if getattr(key, "filename", None) else None
     try:
-        result = portal.verify(ctx.app, ctx.actor, uploads, tokens)
-    except UserError as e:
-        r = render(ctx, "verify.html", "Verifiera granskningsloggen", result=None, errors=[("ankare", str(e))])
+        result = portal.verify(ctx.app, ctx.actor, uploads, tokens, public_key=key)
+    except UserError as e:  # a key that is no key is the key field's; any other refusal the anchors'
+        field = "nyckel" if isinstance(e, BadKey) else "ankare"
+        r = render(ctx, "verify.html", "Verifiera granskningsloggen", result=None, errors=[(field, str(e))])
         r.status_code = 400
         return r
     return render(ctx, "verify.html", "Verifiera granskningsloggen", result=result, errors=[])
