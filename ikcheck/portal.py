@@ -351,8 +351,12 @@ def plans(app: App, actor: Actor, year: int) -> dict:
         for unit in units:
             versions = list(s.scalars(select(ControlPlan).where(ControlPlan.unit_id == unit.id, ControlPlan.year == year)
                                       .order_by(ControlPlan.version)))
+            # a superseded version was decided too: its decision, and the version that replaced it
             rows.append({"unit": unit, "versions": [{"version": p.version, "status": planning.STATUS_SV[p.status],
-                                                     "beslutad": p.decision_date, "paragraf": p.decision_paragraph or ""}
+                                                     "beslutad": p.decision_date, "paragraf": p.decision_paragraph or "",
+                                                     "ersatt_av": next((q.version for q in versions
+                                                                        if q.version > p.version), None)
+                                                     if p.status == "superseded" else None}
                                                     for p in versions], "timing": timing[unit.code],
                          "may_derive": not versions and access.can(actor, "edit", Resource("plan", unit.org_id, unit.id))})
     return {"year": year, "rows": rows}

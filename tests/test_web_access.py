@@ -519,3 +519,25 @@ def test_the_ks_overview_says_what_each_deficiency_is(clients):
     for code, text in lines:
         assert re.match(r"Granska .+ – \d+ avvikelser? av \d+ granskade", text), (code, text)
     assert any("eskaleras till kommunstyrelsen" in text for _, text in lines)
+
+
+def test_the_plan_list_says_when_each_version_was_decided_and_which_replaced_it(clients, web):
+    """A replaced version was decided too: "beslutad <its date and §>, ersatt av version 2", not
+    "ersatt <its own decision's date>", which read as the day it was replaced."""
+    from ikcheck.calendar import swedish_date
+
+    app, _ = web
+    with app.session() as s:
+        plans = s.execute(select(ControlPlan.version, ControlPlan.status, ControlPlan.decision_date,
+                                 ControlPlan.decision_paragraph).join(Unit, Unit.id == ControlPlan.unit_id)
+                          .join(Organisation, Organisation.id == Unit.org_id)
+                          .where(Organisation.code == "exempelby", Unit.code == "SN", ControlPlan.year == 2025)
+                          .order_by(ControlPlan.version)).all()
+    assert [p.status for p in plans] == ["superseded", "decided"]
+    page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", clients["controller"].get("/planer?ar=2025").text))
+    first, second = plans
+    assert (f"Version 1 (beslutad {swedish_date(first.decision_date)} {first.decision_paragraph}, ersatt av version 2)"
+            in page), page
+    assert f"Version 2 (beslutad {swedish_date(second.decision_date)} {second.decision_paragraph})" in page
+    page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", clients["controller"].get("/planer/SN/2025/v1").text))
+    assert f"(ersatt av version 2, beslutad {swedish_date(second.decision_date)} {second.decision_paragraph}," in page
