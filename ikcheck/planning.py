@@ -744,6 +744,7 @@ def plan_sections(app: App, org: Organisation, unit: Unit, plan: ControlPlan, m)
 
     values = {"organ": words.body_noun(unit.kind), "enhet": words.decision_body(unit.kind, unit.name),
               "kommun": org.name, "år": plan.year, "matris": m.title, "bolag": unit.kind == "bolag",
+              "ks": unit.kind == "ks",
               "halvår_senast": swedish_date(deadline(org, "halvar_rapport", plan.year)),
               "år_senast": swedish_date(deadline(org, "ar_rapport", plan.year + 1)), "rapport": ""}
     template = texts.render(app, "plan", values)

@@ -379,3 +379,24 @@ def test_a_draft_plan_says_so_on_every_page(app, kommun, tmp_path):
         assert tinted > 200, (n, tinted)
     html = plan_out.export(app, "SN", YEAR, "html", tmp_path / "utkast.html").read_text(encoding="utf-8")
     assert 'class="watermark"' in html and "Dnr " not in html
+
+
+def test_kommunstyrelsens_own_report_is_not_sent_to_itself(app, kommun, tmp_path):
+    """A nämnd's report is approved and sent to KS; KS's own report is approved, and its plan says its
+    results are summarised with the others' under its uppsikt, not handed to itself."""
+    for unit in ("KS", "SN"):
+        planning.derive(app, unit, YEAR)
+        planning.accept(app, unit, YEAR)
+        planning.decide(app, unit, YEAR, "2024-11-21", "§ 1", f"{unit} 2024/1")
+    from ikcheck.reporting import plan as plan_out
+
+    said = {}
+    for unit in ("KS", "SN"):
+        path, _ = reports.unit_report(app, unit, YEAR, "halvar", "html", tmp_path / f"{unit}.html")
+        plan = plan_out.export(app, unit, YEAR, "html", tmp_path / f"plan-{unit}.html")
+        said[unit] = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", p.read_text(encoding="utf-8"))) for p in (path, plan)]
+    (ks_report, ks_plan), (sn_report, sn_plan) = said["KS"], said["SN"]
+    assert f"att godkänna halvårsrapporten för intern kontroll {YEAR}." in ks_report
+    assert "lämna den till kommunstyrelsen" not in ks_report and "lämnas till kommunstyrelsen" not in ks_plan
+    assert "sammanställs med nämndernas och bolagens i kommunstyrelsens uppsikt" in ks_plan
+    assert "att lämna den till kommunstyrelsen" in sn_report and "som därefter lämnas till kommunstyrelsen" in sn_plan

@@ -278,6 +278,7 @@ def _text_values(org: Organisation, unit: Unit | None, year: int, kind: str) -> 
     return {"organ": words.body_noun(unit.kind) if unit else "kommunstyrelsen",
             "enhet": words.decision_body(unit.kind, unit.name) if unit else "Kommunstyrelsen",
             "kommun": org.name, "år": year, "bolag": bool(unit and unit.kind == "bolag"),
+            "ks": unit is None or unit.kind == "ks",
             "rapport": PERIOD_LABEL[kind], "matris": org.matrix_name,
             "halvår_senast": swedish_date(deadline(org, "halvar_rapport", year)),
             "år_senast": swedish_date(deadline(org, "ar_rapport", year + 1))}
