@@ -70,7 +70,7 @@ def load_signer(path: Path) -> Signer:
         raise BadKey(f"Signeringsnyckeln {path} finns inte (IKCHECK_SIGNING_KEY).") from None
     except (ValueError, TypeError, OSError) as exc:
         raise BadKey(f"Signeringsnyckeln {path} kan inte läsas: filen är ingen Ed25519-nyckel i PEM-format "
-                        f"({type(exc).__name__}).") from None
+                     f"({type(exc).__name__}).") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise BadKey(f"Signeringsnyckeln {path} är ingen Ed25519-nyckel.")
     return Signer(key)
