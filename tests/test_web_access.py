@@ -18,6 +18,7 @@ from ikcheck.config import load_settings
 from ikcheck.store.models import ControlPlan, ControlPoint, ControlResult, Organisation, Unit, WebSession
 from ikcheck.web import create_app
 from ikcheck.web.routes import ROUTES
+from tests.conftest import make_settings
 from tests.web_support import csrf_of, login
 
 ROLES = ["admin", "ks", "controller", "sekreterare", "kontrollansvarig", "revisor"]
@@ -325,13 +326,18 @@ def test_verify_page_with_uploaded_anchors(web, web_db):
     assert r.status_code == 200
     assert "Loggen är obruten och datan stämmer med den" in r.text and "2 förankringar" in r.text
     assert "dokumentet plan-SN-2025.pdf" in r.text and "kvittot kvitto.json" in r.text  # named as uploaded
-    assert "signaturen kontrollerades inte: ingen publik nyckel angavs" in r.text  # this server has no key
-    # the revisor's own copy of the public key: the head's signature is checked against it. The
-    # database's last writer was the Andraby demo, so its key signed the head.
-    pub = (directory / "andraby" / "nycklar" / "ikcheck-signering.pub").read_bytes()
+    # ikcheck on the server writes with Exempelby's signing key; this page's app holds no key
+    keys = directory / "exempelby" / "nycklar"
+    signed = App(make_settings(web[0].settings.database_url, signing_key=keys / "ikcheck-signering.key"))
+    accounts.add_user(signed, "signerad.prov", full_name="Signerad Prov", email=None, role="revisor",
+                      password="ett-långt-lösenord", org_code="exempelby")
+    r = c.post("/granskning/verifiera", data={"csrf": token})
+    assert "signaturen kontrollerades inte: ingen publik nyckel angavs" in r.text
+    # the revisor's own copy of the public key: the head's signature is checked against it
+    pub = (keys / "ikcheck-signering.pub").read_bytes()
     r = c.post("/granskning/verifiera", data={"csrf": token}, files=[("nyckel", ("revisorns.pub", pub, "text/plain"))])
     assert "Loggen är obruten" in r.text and "är signerat med nyckel" in r.text, r.text[-1500:]
-    other = (directory / "exempelby" / "nycklar" / "ikcheck-signering.pub").read_bytes()
+    other = (directory / "andraby" / "nycklar" / "ikcheck-signering.pub").read_bytes()
     r = c.post("/granskning/verifiera", data={"csrf": token}, files=[("nyckel", ("fel.pub", other, "text/plain"))])
     assert "Granskningsloggen eller datan har ändrats" in r.text and "ingen giltig signatur med nyckel" in r.text
     assert "det är signerat med en annan nyckel" in r.text  # the revisor is told it may be the wrong key
