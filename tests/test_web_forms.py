@@ -112,6 +112,13 @@ def test_a_field_with_an_error_and_a_hint_is_read_with_both(web):
         pages[-1].feed(r.text)
         assert pages[-1].twice == []
     fields, both = pages
+    # the summary, read alone, says which field each problem is in (the field shows its own label)
+    summary = re.search(r'<div class="error-summary".*?</div>', r.text, re.S).group(0)
+    items = [html.unescape(re.sub(r"<[^>]+>", "", i)) for i in re.findall(r"<li>(.*?)</li>", summary, re.S)]
+    assert any(i.startswith("Antal avvikelser: ”x” är inget heltal") for i in items), items
+    assert any(i.startswith("Åtgärd klart senast: ”i vår” är inget datum") for i in items), items
+    assert any(i.startswith("Filen x.pdf är inte av en typ som tas emot som underlag") for i in items), items  # named
+    assert 'id="action_due-fel"><span class="visually-hidden">Fel: </span>”i vår”' in html.unescape(r.text)
     for page in pages:
         assert page.described["action_due"] == ["action_due-fel", "action_due-tips"]  # hint ÅÅÅÅ-MM-DD
         assert page.described["deviations"] == ["deviations-fel", "deviations-tips"]  # "0 om inga"

@@ -432,18 +432,23 @@ def _refused(response: Response) -> Response:
     return response
 
 
-def _problems(e: UserError, labels: dict[str, str] | None = None, fallback: str = "fel") -> list[tuple[str, str]]:
+def _problems(e: UserError, labels: dict[str, str] | None = None, fallback: str = "fel") -> list[tuple[str, ...]]:
     """A refusal as (field id, message) pairs for the error summary: a problem's column named by its
-    label goes to that field; the rest to `fallback`."""
+    label goes to that field, with the label third where the message does not name it (the summary
+    then says which field: "Antal granskade: ”x” är inget heltal"); the rest to `fallback`."""
     ids = {v: k for k, v in (labels or {}).items()}
     if not e.problems:
         return [(fallback, e.message)]
-    out = []
+    out: list[tuple[str, ...]] = []
     for p in e.problems:
         text = p.message[:1].upper() + p.message[1:]
         if p.expected:
             text += f" (förväntat: {p.expected})"
-        out.append((ids.get(p.column or "", fallback), text))
+        field = ids.get(p.column or "")
+        if field is None:
+            out.append((fallback, text))
+        else:
+            out.append((field, text) + (() if p.column.casefold() in text.casefold() else (p.column,)))
     return out
 
 
@@ -566,7 +571,7 @@ def risk_add(ctx: Ctx) -> Response:
     except (Forbidden, NotFound):
         raise
     except UserError as e:
-        errors = [("ny-" + field, text) for field, text in _problems(e, forms.RISK_LABELS, "rubrik")]
+        errors = [("ny-" + field, *said) for field, *said in _problems(e, forms.RISK_LABELS, "rubrik")]
         return _refused(risks(ctx, errors=errors, values=values))
     return _done(f"/risker/{code}", "ny-risk")
 
