@@ -160,22 +160,28 @@ def attach(app: App, result_id: int, files: list[tuple[str, bytes]], org_code: s
         res = s.get(ControlResult, result_id)
         if res is None or res.org_id != org.id:
             raise NotFound("Resultatet finns inte.")
-        known = attached(s, res)
-        ids = []
-        for name, content, kind in checked:
-            digest = hashlib.sha256(content).hexdigest()
-            if (why := twice(name, digest, known)) is not None:
-                raise UserError(why)
-            if s.get(EvidenceContent, digest) is None:  # deduplicated: stored once, however often attached
-                s.add(EvidenceContent(sha256=digest, content=content))
-                s.flush()
-            ev = Evidence(org_id=org.id, result_id=res.id, filename=download_name(name, kind)[:255],
-                          media_type=kind.media_type, size=len(content), sha256=digest, added_by=app.user)
-            s.add(ev)
+        return add(app, s, res, checked)
+
+
+def add(app: App, s: Session, res: ControlResult, checked: list[tuple[str, bytes, Kind]]) -> list[int]:
+    """Files already checked (`detect`) attached to a result in the caller's writing transaction: a
+    result stored from the web form gets its underlag in the same transaction, or neither is stored."""
+    known = attached(s, res)
+    ids = []
+    for name, content, kind in checked:
+        digest = hashlib.sha256(content).hexdigest()
+        if (why := twice(name, digest, known)) is not None:
+            raise UserError(why)
+        if s.get(EvidenceContent, digest) is None:  # deduplicated: stored once, however often attached
+            s.add(EvidenceContent(sha256=digest, content=content))
             s.flush()
-            app.audit(s, "bifoga underlag", "evidence", ev.id, after=snapshot(ev), org_id=org.id)
-            ids.append(ev.id)
-        return ids
+        ev = Evidence(org_id=res.org_id, result_id=res.id, filename=download_name(name, kind)[:255],
+                      media_type=kind.media_type, size=len(content), sha256=digest, added_by=app.user)
+        s.add(ev)
+        s.flush()
+        app.audit(s, "bifoga underlag", "evidence", ev.id, after=snapshot(ev), org_id=res.org_id)
+        ids.append(ev.id)
+    return ids
 
 
 def listed(s: Session, res: ControlResult) -> list[dict]:

@@ -154,16 +154,18 @@ def submit_result(app: App, actor: Actor, unit_code: str, year: int, period: str
         plan, cp = _point(s, actor, unit, year, code)
         point_id = cp.id
         known = evidence.attached(s, results_svc.plan_results(s, plan).get((point_id, period)))
-    refused = []
+    refused, checked = [], []
     for name, content in files:
         try:
-            evidence.detect(name, content)
+            checked.append((name, content, evidence.detect(name, content)))
         except UserError as e:
             refused.append(Problem(e.message, column=UNDERLAG))
             continue
         if (why := evidence.twice(name, hashlib.sha256(content).hexdigest(), known)) is not None:
             refused.append(Problem(why, column=UNDERLAG))
-    report = functools.partial(results_svc.report_form, _as(app, actor), unit.code, year, period, code, values,
+    stored: list[int] = []
+    writer = _as(app, actor)
+    report = functools.partial(results_svc.report_form, writer, unit.code, year, period, code, values,
                                reason=reason, org_code=actor.org_code, may=_may_report(actor), replaces=replaces)
     if refused:
         try:
@@ -171,13 +173,17 @@ def submit_result(app: App, actor: Actor, unit_code: str, year: int, period: str
         except ValidationFailed as e:
             raise ValidationFailed(e.message, e.problems + refused) from None
         raise ValidationFailed("Underlaget tas inte emot; ingenting är sparat.", refused)
-    report()
-    with app.session() as s:
-        res = results_svc.plan_results(s, plan).get((point_id, period))
-        res_id = res.id if res else None
-    if files and res_id:
-        evidence.attach(_as(app, actor), res_id, files, org_code=actor.org_code)
-    return res_id
+
+    def attach(s, res) -> None:  # in the result's own transaction: both stored, or neither
+        stored.append(res.id)
+        try:
+            evidence.add(writer, s, res, checked)
+        except UserError as e:  # attached by someone else since it was checked above
+            raise ValidationFailed("Underlaget tas inte emot; ingenting är sparat.",
+                                   [Problem(e.message, column=UNDERLAG)]) from None
+
+    report(then=attach)
+    return stored[0]
 
 
 def attach_evidence(app: App, actor: Actor, result_id: int, files: list[tuple[str, bytes]]) -> list[int]:

@@ -263,16 +263,19 @@ class Replaced(UserError):
 
 def report_form(app: App, unit_code: str, year: int, period: str, code: str, values: dict[str, Any],
                 reason: str | None = None, org_code: str | None = None, on: dt.date | None = None,
-                may: May | None = None, replaces: int | None = None, check_only: bool = False) -> ImportReport:
+                may: May | None = None, replaces: int | None = None, check_only: bool = False,
+                then: Callable[[Session, ControlResult], Any] | None = None) -> ImportReport:
     """One kontrollpunkt's result as the web form sends it (text per field, FORM_FIELDS). It is read as
     a file of one row would be, so the form and an Excel file can never be held to different rules;
     a problem's column is the field's label (FORM_LABELS). `replaces`: the result this one must
     replace, checked in the writing transaction (someone else may have replaced it since it was read).
     `check_only`: every check runs as for storing, and the transaction is rolled back (ValidationFailed
-    as it would be; otherwise the report of what would have been stored)."""
+    as it would be; otherwise the report of what would have been stored). `then(session, result)`: run
+    in the same transaction with the kontrollpunkt's current result once it is stored (the form's
+    underlag), so that the result and what `then` writes are stored together or not at all."""
     try:
         return _report_form(app, unit_code, year, period, code, values, reason, org_code, on, may, replaces,
-                            check_only)
+                            check_only, then)
     except _RolledBack as done:
         return done.report
 
@@ -286,7 +289,7 @@ class _RolledBack(Exception):
 
 
 def _report_form(app, unit_code, year, period, code, values, reason, org_code, on, may, replaces,
-                 check_only) -> ImportReport:
+                 check_only, then) -> ImportReport:
     on = on or today()
     with app.session(write=True) as s:
         org = app.org(s, org_code)
@@ -303,6 +306,12 @@ def _report_form(app, unit_code, year, period, code, values, reason, org_code, o
                        unit.code, report, form=True, may=may, replaces=replaces)
         if check_only:
             raise _RolledBack(report)
+        if then is not None:
+            then(s, s.scalars(select(ControlResult).join(ControlPoint, ControlPoint.id == ControlResult.control_point_id)
+                              .join(ControlPlan, ControlPlan.id == ControlPoint.plan_id)
+                              .where(ControlPlan.unit_id == unit.id, ControlPlan.year == year,
+                                     ControlPoint.code == code, ControlResult.period == period,
+                                     ControlResult.is_current.is_(True))).one())
         return report
 
 

@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 
 import pikepdf
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from starlette.testclient import TestClient
 
 from ikcheck import auditlog, results
@@ -217,6 +217,38 @@ def test_underlag_of_the_wrong_kind_are_refused_and_nothing_is_stored(web, tmp_p
         assert r.status_code == 400, name
         assert said in text_of(r) and name in text_of(r), (name, text_of(r)[:600])
         assert counts(app) == before, name  # neither the result nor the file
+
+
+def test_a_result_is_not_stored_without_its_underlag(web, tmp_path):
+    """The result and its files are one transaction: when storing the file fails (here the database
+    itself refuses it, through a trigger), the result is not stored either."""
+    app, _, _ = web
+    pdf = _a_pdf(app, tmp_path)
+    pg = app.db.engine.dialect.name == "postgresql"
+    refuse = ([text("CREATE FUNCTION ik_refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'lagringen är full'; "
+                    "END $$ LANGUAGE plpgsql"),
+               text("CREATE TRIGGER ik_full BEFORE INSERT ON evidence FOR EACH ROW EXECUTE FUNCTION ik_refuse()")]
+              if pg else [text("CREATE TRIGGER ik_full BEFORE INSERT ON evidence BEGIN "
+                               "SELECT RAISE(ABORT, 'lagringen är full'); END")])
+    k = TestClient(web[1], raise_server_exceptions=False)
+    assert login(k, "kontrollansvarig").status_code == 303
+    token = csrf_of(k.get(FORM).text)
+    before = counts(app)
+    with app.db.engine.begin() as conn:
+        for statement in refuse:
+            conn.execute(statement)
+    try:
+        r = k.post(FORM, data={"csrf": token, **GOOD}, files=[("underlag", ("stickprov.pdf", pdf, "application/pdf"))])
+    finally:
+        with app.db.engine.begin() as conn:
+            conn.execute(text("DROP TRIGGER ik_full ON evidence" if pg else "DROP TRIGGER ik_full"))
+            if pg:
+                conn.execute(text("DROP FUNCTION ik_refuse()"))
+    assert r.status_code == 500
+    assert "Något gick fel" in text_of(r) and "se efter på sidan om det finns med" in text_of(r)  # in Swedish
+    assert "default-src" in r.headers["content-security-policy"]  # the error page has the headers too
+    assert counts(app) == before  # neither the result nor its file
+    assert auditlog.verify(app).problems == []
 
 
 def test_underlag_kept_once_downloaded_as_attachment_traced_and_verified(web, tmp_path, cli):

@@ -275,7 +275,8 @@ def create_app(app: App | None = None) -> Starlette:
     table = [Route(r.path, web.page(r.handler, login=r.login), methods=list(r.methods), name=r.handler.__name__)
              for r in routes.ROUTES]
     table.append(Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"))
-    asgi = Starlette(routes=table, exception_handlers={404: _not_found, 405: _not_allowed})
+    asgi = Starlette(routes=table, exception_handlers={404: _not_found, 405: _not_allowed,
+                                                                   Exception: _server_error})
     asgi.state.web = web
     asgi.add_middleware(security.SecurityHeaders, https=web.https)
     return asgi
@@ -287,6 +288,22 @@ async def _not_found(request: Request, exc) -> Response:
                                                      message="Sidan finns inte.", actor=None, nav=[], path="",
                                                      csrf="", sso=None)
     return HTMLResponse(html, status_code=404)
+
+
+async def _server_error(request: Request, exc) -> Response:
+    """An error ikcheck did not foresee (the database gone, a disk full): a page in Swedish, not
+    Starlette's "Internal Server Error". A write is one transaction, stored whole or not at all, so
+    after a form the page says to look before sending it again. The error itself goes to the
+    server's log (Starlette raises it on once this page is sent)."""
+    web: Web = request.app.state.web
+    after = ("Det du skickade sparas helt eller inte alls: se efter på sidan om det finns med innan du skickar "
+             "det igen. " if request.method == "POST" else "Försök igen om en stund. ")
+    html = web.env.get_template("error.html").render(
+        title="Något gick fel", heading="Något gick fel", actor=None, nav=[], path="", csrf="", sso=None,
+        message="Servern kunde inte göra klart det du bad om. " + after + "Om felet står kvar, kontakta den som "
+                "förvaltar ikcheck i kommunen och berätta när det hände.")
+    headers = {k.decode(): v.decode() for k, v in security.added(set(), web.https)}
+    return HTMLResponse(html, status_code=500, headers=headers)
 
 
 async def _not_allowed(request: Request, exc) -> Response:

@@ -39,18 +39,23 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                names = {k.lower() for k, _ in headers}
-                headers += [(k, v) for k, v in HEADERS if k not in names]
-                if b"content-security-policy" not in names:
-                    headers.append((b"content-security-policy", CSP.encode()))
-                if b"cache-control" not in names:
-                    headers.append((b"cache-control", b"no-store"))
-                if self.https:
-                    headers.append((b"strict-transport-security", b"max-age=31536000"))
-                message["headers"] = headers
+                message["headers"] = headers + added({k.lower() for k, _ in headers}, self.https)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def added(names: set[bytes], https: bool) -> list[tuple[bytes, bytes]]:
+    """The security headers a response with headers `names` lacks. Also for the server-error page,
+    which Starlette sends from outside every middleware."""
+    out = [(k, v) for k, v in HEADERS if k not in names]
+    if b"content-security-policy" not in names:
+        out.append((b"content-security-policy", CSP.encode()))
+    if b"cache-control" not in names:
+        out.append((b"cache-control", b"no-store"))
+    if https:
+        out.append((b"strict-transport-security", b"max-age=31536000"))
+    return out
 
 
 def new_token() -> str:
