@@ -5,6 +5,7 @@ download), against one real uvicorn server on 127.0.0.1 for the whole module, an
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import httpx
@@ -189,6 +190,37 @@ def test_small_screen_has_no_sideways_scroll(browser, server):
         # wide tables scroll inside their own region; the page itself does not
         assert pg.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
     context.close()
+
+
+def test_a_participant_scores_on_a_phone_without_scrolling_sideways(browser, server, page):
+    """In the workshop room people score on their phones: at 390 px (a common phone) the page does not
+    scroll sideways and the 4×4 matrix fits whole (its labels are read by a screen reader either way)."""
+    log_in(page, "controller")
+    page.goto("/workshop")
+    page.get_by_label("Enhet", exact=True).select_option("SN")
+    page.get_by_label("Planår som bedöms").fill("2031")  # a year no other test uses
+    page.get_by_role("button", name="Öppna workshoppen").click()
+    page.get_by_role("button", name="Skapa deltagarkod").click()
+    code = page.locator("p.code").inner_text()
+    phone = browser.new_context(base_url=server, locale="sv-SE", viewport={"width": 390, "height": 844},
+                                is_mobile=True, has_touch=True)
+    pg = phone.new_page()
+    pg.goto("/delta")
+    pg.get_by_label("Deltagarkod").fill(code)
+    pg.get_by_label("Ditt namn").fill("Pia Mobil")
+    pg.get_by_role("button", name="Delta").click()
+    first = pg.locator("section.score").first
+    first.wait_for()
+    # (on a phone, window.innerWidth grows with a page too wide for it: the layout viewport is the measure)
+    width = pg.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert width == [390, 390], width
+    wrap = first.locator(".pick-wrap")
+    fits = wrap.evaluate("e => [e.scrollWidth, e.clientWidth, Math.ceil(e.getBoundingClientRect().right)]")
+    assert fits[0] <= fits[1] and fits[2] <= 390, fits
+    first.get_by_label(re.compile("^Sannolikhet 2 .*, konsekvens 3 ")).tap()
+    first.get_by_role("button", name=re.compile("^Spara bedömningen")).tap()
+    assert "Din bedömning är sparad." in pg.locator(".notice").inner_text()
+    phone.close()
 
 
 def _sso_login(page, oidc: str, sub: str, claims: dict) -> None:
