@@ -275,8 +275,8 @@ def create_app(app: App | None = None) -> Starlette:
     table = [Route(r.path, web.page(r.handler, login=r.login), methods=list(r.methods), name=r.handler.__name__)
              for r in routes.ROUTES]
     table.append(Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"))
-    asgi = Starlette(routes=table, exception_handlers={404: _not_found, 405: _not_allowed,
-                                                                   Exception: _server_error})
+    asgi = Starlette(routes=table,
+                     exception_handlers={404: _not_found, 405: _not_allowed, Exception: _server_error})
     asgi.state.web = web
     asgi.add_middleware(security.SecurityHeaders, https=web.https)
     return asgi
