@@ -245,7 +245,7 @@ def test_a_result_is_not_stored_without_its_underlag(web, tmp_path):
             if pg:
                 conn.execute(text("DROP FUNCTION ik_refuse()"))
     assert r.status_code == 500
-    assert "Något gick fel" in text_of(r) and "se efter på sidan om det finns med" in text_of(r)  # in Swedish
+    assert "Något gick fel" in text_of(r) and "gå tillbaka till sidan och se efter om det finns med" in text_of(r)  # in Swedish
     assert "default-src" in r.headers["content-security-policy"]  # the error page has the headers too
     assert counts(app) == before  # neither the result nor its file
     assert auditlog.verify(app).problems == []

@@ -296,8 +296,8 @@ async def _server_error(request: Request, exc) -> Response:
     after a form the page says to look before sending it again. The error itself goes to the
     server's log (Starlette raises it on once this page is sent)."""
     web: Web = request.app.state.web
-    after = ("Det du skickade sparas helt eller inte alls: se efter på sidan om det finns med innan du skickar "
-             "det igen. " if request.method == "POST" else "Försök igen om en stund. ")
+    after = ("Det du skickade sparas helt eller inte alls: gå tillbaka till sidan och se efter om det finns med "
+             "innan du skickar det igen. " if request.method == "POST" else "Försök igen om en stund. ")
     html = web.env.get_template("error.html").render(
         title="Något gick fel", heading="Något gick fel", actor=None, nav=[], path="", csrf="", sso=None,
         message="Servern kunde inte göra klart det du bad om. " + after + "Om felet står kvar, kontakta den som "
