@@ -238,7 +238,8 @@ def test_a_result_is_not_stored_without_its_underlag(web, tmp_path):
         for statement in refuse:
             conn.execute(statement)
     try:
-        r = k.post(FORM, data={"csrf": token, **GOOD}, files=[("underlag", ("stickprov.pdf", pdf, "application/pdf"))])
+        r = k.post(FORM, data={"csrf": token, **GOOD}, files=[("underlag", ("stickprov.pdf", pdf, "application/pdf"))],
+                   headers={"referer": f"http://testserver{FORM}"})
     finally:
         with app.db.engine.begin() as conn:
             conn.execute(text("DROP TRIGGER ik_full ON evidence" if pg else "DROP TRIGGER ik_full"))
@@ -246,6 +247,7 @@ def test_a_result_is_not_stored_without_its_underlag(web, tmp_path):
                 conn.execute(text("DROP FUNCTION ik_refuse()"))
     assert r.status_code == 500
     assert "Något gick fel" in text_of(r) and "gå tillbaka till sidan och se efter om det finns med" in text_of(r)  # in Swedish
+    assert f'<a href="{FORM}">Tillbaka till sidan</a>' in r.text  # back to the form, to look
     assert "default-src" in r.headers["content-security-policy"]  # the error page has the headers too
     assert counts(app) == before  # neither the result nor its file
     assert auditlog.verify(app).problems == []

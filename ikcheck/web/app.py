@@ -298,8 +298,12 @@ async def _server_error(request: Request, exc) -> Response:
     web: Web = request.app.state.web
     after = ("Det du skickade sparas helt eller inte alls: gå tillbaka till sidan och se efter om det finns med "
              "innan du skickar det igen. " if request.method == "POST" else "Försök igen om en stund. ")
+    came = urlsplit(request.headers.get("referer") or "")  # the form's page, if it is one of ours
+    back = (came.path + (f"?{came.query}" if came.query else "")
+            if request.method == "POST" and came.netloc == request.url.netloc and came.path.startswith("/")
+            and not came.path.startswith("//") else None)
     html = web.env.get_template("error.html").render(
-        title="Något gick fel", heading="Något gick fel", actor=None, nav=[], path="", csrf="", sso=None,
+        title="Något gick fel", heading="Något gick fel", actor=None, nav=[], path="", csrf="", sso=None, back=back,
         message="Servern kunde inte göra klart det du bad om. " + after + "Om felet står kvar, kontakta den som "
                 "förvaltar ikcheck i kommunen och berätta när det hände.")
     headers = {k.decode(): v.decode() for k, v in security.added(set(), web.https)}
