@@ -282,12 +282,17 @@ def create_app(app: App | None = None) -> Starlette:
     return asgi
 
 
-async def _not_found(request: Request, exc) -> Response:
+def _bare_error(request: Request, status: int, heading: str, message: str, headers: dict | None = None,
+                **data) -> Response:
+    """error.html outside the request cycle (no session, no menu): for Starlette's own 404 and 500."""
     web: Web = request.app.state.web
-    html = web.env.get_template("error.html").render(title="Sidan finns inte", heading="Sidan finns inte",
-                                                     message="Sidan finns inte.", actor=None, nav=[], path="",
-                                                     csrf="", sso=None)
-    return HTMLResponse(html, status_code=404)
+    html = web.env.get_template("error.html").render(title=heading, heading=heading, message=message, actor=None,
+                                                     nav=[], path="", csrf="", sso=None, **data)
+    return HTMLResponse(html, status_code=status, headers=headers)
+
+
+async def _not_found(request: Request, exc) -> Response:
+    return _bare_error(request, 404, "Sidan finns inte", "Sidan finns inte.")
 
 
 async def _server_error(request: Request, exc) -> Response:
@@ -302,12 +307,10 @@ async def _server_error(request: Request, exc) -> Response:
     back = (came.path + (f"?{came.query}" if came.query else "")
             if request.method == "POST" and came.netloc == request.url.netloc and came.path.startswith("/")
             and not came.path.startswith("//") else None)
-    html = web.env.get_template("error.html").render(
-        title="Något gick fel", heading="Något gick fel", actor=None, nav=[], path="", csrf="", sso=None, back=back,
-        message="Servern kunde inte göra klart det du bad om. " + after + "Om felet står kvar, kontakta den som "
-                "förvaltar ikcheck i kommunen och berätta när det hände.")
     headers = {k.decode(): v.decode() for k, v in security.added(set(), web.https)}
-    return HTMLResponse(html, status_code=500, headers=headers)
+    return _bare_error(request, 500, "Något gick fel", "Servern kunde inte göra klart det du bad om. " + after
+                       + "Om felet står kvar, kontakta den som förvaltar ikcheck i kommunen och berätta när det "
+                       "hände.", headers, back=back)
 
 
 async def _not_allowed(request: Request, exc) -> Response:
