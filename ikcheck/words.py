@@ -183,3 +183,13 @@ def value_sv(value) -> str:
     if isinstance(value, float):
         return f"{value:.2f}".rstrip("0").rstrip(",.").replace(".", ",")
     return _VALUE_SV.get(value, str(value)) if isinstance(value, str) else str(value)
+
+
+_TAILS = re.compile(r"(?<=\w{4})(nämnden|nämnd|styrelsen|styrelse|förvaltningen|förvaltning|bolaget)\b")
+
+
+def breakable(name: str) -> str:
+    """A unit's long name with a soft hyphen (U+00AD) before its compound's tail: "Samhällsbyggnadsnämnden"
+    may break as "Samhällsbyggnads-" / "nämnden" in a narrow table column, where a Swede would break it,
+    instead of widening the table. Screen readers and the accessible name read the name whole."""
+    return " ".join(_TAILS.sub("\u00ad\\1", w) if len(w) > 14 else w for w in name.split(" "))

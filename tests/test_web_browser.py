@@ -137,10 +137,11 @@ def test_each_role_sees_its_menu(page):
 def test_keyboard_only_login_overview_unit_report_download(page):
     """Tab and Enter only: the skip link, the login form, KS översikt, a unit, and a report's download."""
     def tab_to(name: str, limit: int = 200) -> None:
-        """Tab until the element named (its text or its id) has focus."""
+        """Tab until the element named (its text as seen, without soft hyphens, or its id) has focus."""
         for _ in range(limit):
             page.keyboard.press("Tab")
-            if name in page.evaluate("[document.activeElement.textContent.trim(), document.activeElement.id]"):
+            if name in page.evaluate("[document.activeElement.textContent.replaceAll('\\u00ad', '').trim(), "
+                                     "document.activeElement.id]"):
                 return
         raise AssertionError(f"never reached {name!r} with Tab")
 
@@ -189,6 +190,19 @@ def test_small_screen_has_no_sideways_scroll(browser, server):
         pg.goto(path)
         # wide tables scroll inside their own region, the hidden texts in their cells too; the page does not
         assert pg.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1"), path
+    context.close()
+
+
+def test_ks_overview_shows_every_column_in_a_1200_px_window(browser, server):
+    context = browser.new_context(base_url=server, viewport={"width": 1200, "height": 900})
+    pg = context.new_page()
+    log_in(pg, "ks")
+    pg.goto("/oversikt")
+    region = pg.get_by_role("region", name="Enheterna")
+    assert region.evaluate("e => e.scrollWidth <= e.clientWidth"), region.evaluate("e => [e.scrollWidth, e.clientWidth]")
+    # a long name breaks before its compound's tail, and is still named whole
+    link = pg.get_by_role("link", name="Samhällsbyggnadsnämnden", exact=True)
+    assert link.evaluate("e => new Set([...e.getClientRects()].map(r => Math.round(r.top))).size") == 2
     context.close()
 
 

@@ -39,3 +39,15 @@ def test_a_bolag_has_a_styrelse_and_a_vd():
 def test_a_person_is_named_without_the_account_number():
     assert words.person("Anna Lind (konto 3)") == "Anna Lind"
     assert words.person("Anna Lind (controller)") == "Anna Lind (controller)" and words.person(None) == ""
+
+
+@pytest.mark.parametrize(("name", "shown"), [
+    ("Samhällsbyggnadsnämnden", "Samhällsbyggnads\u00adnämnden"),
+    ("Barn- och utbildningsnämnden", "Barn- och utbildnings\u00adnämnden"),
+    ("Kommunstyrelsen", "Kommun\u00adstyrelsen"),
+    ("Socialnämnden", "Socialnämnden"),  # short enough to stay whole
+    ("Exempelbyhem AB", "Exempelbyhem AB"),  # no tail to break before
+])
+def test_a_long_unit_name_may_break_before_its_tail(name, shown):
+    assert words.breakable(name) == shown
+    assert words.breakable(name).replace("\u00ad", "") == name

@@ -103,6 +103,7 @@ def _env(app: App) -> Environment:
     env.filters["blank"] = lambda v: "" if v is None else v
     env.filters["yesno"] = lambda v: "" if v is None else ("ja" if v else "nej")
     env.filters["n"] = words.n
+    env.filters["breakable"] = words.breakable
     env.filters["person"] = words.person
     env.filters["trace_links"] = trace_links
     env.filters["local_time"] = lambda d: "" if d is None else d.replace(tzinfo=dt.timezone.utc).astimezone(
