@@ -534,3 +534,28 @@ def test_a_rule_that_reads_the_subjects_own_id_tells_subjects_apart(eng, tmp_pat
     rs = engine.load(path)
     facts = [{"type": "result", "result_id": i, "reported": False} for i in (-7, 3, -2, 4)]
     assert [c.subject_id for c in engine.evaluate(rs, facts, engine=eng).conclusions] == [-7, -2]
+
+
+@pytest.mark.parametrize("eng", ENGINES)
+def test_evaluating_alike_subjects_leaves_nothing_for_the_cyclic_collector(eng):
+    """Bulk work pauses the cyclic collector (gcpause); whatever an evaluation leaves in reference
+    cycles is collected in one go afterwards, 0.75 s at 100k results when each subject's conclusions
+    were made by a recursive closure. What it returns must be freed by reference counting alone."""
+    import gc
+
+    facts = [{"type": "result", "result_id": i, "reported": True, "performed": True, "examined": 10,
+              "deviations": i % 2 * 5, "deviation_rate": i % 2 * 0.5, "has_action": False, "same_person": False,
+              "performed_by": "Sara Ek", "batch": i // 2000} for i in range(1, 3001)]
+    rs = ruleset("resultat")
+    engine.evaluate(rs, facts[:10], engine=eng)  # the engine's own first-use state is not the run's
+    gc.collect()
+    gc.disable()
+    try:
+        ev = engine.evaluate(rs, facts, engine=eng, partition="batch")
+        made = len(ev.conclusions)
+        del ev
+        left = gc.collect()
+    finally:
+        gc.enable()
+    assert made >= len(facts)
+    assert left < made / 10, f"{left} objects in cycles after {made} conclusions"
