@@ -121,3 +121,20 @@ def test_the_seals_encoder_writes_what_the_standard_encoder_writes(row):
     from ikcheck.store import coverage
     standard = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=coverage._default).encode
     assert coverage._UNSORTED(row) == standard(row)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+                              st.text()),
+                    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner,
+                                                                                         max_size=4)),
+                    max_leaves=12))
+def test_json_columns_store_what_json_dumps_writes(value):
+    """JSON columns (a conclusion's attributes and matched facts) are written by the C encoder built
+    once (store.jsontext): the stored text must be json.dumps's, byte for byte, a bare string too."""
+    import json
+
+    from ikcheck.store import jsontext
+    assert jsontext.dumps(value) == json.dumps(value)
+    with pytest.raises(TypeError):
+        jsontext.dumps({"when": object()})

@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from ikcheck.errors import UserError
+from ikcheck.store import jsontext
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -40,11 +41,11 @@ def _sqlite_engine(url: str, read_only: bool) -> Engine:
             raise UserError(f"Databasen {path} finns inte och kan inte öppnas skrivskyddad.")
         # SQLite itself refuses every write on a mode=ro connection.
         uri = f"file:{Path(path).resolve()}?mode=ro"
-        engine = create_engine("sqlite://", creator=lambda: _ro_connect(uri))
+        engine = create_engine("sqlite://", creator=lambda: _ro_connect(uri), json_serializer=jsontext.dumps)
     else:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url)
+        engine = create_engine(url, json_serializer=jsontext.dumps)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
@@ -86,7 +87,7 @@ def get_engine(url: str, read_only: bool = False) -> Engine:
                 engine = _sqlite_engine(url, read_only)
             else:
                 args = {"options": "-c default_transaction_read_only=on"} if read_only else {}
-                engine = create_engine(url, connect_args=args, pool_pre_ping=True)
+                engine = create_engine(url, connect_args=args, pool_pre_ping=True, json_serializer=jsontext.dumps)
             _engines[key] = engine
         return _engines[key]
 
