@@ -366,7 +366,8 @@ def main() -> None:
                         f"{t_pd / t['kolumnvis']:.2f}×"])
             sv = lambda k: f"{k:,}".replace(",", " ")  # noqa: E731
             ceiling.append(f"{sv(n)} rader: {t['tak'] / t_ikc:.2f}× (golvet {t['tak'] / t['golv']:.2f}×, golvet med "
-                           f"motorn {t['tak'] / t['motorgolv']:.2f}×, kolumnvis skiss {t['tak'] / t['kolumnvis']:.2f}×; "
+                           f"motorn {t['tak'] / t['motorgolv']:.2f}×, kolumnvis skiss {t['tak'] / t['kolumnvis']:.2f}×, "
+                           f"ikcheck mot skissen {t['kolumnvis'] / t_ikc:.2f}×; "
                            f"{sv(len(parts['conclusions']))} slutsatser, "
                            f"{sv(len(parts['audit_rows']))} radposter)")
         print("Inläsning av kontrollresultat – rader per sekund (baslinje: openpyxl read_only / pandas.read_csv)\n")
