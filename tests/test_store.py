@@ -7,11 +7,13 @@ import sys
 from contextlib import closing
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from ikcheck.store.db import head_revision, schema_is_current
 from ikcheck.store.models import Base
+from tests.conftest import BACKEND
 
 
 def test_migrations_match_the_models(app):
@@ -47,3 +49,19 @@ def test_the_database_file_alone_holds_every_change_after_a_command(tmp_path, de
     copy.unlink()
     assert "Socialnämnden" in ikcheck("--read-only", "org", "show")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kommun.db"]
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="varningen kommer från PostgreSQL-drivrutinen (psycopg)")
+def test_json_columns_are_written_without_a_warning_from_the_driver(app, caplog):
+    """JSON columns are written by store.jsontext's encoder. psycopg keeps one dumper per dumps
+    function and logs "may cause a resource leak" on every connection given a closure; an
+    administrator reading the server's log must not see that."""
+    import logging
+
+    from ikcheck.store.db import dispose
+
+    dispose(app.settings.database_url)  # a new connection: the driver is given the function again
+    caplog.set_level(logging.WARNING)
+    with app.session(write=True) as s:
+        app.audit(s, "test", "organisation", None, after={"text": "å", "list": [1, 2.5, None]})
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

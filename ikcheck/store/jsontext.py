@@ -12,25 +12,32 @@ from collections.abc import Callable
 from typing import Any
 
 
+class _Encode:
+    """The C encoder as a callable object, not a closure: psycopg caches a JSON dumper per dumps
+    function and warns ("may cause a resource leak") for every connection given a closure."""
+
+    __slots__ = ("_encode", "_strings")
+
+    def __init__(self, encode: Callable[[Any, int], Any], strings: Callable[[str], str]):
+        self._encode, self._strings = encode, strings
+
+    def __call__(self, obj: Any) -> str:
+        if isinstance(obj, str):  # as JSONEncoder.encode: a bare string is not a container
+            return self._strings(obj)
+        return "".join(self._encode(obj, 0))
+
+
 def encoder(ensure_ascii: bool = True, separators: tuple[str, str] = (", ", ": "),
             default: Callable[[Any], Any] | None = None) -> Callable[[Any], str]:
     """`json.JSONEncoder(ensure_ascii=..., separators=..., default=...).encode`, built once: no sorted
     keys, no check for circular structures (nothing stored is circular)."""
     default = default or json.JSONEncoder().default
-    plain = json.JSONEncoder(ensure_ascii=ensure_ascii, separators=separators, default=default).encode
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:  # a Python without the C accelerator
-        return plain
+        return json.JSONEncoder(ensure_ascii=ensure_ascii, separators=separators, default=default).encode
     strings = json.encoder.encode_basestring_ascii if ensure_ascii else json.encoder.encode_basestring
     item_sep, key_sep = separators
-    encode = make(None, default, strings, None, key_sep, item_sep, False, False, True)
-
-    def text(obj: Any) -> str:
-        if isinstance(obj, str):  # as JSONEncoder.encode: a bare string is not a container
-            return strings(obj)
-        return "".join(encode(obj, 0))
-
-    return text
+    return _Encode(make(None, default, strings, None, key_sep, item_sep, False, False, True), strings)
 
 
 dumps = encoder()  # json.dumps(obj), as SQLAlchemy's JSON columns store it
