@@ -25,7 +25,7 @@ from ikcheck.errors import NotFound, Problem, UserError, ValidationFailed
 from ikcheck.gcpause import paused_gc
 from ikcheck.planning import decided_plan
 from ikcheck.store import coverage
-from ikcheck.store.db import bulk_insert
+from ikcheck.store.db import bulk_insert, one_of
 from ikcheck.store.models import (
     Action, ActionChange, Conclusion, ControlPlan, ControlPoint, ControlResult, ImportBatch, Organisation, Risk, Unit,
 )
@@ -384,7 +384,7 @@ def _resolve(s: Session, org: Organisation, parsed, tables, on: dt.date, problem
                        t.lineage_id, t.title, t.method, t.sample_size, t.frequency, t.owner,
                        ControlPlan.unit_id, ControlPlan.year, ControlPlan.version)
                 .join(ControlPlan, ControlPlan.id == t.plan_id)
-                .where(t.org_id == org.id, t.code.in_(codes[i:i + 500]))):
+                .where(t.org_id == org.id, one_of(s, t.code, codes[i:i + 500]))):
             points[row.code].append(row)
     units = {u.id: u for u in org.units}
     in_force: dict[tuple[int, int], ControlPlan | None] = {}
@@ -505,7 +505,7 @@ def _current_results(s: Session, lineages: list[int]) -> dict[tuple[int, str], R
     ids = sorted(set(lineages))
     table = ControlResult.__table__
     for i in range(0, len(ids), 500):
-        for res in s.execute(select(table).where(table.c.lineage_id.in_(ids[i:i + 500]),
+        for res in s.execute(select(table).where(one_of(s, table.c.lineage_id, ids[i:i + 500]),
                                                  table.c.is_current.is_(True))):
             out[(res.lineage_id, res.period)] = res
     return out
@@ -518,7 +518,7 @@ def _store(app: App, s: Session, org: Organisation, batches: list[ImportBatch], 
     now = clock_now()
     superseded = [old.id for _r, old, _v in changes if old is not None]
     for i in range(0, len(superseded), 500):
-        s.execute(update(ControlResult).where(ControlResult.id.in_(superseded[i:i + 500])).values(is_current=False))
+        s.execute(update(ControlResult).where(one_of(s, ControlResult.id, superseded[i:i + 500])).values(is_current=False))
     coverage.touch(s, ControlResult, superseded)
     # 5,000 rows at a time: inserted, their new ids read back (RETURNING with parameter order is
     # quadratic on SQLite); a 100k-row file is never held as dicts
@@ -596,7 +596,7 @@ def _actions_by_point_period(s: Session, lineages: list[int]) -> dict[tuple[int,
         for lineage, period, text in s.execute(
                 select(ControlResult.lineage_id, ControlResult.period, Action.description)
                 .join(ControlResult, ControlResult.id == Action.result_id)
-                .where(ControlResult.lineage_id.in_(ids[i:i + 500]))):
+                .where(one_of(s, ControlResult.lineage_id, ids[i:i + 500]))):
             out[(lineage, period)].add(_norm(text))
     return out
 
@@ -708,7 +708,7 @@ def _evaluate(app: App, s: Session, org: Organisation, unit: Unit, year: int, pe
         by_value[(value, rule_id)].append(rid)
     for (value, rule_id), ids in by_value.items():
         for i in range(0, len(ids), 500):
-            s.execute(update(ControlResult).where(ControlResult.id.in_(ids[i:i + 500]))
+            s.execute(update(ControlResult).where(one_of(s, ControlResult.id, ids[i:i + 500]))
                       .values(assessment=value, assessment_rule=rule_id))
         coverage.touch(s, ControlResult, ids)
     s.expire_all()

@@ -30,6 +30,7 @@ from sqlalchemy import JSON, Table, Text, cast, event, func, select
 from sqlalchemy.orm import Session
 
 from ikcheck.store import jsontext
+from ikcheck.store.db import bulk_insert, one_of
 from ikcheck.store.models import AuditRow, Base
 
 SEAL_ACTION = "spara rader"
@@ -185,7 +186,7 @@ def _group_entries(s: Session, table: Table, key: str, groups: list[int]) -> lis
     out = []
     for chunk in _chunks(groups):
         found: dict[int, list[str]] = defaultdict(list)
-        result = s.execute(rows_of(table).where(col.in_(chunk)).order_by(col, table.c.id))
+        result = s.execute(rows_of(table).where(one_of(s, col, chunk)).order_by(col, table.c.id))
         at = list(result.keys()).index(key)
         for row, text in texts(result):
             found[row[at]].append(_sha(text))
@@ -219,7 +220,7 @@ def collect(s: Session, tables: dict[str, Table] | None = None) -> list[dict]:
         if mark is not None:  # the inserted rows in one read by range: no list of 100k ids to bind
             found.update((row.id, text) for row, text in texts(s.execute(rows_of(table).where(table.c.id > mark))))
         for chunk in _chunks(sorted(i for i in ids if mark is None or i <= mark)):
-            found.update((row.id, text) for row, text in texts(s.execute(rows_of(table).where(table.c.id.in_(chunk)))))
+            found.update((row.id, text) for row, text in texts(s.execute(rows_of(table).where(one_of(s, table.c.id, chunk)))))
         for i in sorted(found.keys() | ids):  # a touched id not found: deleted
             text = found.get(i)
             entries.append({"tbl": name, "row_id": i, "digest": _sha(text) if text is not None else None,
@@ -228,8 +229,6 @@ def collect(s: Session, tables: dict[str, Table] | None = None) -> list[dict]:
 
 
 def write_entries(s: Session, seq: int, entries: list[dict]) -> None:
-    from ikcheck.store.db import bulk_insert  # (db imports this module)
-
     for e in entries:
         e["seq"] = seq
     bulk_insert(s, AuditRow, entries)  # the log is not itself covered: nothing is noted
