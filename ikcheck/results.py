@@ -518,7 +518,8 @@ def _store(app: App, s: Session, org: Organisation, batches: list[ImportBatch], 
     now = clock_now()
     superseded = [old.id for _r, old, _v in changes if old is not None]
     for i in range(0, len(superseded), 500):
-        s.execute(update(ControlResult).where(one_of(s, ControlResult.id, superseded[i:i + 500])).values(is_current=False))
+        s.execute(update(ControlResult).where(one_of(s, ControlResult.id, superseded[i:i + 500]))
+                  .values(is_current=False))
     coverage.touch(s, ControlResult, superseded)
     # 5,000 rows at a time: inserted, their new ids read back (RETURNING with parameter order is
     # quadratic on SQLite); a 100k-row file is never held as dicts

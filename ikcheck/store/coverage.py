@@ -220,7 +220,8 @@ def collect(s: Session, tables: dict[str, Table] | None = None) -> list[dict]:
         if mark is not None:  # the inserted rows in one read by range: no list of 100k ids to bind
             found.update((row.id, text) for row, text in texts(s.execute(rows_of(table).where(table.c.id > mark))))
         for chunk in _chunks(sorted(i for i in ids if mark is None or i <= mark)):
-            found.update((row.id, text) for row, text in texts(s.execute(rows_of(table).where(one_of(s, table.c.id, chunk)))))
+            result = s.execute(rows_of(table).where(one_of(s, table.c.id, chunk)))
+            found.update((row.id, text) for row, text in texts(result))
         for i in sorted(found.keys() | ids):  # a touched id not found: deleted
             text = found.get(i)
             entries.append({"tbl": name, "row_id": i, "digest": _sha(text) if text is not None else None,

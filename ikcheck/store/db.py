@@ -139,9 +139,10 @@ atexit.register(dispose_all)
 
 
 def bulk_insert(s: Session, model, rows: list[dict], chunk: int = 5000) -> None:
-    """Insert many rows, one executemany per chunk. Through the table, not the ORM: the ORM's bulk
-    insert leaves None values out of each row and so splits the rows into one statement per run of
-    same-shaped rows (572 statements for 2,000 results). Every row must have the same keys."""
+    """Insert many rows, one executemany per chunk (on PostgreSQL one COPY). Through the table, not
+    the ORM: the ORM's bulk insert leaves None values out of each row and so splits the rows into one
+    statement per run of same-shaped rows (572 statements for 2,000 results). Every row must have the
+    same keys."""
     from ikcheck.store import coverage
 
     table = model.__table__
