@@ -48,8 +48,11 @@ from ikcheck.workbooks.results import ASSESSMENTS, COLUMNS, YES_NO
 YEAR = 2025
 
 
-def make_db(path: Path, n: int) -> App:
-    app = App(Settings(f"sqlite:///{path}", bundled("rules"), bundled("riskregister"), bundled("reports"),
+def make_db(path: Path | str, n: int) -> App:
+    """A kommun with one unit and a decided plan of n kontrollpunkter; `path` a SQLite file, or the
+    URL of an empty, migrated database (bench_import_pg)."""
+    url = path if isinstance(path, str) else f"sqlite:///{path}"
+    app = App(Settings(url, bundled("rules"), bundled("riskregister"), bundled("reports"),
                        default_engine(), "bench"))
     with app.session(write=True) as s:
         org = Organisation(code="bench", name="Benchkommun", matrix_name="kommun-4x4",
