@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -42,6 +43,7 @@ def refused(app, path: Path, *words: str, **kw) -> str:
         assert w in text, text
     assert path.name in text, text
     assert "None" not in text and "True" not in text and "\\x" not in text, text
+    assert not re.search(r"Error\b|Exception|BadZipFile", text), text  # no Python class names
     assert fingerprint(app) == before, "the database changed"
     return text
 
@@ -94,7 +96,23 @@ def test_damaged_deflate_data_in_a_sheet(app, kommun, tmp_path):
     start = info.header_offset + 30 + n + m
     raw[start + 10:start + 40] = b"\xff" * 30
     bad.write_bytes(bytes(raw))
-    refused(app, bad, "blad 'Resultat'", "skadat")
+    refused(app, bad, "blad 'Resultat'", "bladet är skadat: de packade data är förstörda")
+
+
+def test_a_sheet_packed_with_a_compression_excel_does_not_use(app, kommun, tmp_path):
+    """Deflate64 (method 9), as some zip tools write when a workbook is repacked: zipfile cannot read it."""
+    good = filled(app, tmp_path)
+    bad = tmp_path / "deflate64.xlsx"
+    raw = bytearray(good.read_bytes())
+    with zipfile.ZipFile(good) as z:
+        local = z.getinfo(SHEET).header_offset
+    central = raw.index(b"PK\x01\x02")  # the central directory: find the sheet's entry
+    while raw[central + 46:central + 46 + len(SHEET)] != SHEET.encode():
+        central = raw.index(b"PK\x01\x02", central + 4)
+    raw[local + 8:local + 10] = (9).to_bytes(2, "little")
+    raw[central + 10:central + 12] = (9).to_bytes(2, "little")
+    bad.write_bytes(bytes(raw))
+    refused(app, bad, "blad 'Resultat'", "bladet är skadat: den är packad med en komprimering som Excel inte använder")
 
 
 @pytest.mark.parametrize("key, value, words", [

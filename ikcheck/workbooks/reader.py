@@ -252,9 +252,29 @@ def _range_rows(ref: str) -> tuple[int, int]:
     return int(re.sub(r"[A-Z]", "", a)), int(re.sub(r"[A-Z]", "", b))
 
 
-# damage inside the zip: broken XML, deflate data, CRCs, truncated members, bad numbers
+# damage inside the zip: broken XML, deflate data, CRCs, truncated members, bad numbers, a compression
+# method zipfile cannot read (NotImplementedError: Deflate64, or AES from an encrypting zip tool)
 _BROKEN = (ExpatError, zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError, IndexError,
            UnicodeDecodeError, NotImplementedError)
+
+
+def _damage(exc: BaseException) -> str:
+    """What is wrong with a workbook's inside, in words a clerk can pass on to IT, never a Python name."""
+    if isinstance(exc, NotImplementedError):
+        return "den är packad med en komprimering som Excel inte använder"
+    if isinstance(exc, zlib.error) or (isinstance(exc, zipfile.BadZipFile) and "CRC" in str(exc)):
+        return "de packade data är förstörda"
+    if isinstance(exc, (EOFError, zipfile.BadZipFile)):
+        return "filen är avkortad eller zip-strukturen är trasig"
+    if isinstance(exc, ExpatError):
+        return "XML-innehållet är trasigt"
+    if isinstance(exc, UnicodeDecodeError):
+        return "texten har en teckenkodning som inte går att läsa"
+    if isinstance(exc, KeyError):
+        return "en del som arbetsboken hänvisar till saknas"
+    if isinstance(exc, OSError):
+        return "filen kunde inte läsas färdigt"
+    return "innehållet har värden som inte följer Excels format"
 
 
 def _sheet(book: Book, sheet: SheetInfo, file: str, max_rows: int | None = None) -> Sheet:
@@ -266,7 +286,7 @@ def _sheet(book: Book, sheet: SheetInfo, file: str, max_rows: int | None = None)
         raise _too_many_rows(file, sheet.title, exc.args[0]) from None
     except _BROKEN as exc:
         raise ValidationFailed(f"Bladet {sheet.title!r} i {file} är skadat och kan inte läsas.",
-                               [Problem(f"bladet är skadat ({type(exc).__name__})", file=file, sheet=sheet.title,
+                               [Problem(f"bladet är skadat: {_damage(exc)}", file=file, sheet=sheet.title,
                                         expected="en arbetsbok sparad av Excel")]) from None
 
 
@@ -285,7 +305,7 @@ def _read_xlsx(path: Path, columns: list[Column], sheet: str | None, info_sheet:
         book = Book(path)
     except Exception as exc:  # openpyxl raises many kinds for a broken workbook
         raise ValidationFailed(f"Filen {name} kan inte läsas som Excel-arbetsbok.",
-                               [Problem(f"filen är skadad eller inte en riktig xlsx ({type(exc).__name__})", file=name)]) from None
+                               [Problem(f"filen är skadad eller inte en riktig xlsx: {_damage(exc)}", file=name)]) from None
     with book:
         if not book.sheets:
             raise ValidationFailed(f"Filen {name} har inga kalkylblad.", [Problem("arbetsboken har inga kalkylblad", file=name)])
