@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import smtplib
+import socket
 import ssl
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -264,7 +265,7 @@ def send(app: App, on: dt.date | None = None, *, dry_run: bool = False, org_code
         try:
             _deliver(conf, message(d, org_name, on, sender))
         except (OSError, smtplib.SMTPException) as exc:
-            report.failed.append((d, f"{type(exc).__name__}: {exc}"))
+            report.failed.append((d, _why(exc, conf)))
             continue
         with app.session(write=True) as s:  # recorded at once: a crash after this repeats nothing
             for x in d.notices:
@@ -275,6 +276,36 @@ def send(app: App, on: dt.date | None = None, *, dry_run: bool = False, org_code
                       org_id=org_id)
         report.sent.append(d)
     return report
+
+
+def _why(exc: Exception, conf: dict) -> str:
+    """Why a mail did not go, in Swedish for whoever reads the run's output; the server's own reply
+    (code and text) is kept as it came, since that is what its administrator will search for."""
+    server = f"e-postservern {conf['host']}:{conf.get('port') or 25}"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code, reply = next(iter(exc.recipients.values()), (0, b""))
+        return f"{server} tog inte emot mottagaren (svar {code} {_text(reply)})"
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return f"{server} godtog inte inloggningen (svar {exc.smtp_code} {_text(exc.smtp_error)})"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{server} avvisade brevet (svar {exc.smtp_code} {_text(exc.smtp_error)})"
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return f"{server} stängde anslutningen"
+    if isinstance(exc, smtplib.SMTPException):
+        return f"{server} svarade inte som väntat"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"{server} tar inte emot anslutningar (Connection refused)"
+    if isinstance(exc, TimeoutError):
+        return f"{server} svarade inte inom {conf.get('timeout') or 30} sekunder"
+    if isinstance(exc, ssl.SSLError):
+        return f"den krypterade anslutningen till {server} kunde inte upprättas ({exc.reason or 'TLS'})"
+    if isinstance(exc, socket.gaierror):
+        return f"{server} finns inte: namnet kan inte slås upp"
+    return f"nätverksfel mot {server} ({exc.strerror or 'okänt fel'})" if isinstance(exc, OSError) else f"fel mot {server}"
+
+
+def _text(reply: bytes | str) -> str:
+    return (reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)).strip()
 
 
 def _deliver(conf: dict, msg: EmailMessage) -> None:
