@@ -407,3 +407,24 @@ def test_a_printed_kontrollsumma_is_an_anchor(victim, cli):
     rechain(app, seq)
     r = cli("audit", "verify", "--anchor", f"{seq}:{h[:16]}", db=app.settings.database_url)
     assert r.code == 1 and f"Händelse {seq} har inte den kontrollsumma" in r.err
+
+
+def test_an_unusable_signing_key_is_named_in_swedish(victim, cli, tmp_path, monkeypatch):
+    """What IT may put in IKCHECK_SIGNING_KEY by mistake: each gets its own answer, no Python names."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    app, directory, _key = victim
+    locked = tmp_path / "låst.key"
+    locked.write_bytes(Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"hemligt")))
+    garbage = tmp_path / "skräp.key"
+    garbage.write_text("inte en nyckel\n", encoding="utf-8")
+    cases = [(locked, "är lösenordsskyddad"), (garbage, "filen är ingen Ed25519-nyckel i PEM-format"),
+             (tmp_path, "är en katalog, inte en nyckelfil"), (tmp_path / "saknas.key", "finns inte")]
+    for path, words in cases:
+        monkeypatch.setenv("IKCHECK_SIGNING_KEY", str(path))
+        r = cli("audit", "anchor", "--out", tmp_path / "kvitto.json", db=app.settings.database_url)
+        assert r.code != 0 and f"Signeringsnyckeln {path}" in r.err and words in r.err, r.text
+        assert "Error" not in r.text and "Traceback" not in r.text, r.text

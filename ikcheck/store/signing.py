@@ -68,9 +68,17 @@ def load_signer(path: Path) -> Signer:
         key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
     except FileNotFoundError:
         raise BadKey(f"Signeringsnyckeln {path} finns inte (IKCHECK_SIGNING_KEY).") from None
-    except (ValueError, TypeError, OSError) as exc:
-        raise BadKey(f"Signeringsnyckeln {path} kan inte läsas: filen är ingen Ed25519-nyckel i PEM-format "
-                     f"({type(exc).__name__}).") from None
+    except TypeError:  # cryptography's word for a key that needs a password
+        raise BadKey(f"Signeringsnyckeln {path} är lösenordsskyddad; ikcheck läser den utan lösenord, "
+                     "så skydda filen med filrättigheter i stället (IKCHECK_SIGNING_KEY).") from None
+    except PermissionError:
+        raise BadKey(f"Signeringsnyckeln {path} kan inte läsas: kontot som kör ikcheck saknar läsrätt till filen.") from None
+    except IsADirectoryError:
+        raise BadKey(f"Signeringsnyckeln {path} är en katalog, inte en nyckelfil (IKCHECK_SIGNING_KEY).") from None
+    except OSError as exc:
+        raise BadKey(f"Signeringsnyckeln {path} kan inte läsas ({exc.strerror or 'okänt fel'}).") from None
+    except ValueError:
+        raise BadKey(f"Signeringsnyckeln {path} kan inte läsas: filen är ingen Ed25519-nyckel i PEM-format.") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise BadKey(f"Signeringsnyckeln {path} är ingen Ed25519-nyckel.")
     return Signer(key)
