@@ -17,7 +17,7 @@ from ikcheck import matrix as matrix_mod
 from ikcheck.config import Settings, load_settings
 from ikcheck.errors import NotFound, Problem, UserError
 from ikcheck.store import Database, audit
-from ikcheck.store.db import readonly_file
+from ikcheck.store.db import missing_file, readonly_file
 from ikcheck.store.signing import Signer, Verifier, load_signer, load_verifier
 from ikcheck.store.models import ImportBatch, Organisation, RiskMatrix, Unit
 from ikcheck.workbooks.reader import content_hash
@@ -65,6 +65,10 @@ class App:
         """One transaction. A writing one (`write=True`) is serialised with every other writer before it
         reads anything (PostgreSQL: an advisory lock; SQLite: BEGIN IMMEDIATE), so it decides on what
         the one before it committed, and it ends by putting its rows under the audit log."""
+        if not write and (absent := missing_file(self.settings.database_url)):
+            # reading creates nothing: a mistyped --db must not leave a new, empty database behind
+            raise NotFound(f"Databasen {absent} finns inte. Ange rätt fil med --db, eller skapa en ny med "
+                           "`ikcheck init --org FIL` (eller prova `ikcheck demo`).")
         db = self.db
         if write and self.read_only:
             raise UserError("Databasen är öppnad skrivskyddad" + (" (--read-only)" if not self.notice else

@@ -75,3 +75,18 @@ def test_a_file_the_user_may_only_read_is_opened_read_only_by_itself(cli, dbfile
     finally:
         folder.chmod(stat.S_IRWXU)
         dbfile.chmod(stat.S_IRUSR | stat.S_IWUSR)
+
+
+def test_a_reading_command_on_a_database_that_does_not_exist_creates_nothing(cli, tmp_path, demo_org_file):
+    """A mistyped --db: reading says the file is not there, and leaves no new empty database (or folder)
+    behind; `init` is what creates one."""
+    target = tmp_path / "skrivfel" / "ikcheck.db"
+    for args in (("org", "show"), ("risk", "list"), ("audit", "verify"), ("audit", "log"), ("query", "risks")):
+        r = cli(*args, db=str(target))
+        assert r.code == 2 and f"Databasen {target} finns inte" in r.err and "ikcheck init" in r.err, (args, r.text)
+    r = cli("db", "status", db=str(target))
+    assert r.code == 1 and "finns inte ännu" in r.out, r.text
+    assert not target.parent.exists()
+    r = cli("init", "--org", demo_org_file, db=str(target))
+    assert r.code == 0 and target.is_file(), r.text
+    assert cli("org", "show", db=str(target)).code == 0

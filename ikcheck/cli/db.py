@@ -3,7 +3,7 @@
 import typer
 
 from ikcheck.cli.common import console, ok, state
-from ikcheck.store.db import migrate, schema_is_current
+from ikcheck.store.db import migrate, missing_file, schema_is_current
 
 app = typer.Typer(help="Databasen: migrering och status.", no_args_is_help=True)
 
@@ -20,6 +20,9 @@ def upgrade() -> None:
 def status() -> None:
     """Visa vilken databas som används och om schemat är aktuellt."""
     a = state.app()
+    if absent := missing_file(a.settings.database_url):  # asking creates nothing
+        console.print(f"Databas: {absent} finns inte ännu (`ikcheck init --org FIL` eller `ikcheck db upgrade` skapar den).")
+        raise typer.Exit(1)
     url = a.db.engine.url.render_as_string(hide_password=True)
     console.print(f"Databas: {url}")
     console.print("Schema: " + ("aktuellt" if schema_is_current(a.db.engine) else "behöver uppgraderas"))

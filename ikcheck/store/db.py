@@ -135,6 +135,15 @@ def readonly_file(url: str) -> str | None:
     return None
 
 
+def missing_file(url: str) -> Path | None:
+    """The SQLite file a URL names, when it does not exist (yet); None for one that exists, for memory
+    and for a server database."""
+    if not url.startswith("sqlite:///"):
+        return None
+    name = make_url(url).database
+    return Path(name) if name and name != ":memory:" and not Path(name).exists() else None
+
+
 atexit.register(dispose_all)
 
 
