@@ -139,6 +139,10 @@ def swedish_help(command, name: str = "ikcheck") -> None:
     help_option = command.get_help_option(_Context(command, info_name=name))
     if help_option is not None:
         help_option.help, help_option.metavar = "Visa den här hjälpen.", ""
+    if command.help and not command.short_help:
+        # a group's list of commands shows each one's first paragraph: as one flowing line, not broken
+        # where the docstring's source lines end
+        command.short_help = " ".join(command.help.strip().split("\n\n")[0].split())
     subcommands = getattr(command, "commands", {})
     if subcommands:
         command.subcommand_metavar = "KOMMANDO [ARGUMENT]..."
