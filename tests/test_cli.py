@@ -84,6 +84,26 @@ def test_help_names_every_value_in_swedish(cli):
     assert re.search(r"--read-only +Öppna", r.out) and re.search(r"--db +SÖKVÄG\|URL", r.out)
 
 
+def test_a_groups_list_of_commands_shows_each_summary_as_one_flowing_line(cli, monkeypatch):
+    """Where the screen is wide enough, a command's summary in its group's list is one line, not broken
+    where its source text happened to end a line."""
+    from ikcheck.cli import command
+
+    monkeypatch.setenv("COLUMNS", "1000")  # the help's own console reads it
+    groups = [([], command())]
+    checked = 0
+    while groups:
+        path, group = groups.pop()
+        out = cli(*path, "--help", db=False).out
+        for name, sub in group.commands.items():
+            summary = " ".join(sub.help.split("\n\n")[0].split())
+            assert re.search(rf"│ {re.escape(name)} +{re.escape(summary)} *│", out), (path, name)
+            checked += 1
+            if getattr(sub, "commands", None):
+                groups.append(([*path, name], sub))
+    assert checked > 60
+
+
 def test_unknown_org_is_a_user_error(cli):
     r = cli("org", "show")
     assert r.code == 2
@@ -136,3 +156,19 @@ def test_starting_the_cli_loads_no_workbook_or_dataframe_library():
     code = "import sys, ikcheck.cli; print(sorted({m.split('.')[0] for m in sys.modules} & {'openpyxl', 'numpy', 'pandas'}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_a_database_that_cannot_be_used_is_explained_in_swedish(cli, tmp_path):
+    """Not a database, or a server that does not answer: what it means, not the driver's English."""
+    import socket
+
+    junk = tmp_path / "anteckningar.db"
+    junk.write_text("inköpslista\n" * 200, encoding="utf-8")
+    r = cli("org", "show", db=str(junk))
+    assert r.code == 2 and f"Filen {junk} är ingen ikcheck-databas eller är skadad." in r.err, r.text
+    with socket.socket() as s:  # a port on this machine that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = cli("org", "show", db=f"postgresql+psycopg://ikcheck:x@127.0.0.1:{port}/ikcheck")
+    assert r.code == 2 and f"Databasservern 127.0.0.1:{port} svarar inte" in r.err, r.text
+    assert "connection" not in r.text.lower() and "Traceback" not in r.text

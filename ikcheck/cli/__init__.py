@@ -5,11 +5,13 @@ User errors print a Swedish message and exit 2, never a traceback."""
 from __future__ import annotations
 
 import errno
+import re
 import sys
 from typing import NoReturn
 
 import typer
 from rich.text import Text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from ikcheck import __version__
@@ -89,13 +91,36 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as exc:
         _fail(str(exc))
     except DBAPIError as exc:
-        text = str(exc.orig) if exc.orig else str(exc)
-        if "readonly" in text or "read-only" in text or "read only" in text:
-            _fail("Databasen är öppnad skrivskyddad; ingenting ändrades.")
-        _fail(f"Databasen kunde inte användas: {text}")
+        _fail(_db_error(exc))
     except OSError as exc:  # a file or directory the user named cannot be written (or read)
         _fail(_os_error(exc))
     sys.exit(code if isinstance(code, int) else 0)  # typer.Exit(n) comes back as n
+
+
+# what the drivers say (a pattern) and what it means to the person at the terminal
+_DB_REASONS = [
+    (r"readonly|read-only|read only", "Databasen är öppnad skrivskyddad; ingenting ändrades."),
+    (r"database is locked", "Databasen är upptagen av en annan skrivning och blev inte ledig på 30 sekunder; "
+                            "ingenting ändrades. Försök igen om en stund."),
+    (r"file is not a database|malformed", "Filen {where} är ingen ikcheck-databas eller är skadad."),
+    (r"unable to open database file", "Databasfilen {where} kan inte öppnas (finns mappen, och får du läsa den?)."),
+    (r"password authentication failed|no password supplied",
+     "Databasservern {where} godtog inte användarnamnet eller lösenordet."),
+    (r'database "[^"]*" does not exist', "Databasen finns inte på servern {where}."),
+    (r"connection refused|could not connect|connection failed|timeout expired|could not translate host",
+     "Databasservern {where} svarar inte; kontrollera att den är igång och att adressen stämmer."),
+]
+
+
+def _db_error(exc: DBAPIError) -> str:
+    text = str(exc.orig) if exc.orig else str(exc)
+    url = state._app.settings.database_url if state._app else ""
+    where = "" if not url else (url.removeprefix("sqlite:///") if url.startswith("sqlite") else
+                                f"{make_url(url).host or 'localhost'}:{make_url(url).port or 5432}")
+    for pattern, message in _DB_REASONS:
+        if re.search(pattern, text, re.IGNORECASE):
+            return " ".join(message.format(where=where).split())
+    return f"Databasen kunde inte användas: {text.splitlines()[0] if text else 'okänt fel'}"
 
 
 _OS_REASONS = {errno.EACCES: "behörighet saknas", errno.EPERM: "behörighet saknas", errno.ENOENT: "finns inte",
