@@ -67,6 +67,7 @@ class Actor:
     org_code: str
     unit_ids: frozenset[int] = field(default_factory=frozenset)
     title: str | None = None
+    org_name: str = ""  # what the page header shows: "Exempelby kommun", not the code
 
     @property
     def label(self) -> str:
@@ -81,7 +82,7 @@ class Actor:
 def actor_of(s: Session, account: Account, org: Organisation | None = None) -> Actor:
     org = org or s.get(Organisation, account.org_id)
     return Actor(account.id, account.username, account.full_name, account.role, org.id, org.code,
-                 frozenset(account.unit_ids or []), account.title)
+                 frozenset(account.unit_ids or []), account.title, org.name)
 
 
 def _record(account: Account) -> dict:

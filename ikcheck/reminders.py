@@ -103,7 +103,7 @@ def _actor(s, org: Organisation, acc: Account, on: dt.date) -> Actor:
     title = positions.title_on(s, org.id, acc.id, on)
     if title is None and not _has_history(s, org, acc):
         title = acc.title  # an account whose befattning has no dates
-    return Actor(acc.id, acc.username, acc.full_name, acc.role, org.id, org.code, frozenset(acc.unit_ids or []), title)
+    return Actor(acc.id, acc.username, acc.full_name, acc.role, org.id, org.code, frozenset(acc.unit_ids or []), title, org.name)
 
 
 def _has_history(s, org: Organisation, acc: Account) -> bool:
