@@ -92,12 +92,41 @@ def loads(text: str, filename: str) -> Any:
         ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
+        if re.search(r"quoted scalar|flow sequence|flow mapping|simple key", str(getattr(exc, "context", ""))):
+            # a quote, [ ], { } or key left open: point at where it opened, not where the parser gave up
+            mark = getattr(exc, "context_mark", None) or mark
         line = mark.line + 1 if mark else None
-        what = getattr(exc, "problem", None) or str(exc)
         raise ValidationFailed(
             f"Filen {filename} är inte giltig YAML.",
-            [Problem(f"YAML-fel: {what}", file=filename, line=line)],
+            [Problem(_yaml_problem(exc), file=filename, line=line, column=str(mark.column + 1) if mark else None)],
         ) from None
+
+
+# what PyYAML says (a pattern of its problem, and of its context) and what the person editing the file
+# should look at; anything else is named as the parser said it
+_YAML_PROBLEMS = [
+    (r"found character '\\t'", "", "ett tabbtecken används för indrag; dra in med mellanslag"),
+    (r"mapping values are not allowed", "", "ett kolon där det inte får stå: sätt citattecken runt en text "
+                                           "som innehåller ': ', eller rätta indraget"),
+    (r"could not find expected ':'", "", "kolon och mellanslag saknas efter nyckeln (skriv 'nyckel: värde')"),
+    (r"end of stream|<stream end>", r"quoted scalar", "ett citattecken öppnas men stängs aldrig"),
+    (r"<stream end>|end of stream|expected ',' or '\]'", r"flow sequence", "en lista med [ stängs aldrig med ]"),
+    (r"<stream end>|end of stream|expected ',' or '\}'", r"flow mapping", "en { stängs aldrig med }"),
+    (r"expected <block end>|did not find expected key|expected '<document start>'", "",
+     "indraget stämmer inte med raderna ovanför (eller ett '-' står där en nyckel väntas)"),
+    (r"undefined alias", "", "ett *-tecken först i ett värde: sätt citattecken runt värdet"),
+    (r"found character '[@`]' that cannot start", "", "ett värde som börjar med @ eller `: sätt citattecken runt värdet"),
+    (r"expected alphabetic or numeric character", "", "ett &- eller *-tecken först i ett värde: sätt citattecken runt värdet"),
+]
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    problem = str(getattr(exc, "problem", None) or exc)
+    context = str(getattr(exc, "context", None) or "")
+    for pattern, around, swedish in _YAML_PROBLEMS:
+        if re.search(pattern, problem) and re.search(around, context):
+            return swedish
+    return f"YAML-tolken kan inte läsa raden ({problem})"
 
 
 def read_text(path: Path) -> str:

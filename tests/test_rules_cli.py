@@ -21,6 +21,26 @@ def test_check_bundled_and_broken(cli, tmp_path):
     assert f"fil {path}, rad" in r.err
 
 
+def test_a_yaml_slip_is_named_by_line_and_said_in_swedish(cli, tmp_path):
+    """The mistakes a controller makes editing a rule file by hand: what to fix, at which line."""
+    shutil.copytree(bundled("rules"), tmp_path / "rules")
+    path = tmp_path / "rules" / "resultat.yaml"
+    good = path.read_text(encoding="utf-8")
+    slips = [("    title: Inga avvikelser\n", "    title: Avvikelser: inga\n", 18, "ett kolon där det inte får stå"),
+             ("    title: Inga avvikelser\n    priority: 10\n", "    title: Inga avvikelser\n\tpriority: 10\n", 19,
+              "dra in med mellanslag"),
+             ("    title: Inga avvikelser\n    priority: 10\n", "    title: Inga avvikelser\n    priority:10\n", 19,
+              "kolon och mellanslag saknas efter nyckeln"),
+             ("  eskalera_vid: [väsentliga brister]\n", "  eskalera_vid: [väsentliga brister\n", 15,
+              "[ stängs aldrig med ]")]
+    for old, new, line, words in slips:
+        assert good.count(old) == 1, old
+        path.write_text(good.replace(old, new), encoding="utf-8")
+        r = cli("rules", "check", tmp_path / "rules")
+        assert r.code == 2 and f"fil {path}, rad {line}," in r.err and words in r.err, (new, r.err)
+        assert "found" not in r.err and "expected" not in r.err, r.err
+
+
 def test_rule_tests_pass_and_a_wrong_expectation_fails(cli, tmp_path):
     r = cli("rules", "test")
     assert r.code == 0 and "0 underkända" in r.out
