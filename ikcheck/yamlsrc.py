@@ -112,6 +112,7 @@ _YAML_PROBLEMS = [
     (r"end of stream|<stream end>", r"quoted scalar", "ett citattecken öppnas men stängs aldrig"),
     (r"<stream end>|end of stream|expected ',' or '\]'", r"flow sequence", "en lista med [ stängs aldrig med ]"),
     (r"<stream end>|end of stream|expected ',' or '\}'", r"flow mapping", "en { stängs aldrig med }"),
+    (r"<stream end>", r"flow node", "filen tar slut inne i en [ ] eller { }: en av dem stängs aldrig"),
     (r"expected <block end>|did not find expected key|expected '<document start>'", "",
      "indraget stämmer inte med raderna ovanför (eller ett '-' står där en nyckel väntas)"),
     (r"undefined alias", "", "ett *-tecken först i ett värde: sätt citattecken runt värdet"),

@@ -108,10 +108,16 @@ def test_org_show_through_cli(cli, demo_org_file):
     assert "kommun-4x4" in r.out
 
 
-def test_not_yaml_is_reported_with_line(app, tmp_path):
-    path = write(tmp_path, "kommun: [oavslutad\n")
-    with pytest.raises(ValidationFailed, match="inte giltig YAML"):
+@pytest.mark.parametrize("text, where, words", [
+    ("kommun: [oavslutad\n", "rad 1, kolumn 9", "en lista med [ stängs aldrig med ]"),
+    ("kommun: [\n", "rad 2, kolumn 1", "filen tar slut inne i en [ ] eller { }"),
+    ("kommun:\n\tcode: testby\n", "rad 2, kolumn 1", "ett tabbtecken används för indrag; dra in med mellanslag"),
+])
+def test_not_yaml_is_reported_with_line(app, tmp_path, text, where, words):
+    path = write(tmp_path, text)
+    with pytest.raises(ValidationFailed, match="inte giltig YAML") as exc:
         organisation.init_org(app, path)
+    assert f"fil {path}, {where}: {words}" in str(exc.value), str(exc.value)
 
 
 CODES_THAT_LOOK_LIKE_OTHER_THINGS = """\
