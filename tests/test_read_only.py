@@ -86,6 +86,8 @@ def test_a_reading_command_on_a_database_that_does_not_exist_creates_nothing(cli
         assert r.code == 2 and f"Databasen {target} finns inte" in r.err and "ikcheck init" in r.err, (args, r.text)
     r = cli("db", "status", db=str(target))
     assert r.code == 1 and "finns inte ännu" in r.out, r.text
+    r = cli("serve", "--port", "9", db=str(target))  # refused before any server starts
+    assert r.code == 2 and f"Databasen {target} finns inte" in r.err and "ikcheck user add" in r.err, r.text
     assert not target.parent.exists()
     r = cli("init", "--org", demo_org_file, db=str(target))
     assert r.code == 0 and target.is_file(), r.text

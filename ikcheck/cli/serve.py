@@ -17,9 +17,13 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Adressen att lys
 
     import uvicorn
 
-    from ikcheck.store.db import Database
+    from ikcheck.errors import UserError
+    from ikcheck.store.db import Database, missing_file
 
     app = state.app()
+    if absent := missing_file(app.settings.database_url):  # an empty new database has no one to log in
+        raise UserError(f"Databasen {absent} finns inte. Skapa en med `ikcheck init --org FIL` och ett konto med "
+                        "`ikcheck user add`, eller prova demon (`ikcheck demo`), och starta sedan webbappen på den.")
     Database(app.settings.database_url)  # migrate once, before any worker starts
     if state.database:  # the workers read the same settings
         os.environ["IKCHECK_DATABASE_URL"] = app.settings.database_url
