@@ -289,6 +289,8 @@ def _why(exc: Exception, conf: dict) -> str:
         return f"{server} godtog inte inloggningen (svar {exc.smtp_code} {_text(exc.smtp_error)})"
     if isinstance(exc, smtplib.SMTPResponseException):
         return f"{server} avvisade brevet (svar {exc.smtp_code} {_text(exc.smtp_error)})"
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return f"{server} erbjuder inte det ikcheck bad om (STARTTLS eller inloggning); se security och user under [smtp]"
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return f"{server} stängde anslutningen"
     if isinstance(exc, smtplib.SMTPException):

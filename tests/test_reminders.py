@@ -307,6 +307,26 @@ def test_one_mail_refused_does_not_stop_the_others_and_goes_the_next_day(year):
     assert refused and refused <= {(r.item, r.notice) for r in hers if r.sent_on == REFUSED + dt.timedelta(days=1)}
 
 
+def test_a_server_without_starttls_is_named_with_the_setting_to_change(web_db, tmp_path):
+    """ikcheck asks for STARTTLS by default; a plain relay inside the kommun's network offers none."""
+    url, _ = web_db
+    inbox = Inbox()
+    server = Server(inbox)
+    try:
+        with copy_of(url, tmp_path) as copy:
+            app = _app(copy, server.port)
+            app.settings = dataclasses.replace(app.settings, smtp={**app.settings.smtp, "security": "starttls"})
+            r = reminders.send(app, DOWN, org_code="exempelby")
+            assert r.failed and not r.sent and not inbox.messages
+            assert {why for _d, why in r.failed} == {
+                f"e-postservern 127.0.0.1:{server.port} erbjuder inte det ikcheck bad om (STARTTLS eller inloggning); "
+                "se security och user under [smtp]"}
+            assert not _sent(app)  # nothing recorded as sent: the next run tries again
+            dispose_all()
+    finally:
+        server.stop()
+
+
 def test_after_a_change_of_job_the_new_holder_gets_the_befattnings_reminders(year):
     app, url, _by_day, _failed, _again = year
     people = {a.username: a for a in _who(app).values()}
