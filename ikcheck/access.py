@@ -36,6 +36,7 @@ ORG_ACTIONS = {
     "query": {"ks", "revisor"},               # the query pages and their exports
     "trace": {"ks", "revisor"},
     "verify": {"revisor", "admin"},           # audit verify, with anchors
+    "log": {"revisor", "admin"},              # the audit log's events: who changed what, when
     "accounts": {"admin"},                    # the kommun's accounts
     "organisation": {"admin", "ks", "revisor"},
     "register": {"ks", "revisor", "controller", "sekreterare"},  # the risk register's list pages

@@ -39,7 +39,20 @@ def _date(value: str | None, name: str) -> dt.date | None:
 def events(app: App, *, entity: str | None = None, entity_id: str | None = None,
            actor: str | None = None, since: str | None = None, until: str | None = None,
            limit: int = 50, org_code: str | None = None) -> list[dict]:
-    """The newest events of one kommun (and those of no kommun, such as a matrix registered), filtered."""
+    """The newest events of one kommun (and those of no kommun, such as a matrix registered), filtered,
+    as `audit log` prints them."""
+    return [{"nr": e["seq"], "när (UTC)": e["at"].strftime("%Y-%m-%d %H:%M:%S"), "vem": e["actor"],
+             "vad": e["action"], "post": e["entity"], "id": e["entity_id"], "ändrat": e["changed"]}
+            for e in event_rows(app, entity=entity, entity_id=entity_id, actor=actor, since=_date(since, "--since"),
+                                until=_date(until, "--until"), limit=limit, org_code=org_code)]
+
+
+def event_rows(app: App, *, entity: str | None = None, entity_id: str | None = None, actor: str | None = None,
+               since: dt.date | None = None, until: dt.date | None = None, limit: int = 50,
+               org_code: str | None = None, seals: bool = True, tz: dt.tzinfo = dt.timezone.utc) -> list[dict]:
+    """The events behind `audit log` and the web's list: newest first, `at` in UTC as stored; `since`
+    and `until` are days as a clock in `tz` reads them (the web shows Swedish time); `seals` False
+    leaves out the "spara rader" events that put each change's rows under the log."""
     if limit < 1:
         raise UserError(f"--limit: {limit} händelser går inte att visa; ange minst 1.")
     q = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
@@ -49,19 +62,32 @@ def events(app: App, *, entity: str | None = None, entity_id: str | None = None,
         q = q.where(AuditEvent.entity_id == entity_id)
     if actor:
         q = q.where(AuditEvent.actor == actor)
-    if d := _date(since, "--since"):
-        q = q.where(AuditEvent.at >= dt.datetime.combine(d, dt.time()))
-    if d := _date(until, "--until"):
-        q = q.where(AuditEvent.at < dt.datetime.combine(d + dt.timedelta(days=1), dt.time()))
+    def stored(day: dt.date) -> dt.datetime:  # midnight in tz, as the naive UTC the rows are stamped in
+        return dt.datetime.combine(day, dt.time(), tzinfo=tz).astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+    if since:
+        q = q.where(AuditEvent.at >= stored(since))
+    if until:
+        q = q.where(AuditEvent.at < stored(until + dt.timedelta(days=1)))
+    if not seals:
+        q = q.where(AuditEvent.action != coverage.SEAL_ACTION)
     with app.session() as s:
         org = app.org(s, org_code)
         q = q.where((AuditEvent.org_id == org.id) | AuditEvent.org_id.is_(None))
         return [
-            {"nr": e.seq, "när (UTC)": e.at.strftime("%Y-%m-%d %H:%M:%S"), "vem": e.actor,
-             "vad": e.action, "post": e.entity, "id": e.entity_id or "",
-             "ändrat": _sealed(e.after) if e.action == coverage.SEAL_ACTION else _changed(e.before, e.after)}
+            {"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "entity": e.entity,
+             "entity_id": e.entity_id or "",
+             "changed": _sealed(e.after) if e.action == coverage.SEAL_ACTION else _changed(e.before, e.after)}
             for e in s.scalars(q)
         ]
+
+
+def actors(app: App, org_code: str | None = None) -> list[str]:
+    """Everyone who has an event in the kommun's log, for a list to choose from."""
+    with app.session() as s:
+        org = app.org(s, org_code)
+        return list(s.scalars(select(AuditEvent.actor).where(AuditEvent.org_id == org.id).distinct()
+                              .order_by(AuditEvent.actor)))
 
 
 def _sealed(after: dict | None) -> str:
@@ -70,14 +96,35 @@ def _sealed(after: dict | None) -> str:
     return f"{sum(counts.values())} rader i loggen: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
 
 
+# what names a new row in a line of the log, in this order: the file read, the run's purpose, the code ...
+_NAMING = ("file", "purpose", "code", "name", "title", "kind", "year", "version", "score", "level", "status")
+_NAMING_SV = {"file": "fil", "purpose": "syfte", "kind": "slag", "year": "år", "version": "version"}
+
+
 def _changed(before: dict | None, after: dict | None) -> str:
     if before is None:
-        return "ny"
+        named = [(k, after[k]) for k in _NAMING if isinstance(after, dict) and after.get(k) not in (None, "", [])]
+        return "ny" + (": " + ", ".join(f"{_NAMING_SV.get(k) or coverage.FIELD_SV.get(k, k)} {_shown(v)}"
+                                          for k, v in named[:4]) if named else "")
     if after is None:
         return "borttagen"
     keys = [k for k in after if before.get(k) != after.get(k)]
-    return ", ".join(f"{coverage.FIELD_SV.get(k, k)}: {_shown(before.get(k))} → {_shown(after.get(k))}"
-                     for k in keys[:4])
+    return ", ".join(_one_change(coverage.FIELD_SV.get(k, k), before.get(k), after.get(k)) for k in keys[:4])
+
+
+def _one_change(field: str, old, new) -> str:
+    """One field's change; a list that only grew (an åtgärd's notes) shows what was added, not both lists."""
+    if isinstance(old, list) and isinstance(new, list) and len(new) > len(old) and new[:len(old)] == old:
+        return f"{field}: + " + ", ".join(_note(x) for x in new[len(old):])
+    return f"{field}: {_shown(old)} → {_shown(new)}"
+
+
+def _note(value) -> str:
+    """An added note as a person reads it: its words, then who and when."""
+    if isinstance(value, dict) and "text" in value:
+        by = ", ".join(str(value[k]) for k in ("by", "at") if value.get(k))
+        return f"”{value['text']}”" + (f" ({by})" if by else "")
+    return _shown(value)
 
 
 def _shown(value) -> str:

@@ -20,7 +20,7 @@ from ikcheck import access, actions as actions_svc, auditlog, evidence, planning
 from ikcheck.accounts import Actor, list_users
 from ikcheck.access import Resource
 from ikcheck.app import App
-from ikcheck.calendar import deadline, period_end, today
+from ikcheck.calendar import STOCKHOLM, deadline, period_end, today
 from ikcheck.errors import Forbidden, NotFound, UserError
 from ikcheck.reporting import datasets, plan as plan_out, reports as reports_out
 from ikcheck.store.models import (Action, ControlPlan, ControlPoint, ControlResult, Organisation, ReportRecord,
@@ -642,6 +642,38 @@ def trace(app: App, actor: Actor, kind: str, key: str) -> dict:
         return trace_svc.trace(app, f"{kind}:{key}", org_code=actor.org_code)
     except NotFound:
         raise NotFound("Det finns inget sådant att spåra.") from None
+
+
+EVENT_LIMITS = (50, 200, 1000)
+
+
+def events_page(app: App, actor: Actor, filters: dict[str, str]) -> dict:
+    """The audit log's events for the revisor and the administrator, newest first, filtered as `audit log`
+    filters them; a date that is not one is named on the form, not raised."""
+    from ikcheck.store.coverage import ENTITY_SV
+
+    require(actor, "log", access.org(actor.org_id))
+    values = {k: str(filters.get(k) or "").strip() for k in ("post", "id", "vem", "fran", "till", "antal", "visa")}
+    errors = []
+    dates: dict[str, dt.date | None] = {}
+    for name, label in (("fran", "Från"), ("till", "Till och med")):
+        try:
+            dates[name] = dt.date.fromisoformat(values[name]) if values[name] else None
+        except ValueError:
+            dates[name] = None
+            errors.append((name, f"”{values[name]}” är inget datum (förväntat ÅÅÅÅ-MM-DD)", label))
+    limit = int(values["antal"]) if values["antal"].isdigit() and int(values["antal"]) in EVENT_LIMITS else EVENT_LIMITS[0]
+    values["antal"] = str(limit)
+    post = values["post"] if values["post"] in ENTITY_SV else ""
+    rows = [] if errors else auditlog.event_rows(
+        app, entity=post or None, entity_id=values["id"] or None, actor=values["vem"] or None,
+        since=dates["fran"], until=dates["till"], limit=limit, org_code=actor.org_code, seals=values["visa"] == "alla",
+        tz=STOCKHOLM)
+    for r in rows:
+        r["entity_sv"] = ENTITY_SV.get(r["entity"], r["entity"])
+    return {"values": values, "errors": errors, "rows": rows, "limit": limit,
+            "entities": sorted(ENTITY_SV.items(), key=lambda kv: kv[1]),
+            "actors": auditlog.actors(app, actor.org_code), "limits": EVENT_LIMITS}
 
 
 def verify(app: App, actor: Actor, uploads: list[tuple[str, bytes]] | None = None, tokens: list[str] | None = None,

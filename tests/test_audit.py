@@ -92,6 +92,23 @@ def test_log_lists_before_and_after(populated, cli):
     assert "spara rader" in r.out and "1 rader i loggen: risk 1" in r.out, r.out
 
 
+def test_the_log_read_by_day_in_swedish_time_starts_at_swedish_midnight(populated):
+    """New Year's Eve, 23.30 UTC, is half past midnight on New Year's Day in Sweden: the web's list,
+    which shows Swedish time, finds it from 1 January; `audit log`, which shows UTC, from 31 December."""
+    import datetime as dt
+
+    from ikcheck.calendar import STOCKHOLM, clock_at
+
+    with clock_at(dt.datetime(2025, 12, 31, 23, 30)):
+        register.edit_risk(populated, "SN-R001", {"owner": "Förvaltningschef"})
+    day = dt.date(2026, 1, 1)
+    swedish = auditlog.event_rows(populated, since=day, until=day, seals=False, tz=STOCKHOLM)
+    assert [(e["entity_id"], e["at"]) for e in swedish] == [("SN-R001", dt.datetime(2025, 12, 31, 23, 30))]
+    assert auditlog.event_rows(populated, since=day, until=day, seals=False) == []
+    assert [e["at"] for e in auditlog.event_rows(populated, since=day - dt.timedelta(days=1), until=day - dt.timedelta(days=1),
+                                                 seals=False)] == [dt.datetime(2025, 12, 31, 23, 30)]
+
+
 def test_a_rows_log_text_is_its_sorted_json(populated):
     """row_text and texts put the keys in sorted order themselves: the same text as sorting every
     row's dict."""

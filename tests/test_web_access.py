@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from ikcheck import accounts
 from ikcheck.app import App
 from ikcheck.config import load_settings
-from ikcheck.store.models import ControlPlan, ControlPoint, ControlResult, Organisation, Unit, WebSession
+from ikcheck.store.models import AuditEvent, ControlPlan, ControlPoint, ControlResult, Organisation, Unit, WebSession
 from ikcheck.web import create_app
 from ikcheck.web.routes import ROUTES
 from tests.conftest import make_settings
@@ -104,6 +104,7 @@ def expected_matrix(ids) -> list[tuple]:
         ("/spara/risk/SN-R001", WHOLE, 403),
         ("/spara/action/Å-00002", WHOLE, 403),
         ("/granskning/verifiera", {"revisor", "admin"}, 403),
+        ("/granskning/handelser?post=action&visa=alla", {"revisor", "admin"}, 403),
         ("/konton", {"admin"}, 403),
         ("/kalender", ALL - {"admin"}, 403),  # one's own calendar feed
         # the writing side's pages: who may fill them in
@@ -179,6 +180,44 @@ def test_another_kommun_sees_nothing_of_this_one(web, ids):
     assert data["d"]["rows"] and {r["org"] for r in data["d"]["rows"]} == {"andraby"}
     q = c.get("/granskning/results", params={"format": "csv"})
     assert q.status_code == 200 and "exempelby" not in q.text and "andraby" in q.text
+
+
+def test_the_audit_log_page_shows_the_own_kommuns_events_and_filters_them(web, clients):
+    """The revisor reads who changed what and when in the browser, only the own kommun's (and the
+    events of no kommun, such as a matrix registered), newest first, filtered as `audit log` filters."""
+    app, asgi = web
+    other = TestClient(asgi)
+    assert login(other, "andraby-revisor").status_code == 303
+
+    def shown(client, **params) -> list[int]:
+        page = client.get("/granskning/handelser", params=params)
+        assert page.status_code == 200, page.text
+        return [int(n) for n in re.findall(r"<tr><td>(\d+)</td>", page.text)]
+
+    with app.session() as s:
+        orgs = dict(s.execute(select(Organisation.code, Organisation.id)).all())
+        seqs = {code: sorted(s.scalars(select(AuditEvent.seq).where(
+            (AuditEvent.org_id == orgs[code]) | AuditEvent.org_id.is_(None))), reverse=True) for code in orgs}
+    assert len(seqs["exempelby"]) < 1000 and len(seqs["andraby"]) < 1000
+    mine, theirs = shown(clients["revisor"], antal="1000", visa="alla"), shown(other, antal="1000", visa="alla")
+    assert mine == seqs["exempelby"] and theirs == seqs["andraby"]
+    only_theirs = set(theirs) - set(mine)
+    assert only_theirs and not only_theirs & set(mine)
+    assert len(shown(clients["revisor"], visa="alla")) == 50  # the newest 50 unless more are asked for
+    # without "spara rader": the changes alone; a note added to an åtgärd reads as the words added
+    page = clients["revisor"].get("/granskning/handelser", params={"post": "action", "antal": "200"}).text
+    assert "spara rader" not in page.split("<tbody>")[1] and "<td>uppdatera</td>" in page
+    assert re.search(r"anteckningar: \+ ”[^”]+” \(Anna Lind, \d{4}-\d\d-\d\d\)", page)
+    one = clients["revisor"].get("/granskning/handelser", params={"post": "action", "id": "Å-00007"}).text
+    assert set(re.findall(r'<td class="code">(Å-\d+)</td>', one)) == {"Å-00007"}
+    first = dt.date(2026, 1, 1)  # a day in Swedish time, as the page shows the times: 23.00 UTC the day before
+    with app.session() as s:
+        since = set(s.scalars(select(AuditEvent.seq).where(AuditEvent.org_id == orgs["exempelby"],
+                                                           AuditEvent.at >= dt.datetime(2025, 12, 31, 23, 0),
+                                                           AuditEvent.action != "spara rader")))
+    assert set(shown(clients["revisor"], fran=first.isoformat(), antal="1000")) == since
+    bad = clients["revisor"].get("/granskning/handelser", params={"fran": "2026-13-01"}).text
+    assert "Det finns 1 fel att rätta" in bad and "Från: ”2026-13-01” är inget datum" in bad and "<tbody>" not in bad
 
 
 def test_not_logged_in_goes_to_the_login_page(web, ids):

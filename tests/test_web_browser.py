@@ -75,7 +75,7 @@ def log_in(page, username: str, password: str = DEMO_PASSWORD) -> None:
 
 PAGES = {  # role -> the pages of the app that role reaches (every kind of page, some states); the writing
     # journeys (tests/test_web_journeys.py) check every state of the forms they fill in
-    "admin": ["/", "/konton", "/granskning/verifiera", "/organisation"],
+    "admin": ["/", "/konton", "/granskning/verifiera", "/granskning/handelser?post=account", "/organisation"],
     "ks": ["/", "/oversikt", "/oversikt?sortera=status&period=halvar", "/enheter/SN", "/risker", "/risker/SN-R001",
            "/enheter/SN/riskkarta?ar=2025", "/planer", "/planer/SN/2025/v2?jamfor=1", "/resultat", "/atgarder",
            "/atgarder/Å-00002", "/rapporter", "/granskning", "/granskning/results?unit=SN",
@@ -88,7 +88,7 @@ PAGES = {  # role -> the pages of the app that role reaches (every kind of page,
     "kontrollansvarig": ["/", "/planer/SN/2025", "/resultat", "/atgarder", "/resultat/rapportera?ar=2025&period=halvar",
                          "/resultat/rapportera/SN/2025/halvar/SN-2025-K01"],
     "revisor": ["/", "/granskning/risks", "/granskning/plans?unit=SN", "/granskning/actions",
-                "/granskning/verifiera", "/risker"],
+                "/granskning/verifiera", "/granskning/handelser", "/granskning/handelser?fran=2026-13-01", "/risker"],
 }
 
 

@@ -270,6 +270,11 @@ def trace_page(ctx: Ctx) -> Response:
     return render(ctx, "trace.html", "Spårning", t=data, kind=p["kind"], key=p["key"])
 
 
+def events_page(ctx: Ctx) -> Response:
+    data = portal.events_page(ctx.app, ctx.actor, dict(ctx.request.query_params))
+    return render(ctx, "events.html", "Granskningsloggens händelser", ev=data, errors=data["errors"])
+
+
 def verify_page(ctx: Ctx) -> Response:
     portal.require(ctx.actor, "verify", portal.access.org(ctx.actor.org_id))
     return render(ctx, "verify.html", "Verifiera granskningsloggen", result=None, errors=[])
@@ -1116,6 +1121,7 @@ ROUTES: list[R] = [
     R("/rapporter/{unit}/{year}/{kind}/text", report_text_submit, ("POST",)),
     R("/rapporter/{unit}/{year}/{kind}/beslut", report_decision, ("POST",)),
     R("/granskning", audit_index),
+    R("/granskning/handelser", events_page),
     R("/granskning/verifiera", verify_page),
     R("/granskning/verifiera", verify_submit, ("POST",)),
     R("/granskning/{what}", query_page),
