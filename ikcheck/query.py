@@ -270,7 +270,7 @@ def plain(v: Any) -> Any:
     return v
 
 
-def export(df: pd.DataFrame, fmt: str, path: Path, semicolon: bool = False) -> Path:
+def export(df: pd.DataFrame, fmt: str, path: Path, semicolon: bool = False, sheet: str = "Resultat") -> Path:
     """CSV as Excel reads it (UTF-8 with BOM; semicolon option), XLSX and JSON. Text that Excel would
     run as a formula (=, +, -, @) is written as text."""
     path = Path(path)
@@ -286,7 +286,7 @@ def export(df: pd.DataFrame, fmt: str, path: Path, semicolon: bool = False) -> P
 
         wb = Workbook()
         ws = wb.active
-        ws.title = "Resultat"
+        ws.title = sheet
         layout.table(ws, 1, [str(c) for c in df.columns],
                      [[plain(v) for v in row] for row in df.itertuples(index=False)])
         wb.save(path)

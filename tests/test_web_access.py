@@ -105,6 +105,7 @@ def expected_matrix(ids) -> list[tuple]:
         ("/spara/action/Å-00002", WHOLE, 403),
         ("/granskning/verifiera", {"revisor", "admin"}, 403),
         ("/granskning/handelser?post=action&visa=alla", {"revisor", "admin"}, 403),
+        ("/granskning/handelser?post=action&format=xlsx", {"revisor", "admin"}, 403),
         ("/konton", {"admin"}, 403),
         ("/kalender", ALL - {"admin"}, 403),  # one's own calendar feed
         # the writing side's pages: who may fill them in
@@ -218,6 +219,21 @@ def test_the_audit_log_page_shows_the_own_kommuns_events_and_filters_them(web, c
     assert set(shown(clients["revisor"], fran=first.isoformat(), antal="1000")) == since
     bad = clients["revisor"].get("/granskning/handelser", params={"fran": "2026-13-01"}).text
     assert "Det finns 1 fel att rätta" in bad and "Från: ”2026-13-01” är inget datum" in bad and "<tbody>" not in bad
+    # the selection for Excel: the same events, Swedish headings, Swedish time
+    csv_file = clients["revisor"].get("/granskning/handelser", params={"post": "action", "antal": "200", "format": "csv"})
+    assert csv_file.status_code == 200 and csv_file.content.startswith(b"\xef\xbb\xbf")
+    lines = csv_file.content.decode("utf-8-sig").splitlines()
+    assert lines[0] == "Nr;När (svensk tid);Vem;Vad;Gäller;Id;Ändrat"
+    page_seqs = shown(clients["revisor"], post="action", antal="200")
+    assert [int(line.split(";")[0]) for line in lines[1:]] == page_seqs
+    page = clients["revisor"].get("/granskning/handelser", params={"post": "action", "antal": "200"}).text
+    first_time = re.search(r'<td class="code">(\d{4}-\d\d-\d\d) kl\. (\d\d)\.(\d\d)</td>', page).groups()
+    assert lines[1].split(";")[1].startswith(f"{first_time[0]} {first_time[1]}:{first_time[2]}")
+    xlsx = clients["revisor"].get("/granskning/handelser", params={"vem": "Anna Lind", "format": "xlsx"})
+    from openpyxl import load_workbook
+    ws = load_workbook(io.BytesIO(xlsx.content))["Händelser"]
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 50 and {r[2] for r in rows} == {"Anna Lind"}
 
 
 def test_not_logged_in_goes_to_the_login_page(web, ids):

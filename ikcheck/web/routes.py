@@ -271,8 +271,13 @@ def trace_page(ctx: Ctx) -> Response:
 
 
 def events_page(ctx: Ctx) -> Response:
-    data = portal.events_page(ctx.app, ctx.actor, dict(ctx.request.query_params))
-    return render(ctx, "events.html", "Granskningsloggens händelser", ev=data, errors=data["errors"])
+    filters = dict(ctx.request.query_params)
+    fmt = filters.pop("format", "")
+    if fmt:
+        return web(ctx).file(portal.events_file(ctx.app, ctx.actor, filters, fmt))
+    data = portal.events_page(ctx.app, ctx.actor, filters)
+    return render(ctx, "events.html", "Granskningsloggens händelser", ev=data, errors=data["errors"],
+                  export=urlencode({k: v for k, v in data["values"].items() if v}))
 
 
 def verify_page(ctx: Ctx) -> Response:
