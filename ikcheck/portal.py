@@ -11,6 +11,7 @@ import datetime as dt
 import re
 import tempfile
 from pathlib import Path
+from urllib.parse import urlencode
 from typing import Any
 
 import pandas as pd
@@ -645,6 +646,15 @@ def trace(app: App, actor: Actor, kind: str, key: str) -> dict:
 
 
 EVENT_LIMITS = (50, 200, 1000)
+_LOGGED_AS = {"action": "action", "risk": "risk", "point": "control_point", "report": "report_record"}
+
+
+def log_link(actor: Actor, kind: str, key: str) -> str | None:
+    """The audit log's events of what a trace page is about, for those who may read the log (a result
+    has none of its own: its import's events are on the trace)."""
+    if kind not in _LOGGED_AS or not access.can(actor, "log", access.org(actor.org_id)):
+        return None
+    return "/granskning/handelser?" + urlencode({"post": _LOGGED_AS[kind], "id": key, "antal": "200"})
 
 
 def events_page(app: App, actor: Actor, filters: dict[str, str]) -> dict:

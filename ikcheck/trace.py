@@ -5,6 +5,7 @@ firings involved, the imported file — and forward to the submitted reports tha
 from __future__ import annotations
 
 import re
+from pathlib import PurePath
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -129,7 +130,7 @@ def _reports_using(s: Session, unit_id: int, year: int, period: str | None) -> l
     return [{"kind": "rapport", "id": f"report:{r.id}",
              "text": f"{'Halvårsrapport' if r.kind == 'halvar' else 'Årsrapport'} {r.year} version {r.version}, "
                      f"inlämnad {r.submitted_at} av {r.submitted_by}",
-             "details": f"{r.path} (sha256 {r.content_hash[:16]}…)"}
+             "details": f"{PurePath(r.path).name} (sha256 {r.content_hash[:16]}…)"}  # the file, not the server's folder
             for r in s.scalars(select(ReportRecord).where(ReportRecord.unit_id == unit_id, ReportRecord.year == year,
                                                           ReportRecord.kind.in_(kinds)).order_by(ReportRecord.id))]
 

@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import json
 import random
+import re
 
 import pandas as pd
 import pytest
@@ -167,6 +168,9 @@ def test_trace_from_a_result_back_to_its_sources_and_forward_to_reports(cycle, t
     assert any("PRI-0" in s["text"] for s in t["backward"])
     assert any(s["kind"] == "risk" and "status aktiv" in s["details"] for s in t["backward"])  # Swedish, as listed
     assert any(s["kind"] == "rapport" for s in t["forward"])
+    # the report is named by its file, not by a folder on the server (the web shows the same steps)
+    assert all(re.fullmatch(r"halvarsrapport-SN-2025-v\d+\.pdf \(sha256 [0-9a-f]{16}…\)", s["details"])
+               for s in t["forward"] if s["kind"] == "rapport"), t["forward"]
     r = cli("trace", f"result:{rid}")
     assert r.code == 0 and "Bakåt" in r.out and "Framåt" in r.out
 

@@ -219,6 +219,12 @@ def test_the_audit_log_page_shows_the_own_kommuns_events_and_filters_them(web, c
     assert set(shown(clients["revisor"], fran=first.isoformat(), antal="1000")) == since
     bad = clients["revisor"].get("/granskning/handelser", params={"fran": "2026-13-01"}).text
     assert "Det finns 1 fel att rätta" in bad and "Från: ”2026-13-01” är inget datum" in bad and "<tbody>" not in bad
+    # from the trace of an åtgärd to its events: for those who may read the log
+    trace = clients["revisor"].get("/spara/action/Å-00007").text
+    link = re.search(r'<a href="([^"]+)">Granskningsloggens händelser för Å-00007</a>', trace)[1].replace("&amp;", "&")
+    followed = clients["revisor"].get(link).text
+    assert set(re.findall(r'<td class="code">(Å-\d+)</td>', followed)) == {"Å-00007"}
+    assert "Granskningsloggens händelser för" not in clients["ks"].get("/spara/action/Å-00007").text
     # the selection for Excel: the same events, Swedish headings, Swedish time
     csv_file = clients["revisor"].get("/granskning/handelser", params={"post": "action", "antal": "200", "format": "csv"})
     assert csv_file.status_code == 200 and csv_file.content.startswith(b"\xef\xbb\xbf")

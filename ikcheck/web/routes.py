@@ -267,7 +267,8 @@ def query_page(ctx: Ctx) -> Response:
 def trace_page(ctx: Ctx) -> Response:
     p = ctx.request.path_params
     data = portal.trace(ctx.app, ctx.actor, p["kind"], p["key"])
-    return render(ctx, "trace.html", "Spårning", t=data, kind=p["kind"], key=p["key"])
+    return render(ctx, "trace.html", "Spårning", t=data, kind=p["kind"], key=p["key"],
+                  log=portal.log_link(ctx.actor, p["kind"], p["key"]))
 
 
 def events_page(ctx: Ctx) -> Response:
