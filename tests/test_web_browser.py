@@ -206,6 +206,18 @@ def test_ks_overview_shows_every_column_in_a_1200_px_window(browser, server):
     context.close()
 
 
+def test_the_accounts_list_shows_its_change_column_in_a_1200_px_window(browser, server):
+    """The administrator reaches "Ändra" without scrolling sideways: an address may wrap before its @."""
+    context = browser.new_context(base_url=server, viewport={"width": 1200, "height": 900})
+    pg = context.new_page()
+    log_in(pg, "admin")
+    pg.goto("/konton")
+    region = pg.get_by_role("region", name=re.compile("konton$"))
+    assert region.evaluate("e => e.scrollWidth <= e.clientWidth"), region.evaluate("e => [e.scrollWidth, e.clientWidth]")
+    assert pg.get_by_role("cell", name="kontrollansvarig@exempelby.example").count() == 1  # read whole
+    context.close()
+
+
 def test_a_participant_scores_on_a_phone_without_scrolling_sideways(browser, server, page):
     """In the workshop room people score on their phones: at 390 px (a common phone) the page does not
     scroll sideways and the 4×4 matrix fits whole (its labels are read by a screen reader either way)."""
