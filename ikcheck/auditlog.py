@@ -36,6 +36,26 @@ def _date(value: str | None, name: str) -> dt.date | None:
         raise UserError(f"{name}: {value!r} är inget datum (förväntat ÅÅÅÅ-MM-DD).") from None
 
 
+# what a person may give `audit log --entity`: the Swedish word, or the table's own name
+ENTITY_WORDS = {"risk": "risk", "riskbedömning": "risk_assessment", "plan": "control_plan",
+                "kontrollpunkt": "control_point", "resultat": "control_result", "åtgärd": "action",
+                "rapport": "report_record", "konto": "account", "inläsning": "import_batch", "workshop": "workshop",
+                "enhet": "unit", "process": "process", "regelkörning": "rule_run", "ks-krav": "ks_requirement",
+                "organisation": "organisation", "underlag": "evidence", "befattning": "position_holding",
+                "påminnelse": "reminder_sent", "riskmatris": "risk_matrix", "text": "report_text"}
+
+
+def entity_of(word: str) -> str:
+    """The table a word names; a word that names none is an error listing the words, never an empty list."""
+    w = word.strip().lower()
+    if w in coverage.ENTITY_SV:
+        return w
+    if w in ENTITY_WORDS:
+        return ENTITY_WORDS[w]
+    raise UserError(f"--entity: {word!r} är ingen typ av post i loggen; välj en av: {', '.join(ENTITY_WORDS)} "
+                    "(eller tabellens namn, t.ex. control_plan).")
+
+
 def events(app: App, *, entity: str | None = None, entity_id: str | None = None,
            actor: str | None = None, since: str | None = None, until: str | None = None,
            limit: int = 50, org_code: str | None = None) -> list[dict]:
@@ -43,7 +63,7 @@ def events(app: App, *, entity: str | None = None, entity_id: str | None = None,
     as `audit log` prints them."""
     return [{"nr": e["seq"], "när (UTC)": e["at"].strftime("%Y-%m-%d %H:%M:%S"), "vem": e["actor"],
              "vad": e["action"], "post": e["entity"], "id": e["entity_id"], "ändrat": e["changed"]}
-            for e in event_rows(app, entity=entity, entity_id=entity_id, actor=actor, since=_date(since, "--since"),
+            for e in event_rows(app, entity=entity_of(entity) if entity else None, entity_id=entity_id, actor=actor, since=_date(since, "--since"),
                                 until=_date(until, "--until"), limit=limit, org_code=org_code)]
 
 

@@ -167,7 +167,8 @@ FIELD_SV = {
 }
 _VALUE_SV = {"namnd": "nämnd", "ks": "kommunstyrelse", "halvar": "halvår", "helar": "helår", "ar": "år",
              "draft": "utkast", "decided": "beslutad", "revised": "reviderad", "proposed": "föreslagen",
-             "accepted": "godkänd", "rejected": "avvisad"}
+             "accepted": "godkänd", "rejected": "avvisad", "superseded": "ersatt", "active": "aktiv",
+             "retired": "avslutad"}
 
 
 def field_sv(name: str) -> str:

@@ -92,6 +92,19 @@ def test_log_lists_before_and_after(populated, cli):
     assert "spara rader" in r.out and "1 rader i loggen: risk 1" in r.out, r.out
 
 
+def test_the_log_is_asked_for_in_swedish_words_and_answers_in_them(populated, cli):
+    """`--entity risk` or `--entity plan`, as a person says it; a word that names nothing is an error
+    with the words to choose from, never an empty list that looks like "no changes"."""
+    assert cli("audit", "log", "--entity", "kontrollpunkt").out == cli("audit", "log", "--entity", "control_point").out
+    r = cli("audit", "log", "--entity", "Risk", "--id", "SN-R001")
+    assert r.code == 0 and "ansvarig: – → ”Socialchef”" in r.out
+    r = cli("audit", "log", "--entity", "risker")
+    assert r.code == 2 and "'risker' är ingen typ av post i loggen" in r.err and "kontrollpunkt, resultat, åtgärd" in r.err
+    register.retire_risk(populated, "SN-R001", reason="Verksamheten har upphört")
+    r = cli("audit", "log", "--entity", "risk", "--id", "SN-R001", "--limit", "1")
+    assert "status: ”aktiv” → ”avslutad”" in r.out, r.out  # the codes in Swedish, as everywhere else
+
+
 def test_the_log_read_by_day_in_swedish_time_starts_at_swedish_midnight(populated):
     """New Year's Eve, 23.30 UTC, is half past midnight on New Year's Day in Sweden: the web's list,
     which shows Swedish time, finds it from 1 January; `audit log`, which shows UTC, from 31 December."""

@@ -62,7 +62,8 @@ def keys(out: Path = typer.Option(Path("."), "--out", help="Mappen nycklarna skr
 
 @app.command("log")
 def log(
-    entity: str = typer.Option(None, help="Typ av post, t.ex. risk, control_plan."),
+    entity: str = typer.Option(None, help="Typ av post: risk, riskbedömning, plan, kontrollpunkt, resultat, åtgärd, "
+                                          "rapport, konto, inläsning … (eller tabellens namn, t.ex. control_plan)."),
     entity_id: str = typer.Option(None, "--id", help="Postens id eller kod."),
     user: str = typer.Option(None, "--by", help="Vem som gjorde ändringen."),
     since: str = typer.Option(None, help="Från datum (ÅÅÅÅ-MM-DD)."),
