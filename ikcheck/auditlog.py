@@ -45,6 +45,13 @@ ENTITY_WORDS = {"risk": "risk", "riskbedömning": "risk_assessment", "plan": "co
                 "påminnelse": "reminder_sent", "riskmatris": "risk_matrix", "text": "report_text"}
 
 
+# each table as one word in a "spara rader" line: the words above, and the tables no one asks for by name
+WORD_OF = {**{table: word for word, table in ENTITY_WORDS.items()},
+           "report_text": "förvaltningens text", "action_change": "statusändring", "conclusion": "slutsats",
+           "live_item": "workshoprisk", "live_participant": "workshopdeltagare", "live_score": "workshopbedömning",
+           "workshop_comment": "workshopkommentar"}
+
+
 def entity_of(word: str) -> str:
     """The table a word names; a word that names none is an error listing the words, never an empty list."""
     w = word.strip().lower()
@@ -113,7 +120,9 @@ def actors(app: App, org_code: str | None = None) -> list[str]:
 def _sealed(after: dict | None) -> str:
     """What a "spara rader" event put under the log: rows per table."""
     counts = (after or {}).get("rader") or {}
-    return f"{sum(counts.values())} rader i loggen: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    n = sum(counts.values())
+    return (f"{words.n(n, 'rad', 'rader')} i loggen: "
+            + ", ".join(f"{WORD_OF.get(k, k)} {v}" for k, v in sorted(counts.items(), key=lambda kv: WORD_OF.get(kv[0], kv[0]))))
 
 
 # what names a new row in a line of the log, in this order: the file read, the run's purpose, the code ...

@@ -89,7 +89,17 @@ def test_log_lists_before_and_after(populated, cli):
     assert "testare" in r.out
     # each change is followed by the event that put its rows under the log, saying which
     r = cli("audit", "log", "--limit", "2")
-    assert "spara rader" in r.out and "1 rader i loggen: risk 1" in r.out, r.out
+    assert "spara rader" in r.out and "1 rad i loggen: risk 1" in r.out, r.out
+
+
+def test_every_table_under_the_log_has_a_swedish_word():
+    """A "spara rader" line names its tables as a revisor says them (åtgärd, statusändring), and
+    `--entity` takes the same words."""
+    from ikcheck.store import coverage
+
+    tables = {t.name for t in coverage.covered_tables()}
+    assert tables - set(auditlog.WORD_OF) == set()
+    assert all(auditlog.entity_of(auditlog.WORD_OF[t]) == t for t in tables if auditlog.WORD_OF[t] in auditlog.ENTITY_WORDS)
 
 
 def test_the_log_is_asked_for_in_swedish_words_and_answers_in_them(populated, cli):
