@@ -70,8 +70,9 @@ def events(app: App, *, entity: str | None = None, entity_id: str | None = None,
     as `audit log` prints them."""
     return [{"nr": e["seq"], "när (UTC)": e["at"].strftime("%Y-%m-%d %H:%M:%S"), "vem": e["actor"],
              "vad": e["action"], "post": e["entity"], "id": e["entity_id"], "ändrat": e["changed"]}
-            for e in event_rows(app, entity=entity_of(entity) if entity else None, entity_id=entity_id, actor=actor, since=_date(since, "--since"),
-                                until=_date(until, "--until"), limit=limit, org_code=org_code)]
+            for e in event_rows(app, entity=entity_of(entity) if entity else None, entity_id=entity_id, actor=actor,
+                                since=_date(since, "--since"), until=_date(until, "--until"), limit=limit,
+                                org_code=org_code)]
 
 
 def event_rows(app: App, *, entity: str | None = None, entity_id: str | None = None, actor: str | None = None,
@@ -89,6 +90,7 @@ def event_rows(app: App, *, entity: str | None = None, entity_id: str | None = N
         q = q.where(AuditEvent.entity_id == entity_id)
     if actor:
         q = q.where(AuditEvent.actor == actor)
+
     def stored(day: dt.date) -> dt.datetime:  # midnight in tz, as the naive UTC the rows are stamped in
         return dt.datetime.combine(day, dt.time(), tzinfo=tz).astimezone(dt.timezone.utc).replace(tzinfo=None)
 
@@ -121,8 +123,8 @@ def _sealed(after: dict | None) -> str:
     """What a "spara rader" event put under the log: rows per table."""
     counts = (after or {}).get("rader") or {}
     n = sum(counts.values())
-    return (f"{words.n(n, 'rad', 'rader')} i loggen: "
-            + ", ".join(f"{WORD_OF.get(k, k)} {v}" for k, v in sorted(counts.items(), key=lambda kv: WORD_OF.get(kv[0], kv[0]))))
+    named = sorted((WORD_OF.get(table, table), count) for table, count in counts.items())
+    return f"{words.n(n, 'rad', 'rader')} i loggen: " + ", ".join(f"{word} {count}" for word, count in named)
 
 
 # what names a new row in a line of the log, in this order: the file read, the run's purpose, the code ...

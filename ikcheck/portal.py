@@ -11,8 +11,8 @@ import datetime as dt
 import re
 import tempfile
 from pathlib import Path
-from urllib.parse import urlencode
 from typing import Any
+from urllib.parse import urlencode
 
 import pandas as pd
 from sqlalchemy import func, select
@@ -672,7 +672,7 @@ def events_page(app: App, actor: Actor, filters: dict[str, str]) -> dict:
         except ValueError:
             dates[name] = None
             errors.append((name, f"”{values[name]}” är inget datum (förväntat ÅÅÅÅ-MM-DD)", label))
-    limit = int(values["antal"]) if values["antal"].isdigit() and int(values["antal"]) in EVENT_LIMITS else EVENT_LIMITS[0]
+    limit = int(values["antal"]) if values["antal"] in {str(n) for n in EVENT_LIMITS} else EVENT_LIMITS[0]
     values["antal"] = str(limit)
     post = values["post"] if values["post"] in ENTITY_SV else ""
     rows = [] if errors else auditlog.event_rows(
