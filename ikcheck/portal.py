@@ -24,6 +24,7 @@ from ikcheck.app import App
 from ikcheck.calendar import STOCKHOLM, deadline, period_end, today
 from ikcheck.errors import Forbidden, NotFound, UserError
 from ikcheck.reporting import datasets, plan as plan_out, reports as reports_out
+from ikcheck.store.coverage import ENTITY_SV
 from ikcheck.store.models import (Action, ControlPlan, ControlPoint, ControlResult, Organisation, ReportRecord,
                                   Risk, Unit)
 
@@ -660,8 +661,6 @@ def log_link(actor: Actor, kind: str, key: str) -> str | None:
 def events_page(app: App, actor: Actor, filters: dict[str, str]) -> dict:
     """The audit log's events for the revisor and the administrator, newest first, filtered as `audit log`
     filters them; a date that is not one is named on the form, not raised."""
-    from ikcheck.store.coverage import ENTITY_SV
-
     require(actor, "log", access.org(actor.org_id))
     values = {k: str(filters.get(k) or "").strip() for k in ("post", "id", "vem", "fran", "till", "antal", "visa")}
     errors = []
@@ -693,9 +692,9 @@ def events_file(app: App, actor: Actor, filters: dict[str, str], fmt: str) -> Pa
     data = events_page(app, actor, filters)  # the same permission, checks and filters as the page
     if data["errors"]:
         raise UserError("; ".join(f"{label}: {message}" for _name, message, label in data["errors"]) + ".")
-    df = pd.DataFrame([{"Nr": e["seq"], "När (svensk tid)": _swedish_time(e["at"]), "Vem": e["actor"],
-                        "Vad": e["action"], "Gäller": e["entity_sv"], "Id": e["entity_id"], "Ändrat": e["changed"]}
-                       for e in data["rows"]], columns=["Nr", "När (svensk tid)", "Vem", "Vad", "Gäller", "Id", "Ändrat"])
+    df = pd.DataFrame([[e["seq"], _swedish_time(e["at"]), e["actor"], e["action"], e["entity_sv"], e["entity_id"],
+                        e["changed"]] for e in data["rows"]],
+                      columns=["Nr", "När (svensk tid)", "Vem", "Vad", "Gäller", "Id", "Ändrat"])
     return query.export(df, fmt, _download_dir() / f"handelser.{fmt}", semicolon=fmt == "csv", sheet="Händelser")
 
 

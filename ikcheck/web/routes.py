@@ -250,8 +250,10 @@ def report_file(ctx: Ctx) -> Response:
 
 
 def audit_index(ctx: Ctx) -> Response:
-    portal.require(ctx.actor, "query", portal.access.org(ctx.actor.org_id))
-    return render(ctx, "audit.html", "Granskning", titles=portal.QUERY_TITLES)
+    org = portal.access.org(ctx.actor.org_id)
+    portal.require(ctx.actor, "query", org)
+    return render(ctx, "audit.html", "Granskning", titles=portal.QUERY_TITLES,
+                  may_log=portal.access.can(ctx.actor, "log", org), may_verify=portal.access.can(ctx.actor, "verify", org))
 
 
 def query_page(ctx: Ctx) -> Response:
