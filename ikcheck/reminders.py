@@ -103,7 +103,8 @@ def _actor(s, org: Organisation, acc: Account, on: dt.date) -> Actor:
     title = positions.title_on(s, org.id, acc.id, on)
     if title is None and not _has_history(s, org, acc):
         title = acc.title  # an account whose befattning has no dates
-    return Actor(acc.id, acc.username, acc.full_name, acc.role, org.id, org.code, frozenset(acc.unit_ids or []), title, org.name)
+    return Actor(acc.id, acc.username, acc.full_name, acc.role, org.id, org.code, frozenset(acc.unit_ids or []), title,
+                 org.name)
 
 
 def _has_history(s, org: Organisation, acc: Account) -> bool:
@@ -303,7 +304,9 @@ def _why(exc: Exception, conf: dict) -> str:
         return f"den krypterade anslutningen till {server} kunde inte upprättas ({exc.reason or 'TLS'})"
     if isinstance(exc, socket.gaierror):
         return f"{server} finns inte: namnet kan inte slås upp"
-    return f"nätverksfel mot {server} ({exc.strerror or 'okänt fel'})" if isinstance(exc, OSError) else f"fel mot {server}"
+    if isinstance(exc, OSError):
+        return f"nätverksfel mot {server} ({exc.strerror or 'okänt fel'})"
+    return f"fel mot {server}"
 
 
 def _text(reply: bytes | str) -> str:

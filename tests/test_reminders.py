@@ -183,7 +183,8 @@ def test_a_control_is_reminded_before_its_deadline_and_weekly_after_until_it_is_
         k, day = k + 1, day + dt.timedelta(days=plan["påminn_sen_var_dag"])
     assert [(r.notice, r.sent_on) for r in mine] == expected
     assert [d.name for d, why in failed[DOWN]] == ["Erik Holm"]
-    assert re.fullmatch(r"e-postservern 127\.0\.0\.1:\d+ tar inte emot anslutningar \(Connection refused\)", failed[DOWN][0][1])
+    assert re.fullmatch(r"e-postservern 127\.0\.0\.1:\d+ tar inte emot anslutningar \(Connection refused\)",
+                        failed[DOWN][0][1])
     assert not any(r.sent_on == DOWN for r in _sent(app))
 
 

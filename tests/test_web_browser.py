@@ -271,7 +271,8 @@ def test_single_sign_on_role_from_groups_and_logout(page, oidc, server):
                                            "preferred_username": "karin.sso", "groups": ["IK-KS", "Alla"]})
     page.wait_for_url(back_in_ikcheck(server))
     header = page.locator("header").inner_text()
-    assert "Karin Sso · kommunledning (KS)" in header and "Exempelby kommun" in header, header  # the kommun's name, not its code
+    # the kommun's name, not its code
+    assert "Karin Sso · kommunledning (KS)" in header and "Exempelby kommun" in header, header
     page.get_by_role("link", name="Översikt").click()
     assert page.get_by_role("heading", level=1).inner_text().startswith("KS-sammanställning")
     page.get_by_role("button", name="Logga ut").click()

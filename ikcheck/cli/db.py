@@ -21,7 +21,8 @@ def status() -> None:
     """Visa vilken databas som används och om schemat är aktuellt."""
     a = state.app()
     if absent := missing_file(a.settings.database_url):  # asking creates nothing
-        console.print(f"Databas: {absent} finns inte ännu (`ikcheck init --org FIL` eller `ikcheck db upgrade` skapar den).")
+        console.print(f"Databas: {absent} finns inte ännu "
+                      "(`ikcheck init --org FIL` eller `ikcheck db upgrade` skapar den).")
         raise typer.Exit(1)
     url = a.db.engine.url.render_as_string(hide_password=True)
     console.print(f"Databas: {url}")

@@ -72,7 +72,8 @@ def load_signer(path: Path) -> Signer:
         raise BadKey(f"Signeringsnyckeln {path} är lösenordsskyddad; ikcheck läser den utan lösenord, "
                      "så skydda filen med filrättigheter i stället (IKCHECK_SIGNING_KEY).") from None
     except PermissionError:
-        raise BadKey(f"Signeringsnyckeln {path} kan inte läsas: kontot som kör ikcheck saknar läsrätt till filen.") from None
+        raise BadKey(f"Signeringsnyckeln {path} kan inte läsas: kontot som kör ikcheck saknar läsrätt "
+                     "till filen.") from None
     except IsADirectoryError:
         raise BadKey(f"Signeringsnyckeln {path} är en katalog, inte en nyckelfil (IKCHECK_SIGNING_KEY).") from None
     except OSError as exc:
