@@ -253,6 +253,59 @@ def test_an_encrypted_workbook_is_called_password_protected(app, kommun, tmp_pat
     refused(app, path, "lösenordsskyddad")
 
 
+def _zip_of(path: Path, parts: dict[str, str]) -> Path:
+    with zipfile.ZipFile(path, "w") as z:
+        for name, text in parts.items():
+            z.writestr(name, text)
+    return path
+
+
+STRICT = {b"http://schemas.openxmlformats.org/spreadsheetml/2006/main": b"http://purl.oclc.org/ooxml/spreadsheetml/main",
+          b"http://schemas.openxmlformats.org/officeDocument/2006/relationships":
+          b"http://purl.oclc.org/ooxml/officeDocument/relationships"}
+
+
+def test_files_of_other_kinds_are_named_with_what_to_send_instead(app, kommun, tmp_path):
+    """What people send instead of the template: another of Excel's formats, LibreOffice's, a system's
+    "Excel export" that is a web page, or the wrong document. Each named, and what to do."""
+    save_as, other = "filen öppnad i Excel och sparad som Excel-arbetsbok (.xlsx)", "en Excel-arbetsbok (.xlsx) eller en CSV-fil"
+
+    def strict(name: str, data: bytes) -> bytes:
+        for old, new in STRICT.items():
+            data = data.replace(old, new)
+        return data
+
+    cases = [
+        (rezip(filled(app, tmp_path), tmp_path / "strikt.xlsx", strict), "ett Strict Open XML-kalkylblad", save_as),
+        (_zip_of(tmp_path / "lo.ods", {"mimetype": "application/vnd.oasis.opendocument.spreadsheet",
+                                       "content.xml": "<office:document-content/>"}),
+         "ett OpenDocument-kalkylblad (.ods, från LibreOffice eller OpenOffice)", save_as),
+        (_zip_of(tmp_path / "bin.xlsb", {"xl/workbook.bin": "x"}), "en binär Excel-arbetsbok (.xlsb)", save_as),
+        (_zip_of(tmp_path / "bilder.pptx", {"ppt/presentation.xml": "<p/>"}), "en PowerPoint-presentation", other),
+        (_zip_of(tmp_path / "r.numbers", {"Index/Document.iwa": "x"}), "ett Numbers-dokument (Apple)",
+         "exporterad som Excel-arbetsbok (.xlsx) från Numbers"),
+    ]
+    html = tmp_path / "export.xls"  # what many systems call an "Excel export"
+    html.write_text("<html><head><meta charset='utf-8'></head><body><table><tr><td>Kontrollpunkt</td></tr>"
+                    "</table></body></html>", encoding="utf-8")
+    cases.append((html, "en webbsida (HTML)", save_as))
+    xml = tmp_path / "2003.xml"
+    xml.write_text('<?xml version="1.0"?>\n<?mso-application progid="Excel.Sheet"?>\n'
+                   '<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"/>', encoding="utf-8")
+    cases.append((xml, "ett XML-kalkylblad (Excel 2003)", save_as))
+    doc = tmp_path / "protokoll.xls"  # an old Word document: an OLE file with a WordDocument stream
+    doc.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 1016 + "WordDocument".encode("utf-16-le"))
+    cases.append((doc, "ett Word-dokument i det gamla formatet (.doc)", other))
+    for path, what, expected in cases:
+        refused(app, path, f"filen är {what}, som inte går att läsa in", expected)
+    # the workshop import reads files through the same reader
+    before = fingerprint(app)
+    with pytest.raises(ValidationFailed) as exc:
+        workshop.import_files(app, [tmp_path / "lo.ods"])
+    assert "OpenDocument-kalkylblad" in str(exc.value), str(exc.value)
+    assert fingerprint(app) == before
+
+
 @pytest.mark.parametrize("kind", ["long-field", "open-quote", "mixed-encoding"])
 def test_csv_errors_name_the_row_in_swedish(app, kommun, tmp_path, kind):
     path, rows = csv_of(app, tmp_path, name=f"{kind}.csv")

@@ -142,37 +142,103 @@ def sniff(path: Path) -> str:
             with zipfile.ZipFile(path) as z:
                 names = set(z.namelist())
                 unzipped = sum(i.file_size for i in z.infolist())  # zipfile never inflates past these sizes
+                if unzipped > MAX_UNZIPPED:
+                    mb, most = unzipped // (1024 * 1024), MAX_UNZIPPED // (1024 * 1024)
+                    raise ValidationFailed(f"Filen {name} packas upp till {mb} MB; högst {most} MB går att läsa in.",
+                                           [Problem(f"filen packas upp till {mb} MB (en zip-bomb eller ett orimligt "
+                                                    "stort blad)", file=name, expected=f"högst {most} MB uppackat")])
+                what = _zip_kind(z, names)
         except zipfile.BadZipFile:
             raise ValidationFailed(f"Filen {name} är en trasig zip-fil, inte en Excel-fil.",
                                    [Problem("filen är en trasig zip-fil och kan inte öppnas som Excel (xlsx)", file=name)]) from None
-        if unzipped > MAX_UNZIPPED:
-            mb, most = unzipped // (1024 * 1024), MAX_UNZIPPED // (1024 * 1024)
-            raise ValidationFailed(f"Filen {name} packas upp till {mb} MB; högst {most} MB går att läsa in.",
-                                   [Problem(f"filen packas upp till {mb} MB (en zip-bomb eller ett orimligt stort blad)",
-                                            file=name, expected=f"högst {most} MB uppackat")])
-        if "xl/workbook.xml" not in names:
-            what = "ett Word-dokument" if "word/document.xml" in names else "en zip-fil med annat innehåll"
-            raise ValidationFailed(f"Filen {name} är {what}, inte en Excel-arbetsbok.",
-                                   [Problem(f"filen är {what}, inte en Excel-arbetsbok", file=name, expected="en .xlsx-fil från Excel")])
+        except _BROKEN:  # a part read to tell what the file is (the workbook's start, the mimetype) is damaged
+            what = None  # read as a workbook: the reader names the damage
+        if what:
+            raise _not_a_workbook(name, what)
         return "xlsx"
-    if head.startswith(b"\xd0\xcf\x11\xe0") and _encrypted(path):
-        raise ValidationFailed(f"Filen {name} är lösenordsskyddad.",
-                               [Problem("arbetsboken är lösenordsskyddad (krypterad) och kan inte läsas", file=name,
-                                        expected="filen sparad utan lösenord (Arkiv > Info > Skydda arbetsbok)")])
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
+    if head.startswith(b"\xd0\xcf\x11\xe0"):  # an OLE file: encrypted Office, the old .xls, or a .doc
+        if _ole_holds(path, "EncryptionInfo"):
+            raise ValidationFailed(f"Filen {name} är lösenordsskyddad.",
+                                   [Problem("arbetsboken är lösenordsskyddad (krypterad) och kan inte läsas", file=name,
+                                            expected="filen sparad utan lösenord (Arkiv > Info > Skydda arbetsbok)")])
+        if _ole_holds(path, "WordDocument"):
+            raise _not_a_workbook(name, ("ett Word-dokument i det gamla formatet (.doc)", OTHER))
         raise ValidationFailed(f"Filen {name} är i det gamla Excel-formatet (.xls).",
-                               [Problem("filen är i det gamla Excel-formatet (.xls)", file=name, expected="filen sparad som .xlsx i Excel")])
+                               [Problem("filen är i det gamla Excel-formatet (.xls)", file=name, expected=SAVE_AS)])
     if head.startswith(b"%PDF"):
         raise ValidationFailed(f"Filen {name} är en PDF, inte en tabell.", [Problem("filen är en PDF, inte en tabell", file=name, expected="xlsx eller CSV")])
+    what = _markup_kind(path)
+    if what:
+        raise _not_a_workbook(name, what)
     return "csv"
 
 
-def _encrypted(path: Path) -> bool:
-    """An OLE file holding an encrypted Office Open XML package (Excel's "Kryptera med lösenord")."""
+# what to do with a file that is not a workbook: a table in another format is saved again from Excel;
+# any other file was sent by mistake
+SAVE_AS = "filen öppnad i Excel och sparad som Excel-arbetsbok (.xlsx)"
+OTHER = "en Excel-arbetsbok (.xlsx) eller en CSV-fil"
+
+
+def _not_a_workbook(name: str, kind: tuple[str, str]) -> ValidationFailed:
+    what, expected = kind
+    return ValidationFailed(f"Filen {name} är {what} och kan inte läsas in.",
+                            [Problem(f"filen är {what}, som inte går att läsa in", file=name, expected=expected)])
+
+
+def _zip_kind(z: zipfile.ZipFile, names: set[str]) -> tuple[str, str] | None:
+    """What a zip file is when it is not a workbook ikcheck reads, in words its sender knows, and what
+    to send instead; None for an xlsx (or xlsm)."""
+    if "xl/workbook.xml" in names:
+        with z.open("xl/workbook.xml") as fh:
+            start = fh.read(2048)
+        # Excel's "Strict Open XML-kalkylblad": the same parts in other namespaces, which openpyxl does not read
+        strict = b"purl.oclc.org/ooxml/spreadsheetml" in start
+        return ("ett Strict Open XML-kalkylblad", SAVE_AS) if strict else None
+    if "xl/workbook.bin" in names:
+        return "en binär Excel-arbetsbok (.xlsb)", SAVE_AS
+    if "mimetype" in names:
+        with z.open("mimetype") as fh:
+            mime = fh.read(100)
+        if b"opendocument.spreadsheet" in mime:
+            return "ett OpenDocument-kalkylblad (.ods, från LibreOffice eller OpenOffice)", SAVE_AS
+        if b"opendocument.text" in mime:
+            return "ett OpenDocument-textdokument (.odt)", OTHER
+    if "word/document.xml" in names:
+        return "ett Word-dokument", OTHER
+    if "ppt/presentation.xml" in names:
+        return "en PowerPoint-presentation", OTHER
+    if any(n.startswith("Index/") and n.endswith(".iwa") for n in names):
+        return "ett Numbers-dokument (Apple)", "filen exporterad som Excel-arbetsbok (.xlsx) från Numbers"
+    return "en zip-fil med annat innehåll", OTHER
+
+
+def _markup_kind(path: Path) -> tuple[str, str] | None:
+    """A text file that is markup, not a table of values: a web page or an XML file. Systems often call
+    an HTML table their "Excel export" and name it .xls; Excel opens it and can save it as a workbook."""
+    with open(path, "rb") as fh:
+        head = fh.read(1024)
+    for bom, encoding in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if head.startswith(bom):
+            head = head[len(bom):].decode(encoding, "replace").encode()
+    start = head.removeprefix(b"\xef\xbb\xbf").lstrip().lower()
+    if start.startswith((b"<!doctype html", b"<html", b"<table", b"<meta")):
+        return "en webbsida (HTML)", SAVE_AS
+    if start.startswith(b"<?xml"):
+        if b"urn:schemas-microsoft-com:office:spreadsheet" in start:
+            return "ett XML-kalkylblad (Excel 2003)", SAVE_AS
+        return "en XML-fil", OTHER
+    if start.startswith(b"{\\rtf"):
+        return "ett RTF-dokument", OTHER
+    return None
+
+
+def _ole_holds(path: Path, stream: str) -> bool:
+    """An OLE file with a stream of this name: EncryptionInfo (an Office file encrypted with a password,
+    Excel's "Kryptera med lösenord"), WordDocument (a Word .doc)."""
     import mmap
 
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
-        return m.find("EncryptionInfo".encode("utf-16-le")) >= 0
+        return m.find(stream.encode("utf-16-le")) >= 0
 
 
 # the templates' own hidden sheets
