@@ -376,16 +376,10 @@ def _resolve(s: Session, org: Organisation, parsed, tables, on: dt.date, problem
              unit_code: str | None = None, may: May | None = None) -> list[_Resolved]:
     codes = sorted({r.code for _n, r in parsed})
     points: dict[str, list[Row]] = defaultdict(list)  # code -> the kontrollpunkter (every plan version)
-    t = ControlPoint.__table__.c
     for i in range(0, len(codes), 500):
-        # Core rows, `reporting` as its stored text (parsed once per distinct value, `_periods`)
-        for row in s.connection().execute(
-                select(t.id, t.code, t.status, cast(t.reporting, Text).label("reporting"), t.risk_id, t.plan_id,
-                       t.lineage_id, t.title, t.method, t.sample_size, t.frequency, t.owner,
-                       ControlPlan.unit_id, ControlPlan.year, ControlPlan.version)
-                .join(ControlPlan, ControlPlan.id == t.plan_id)
-                .where(t.org_id == org.id, one_of(s, t.code, codes[i:i + 500]))):
+        for row in s.connection().execute(_points(org, one_of(s, ControlPoint.code, codes[i:i + 500]))):
             points[row.code].append(row)
+    aliases, near = _near_codes(s, org, [c for c in codes if c not in points], points)
     units = {u.id: u for u in org.units}
     in_force: dict[tuple[int, int], ControlPlan | None] = {}
     seen: dict[tuple[str, str], Any] = {}
@@ -396,9 +390,12 @@ def _resolve(s: Session, org: Organisation, parsed, tables, on: dt.date, problem
     for n, r in parsed:
         row = r.row
         info_unit, info_period, info_year, info_version = infos[n]
+        r.code = aliases.get(r.code, r.code)
         candidates = points.get(r.code)
         if not candidates:
-            problems.append(row.problem("code", f"okänd kontrollpunkt {r.code!r}", "ett id ur mallen, t.ex. SN-2025-K01"))
+            guess = f"; menar du {near[r.code]}?" if r.code in near else ""
+            problems.append(row.problem("code", f"okänd kontrollpunkt {r.code!r}{guess}",
+                                        "ett id ur mallen, t.ex. SN-2025-K01"))
             continue
         plan0 = candidates[0]  # every version of a kontrollpunkt belongs to the same unit and year
         key = (plan0.unit_id, plan0.year)
@@ -465,6 +462,51 @@ def _resolve(s: Session, org: Organisation, parsed, tables, on: dt.date, problem
         seen[(r.code, r.period)] = row
         out.append(_Resolved(r, cp, unit, plan0.year, n, cp.lineage_id or cp.id))
     return out
+
+
+_DASHES = str.maketrans("\u2010\u2011\u2012\u2013\u2014\u2212", "------")
+
+
+def _code_key(code: str) -> str:
+    """A kontrollpunkt's id as a person may type it: case, spaces and the kind of dash do not matter."""
+    return "".join(code.translate(_DASHES).split()).upper()
+
+
+def _near_codes(s: Session, org: Organisation, unknown: list[str],
+                points: dict[str, list[Row]]) -> tuple[dict[str, str], dict[str, str]]:
+    """For ids in a file that name no kontrollpunkt as written: those that name exactly one when case,
+    spaces and dashes are disregarded ('sn-2025-k01') are read as that one, its versions added to
+    `points`; for the others, the closest id there is, to suggest. Runs only when an id is unknown."""
+    if not unknown:
+        return {}, {}
+    import difflib
+
+    known: dict[str, set[str]] = defaultdict(set)
+    for code in s.scalars(select(ControlPoint.code).where(ControlPoint.org_id == org.id).distinct()):
+        known[_code_key(code)].add(code)
+    aliases, near = {}, {}
+    for code in unknown:
+        same = known.get(_code_key(code), set())
+        if len(same) == 1:
+            aliases[code] = next(iter(same))
+    for code in [c for c in unknown if c not in aliases][:reader.MAX_PROBLEMS]:
+        close = difflib.get_close_matches(_code_key(code), list(known), n=1, cutoff=0.8)
+        if close and len(known[close[0]]) == 1:
+            near[code] = next(iter(known[close[0]]))
+    if aliases:
+        for row in s.connection().execute(_points(org, ControlPoint.code.in_(sorted(set(aliases.values()))))):
+            points[row.code].append(row)
+    return aliases, near
+
+
+def _points(org: Organisation, which):
+    """Every plan version's kontrollpunkter that `which` selects, as Core rows with their plan's unit,
+    year and version; `reporting` as its stored text (parsed once per distinct value, `_periods`)."""
+    t = ControlPoint.__table__.c
+    return (select(t.id, t.code, t.status, cast(t.reporting, Text).label("reporting"), t.risk_id, t.plan_id,
+                   t.lineage_id, t.title, t.method, t.sample_size, t.frequency, t.owner,
+                   ControlPlan.unit_id, ControlPlan.year, ControlPlan.version)
+            .join(ControlPlan, ControlPlan.id == t.plan_id).where(t.org_id == org.id, which))
 
 
 def _version_problem(code: str, version: int, in_force: int, cp: Row, candidates: list[Row]) -> str | None:

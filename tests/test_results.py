@@ -127,6 +127,35 @@ def test_a_workbook_saved_under_another_name_is_read_by_its_content(app, kommun,
     assert results.import_files(app, [renamed], on=ON).new > 0
 
 
+def test_an_id_typed_by_hand_is_read_and_a_near_miss_is_suggested(app, kommun, tmp_path):
+    """A kontrollansvarig who types an id rather than keeping the template's: another case, spaces or
+    Word's dash still name the kontrollpunkt; a digit short is refused with the id it was likely to be.
+    Excel's own SANT in Utförd is a yes; any other word is told the two choices, not seven spellings."""
+    good = filled(app, tmp_path, name="good.xlsx")
+    ws = load_workbook(good)["Resultat"]
+    first, second, third = (ws.cell(r, 1).value for r in (2, 3, 4))  # e.g. SN-2025-K01
+    wrong = edit_cell(good, "Kontrollpunkt", 2, first[:-2] + first[-1:], tmp_path / "miss.xlsx")  # SN-2025-K1
+    with pytest.raises(ValidationFailed) as exc:
+        results.import_files(app, [wrong], on=ON)
+    assert f"rad 2, kolumn A: okänd kontrollpunkt '{first[:-2] + first[-1:]}'; menar du {first}?" in str(exc.value)
+    path = edit_cell(good, "Utförd (ja/nej)", 2, "kanske", tmp_path / "kanske.xlsx")
+    with pytest.raises(ValidationFailed) as exc:
+        results.import_files(app, [path], on=ON)
+    assert "”kanske” är inget giltigt val (förväntat: ja eller nej)" in str(exc.value), str(exc.value)
+    path = edit_cell(good, "Kontrollpunkt", 2, first.lower(), tmp_path / "typed.xlsx")
+    path = edit_cell(path, "Kontrollpunkt", 3, " " + second.replace("-", "\u2013") + " ")
+    path = edit_cell(path, "Kontrollpunkt", 4, third.replace("-", " - ", 1))
+    path = edit_cell(path, "Utförd (ja/nej)", 2, True)  # SANT
+    assert results.import_files(app, [path], on=ON).new == ws.max_row - 1
+    stored = {x["kontrollpunkt"]: x for x in results.list_results(app, "SN", YEAR, "halvar")}
+    assert {first, second, third} <= set(stored) and stored[first]["utförd"] is True, stored[first]
+    # the same kontrollpunkt twice, once as typed by hand, is a duplicate like any other
+    twice = edit_cell(good, "Kontrollpunkt", 3, first.lower(), tmp_path / "twice.xlsx")
+    with pytest.raises(ValidationFailed) as exc:
+        results.import_files(app, [twice], on=ON, reason="test")
+    assert f"{first} halvår förekommer redan i twice.xlsx rad 2" in str(exc.value), str(exc.value)
+
+
 def test_empty_row_is_not_reported_never_no_deviations(app, kommun, tmp_path):
     path = filled(app, tmp_path, skip=0)
     r = results.import_files(app, [path], on=ON)

@@ -703,8 +703,9 @@ def as_date(v: Any) -> dt.date | None:
     raise Invalid(f"{shown(v)} är inget datum", "ett datum ÅÅÅÅ-MM-DD")
 
 
-def as_choice(v: Any, choices: dict[str, Any]) -> Any:
-    """Match a text against choices (keys are normalised), e.g. 'Ja'/'nej'."""
+def as_choice(v: Any, choices: dict[str, Any], expected: str | None = None) -> Any:
+    """Match a text against choices (keys are normalised), e.g. 'Ja'/'nej'. `expected`: the choices as
+    a message names them, when the keys hold spellings no one needs to be told about."""
     if v is None or v == "":
         return None
     if type(v) is str and (key := v.lower()) in choices:  # the common case: "ja", "Halvår"
@@ -713,7 +714,7 @@ def as_choice(v: Any, choices: dict[str, Any]) -> Any:
     key = norm(v)
     if key in choices:
         return choices[key]
-    raise Invalid(f"{shown(v)} är inget giltigt val", " / ".join(sorted({str(k) for k in choices})))
+    raise Invalid(f"{shown(v)} är inget giltigt val", expected or " / ".join(sorted({str(k) for k in choices})))
 
 
 def as_text(v: Any, max_len: int = 2000) -> str | None:

@@ -17,7 +17,9 @@ from ikcheck.workbooks.save import save_reproducibly
 SHEET = "Resultat"
 INFO = "Info"
 ASSESSMENTS = ["inga avvikelser", "mindre avvikelser", "väsentliga brister"]
-YES_NO = {"ja": True, "j": True, "yes": True, "x": True, "nej": False, "n": False, "no": False}
+# what "Utförd" takes: ja/nej and their short forms, and Excel's SANT/FALSKT (a cell Excel turned into one)
+YES_NO = {"ja": True, "j": True, "yes": True, "x": True, "sant": True, "true": True,
+          "nej": False, "n": False, "no": False, "falskt": False, "false": False}
 PERIODS = {"halvar": "halvår", "helar": "helår", "T1": "tertial 1", "T2": "tertial 2", "T3": "tertial 3"}
 
 COLUMNS = [
@@ -109,7 +111,7 @@ def parse_actions(rows: list[Row], results: list[ResultRow], periods: list[str])
         errs: list[Problem] = []
         get = _typed(row, errs)
         code = get("code", as_text, 32)
-        period = get("period", as_choice, period_choices)
+        period = get("period", as_choice, period_choices, " / ".join(PERIODS.get(p, p) for p in periods))
         if row.values.get("period") is None and len({r.period for r in results}) == 1:
             period = results[0].period  # a file of one period: the period may be left out
         text, owner, due = get("action", as_text), get("action_owner", as_text, 200), get("action_due", as_date)
@@ -133,8 +135,9 @@ def parse_actions(rows: list[Row], results: list[ResultRow], periods: list[str])
 def _fields(periods: list[str]) -> list[tuple[str, Any, tuple, dict]]:
     """A results row's typed cells, in ResultRow's order after the code: (key, reader, args, kwargs)."""
     period_choices = {**{k.lower(): k for k in periods}, **{PERIODS[k].lower(): k for k in periods if k in PERIODS}}
-    return [("period", as_choice, (period_choices,), {}), ("version", as_int, (), {"minimum": 1}),
-            ("performed", as_choice, (YES_NO,), {}), ("date", as_date, (), {}),
+    named = " / ".join(PERIODS.get(p, p) for p in periods)
+    return [("period", as_choice, (period_choices, named), {}), ("version", as_int, (), {"minimum": 1}),
+            ("performed", as_choice, (YES_NO, "ja eller nej"), {}), ("date", as_date, (), {}),
             ("examined", as_int, (), {"minimum": 0}), ("deviations", as_int, (), {"minimum": 0}),
             ("assessment", as_choice, ({a: a for a in ASSESSMENTS},), {}), ("comment", as_text, (), {}),
             ("performed_by", as_text, (200,), {}), ("approved_by", as_text, (200,), {}),
