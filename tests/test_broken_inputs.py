@@ -230,6 +230,63 @@ def test_hidden_rows_columns_and_sheets_are_refused_by_name(app, kommun, tmp_pat
     refused(app, tmp_path / "dolt-blad.xlsx", "bladet 'Resultat' är dolt")
 
 
+def test_what_is_written_in_a_column_the_import_does_not_read_is_named_not_dropped(app, kommun, tmp_path, cli):
+    """A kontrollansvarig adds a column for notes, types beside the table, or pastes a second Kommentar:
+    none of it would be stored, so the file is refused with the column, its first row and where the
+    text belongs. A column added but left empty is harmless and the file is read."""
+    good = filled(app, tmp_path)
+    wb = load_workbook(good)
+    ws = wb["Resultat"]
+    width = ws.max_column
+    ws.insert_cols(14)  # before Utförd av: the columns after it move one step right
+    ws.cell(1, 14, "Anteckningar")
+    ws.cell(3, 14, "ringde enhetschefen")
+    ws.cell(5, 14, "se mejl")
+    ws.cell(4, width + 3, "fråga Sara")  # beside the table, under no header
+    wb.save(tmp_path / "egen-kolumn.xlsx")
+    text = refused(app, tmp_path / "egen-kolumn.xlsx",
+                   "rad 3, kolumn N: kolumnen ”Anteckningar” finns inte i mallen och läses inte in, men har innehåll "
+                   "på 2 rader (förväntat: texten flyttad till kolumnen Kommentar, eller kolumnen borttagen)",
+                   f"rad 4, kolumn {reader._letter(width + 2)}: kolumnen har ingen rubrik och läses inte in, men har "
+                   "innehåll på 1 rad")
+    assert text.count("läses inte in") == 2, text
+    wb = load_workbook(good)
+    ws = wb["Resultat"]
+    comment = [c.value for c in ws[1]].index("Kommentar") + 1
+    ws.cell(1, width + 1, "Kommentar")
+    ws.cell(2, width + 1, "mer text")
+    wb.save(tmp_path / "två-kommentarer.xlsx")
+    refused(app, tmp_path / "två-kommentarer.xlsx",
+            f"kolumn {reader._letter(width)}: kolumnen ”Kommentar” finns två gånger och bara kolumn "
+            f"{reader._letter(comment - 1)} läses in, men den här har innehåll på 1 rad")
+    path, rows = csv_of(app, tmp_path, name="extra.csv")
+    lines = path.read_bytes().decode("utf-8").split("\r\n")
+    lines = [lines[0] + ";Notering", lines[1] + ";viktigt"] + [ln + ";" for ln in lines[2:] if ln]
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+    refused(app, path, "rad 2", "kolumnen ”Notering” finns inte i mallen")
+    # the same column with nothing in it: read, and the results stored
+    wb = load_workbook(good)
+    wb["Resultat"].cell(1, width + 1, "Anteckningar")
+    wb.save(tmp_path / "tom-kolumn.xlsx")
+    r = cli("results", "import", tmp_path / "tom-kolumn.xlsx")
+    assert r.code == 0 and "nya resultat" in r.out, r.err
+    # a workshop participant's note beside the risks: the workshop import reads through the same reader
+    from tests.test_workshop import fill
+
+    ws_file = workshop.template(app, "SN", YEAR + 1, tmp_path / "ws.xlsx")
+    ws_file = ws_file[0] if isinstance(ws_file, list) else ws_file
+    fill(ws_file, "Anna", {"SN-R001": (2, 2)})
+    wb = load_workbook(ws_file)
+    sheet = wb["Risker"]
+    sheet.cell(5, sheet.max_column + 1, "osäker på konsekvensen")
+    wb.save(tmp_path / "ws-anteckning.xlsx")
+    before = fingerprint(app)
+    with pytest.raises(ValidationFailed) as exc:
+        workshop.import_files(app, [tmp_path / "ws-anteckning.xlsx"])
+    assert "rad 5" in str(exc.value) and "texten flyttad till kolumnen Kommentar" in str(exc.value), str(exc.value)
+    assert fingerprint(app) == before
+
+
 def test_the_info_sheets_period_is_checked_against_every_row(app, kommun, tmp_path):
     path = edit_cell(filled(app, tmp_path), "Period", 2, "helår", tmp_path / "period.xlsx")
     refused(app, path, "rad 2", "raden gäller helår, men filen är mallen för halvår")

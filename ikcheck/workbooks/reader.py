@@ -5,7 +5,7 @@ Nothing here touches the database. A reader finds the header row (it may have mo
 columns by their Swedish header, and yields rows with their location, so every problem can name
 file, sheet, row and column. What a person cannot see or did not type is refused, not guessed at:
 merged cells, formulas (except a template's own computed columns), hidden sheets, rows and columns
-with data, control characters. Every decoding error becomes a Swedish problem, and a file's size,
+with data, control characters, and text in a column the import does not read (it would not be stored). Every decoding error becomes a Swedish problem, and a file's size,
 unpacked size and number of rows are bounded, so a read takes bounded time and memory.
 """
 
@@ -417,6 +417,11 @@ def _table_of(data: Sheet, title: str, name: str, columns: list[Column], extra: 
             Problem(f"cellerna {ref} är sammanfogade; dela upp dem så att varje rad har egna värden",
                     file=name, sheet=title, row=_range_rows(ref)[0]) for ref in merged[:20]])
     _refuse_hidden(data, header_row, found, columns, name, title)
+    unread = _unread(enumerate(data.rows[header_row + 1:], start=header_row + 2), head[header_row], found, columns,
+                     name, title)
+    if unread:
+        raise ValidationFailed(f"Bladet {title!r} i {name} har innehåll i kolumner som inte läses in; ingenting har "
+                               "lästs in.", unread)
     letters = {k: _letter(i) for k, i in found.items()}
     by_key = {c.key: c for c in columns}
     rows: list[Row] = []
@@ -487,6 +492,40 @@ def _refuse_hidden(data: Sheet, header_row: int, found: dict[str, int], columns:
     if problems:
         raise ValidationFailed(f"Bladet {sheet!r} i {file} har dolda rader eller kolumner med innehåll; det som inte "
                                "syns läses inte in.", problems)
+
+
+def _unread(rows, header: list[Any], found: dict[str, int], columns: list[Column], file: str,
+            sheet: str | None) -> list[Problem]:
+    """Columns that hold something but are not read: one added to the template, a second column under a
+    header already read, a note beside the table. What is written there would not be stored, so it is
+    named rather than dropped without a word. `rows`: (row number, cells) under the header."""
+    rows = list(rows)
+    known = set(found.values())
+    others = [i for i in range(max((len(c) for _n, c in rows), default=0)) if i not in known]
+    if not others:  # the template's own columns and no more: nothing to look at
+        return []
+    filled: dict[int, list[int]] = {}
+    for number, cells in rows:
+        n = len(cells)
+        for i in others:
+            if i < n and (v := cells[i]) is not None and (not isinstance(v, str) or v.strip()):
+                filled.setdefault(i, []).append(number)
+    read_at = {norm(h): found[c.key] for c in columns if c.key in found for h in (c.header, *c.aliases)}
+    comment = next((c.header for c in columns if c.key == "comment" and c.key in found), None)
+    move = f"texten flyttad till kolumnen {comment}, eller kolumnen borttagen" if comment else "kolumnen borttagen"
+    problems = []
+    for i, numbers in sorted(filled.items())[:20]:
+        title = str(header[i]).strip() if i < len(header) and header[i] not in (None, "") else ""
+        rader = f"{len(numbers)} rad{'er' if len(numbers) > 1 else ''}"
+        if norm(title) in read_at:
+            what = (f"kolumnen ”{title}” finns två gånger och bara kolumn {_letter(read_at[norm(title)])} läses in, "
+                    f"men den här har innehåll på {rader}")
+        elif title:
+            what = f"kolumnen ”{title}” finns inte i mallen och läses inte in, men har innehåll på {rader}"
+        else:
+            what = f"kolumnen har ingen rubrik och läses inte in, men har innehåll på {rader}"
+        problems.append(Problem(what, file=file, sheet=sheet, row=numbers[0], column=_letter(i), expected=move))
+    return problems
 
 
 def _control_problem(v: str, file: str, sheet: str | None, row: int, column: str | None) -> Problem:
@@ -621,6 +660,9 @@ def _read_csv(path: Path, columns: list[Column]) -> Table:
                     problems.append(_control_problem(v, name, None, number, letters[k]))
         values = {k: None if by_key[k].computed else (cells[i].strip() or None) for k, i in found.items()}
         rows.append(Row(name, None, number, values, letters))
+    if not problems:
+        problems += _unread(((n, c) for n, c in parsed[header_row + 1:] if any(x.strip() for x in c)),
+                            parsed[header_row][1], found, columns, name, None)
     # control characters outside the columns read are refused too: nothing invisible is stored or skipped
     if not problems and (m := _CONTROL.search(text)):
         problems.append(Problem(f"filen innehåller ett osynligt styrtecken (U+{ord(m.group()):04X})", file=name,

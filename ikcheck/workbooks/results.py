@@ -240,6 +240,8 @@ def write_template(path: Path, meta: dict[str, Any], points: list[dict[str, Any]
         " samma kontrollpunkt skriver du dem på bladet Åtgärder, en per rad med kontrollpunktens id.",
         "6. Den som utför kontrollen ska inte själv godkänna den.",
         "7. Kolumnerna från planen (Kontrollpunkt till Kontrollansvarig) är låsta. Datum skrivs ÅÅÅÅ-MM-DD.",
+        "8. Skriv bara i mallens kolumner. Text i en egen kolumn eller bredvid tabellen kan inte sparas, och då går"
+        " filen inte att läsa in; skriv det i Kommentar i stället.",
         "",
         "Lämna filen till controllern, eller läs in den själv i webbappen under Mina kontroller.",
     ]

@@ -168,6 +168,8 @@ def write_template(path: Path, meta: dict[str, Any], matrix: Matrix, processes: 
         "5. Nya risker skrivs in på de tomma raderna längst ner: process, rubrik, kategori och bedömning.",
         "   Bladet Katalog har vanliga risker att utgå från.",
         "6. Ändra inte kolumnen Id eller rubrikraden; de gör att svaren kan läsas in igen.",
+        "7. Skriv synpunkter i Kommentar. Text i en egen kolumn eller bredvid tabellen kan inte sparas, och då går"
+        " filen inte att läsa in.",
         "", f"Riskmatris: {matrix.title} (version {matrix.version})", "",
         "Sannolikhet:", *[f"  {s.value} – {s.label}: {s.definition}" for s in matrix.likelihood], "",
         "Konsekvens:", *[f"  {s.value} – {s.label}: {s.definition}" for s in matrix.impact], "",
