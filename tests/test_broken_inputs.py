@@ -217,6 +217,16 @@ def test_hidden_rows_columns_and_sheets_are_refused_by_name(app, kommun, tmp_pat
     wb["Resultat"].row_dimensions[3].hidden = True
     wb.save(tmp_path / "dold-rad.xlsx")
     refused(app, tmp_path / "dold-rad.xlsx", "rad 3 är dold men har innehåll")
+    # most hidden rows are a filter's: as Excel saves a sheet filtered on Bedömning
+    wb = load_workbook(good)
+    ws = wb["Resultat"]
+    ws.auto_filter.ref = f"A1:{ws.cell(1, ws.max_column).column_letter}{ws.max_row}"
+    ws.auto_filter.add_filter_column([c.value for c in ws[1]].index("Bedömning"), ["väsentliga brister"])
+    for r in (2, 4):
+        ws.row_dimensions[r].hidden = True
+    wb.save(tmp_path / "filter.xlsx")
+    refused(app, tmp_path / "filter.xlsx", "rad 2, 4 döljs av bladets filter men har innehåll",
+            "Data > Filter > Rensa")
     wb = load_workbook(good)
     wb["Resultat"].column_dimensions["J"].hidden = True
     wb.save(tmp_path / "dold-kolumn.xlsx")

@@ -26,8 +26,8 @@ from openpyxl.xml.constants import SHEET_MAIN_NS
 from ikcheck.workbooks.reader import Formula
 
 _NS = SHEET_MAIN_NS + " "
-_C, _V, _F, _ROW, _IS, _T, _RPH, _MERGE, _COL = (
-    _NS + tag for tag in ("c", "v", "f", "row", "is", "t", "rPh", "mergeCell", "col"))
+_C, _V, _F, _ROW, _IS, _T, _RPH, _MERGE, _COL, _FILTER = (
+    _NS + tag for tag in ("c", "v", "f", "row", "is", "t", "rPh", "mergeCell", "col", "filterColumn"))
 
 
 class TooManyRows(Exception):
@@ -40,6 +40,7 @@ class Sheet:
     merged: list[str]  # "A2:C2"
     hidden_rows: list[int] = field(default_factory=list)  # 1-based
     hidden_cols: list[tuple[int, int]] = field(default_factory=list)  # 1-based, inclusive spans
+    filtered: bool = False  # a filter on the sheet chooses rows (Data > Filter): what hides rows in most files
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ def _read(archive, path: str, strings: list[str], dates: set[int], deltas: set[i
     merged: list[str] = []
     hidden_rows: list[int] = []
     hidden_cols: list[tuple[int, int]] = []
+    filtered = False
     shared_formulas: dict[str, Translator] = {}
     cells: list[tuple[int, Any]] = []
     text: list[str] = []
@@ -130,7 +132,7 @@ def _read(archive, path: str, strings: list[str], dates: set[int], deltas: set[i
     capture = inline = phonetic = False
 
     def start(name: str, attrs: dict[str, str]) -> None:
-        nonlocal row, col, style, kind, ref, formula, value, capture, inline, phonetic
+        nonlocal row, col, style, kind, ref, formula, value, capture, inline, phonetic, filtered
         if name == _C:
             ref = attrs.get("r")
             col = _column(ref) if ref else col + 1
@@ -165,6 +167,8 @@ def _read(archive, path: str, strings: list[str], dates: set[int], deltas: set[i
             merged.append(attrs.get("ref", ""))
         elif name == _COL and attrs.get("hidden") in ("1", "true"):
             hidden_cols.append((int(attrs.get("min", 0)), int(attrs.get("max", 0))))
+        elif name == _FILTER:
+            filtered = True
 
     def data(chunk: str) -> None:
         if capture:
@@ -235,7 +239,7 @@ def _read(archive, path: str, strings: list[str], dates: set[int], deltas: set[i
             parser.ParseFile(fh)
         except _Enough:
             del rows[max_rows:]
-    return Sheet(rows, merged, hidden_rows, hidden_cols)
+    return Sheet(rows, merged, hidden_rows, hidden_cols, filtered)
 
 
 def _formula(attrs: dict[str, str], text: str, ref: str | None, shared: dict[str, Translator]) -> str:

@@ -483,8 +483,13 @@ def _refuse_hidden(data: Sheet, header_row: int, found: dict[str, int], columns:
     problems = []
     if rows:
         shown_rows = ", ".join(map(str, rows[:20])) + (f" med flera ({len(rows)} rader)" if len(rows) > 20 else "")
-        problems.append(Problem(f"rad {shown_rows} är dold men har innehåll", file=file, sheet=sheet, row=rows[0],
-                                expected="visa raderna (markera bladet, högerklicka > Ta fram) eller ta bort dem"))
+        if data.filtered:  # rows a filter hides: the filter is what to take away
+            problems.append(Problem(f"rad {shown_rows} döljs av bladets filter men har innehåll", file=file,
+                                    sheet=sheet, row=rows[0],
+                                    expected="alla rader synliga: Data > Filter > Rensa (eller stäng av filtret)"))
+        else:
+            problems.append(Problem(f"rad {shown_rows} är dold men har innehåll", file=file, sheet=sheet, row=rows[0],
+                                    expected="visa raderna (markera bladet, högerklicka > Ta fram) eller ta bort dem"))
     if cols:
         problems.append(Problem(f"kolumn {', '.join(_letter(c - 1) for c in cols[:20])} är dold men har innehåll",
                                 file=file, sheet=sheet, column=_letter(cols[0] - 1),
