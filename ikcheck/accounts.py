@@ -107,11 +107,11 @@ def check_password(password: str) -> str:
 def _units(app: App, s: Session, org: Organisation, role: str, codes: list[str]) -> list[int]:
     ids = [app.unit(s, org, c).id for c in codes]
     if role in UNIT_ROLES and not ids:
-        raise UserError(f"Rollen {role} arbetar med vissa enheter: ange minst en enhet (--unit) "
-                        f"(finns: {', '.join(u.code for u in org.units)}).")
+        raise UserError(f"Rollen {role} arbetar med vissa enheter: ange minst en enhet "
+                        f"(finns: {', '.join(u.code for u in org.units)}).", cli="Enheter anges med --unit.")
     if role not in UNIT_ROLES and ids:
-        raise UserError(f"Rollen {role} gäller hela kommunen; enheter (--unit) anges bara för "
-                        f"{', '.join(sorted(UNIT_ROLES))}.")
+        raise UserError(f"Rollen {role} gäller hela kommunen; enheter anges bara för "
+                        f"{', '.join(sorted(UNIT_ROLES))}.", cli="Ta bort --unit.")
     return ids
 
 

@@ -87,8 +87,9 @@ def add(app: App, description: str, *, owner: str | None, due: str | dt.date, re
     if not description or not description.strip():
         raise UserError("Beskriv åtgärden.")
     if (result_id is None) == (risk_code is None):
-        raise UserError("Ange antingen resultatet åtgärden gäller (--result ID) eller risken (--risk KOD) för en direktåtgärd.")
-    due_date = parse_date(due, "--due")
+        raise UserError("Ange antingen resultatet åtgärden gäller eller risken (för en direktåtgärd).",
+                        cli="Resultatet anges med --result ID, risken med --risk KOD.")
+    due_date = parse_date(due, "Klart senast")
     with app.session(write=True) as s:
         org = app.org(s, org_code)
         on = today()
@@ -104,9 +105,11 @@ def add(app: App, description: str, *, owner: str | None, due: str | dt.date, re
             risk = register.find_risk(s, org, risk_code)
             unit = s.get(Unit, risk.unit_id)
             plan = decided_plan(s, unit, year) if year else None
+            if year is None:
+                raise UserError("Ange året: en direktåtgärd hör till planen för ett år.", cli="Året anges med --year.")
             if plan is None:
-                raise UserError(f"{unit.name} har ingen beslutad plan för {year or '(ange --year)'}; en "
-                                "direktåtgärd hör till planen för ett år.")
+                raise UserError(f"{unit.name} har ingen beslutad plan för {year}; en direktåtgärd hör till "
+                                "planen för ett år.")
             unit_id, risk_id, plan_id = unit.id, risk.id, plan.id
             code = _next_code(s, org, f"{unit.code}-{plan.year}-Å", 2)
             origin = f"Direktåtgärd för {risk.code}, tillagd för hand"
@@ -129,7 +132,7 @@ def update(app: App, code: str, *, status: str | None = None, owner: str | None 
     åtgärd already klar (checked in the same transaction, so two closing at once cannot both)."""
     if status is not None and status not in STATUS:
         raise UserError(f"Okänd status {status!r}; välj {', '.join(STATUS)} (försenad räknas fram ur datumet).")
-    on = not_in_future(parse_date(date, "--date"), "Datumet") if date else today()
+    on = not_in_future(parse_date(date, "Datum"), "Datumet") if date else today()
     with app.session(write=True) as s:
         org = app.org(s, org_code)
         a = _find(s, org, code)
@@ -149,7 +152,7 @@ def update(app: App, code: str, *, status: str | None = None, owner: str | None 
             said.append(f"ansvarig {owner} (var {a.owner or '–'})")
             a.owner = owner
         if due:
-            new_due = parse_date(due, "--due")
+            new_due = parse_date(due, "Klart senast")
             if new_due != a.due_date:
                 said.append(f"klart senast {new_due} (var {a.due_date or '–'})")
                 a.due_date = new_due
@@ -157,7 +160,8 @@ def update(app: App, code: str, *, status: str | None = None, owner: str | None 
             a.notes = [*(a.notes or []), {"at": on.isoformat(), "by": app.user, "text": comment}]
             said.append("kommentaren sparad")
         if not said:
-            raise UserError("Ingenting att ändra: ange --status, --owner, --due eller --comment med ett nytt värde.")
+            raise UserError("Ingenting att ändra: status, ansvarig, klart senast och kommentar är som förut.",
+                            cli="Ange --status, --owner, --due eller --comment med ett nytt värde.")
         s.flush()
         s.refresh(a)
         app.audit(s, "uppdatera", "action", a.code, before=before, after=snapshot(a), org_id=org.id)
@@ -170,5 +174,5 @@ def update(app: App, code: str, *, status: str | None = None, owner: str | None 
 def close(app: App, code: str, comment: str, date: str | None = None, org_code: str | None = None) -> list[str]:
     """Mark an åtgärd klar on a day (default today), saying how it was done."""
     if not comment or not comment.strip():
-        raise UserError("Beskriv hur åtgärden genomförts (--comment).")
+        raise UserError("Beskriv hur åtgärden genomförts.", cli="Beskrivningen anges med --comment.")
     return update(app, code, status="klar", comment=comment, date=date, org_code=org_code, closing=True)

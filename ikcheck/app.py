@@ -67,13 +67,14 @@ class App:
         the one before it committed, and it ends by putting its rows under the audit log."""
         if not write and (absent := missing_file(self.settings.database_url)):
             # reading creates nothing: a mistyped --db must not leave a new, empty database behind
-            raise NotFound(f"Databasen {absent} finns inte. Ange rätt fil med --db, eller skapa en ny med "
+            raise NotFound(f"Databasen {absent} finns inte.", cli="Ange rätt fil med --db, eller skapa en ny med "
                            "`ikcheck init --org FIL` (eller prova `ikcheck demo`).")
         db = self.db
         if write and self.read_only:
-            raise UserError("Databasen är öppnad skrivskyddad" + (" (--read-only)" if not self.notice else
-                            " (du har inte skrivrätt till den)") + ": det här kommandot ändrar data och körs inte. "
-                            "Be den som förvaltar databasen om skrivrätt, eller arbeta på en kopia.")
+            raise UserError("Databasen är öppnad skrivskyddad" + ("" if not self.notice else
+                            " (du har inte skrivrätt till den)") + ": det här ändrar data och görs inte. "
+                            "Be den som förvaltar databasen om skrivrätt, eller arbeta på en kopia.",
+                            cli=None if self.notice else "(Den öppnades med --read-only.)")
         with db.session() as s:
             if write:
                 self.db.lock_writers(s)
@@ -100,12 +101,10 @@ class App:
             return org
         orgs = s.scalars(select(Organisation).order_by(Organisation.id).limit(2)).all()
         if not orgs:
-            raise NotFound(
-                "Databasen har ingen organisation ännu. Skapa en med `ikcheck init --org FIL` "
-                "eller prova `ikcheck demo`."
-            )
+            raise NotFound("Databasen har ingen organisation ännu.",
+                           cli="Skapa en med `ikcheck init --org FIL` eller prova `ikcheck demo`.")
         if len(orgs) > 1:
-            raise UserError("Databasen har flera organisationer: ange vilken med --org KOD.")
+            raise UserError("Databasen har flera organisationer: ange vilken.", cli="Den anges med --org KOD.")
         return orgs[0]
 
     def unit(self, s: Session, org: Organisation, code: str) -> Unit:

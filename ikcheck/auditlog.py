@@ -59,7 +59,7 @@ def entity_of(word: str) -> str:
         return w
     if w in ENTITY_WORDS:
         return ENTITY_WORDS[w]
-    raise UserError(f"--entity: {word!r} är ingen typ av post i loggen; välj en av: {', '.join(ENTITY_WORDS)} "
+    raise UserError(f"{word!r} är ingen typ av post i loggen; välj en av: {', '.join(ENTITY_WORDS)} "
                     "(eller tabellens namn, t.ex. control_plan).")
 
 
@@ -71,7 +71,7 @@ def events(app: App, *, entity: str | None = None, entity_id: str | None = None,
     return [{"nr": e["seq"], "när (UTC)": e["at"].strftime("%Y-%m-%d %H:%M:%S"), "vem": e["actor"],
              "vad": e["action"], "post": e["entity"], "id": e["entity_id"], "ändrat": e["changed"]}
             for e in event_rows(app, entity=entity_of(entity) if entity else None, entity_id=entity_id, actor=actor,
-                                since=_date(since, "--since"), until=_date(until, "--until"), limit=limit,
+                                since=_date(since, "Från"), until=_date(until, "Till"), limit=limit,
                                 org_code=org_code)]
 
 
@@ -82,7 +82,7 @@ def event_rows(app: App, *, entity: str | None = None, entity_id: str | None = N
     and `until` are days as a clock in `tz` reads them (the web shows Swedish time); `seals` False
     leaves out the "spara rader" events that put each change's rows under the log."""
     if limit < 1:
-        raise UserError(f"--limit: {limit} händelser går inte att visa; ange minst 1.")
+        raise UserError(f"{limit} händelser går inte att visa; ange minst 1.")
     q = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
     if entity:
         q = q.where(AuditEvent.entity == entity)

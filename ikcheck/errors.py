@@ -39,19 +39,29 @@ class Problem:
 
 
 class UserError(Exception):
-    """An error the user can fix. `str()` is a Swedish message; `problems` lists every detail."""
+    """An error the user can fix. `str()` is a Swedish message; `problems` lists every detail.
+    `cli`: what to do said as a command or an option, for the terminal only (`in_terminal()`); the
+    message itself says what to do in words that hold in the browser too."""
 
-    def __init__(self, message: str, problems: list[Problem] | None = None):
+    def __init__(self, message: str, problems: list[Problem] | None = None, *, cli: str | None = None):
         super().__init__(message)
         self.message = message
         self.problems = list(problems or [])
+        self.cli = cli
 
     SHOWN = 50  # problems a message lists; the rest are counted
 
     def __str__(self) -> str:
+        return self._text(self.message)
+
+    def in_terminal(self) -> str:
+        """The message with its command (`cli`), as the CLI prints it."""
+        return self._text(f"{self.message} {self.cli}" if self.cli else self.message)
+
+    def _text(self, head: str) -> str:
         if not self.problems:
-            return self.message
-        lines = [self.message] + [f"  - {p}" for p in self.problems[:self.SHOWN]]
+            return head
+        lines = [head] + [f"  - {p}" for p in self.problems[:self.SHOWN]]
         if len(self.problems) > self.SHOWN:
             lines.append(f"  … och {len(self.problems) - self.SHOWN} fel till (rätta dem ovan först; de övriga är "
                          "ofta av samma slag).")

@@ -324,7 +324,7 @@ def apply_spec(app: App, spec: OrgSpec, *, dry_run: bool = False) -> list[str]:
     with app.session(write=True) as s:
         org = s.scalar(select(Organisation).where(Organisation.code == spec.code))
         if org is None:
-            raise UserError(f"Kommunen {spec.code!r} finns inte i databasen; skapa den med `ikcheck init`.")
+            raise UserError(f"Kommunen {spec.code!r} finns inte i databasen.", cli="Skapa den med `ikcheck init`.")
         problems: list[Problem] = []
         assessed = s.scalar(select(RiskAssessment.id).where(RiskAssessment.org_id == org.id).limit(1)) is not None
         planned = s.scalar(select(ControlPlan.id).where(ControlPlan.org_id == org.id).limit(1)) is not None

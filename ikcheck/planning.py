@@ -78,8 +78,8 @@ def _plans(s: Session, unit: Unit, year: int) -> list[ControlPlan]:
 def latest(s: Session, unit: Unit, year: int) -> ControlPlan:
     plans = _plans(s, unit, year)
     if not plans:
-        raise NotFound(f"{unit.name} har ingen plan för {year}. Ta fram ett utkast med "
-                       f"`ikcheck plan derive --unit {unit.code} --year {year}`.")
+        raise NotFound(f"{unit.name} har ingen plan för {year}; ta fram ett utkast först.",
+                       cli=f"Kör `ikcheck plan derive --unit {unit.code} --year {year}`.")
     return plans[-1]
 
 
@@ -105,9 +105,9 @@ def _draft(s: Session, unit: Unit, year: int) -> ControlPlan:
     if plan.status != "draft":
         raise UserError(
             f"Planen för {unit.name} {year} (version {plan.version}) är beslutad "
-            f"{plan.decision_date} {plan.decision_paragraph}: en beslutad plan ändras aldrig. "
-            f"Starta en ny version med `ikcheck plan revise --unit {unit.code} --year {year} --reason …`."
-        )
+            f"{plan.decision_date} {plan.decision_paragraph}: en beslutad plan ändras aldrig. Ändringar görs i "
+            "en ny version (en revidering).",
+            cli=f"Starta den med `ikcheck plan revise --unit {unit.code} --year {year} --reason …`.")
     return plan
 
 
@@ -212,15 +212,17 @@ def derive(app: App, unit_code: str, year: int, *, replace: bool = False,
             last = existing[-1]
             if last.status != "draft":
                 raise UserError(f"{unit.name} har redan en beslutad plan för {year} (version {last.version}). "
-                                f"Ändringar görs som en revidering: `ikcheck plan revise`.")
+                                "Ändringar görs i en ny version (en revidering).",
+                                cli=f"Starta den med `ikcheck plan revise --unit {unit.code} --year {year} "
+                                    "--reason …`.")
             if not replace:
-                raise UserError(f"Det finns redan ett utkast för {unit.name} {year}. Ange --replace för att "
-                                "ta fram det på nytt (utkastet ersätts; händelsen loggas).")
+                raise UserError(f"Det finns redan ett utkast för {unit.name} {year}. Att ta fram det på nytt "
+                                "ersätter utkastet (händelsen loggas).", cli="Ange --replace för att göra det.")
             _discard_draft(app, s, org, last)
         facts = register.risk_facts(s, org, year, unit.id)
         if not facts:
-            raise UserError(f"{unit.name} har inga riskbedömningar för {year}. Håll riskworkshoppen först "
-                            f"(`ikcheck workshop template --unit {unit.code} --year {year}`).")
+            raise UserError(f"{unit.name} har inga riskbedömningar för {year}. Håll riskworkshoppen först.",
+                            cli=f"Mallarna: `ikcheck workshop template --unit {unit.code} --year {year}`.")
         prio, _ = rulebook.evaluate_and_store(app, s, org, sets["prioritering"], facts,
                                               f"plan derive {unit.code} {year}")
         outcome = {c.subject_id: c for c in prio.conclusions if c.group == "utfall"}
@@ -394,7 +396,7 @@ def accept(app: App, unit_code: str, year: int, codes: list[str] | None = None,
 def reject(app: App, unit_code: str, year: int, code: str, reason: str,
            org_code: str | None = None) -> list[Finding]:
     if not reason or not reason.strip():
-        raise UserError("Ange ett skäl (--reason) när en kontrollpunkt avvisas.")
+        raise UserError("Ange ett skäl när en kontrollpunkt avvisas.", cli="Skälet anges med --reason.")
 
     def change(s, org, unit, plan):
         cp = _point(s, plan, code)
@@ -444,7 +446,8 @@ def add_point(app: App, unit_code: str, year: int, title: str, *, risk_code: str
               org_code: str | None = None) -> tuple[str, list[Finding]]:
     """A manual kontrollpunkt, linked to a risk or marked as a KS requirement."""
     if not risk_code and not ks_code:
-        raise UserError("En manuell kontrollpunkt ska kopplas till en risk (--risk) eller vara ett KS-krav (--ks).")
+        raise UserError("En manuell kontrollpunkt ska kopplas till en risk eller vara ett KS-krav.",
+                        cli="Ange --risk KOD eller --ks KOD.")
     fields = _clean_fields(fields or {})
     created: list[str] = []
 
@@ -495,7 +498,7 @@ def override(app: App, unit_code: str, year: int, finding_key: str, reason: str,
              org_code: str | None = None) -> list[Finding]:
     """Explicitly accept a blocking finding, with a reason recorded in the plan."""
     if not reason or not reason.strip():
-        raise UserError("Ange ett skäl (--reason) för att åsidosätta ett fynd.")
+        raise UserError("Ange ett skäl för att åsidosätta ett fynd.", cli="Skälet anges med --reason.")
 
     def change(s, org, unit, plan):
         keys = {f.key for f in _validate(app, s, org, plan)}
@@ -512,11 +515,11 @@ def override(app: App, unit_code: str, year: int, finding_key: str, reason: str,
 
 def decide(app: App, unit_code: str, year: int, date: str, paragraph: str, dnr: str,
            org_code: str | None = None) -> ControlPlan:
-    decided_on = not_in_future(parse_date(date, "--date"), "Beslutsdatumet")
+    decided_on = not_in_future(parse_date(date, "Beslutsdatum"), "Beslutsdatumet")
     if not paragraph or not paragraph.strip():
-        raise UserError("Ange paragrafen i protokollet (--paragraph \"§ 123\").")
+        raise UserError("Ange paragrafen i protokollet (t.ex. ”§ 123”).", cli="Den anges med --paragraph.")
     if not dnr or not dnr.strip():
-        raise UserError("Ange diarienumret (--dnr \"KS 2026/197\").")
+        raise UserError("Ange diarienumret (t.ex. ”KS 2026/197”).", cli="Det anges med --dnr.")
     with app.session(write=True) as s:
         org = app.org(s, org_code)
         unit = app.unit(s, org, unit_code)
@@ -525,15 +528,16 @@ def decide(app: App, unit_code: str, year: int, date: str, paragraph: str, dnr: 
         open_points = [p.code for p in plan.points if p.status == "proposed"]
         if open_points:
             raise UserError(f"{len(open_points)} kontrollpunkter är inte genomgångna ({', '.join(open_points[:5])}"
-                            f"{' …' if len(open_points) > 5 else ''}): acceptera eller avvisa dem först "
-                            f"(`ikcheck plan accept --unit {unit.code} --year {year}` accepterar alla).")
+                            f"{' …' if len(open_points) > 5 else ''}): acceptera eller avvisa dem först.",
+                            cli=f"`ikcheck plan accept --unit {unit.code} --year {year}` accepterar alla.")
         found = _validate(app, s, org, plan, store_as=f"plan decide {unit.code} {year} v{plan.version}")
         blocking = [f for f in found if f.blocking and not f.overridden]
         if blocking:
             raise ValidationFailed(
                 f"Planen för {unit.name} {year} kan inte beslutas: {len(blocking)} blockerande fynd. "
-                "Åtgärda dem, eller åsidosätt med skäl: `ikcheck plan override --finding NYCKEL --reason …`.",
-                [Problem(f"{f.message} [{f.key}]") for f in blocking])
+                "Åtgärda dem, eller åsidosätt dem med skäl.",
+                [Problem(f"{f.message} [{f.key}]") for f in blocking],
+                cli="Åsidosätt med `ikcheck plan override --finding NYCKEL --reason …`.")
         before = snapshot(plan)
         plan.status = "decided"
         plan.decision_date, plan.decision_dnr = decided_on, dnr.strip()
@@ -610,7 +614,7 @@ def _check_decision_date(s: Session, unit: Unit, plan: ControlPlan, day: dt.date
 def revise(app: App, unit_code: str, year: int, reason: str, org_code: str | None = None) -> int:
     """Start a new version of a decided plan; it is decided in turn. Returns the new version."""
     if not reason or not reason.strip():
-        raise UserError("Ange ett skäl (--reason) för revideringen.")
+        raise UserError("Ange ett skäl för revideringen.", cli="Skälet anges med --reason.")
     with app.session(write=True) as s:
         org = app.org(s, org_code)
         unit = app.unit(s, org, unit_code)

@@ -207,7 +207,7 @@ def edit_risk(app: App, code: str, changes: dict[str, Any], org_code: str | None
 
 def retire_risk(app: App, code: str, reason: str, org_code: str | None = None) -> None:
     if not reason or not reason.strip():
-        raise UserError("Ange ett skäl (--reason) när en risk avslutas.")
+        raise UserError("Ange ett skäl när en risk avslutas.", cli="Skälet anges med --reason.")
     with app.session(write=True) as s:
         org = app.org(s, org_code)
         risk = find_risk(s, org, code)

@@ -176,7 +176,8 @@ def _import_tables(app: App, s: Session, org: Organisation, tables: list[tuple[s
              f"Importen avbröts: {'minst ' if stopped else ''}{len(problems)} fel"
              + (" (läsningen avbröts efter 1000 fel)" if stopped else "")
              + ". Ingenting har sparats; rätta filerna och läs in igen."),
-            sorted(problems, key=lambda p: (p.file or "", p.sheet or "", p.row or 0, p.column or "")))
+            sorted(problems, key=lambda p: (p.file or "", p.sheet or "", p.row or 0, p.column or "")),
+            cli="Enheten kan också anges med --unit KOD." if any(p.message == _NO_UNIT for p in problems) else None)
     # corrections need a reason; identical rows change nothing
     current = _current_results(s, [r.lineage for r in resolved])
     if replaces is not None and any((old := current.get((r.lineage, r.row.period))) is None or old.id != replaces
@@ -194,12 +195,13 @@ def _import_tables(app: App, s: Session, org: Organisation, tables: list[tuple[s
         changes.append((r, old, values))
     if corrections and not (reason and reason.strip()):
         raise ValidationFailed(
-            f"{len(corrections)} resultat finns redan och skulle ersättas. Ange skälet till rättelsen "
-            + ("i fältet Skäl till rättelsen" if form else "med --reason") + "; ingenting har sparats.",
+            f"{len(corrections)} resultat finns redan och skulle ersättas. Ange skälet till rättelsen"
+            + (" i fältet Skäl till rättelsen" if form else "") + "; ingenting har sparats.",
             [r.row.row.problem("reason" if form else "code",
                                f"{r.cp.code} {_period_name(r.row.period)} är redan rapporterat "
                                f"(version {old.version}, {old.reported_by})",
-                               "ett skäl till rättelsen" if form else None) for r, old in corrections[:50]])
+                               "ett skäl till rättelsen" if form else None) for r, old in corrections[:50]],
+            cli=None if form else "Skälet anges med --reason.")
     batches = []
     for name, digest, table in tables:
         b = ImportBatch(org_id=org.id, kind="results", filename=name, content_hash=digest,
@@ -364,12 +366,16 @@ def _unit_named(table: reader.Table, unit_code: str | None, name: str) -> list[P
     """A file must say which unit its results are for: a CSV has no Info sheet to say it."""
     info = table.extra.get("unit")
     if info and unit_code and str(info) != unit_code:
-        return [Problem(f"filen är mallen för {info}, men --unit anger {unit_code}", file=name, sheet=wbres.INFO,
+        return [Problem(f"filen är mallen för {info}, men inläsningen anger enheten {unit_code}", file=name,
+                        sheet=wbres.INFO,
                         expected=f"mallen för {unit_code}")]
     if info or unit_code or any(r.values.get("unit") for r in table.rows):
         return []
-    return [Problem("filen anger inte vilken enhet resultaten gäller", file=name,
-                    expected="en kolumn Enhet med enhetens kod på varje rad, eller `--unit KOD`")]
+    return [Problem(_NO_UNIT, file=name, expected="en kolumn Enhet med enhetens kod på varje rad, eller filen "
+                                                "som Excel-arbetsbok (xlsx), där mallen anger enheten")]
+
+
+_NO_UNIT = "filen anger inte vilken enhet resultaten gäller"
 
 
 def _resolve(s: Session, org: Organisation, parsed, tables, on: dt.date, problems: list[Problem],
@@ -406,14 +412,15 @@ def _resolve(s: Session, org: Organisation, parsed, tables, on: dt.date, problem
         named = info_unit or row.values.get("unit") or unit_code
         if named and str(named) != unit.code:
             said = (f"filen är mallen för {named}" if info_unit else
-                    f"raden anger enheten {named}" if row.values.get("unit") else f"--unit anger {named}")
+                    f"raden anger enheten {named}" if row.values.get("unit") else
+                    f"inläsningen anger enheten {named}")
             problems.append(row.problem("unit" if row.values.get("unit") else "code",
                                         f"kontrollpunkten {r.code} hör till {unit.code}, men {said}",
                                         f"kontrollpunkter i {named}s plan"))
             continue
         if row.values.get("unit") and unit_code and str(row.values["unit"]) != unit_code:
-            problems.append(row.problem("unit", f"raden anger enheten {row.values['unit']}, men --unit anger {unit_code}",
-                                        unit_code))
+            problems.append(row.problem("unit", f"raden anger enheten {row.values['unit']}, men inläsningen anger "
+                                                f"enheten {unit_code}", unit_code))
             continue
         if info_period and str(info_period) != r.period:
             problems.append(row.problem("period", f"raden gäller {_period_name(r.period)}, men filen är mallen för "

@@ -132,9 +132,9 @@ def import_files(app: App, files: list[Path], unit_code: str | None = None, year
     name, an assessment actually made); then one transaction. `held_on` is the day the workshop was
     held, when the files are read in later (default: today). A workshop for a year whose plan is
     decided is read in only with `after_decision`, the reason, which is recorded."""
-    day = parse_date(held_on, "--date") if held_on else None
+    day = parse_date(held_on, "Workshopdagen") if held_on else None
     if day and day > today():
-        raise UserError(f"--date: {day} ligger i framtiden; ange dagen då workshoppen hölls.")
+        raise UserError(f"Workshopdagen {day} ligger i framtiden; ange dagen då workshoppen hölls.")
     reason = " ".join((after_decision or "").split()) or None
     with paused_gc():
         return _import(app, [Path(f) for f in files], unit_code, year, org_code, day, reason)
@@ -202,8 +202,8 @@ def _import(app: App, files: list[Path], unit_code: str | None, year: int | None
             problems.append(Problem(
                 f"planen för {unit.name} {year} är redan beslutad ({decided.decision_date or 'beslutad'}); en ny "
                 "riskbedömning ändrar inte det beslutade", file=tables[0][0].name if tables else None,
-                expected="en workshop inför ett år utan beslutad plan, eller --after-decision \"skäl\" "
-                         "om bedömningen ska registreras ändå"))
+                expected="en workshop inför ett år utan beslutad plan, eller ett skäl att registrera "
+                         "bedömningen ändå"))
         last_year = previous_scores(s, org, unit, year)
         cats = register.categories(org)
         scored: dict[str, list[dict]] = defaultdict(list)   # risk key -> participants' scores
@@ -256,7 +256,9 @@ def _import(app: App, files: list[Path], unit_code: str | None, year: int | None
         if problems:
             raise ValidationFailed(
                 f"Workshopimporten avbröts: {len(problems)} fel. Ingenting har sparats; rätta filerna och läs in igen.",
-                sorted(problems, key=lambda p: (p.file or "", p.sheet or "", p.row or 0, p.column or "")))
+                sorted(problems, key=lambda p: (p.file or "", p.sheet or "", p.row or 0, p.column or "")),
+                cli="Skälet anges med --after-decision \"skäl\"." if decided is not None and not after_decision
+                else None)
         report.unit, report.year = unit.code, year
         if not tables:
             return report
@@ -520,8 +522,8 @@ def summary(app: App, unit_code: str, year: int, org_code: str | None = None) ->
         unit = app.unit(s, org, unit_code)
         w = s.scalar(select(Workshop).where(Workshop.unit_id == unit.id, Workshop.year == year))
         if w is None:
-            raise UserError(f"{unit.name} har ingen riskworkshop för {year}. Läs in deltagarnas filer först "
-                            f"(`ikcheck workshop import`).")
+            raise UserError(f"{unit.name} har ingen riskworkshop för {year}. Läs in deltagarnas filer först.",
+                            cli="Kör `ikcheck workshop import`.")
         rows = [(r, ra) for r, ra in register.current_assessments(s, org.id, year, unit.id) if ra.workshop_id == w.id]
         notes = defaultdict(list)
         for c in s.scalars(select(WorkshopComment).where(WorkshopComment.workshop_id == w.id).order_by(WorkshopComment.id)):

@@ -304,10 +304,13 @@ def test_the_info_sheets_period_is_checked_against_every_row(app, kommun, tmp_pa
 
 def test_a_csv_must_name_its_unit_and_every_row_must_match(app, kommun, tmp_path, cli):
     nameless, _ = csv_of(app, tmp_path, name="utan-enhet.csv", unit=None)
-    refused(app, nameless, "anger inte vilken enhet", "--unit")
+    said = refused(app, nameless, "anger inte vilken enhet", "en kolumn Enhet", "filen som Excel-arbetsbok (xlsx)")
+    assert "--unit" not in said, said  # the service's words hold in the browser; the option is the terminal's
+    r = cli("results", "import", nameless)
+    assert r.code == 2 and "Enheten kan också anges med --unit KOD." in r.err, r.err
     wrong, _ = csv_of(app, tmp_path, name="fel-enhet.csv", unit="BUN")
     refused(app, wrong, "rad 2", "hör till SN, men raden anger enheten BUN")
-    refused(app, nameless, "hör till SN, men --unit anger BUN", unit_code="BUN")
+    refused(app, nameless, "hör till SN, men inläsningen anger enheten BUN", unit_code="BUN")
     r = cli("results", "import", "--unit", "SN", nameless)
     assert r.code == 0 and "nya resultat" in r.out, r.err
 

@@ -667,3 +667,23 @@ def test_before_the_kommun_changes_matrix_a_risk_is_assessed_for_the_year_the_gr
     assert r.status_code == 303, text_of(r)
     assert _risk(app, "SN-R001")[1][this + 1][:2] == (5, 5)
     assert cli("audit", "verify").code == 0
+
+
+def test_the_browser_is_told_what_to_do_in_words_and_led_to_the_page_that_does_it(web, monkeypatch):
+    """A plan that cannot be derived says why in words that hold in the browser (the CLI's command
+    stays in the terminal), and Att göra links each årshjul item to the page where it is done."""
+    monkeypatch.setenv("IKCHECK_TODAY", "2026-10-01")
+    c = client(web, "controller")
+    token = csrf_of(c.get("/").text)
+    r = c.post("/planer/SN/2028/ta-fram", data={"csrf": token}, follow_redirects=False)
+    said = text_of(r)
+    assert r.status_code == 400 and "Socialnämnden har inga riskbedömningar för 2028. Håll riskworkshoppen först." \
+        in said, said
+    assert "`" not in said and "ikcheck workshop" not in said and "--" not in said, said
+    page = c.get("/").text
+    items = re.findall(r"Plan för intern kontroll (\d{4}) beslutad", page)
+    assert items, text_of(c.get("/"))  # SN's plan for 2027 is due this autumn, other units' are late
+    for year in set(items):
+        assert f'<a href="/planer?ar={year}">Plan för intern kontroll {year} beslutad</a>' in page, page
+    r = c.get(f"/planer?ar={items[0]}")
+    assert r.status_code == 200 and "Ta fram planutkast" in r.text

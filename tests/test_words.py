@@ -3,8 +3,13 @@ split from their codes, a bolag's words, people without their account numbers.""
 
 from __future__ import annotations
 
+import ast
+import re
+from pathlib import Path
+
 import pytest
 
+import ikcheck
 from ikcheck import words
 
 
@@ -51,3 +56,26 @@ def test_a_person_is_named_without_the_account_number():
 def test_a_long_unit_name_may_break_before_its_tail(name, shown):
     assert words.breakable(name) == shown
     assert words.breakable(name).replace("\u00ad", "") == name
+
+
+MESSAGES = {"UserError", "NotFound", "ValidationFailed", "Forbidden", "Problem", "problem", "Invalid"}
+
+
+def test_no_service_message_names_a_command_or_an_option():
+    """Services answer the browser and the terminal alike, so a message says what to do in words; a
+    command or an option (`ikcheck plan derive`, --reason) goes in the error's `cli`, which only the
+    terminal prints. Every message built outside cli/ is read for one: its text and its `expected`."""
+    root = Path(ikcheck.__file__).parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if "cli" in path.relative_to(root).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) in MESSAGES):
+                continue
+            for arg in [*node.args, *(k.value for k in node.keywords if k.arg == "expected")]:
+                for part in ast.walk(arg):
+                    if isinstance(part, ast.Constant) and isinstance(part.value, str) and \
+                            re.search(r"`ikcheck|(^|[\s(])--[a-z]", part.value):
+                        found.append(f"{path.relative_to(root)}:{node.lineno}: {part.value}")
+    assert not found, "\n".join(found)

@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
         err_console.print("Avbrutet.")
         sys.exit(1)
     except UserError as exc:
-        _fail(str(exc))
+        _fail(exc.in_terminal())
     except DBAPIError as exc:
         _fail(_db_error(exc))
     except OSError as exc:  # a file or directory the user named cannot be written (or read)

@@ -189,7 +189,7 @@ def submit(app: App, unit_code: str, year: int, kind: str, *, fmt: str = "pdf", 
     """Generate the report and record that it was sent to KS: date, by whom, the file's content hash.
     A submitted report is frozen; a changed report submitted again becomes a new version."""
     kind = words.report_kind(kind)
-    submitted_on = not_in_future(parse_date(date, "--date"), "Inlämningsdatumet") if date else today()
+    submitted_on = not_in_future(parse_date(date, "Inlämningsdatum"), "Inlämningsdatumet") if date else today()
     with app.session() as s:
         org = app.org(s, org_code)
         ends = period_end(year, datasets.report_periods(org, kind)[-1], org.settings.get("periods", ["halvar", "helar"]))

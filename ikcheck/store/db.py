@@ -315,8 +315,8 @@ def create_reader(engine: Engine, name: str, password: str) -> None:
     from sqlalchemy import text
 
     if engine.dialect.name != "postgresql":
-        raise UserError("Skrivskyddade roller finns i PostgreSQL. För SQLite: använd --read-only "
-                        "(filen öppnas med mode=ro) eller filrättigheter.")
+        raise UserError("Skrivskyddade roller finns i PostgreSQL. För SQLite: öppna filen skrivskyddad eller "
+                        "använd filrättigheter.", cli="Filen öppnas skrivskyddad med --read-only (mode=ro).")
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
         raise UserError(f"Ogiltigt rollnamn {name!r} (små bokstäver, siffror och _).")
     with engine.begin() as conn:
