@@ -680,6 +680,7 @@ def test_the_browser_is_told_what_to_do_in_words_and_led_to_the_page_that_does_i
     assert r.status_code == 400 and "Socialnämnden har inga riskbedömningar för 2028. Håll riskworkshoppen först." \
         in said, said
     assert "`" not in said and "ikcheck workshop" not in said and "--" not in said, said
+    assert '<a href="/planer?ar=2028">Tillbaka till sidan</a>' in r.text  # to the plans, to try again there
     page = c.get("/").text
     items = re.findall(r"Plan för intern kontroll (\d{4}) beslutad", page)
     assert items, text_of(c.get("/"))  # SN's plan for 2027 is due this autumn, other units' are late

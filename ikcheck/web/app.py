@@ -165,8 +165,9 @@ class Web:
         c = sso.config(self.app)
         return c.button if c else None
 
-    def error(self, ctx: Ctx, status: int, heading: str, message: str) -> Response:
-        return self.render(ctx, "error.html", heading, status=status, heading=heading, message=message)
+    def error(self, ctx: Ctx, status: int, heading: str, message: str, back: str | None = None) -> Response:
+        """A page saying what went wrong; `back`: the page the person came from, to try again there."""
+        return self.render(ctx, "error.html", heading, status=status, heading=heading, message=message, back=back)
 
     # --- the request cycle ---
     def page(self, handler: Callable[[Ctx], Response], *, login: bool = True):

@@ -344,7 +344,7 @@ def account_change(ctx: Ctx) -> Response:
     except (Forbidden, NotFound):
         raise
     except UserError as e:
-        return web(ctx).error(ctx, 400, "Kontot kunde inte ändras", str(e))
+        return web(ctx).error(ctx, 400, "Kontot kunde inte ändras", str(e), back="/konton")
     return _done("/konton", "kontot")
 
 
@@ -646,7 +646,7 @@ def plan_derive(ctx: Ctx) -> Response:
     except (Forbidden, NotFound):
         raise
     except UserError as e:
-        return web(ctx).error(ctx, 400, "Planutkastet kunde inte tas fram", str(e))
+        return web(ctx).error(ctx, 400, "Planutkastet kunde inte tas fram", str(e), back=f"/planer?ar={year}")
     return _done(path, "utkast")
 
 
@@ -773,7 +773,7 @@ def report_submit(ctx: Ctx) -> Response:
     except (Forbidden, NotFound):
         raise
     except UserError as e:
-        return web(ctx).error(ctx, 400, "Rapporten kunde inte lämnas in", str(e))
+        return web(ctx).error(ctx, 400, "Rapporten kunde inte lämnas in", str(e), back=f"/rapporter?ar={year}")
     return _done(f"/rapporter?ar={year}", "inlamnad")
 
 
@@ -813,7 +813,7 @@ def report_decision(ctx: Ctx) -> Response:
     except (Forbidden, NotFound):
         raise
     except UserError as e:
-        return web(ctx).error(ctx, 400, "Beslutet kunde inte registreras", str(e))
+        return web(ctx).error(ctx, 400, "Beslutet kunde inte registreras", str(e), back=f"/rapporter?ar={year}")
     return _done(f"/rapporter?ar={year}", "rapportbeslut")
 
 
