@@ -175,7 +175,16 @@ def todo(app: App, actor: Actor, on: dt.date | None = None) -> dict[str, Any]:
                 if status == "klar" or not access.can(actor, "view", Resource("action", a.org_id, a.unit_id, a.owner)):
                     continue
                 own_actions.append({"kod": a.code, "åtgärd": a.description, "ansvarig": a.owner or "",
-                                    "klart senast": a.due_date, "status": status})
+                                    "klart senast": a.due_date, "status": status, "result_id": a.result_id,
+                                    "risk_id": a.risk_id})
+            # what each concerns, since several åtgärder often read alike ("Rutinen förtydligas …")
+            sources = _result_points(s, actor.org_id, [a["result_id"] for a in own_actions if a["result_id"]])
+            risks = dict(s.execute(select(Risk.id, Risk.code).where(
+                Risk.id.in_([a["risk_id"] for a in own_actions if a["risk_id"] and not a["result_id"]]))).all())
+            for a in own_actions:
+                a["gäller"] = (sources.get(a.pop("result_id")) or
+                               (f"direktåtgärd för {risks[a['risk_id']]}" if a["risk_id"] in risks else None))
+                del a["risk_id"]
     deadlines.sort(key=lambda r: r["senast"])
     late.sort(key=lambda r: -r["sen"])
     return {"on": on, "year": year, "reporting": reporting, "deadlines": deadlines, "late": late, "points": points,
@@ -489,6 +498,16 @@ def result_page(app: App, actor: Actor, result_id: int) -> dict:
 ACTION_ORDER = {"försenad": 0, "pågår": 1, "planerad": 2, "klar": 3}
 
 
+def _result_points(s, org_id: int, ids: list[int]) -> dict[int, str]:
+    """The kontrollpunkt and period of each result, as an åtgärd names what it concerns ("SN-2025-K01 halvår")."""
+    ids = sorted(set(ids))
+    return {rid: f"{code} {PERIOD_SV.get(period, period)}" for i in range(0, len(ids), 500)
+            for rid, code, period in s.execute(
+                select(ControlResult.id, ControlPoint.code, ControlResult.period)
+                .join(ControlPoint, ControlPoint.id == ControlResult.control_point_id)
+                .where(ControlResult.org_id == org_id, ControlResult.id.in_(ids[i:i + 500])))}
+
+
 def action_list(app: App, actor: Actor, *, unit: str | None = None, status: str | None = None,
                 owner: str | None = None) -> dict:
     """The åtgärder of the person's units (a kontrollansvarig: their own), the försenade first, then the
@@ -503,13 +522,8 @@ def action_list(app: App, actor: Actor, *, unit: str | None = None, status: str 
         rows = [r for r in rows if (r.get("owner") or "") == owner]
     rows.sort(key=lambda r: (ACTION_ORDER.get(r["status"], 9), r.get("due_date") or dt.date.max, r["action"]))
     # what each åtgärd concerns: the kontrollpunkt and period of its result, or the risk of a direktåtgärd
-    ids = sorted({int(r["result_id"]) for r in rows if r.get("result_id")})
     with app.session() as s:
-        source = {rid: f"{code} {PERIOD_SV.get(period, period)}" for i in range(0, len(ids), 500)
-                  for rid, code, period in s.execute(
-                      select(ControlResult.id, ControlPoint.code, ControlResult.period)
-                      .join(ControlPoint, ControlPoint.id == ControlResult.control_point_id)
-                      .where(ControlResult.org_id == actor.org_id, ControlResult.id.in_(ids[i:i + 500])))}
+        source = _result_points(s, actor.org_id, [int(r["result_id"]) for r in rows if r.get("result_id")])
     for r in rows:
         r["concerns"] = source.get(int(r["result_id"])) if r.get("result_id") else None
     return {"rows": rows, "units": units, "statuses": [*actions_svc.STATUS, "försenad"], "owners": owners,

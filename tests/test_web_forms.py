@@ -688,3 +688,9 @@ def test_the_browser_is_told_what_to_do_in_words_and_led_to_the_page_that_does_i
         assert f'<a href="/planer?ar={year}">Plan för intern kontroll {year} beslutad</a>' in page, page
     r = c.get(f"/planer?ar={items[0]}")
     assert r.status_code == 200 and "Ta fram planutkast" in r.text
+    # the open åtgärder (several read alike) each say which kontrollpunkt's result they came from
+    listed = re.findall(r'<a href="/atgarder/([^"]+)">[^<]+</a>( \([^)]*\))?: ([^<]*?) – klart senast', page)
+    assert listed and all(re.fullmatch(r" \((SN-\d{4}-[A-Z0-9-]+ (halvår|helår)|direktåtgärd för SN-R\d+)\)", g)
+                          for _c, g, _t in listed), listed
+    assert any("direktåtgärd" in g for _c, g, _t in listed) and any("halvår" in g for _c, g, _t in listed), listed
+    assert not any(t.endswith(".") for _c, _g, t in listed), listed  # "… utbildas – klart", not "utbildas. –"
