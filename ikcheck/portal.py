@@ -374,9 +374,14 @@ def plans(app: App, actor: Actor, year: int) -> dict:
 
 
 def plan_page(app: App, actor: Actor, unit_code: str, year: int, version: int | None = None,
-              compare: int | None = None) -> dict:
+              compare: int | None = None) -> dict | None:
+    """The plan of a unit and year (a version of it), or None if the unit has no plan that year yet
+    (the web then shows the year's plans, where one is derived)."""
     with app.session() as s:
         unit = _unit(app, s, actor, unit_code, "plan")
+        if version is None and not s.scalar(select(ControlPlan.id).where(ControlPlan.unit_id == unit.id,
+                                                                         ControlPlan.year == year).limit(1)):
+            return None
     data = planning.show(app, unit.code, year, version, org_code=actor.org_code)
     versions = planning.history(app, unit.code, year, org_code=actor.org_code)
     diff = None

@@ -156,7 +156,8 @@ def notices(app: App, on: dt.date | None = None, org_code: str | None = None,
                 n = _notice(a["klart senast"], on, plan["påminn_åtgärd_dagar_före"], every)
                 if n:
                     found.append(Notice(f"åtgärd:{a['kod']}", "åtgärd", n, a["klart senast"],
-                                        f"{a['kod']} {a['åtgärd']}: " + _when(a["klart senast"], on, "ska vara klar"),
+                                        f"{a['kod']}{_about(a)} {a['åtgärd'].strip().rstrip('.')}: "
+                                        + _when(a["klart senast"], on, "ska vara klar"),
                                         f"{base}/atgarder/{a['kod']}"))
         if acc.role == "sekreterare":
             for d in t["deadlines"] + t["late"]:
@@ -194,6 +195,11 @@ def simulate(app: App, start: dt.date, end: dt.date, org_code: str | None = None
             already |= {(d.account_id, x.item, x.notice) for x in d.notices}
         day += dt.timedelta(days=1)
     return counts
+
+
+def _about(action: dict) -> str:
+    """What an åtgärd concerns, after its code: " (SN-2025-K01 halvår)"; several often read alike."""
+    return f" ({action['gäller']})" if action.get("gäller") else ""
 
 
 def _when(due: dt.date, on: dt.date, verb: str) -> str:

@@ -382,6 +382,8 @@ def test_remind_from_the_command_line_dry_run_sends_nothing(year, tmp_path):
                           "2026-04-07", "--dry-run"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "skulle skickas (inget skickat)" in out.stdout and "Karin Sjöberg" in out.stdout
+    # an åtgärd says what it concerns: several read alike ("Rutinen förtydligas …")
+    assert re.search(r"Å-\d+ \(SN-2025-[A-Z0-9]+ (halvår|helår)\) ", out.stdout), out.stdout
     assert len(_sent(_app_)) == before
     # without a mail server set up, sending is refused in Swedish, and nothing is recorded
     out = subprocess.run([sys.executable, "-m", "ikcheck", "--db", url, "--org", "exempelby", "remind", "--on",

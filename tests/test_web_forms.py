@@ -688,6 +688,10 @@ def test_the_browser_is_told_what_to_do_in_words_and_led_to_the_page_that_does_i
         assert f'<a href="/planer?ar={year}">Plan för intern kontroll {year} beslutad</a>' in page, page
     r = c.get(f"/planer?ar={items[0]}")
     assert r.status_code == 200 and "Ta fram planutkast" in r.text
+    # a unit's plan page for a year without a plan (a reminder's link, a bookmark): the year's plans
+    r = c.get("/planer/SN/2028", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/planer?ar=2028", r.status_code
+    assert c.get("/planer/SN/2028/punkt/SN-2028-K01").status_code == 404
     # the open åtgärder (several read alike) each say which kontrollpunkt's result they came from
     listed = re.findall(r'<a href="/atgarder/([^"]+)">[^<]+</a>( \([^)]*\))?: ([^<]*?) – klart senast', page)
     assert listed and all(re.fullmatch(r" \((SN-\d{4}-[A-Z0-9-]+ (halvår|helår)|direktåtgärd för SN-R\d+)\)", g)

@@ -184,6 +184,8 @@ def plan_page(ctx: Ctx, errors=None, values=None) -> Response:
     p = ctx.request.path_params
     compare = ctx.int_arg("jamfor")
     data = portal.plan_page(ctx.app, ctx.actor, p["unit"], ctx.path_int("year"), _version(ctx), compare)
+    if data is None:  # no plan that year yet (a link in a reminder, a bookmark): the year's plans, to derive it
+        return RedirectResponse(f"/planer?ar={ctx.path_int('year')}", status_code=303)
     if data["draft"] and data["version"] > 1 and compare is None and (data["may"]["decide"] or data["may"]["edit"]):
         # a revision is decided knowing what it changes: the diff against the version in force
         data = portal.plan_page(ctx.app, ctx.actor, p["unit"], data["year"], None, data["version"] - 1)
@@ -660,6 +662,8 @@ def point_form(ctx: Ctx, errors=None, values=None) -> Response:
     unit, year, _path = _plan_path(ctx)
     code = ctx.request.path_params["code"]
     data = portal.plan_page(ctx.app, ctx.actor, unit, year)
+    if data is None:
+        raise NotFound(f"Det finns ingen plan för {year} ännu.")
     if not data["may"]["edit"]:
         raise Forbidden("Din roll ändrar inte planen.")
     line = next((ln for ln in data["lines"] + data["rejected"] if ln["kod"] == code), None)
