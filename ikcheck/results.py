@@ -131,9 +131,10 @@ def import_files(app: App, files: list[Path], reason: str | None = None, org_cod
     """Validate every file and row first; then store everything in one transaction, or nothing.
     Every file names its unit (the template's Info sheet, a column Enhet, or `unit_code`), and every
     row must belong to it. `may(unit, kontrollansvarig)`: whether the person importing may report that
-    kontrollpunkt (the web app's permission check; a row they may not is a problem like any other)."""
+    kontrollpunkt (the web app's permission check; a row they may not is a problem like any other).
+    A folder among `files` stands for the tables in it (`reader.files_of`)."""
     with paused_gc():
-        return _import_files(app, files, reason, org_code, on or today(), unit_code, may)
+        return _import_files(app, reader.files_of(files), reason, org_code, on or today(), unit_code, may)
 
 
 def _import_files(app: App, files: list[Path], reason: str | None, org_code: str | None,

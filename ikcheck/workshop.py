@@ -137,7 +137,7 @@ def import_files(app: App, files: list[Path], unit_code: str | None = None, year
         raise UserError(f"Workshopdagen {day} ligger i framtiden; ange dagen då workshoppen hölls.")
     reason = " ".join((after_decision or "").split()) or None
     with paused_gc():
-        return _import(app, [Path(f) for f in files], unit_code, year, org_code, day, reason)
+        return _import(app, reader.files_of(files), unit_code, year, org_code, day, reason)
 
 
 def previous_scores(s, org: Organisation, unit: Unit, year: int) -> dict[int, tuple[int, int]]:

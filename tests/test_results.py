@@ -127,6 +127,30 @@ def test_a_workbook_saved_under_another_name_is_read_by_its_content(app, kommun,
     assert results.import_files(app, [renamed], on=ON).new > 0
 
 
+def test_a_folder_of_returned_templates_is_read_whole_leaving_out_excels_lock_files(app, kommun, tmp_path, cli):
+    """A controller saves the returned files in one folder and reads in the folder; an Excel lock file
+    beside a workbook still open is left out of the folder, and named for what it is when given."""
+    folder = tmp_path / "inkommna"
+    folder.mkdir()
+    filled(app, folder, unit="SN", name="SN halvår.xlsx")
+    filled(app, folder, unit="BUN", name="BUN halvår.xlsx")
+    for blank in folder.glob("mall-*"):
+        blank.unlink()  # the templates filled() wrote beside them
+    lock = folder / "~$SN halvår.xlsx"
+    lock.write_bytes(b"\x0aAnna Lind " + b"\x00" * 154)  # what Excel writes while the workbook is open
+    (folder / "anteckningar").mkdir()  # a subfolder is not read
+    r = cli("results", "import", lock)
+    assert r.code == 2 and "filen är Excels låsfil för en arbetsbok som är öppen" in r.err, r.err
+    r = cli("results", "import", folder)
+    assert r.code == 0 and "2 filer inlästa" in r.out, r.err
+    assert {x["kontrollpunkt"][:2] for u in ("SN", "BUN") for x in results.list_results(app, u, YEAR, "halvar")} \
+        == {"SN", "BU"}
+    empty = tmp_path / "tom"
+    empty.mkdir()
+    r = cli("results", "import", empty)
+    assert r.code == 2 and "Mappen" in r.err and "har inga xlsx- eller csv-filer" in r.err, r.err
+
+
 def test_an_id_typed_by_hand_is_read_and_a_near_miss_is_suggested(app, kommun, tmp_path):
     """A kontrollansvarig who types an id rather than keeping the template's: another case, spaces or
     Word's dash still name the kontrollpunkt; a digit short is refused with the id it was likely to be.

@@ -23,7 +23,8 @@ def template(unit: str = UNIT, year: int = YEAR,
 
 
 @app.command("import")
-def import_(files: list[Path] = typer.Argument(..., help="Ifyllda mallar (xlsx) eller CSV från Excel."),
+def import_(files: list[Path] = typer.Argument(..., help="Ifyllda mallar (xlsx) eller CSV från Excel, eller en "
+                                                           "mapp med dem."),
             reason: str = typer.Option(None, "--reason", help="Skäl, om filen rättar redan rapporterade resultat."),
             unit: str = typer.Option(None, "--unit", help="Enheten resultaten gäller (krävs för en CSV-fil utan "
                                                           "kolumnen Enhet).")) -> None:

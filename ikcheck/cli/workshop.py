@@ -21,7 +21,8 @@ def template(unit: str = UNIT, year: int = typer.Option(..., "--year", help="År
 
 
 @app.command("import")
-def import_(files: list[Path] = typer.Argument(..., help="En eller flera deltagares ifyllda mallar."),
+def import_(files: list[Path] = typer.Argument(..., help="En eller flera deltagares ifyllda mallar, eller en mapp "
+                                                           "med dem."),
             unit: str = typer.Option(None, "--unit", help="Kontrollera att filerna gäller denna enhet."),
             year: int = typer.Option(None, "--year", help="Kontrollera att filerna gäller detta år."),
             date: str = typer.Option(None, "--date", help="Dagen då workshoppen hölls (standard: i dag)."),

@@ -123,6 +123,28 @@ def _letter(index: int) -> str:
     return s
 
 
+TABLE_SUFFIXES = (".xlsx", ".xlsm", ".csv", ".txt")
+
+
+def files_of(paths: list[Path]) -> list[Path]:
+    """The files named, a folder standing for the tables in it: its xlsx and csv files (not those in
+    its subfolders), in name order, leaving out Excel's lock files (~$…) and hidden files. A controller
+    collects the returned templates in a folder; a folder with none is an error, not an empty import."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if not path.is_dir():
+            out.append(path)
+            continue
+        found = sorted(f for f in path.iterdir() if f.suffix.lower() in TABLE_SUFFIXES and f.is_file()
+                       and not f.name.startswith(("~$", ".")))
+        if not found:
+            raise ValidationFailed(f"Mappen {path} har inga xlsx- eller csv-filer att läsa in.",
+                                   [Problem("mappen har inga xlsx- eller csv-filer", file=path.name,
+                                            expected="de ifyllda mallarna i mappen, eller filerna själva")])
+        out += found
+    return out
+
+
 def sniff(path: Path) -> str:
     """'xlsx' or 'csv' by content, not by name; anything else is refused."""
     name = path.name
@@ -130,6 +152,9 @@ def sniff(path: Path) -> str:
         size = path.stat().st_size
     except FileNotFoundError:
         raise ValidationFailed(f"Filen {path} finns inte.") from None
+    if name.startswith("~$"):  # the owner file Excel keeps beside an open workbook (a glob picks it up)
+        raise _not_a_workbook(name, ("Excels låsfil för en arbetsbok som är öppen",
+                                     "arbetsboken själv (samma namn utan ~$)"))
     if size == 0:
         raise ValidationFailed(f"Filen {name} är tom.", [Problem("filen är tom", file=name)])
     if size > MAX_BYTES:
