@@ -169,6 +169,15 @@ def test_an_excel_upload_with_a_row_not_theirs_or_bad_shows_the_rows_and_stores_
     assert "kontrollpunkten SN-2026-K01 är inte din att rapportera" in body
     assert re.search(rf"<td>mall.xlsx</td><td>Resultat</td><td class=\"num\">{rows['SN-2026-K01']}</td>", r.text)
     assert counts(app) == before
+    # a wrong count in their own row as well: the summary counts the file's problems, not the one field
+    ws.cell(rows["SN-2026-K02"], head["Antal avvikelser"], 20)
+    wb.save(path)
+    r = k.post("/resultat/rapportera?ar=2026&period=halvar", data={"csrf": token},
+               files={"fil": ("mall.xlsx", path.read_bytes(), "application/octet-stream")})
+    body = text_of(r)
+    assert r.status_code == 400 and "Det finns 2 fel att rätta" in body and "2 fel i filen" in body, body
+    assert "20 avvikelser men bara 15 granskade" in body, body
+    assert counts(app) == before
 
 
 def _encrypted_pdf(source: bytes, user: str = "hemligt") -> bytes:
