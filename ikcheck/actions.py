@@ -106,7 +106,8 @@ def add(app: App, description: str, *, owner: str | None, due: str | dt.date, re
             unit = s.get(Unit, risk.unit_id)
             plan = decided_plan(s, unit, year) if year else None
             if year is None:
-                raise UserError("Ange året: en direktåtgärd hör till planen för ett år.", cli="Året anges med --year.")
+                raise UserError("Ange året: en direktåtgärd hör till planen för ett år.",
+                                cli="Året anges med --year.")
             if plan is None:
                 raise UserError(f"{unit.name} har ingen beslutad plan för {year}; en direktåtgärd hör till "
                                 "planen för ett år.")

@@ -255,8 +255,9 @@ def test_what_is_written_in_a_column_the_import_does_not_read_is_named_not_dropp
     ws.cell(4, width + 3, "fråga Sara")  # beside the table, under no header
     wb.save(tmp_path / "egen-kolumn.xlsx")
     text = refused(app, tmp_path / "egen-kolumn.xlsx",
-                   "rad 3, kolumn N: kolumnen ”Anteckningar” finns inte i mallen och läses inte in, men har innehåll "
-                   "på 2 rader (förväntat: texten flyttad till kolumnen Kommentar, eller kolumnen borttagen)",
+                   "rad 3, kolumn N: kolumnen ”Anteckningar” finns inte i mallen och läses inte in, men har "
+                   "innehåll på 2 rader (förväntat: texten flyttad till kolumnen Kommentar, eller kolumnen "
+                   "borttagen)",
                    f"rad 4, kolumn {reader._letter(width + 2)}: kolumnen har ingen rubrik och läses inte in, men har "
                    "innehåll på 1 rad")
     assert text.count("läses inte in") == 2, text
@@ -330,7 +331,8 @@ def _zip_of(path: Path, parts: dict[str, str]) -> Path:
     return path
 
 
-STRICT = {b"http://schemas.openxmlformats.org/spreadsheetml/2006/main": b"http://purl.oclc.org/ooxml/spreadsheetml/main",
+STRICT = {b"http://schemas.openxmlformats.org/spreadsheetml/2006/main":
+          b"http://purl.oclc.org/ooxml/spreadsheetml/main",
           b"http://schemas.openxmlformats.org/officeDocument/2006/relationships":
           b"http://purl.oclc.org/ooxml/officeDocument/relationships"}
 
@@ -338,7 +340,8 @@ STRICT = {b"http://schemas.openxmlformats.org/spreadsheetml/2006/main": b"http:/
 def test_files_of_other_kinds_are_named_with_what_to_send_instead(app, kommun, tmp_path):
     """What people send instead of the template: another of Excel's formats, LibreOffice's, a system's
     "Excel export" that is a web page, or the wrong document. Each named, and what to do."""
-    save_as, other = "filen öppnad i Excel och sparad som Excel-arbetsbok (.xlsx)", "en Excel-arbetsbok (.xlsx) eller en CSV-fil"
+    save_as = "filen öppnad i Excel och sparad som Excel-arbetsbok (.xlsx)"
+    other = "en Excel-arbetsbok (.xlsx) eller en CSV-fil"
 
     def strict(name: str, data: bytes) -> bytes:
         for old, new in STRICT.items():

@@ -71,7 +71,8 @@ def test_no_service_message_names_a_command_or_an_option():
         if "cli" in path.relative_to(root).parts:
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) in MESSAGES):
+            name = getattr(node, "func", None) and getattr(node.func, "id", getattr(node.func, "attr", None))
+            if not (isinstance(node, ast.Call) and name in MESSAGES):
                 continue
             for arg in [*node.args, *(k.value for k in node.keywords if k.arg == "expected")]:
                 for part in ast.walk(arg):

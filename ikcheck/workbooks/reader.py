@@ -5,8 +5,10 @@ Nothing here touches the database. A reader finds the header row (it may have mo
 columns by their Swedish header, and yields rows with their location, so every problem can name
 file, sheet, row and column. What a person cannot see or did not type is refused, not guessed at:
 merged cells, formulas (except a template's own computed columns), hidden sheets, rows and columns
-with data, control characters, and text in a column the import does not read (it would not be stored). Every decoding error becomes a Swedish problem, and a file's size,
-unpacked size and number of rows are bounded, so a read takes bounded time and memory.
+with data, control characters, and text in a column the import does not read (it would not be
+stored). Every decoding error becomes a Swedish problem, and a file's size, unpacked size and number
+of rows are bounded, so a read takes bounded time and memory. A file that is not a table (another
+format, the wrong document) is named for what it is, with what to send instead.
 """
 
 from __future__ import annotations
@@ -183,9 +185,9 @@ def sniff(path: Path) -> str:
         return "xlsx"
     if head.startswith(b"\xd0\xcf\x11\xe0"):  # an OLE file: encrypted Office, the old .xls, or a .doc
         if _ole_holds(path, "EncryptionInfo"):
-            raise ValidationFailed(f"Filen {name} är lösenordsskyddad.",
-                                   [Problem("arbetsboken är lösenordsskyddad (krypterad) och kan inte läsas", file=name,
-                                            expected="filen sparad utan lösenord (Arkiv > Info > Skydda arbetsbok)")])
+            raise ValidationFailed(f"Filen {name} är lösenordsskyddad.", [Problem(
+                "arbetsboken är lösenordsskyddad (krypterad) och kan inte läsas", file=name,
+                expected="filen sparad utan lösenord (Arkiv > Info > Skydda arbetsbok)")])
         if _ole_holds(path, "WordDocument"):
             raise _not_a_workbook(name, ("ett Word-dokument i det gamla formatet (.doc)", OTHER))
         raise ValidationFailed(f"Filen {name} är i det gamla Excel-formatet (.xls).",
@@ -548,8 +550,9 @@ def _unread(rows, header: list[Any], found: dict[str, int], columns: list[Column
         title = str(header[i]).strip() if i < len(header) and header[i] not in (None, "") else ""
         rader = f"{len(numbers)} rad{'er' if len(numbers) > 1 else ''}"
         if norm(title) in read_at:
-            what = (f"kolumnen ”{title}” finns två gånger och bara kolumn {_letter(read_at[norm(title)])} läses in, "
-                    f"men den här har innehåll på {rader}")
+            first = _letter(read_at[norm(title)])
+            what = (f"kolumnen ”{title}” finns två gånger och bara kolumn {first} läses in, men den här har "
+                    f"innehåll på {rader}")
         elif title:
             what = f"kolumnen ”{title}” finns inte i mallen och läses inte in, men har innehåll på {rader}"
         else:
