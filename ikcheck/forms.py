@@ -205,19 +205,24 @@ def evidence_file(app: App, actor: Actor, evidence_id: int):
     return ev, content
 
 
-def upload_results(app: App, actor: Actor, filename: str, content: bytes,
+def upload_results(app: App, actor: Actor, files: list[tuple[str, bytes]],
                    reason: str | None = None) -> results_svc.ImportReport:
-    """An Excel (or CSV) file of results, as `results import`: every row checked, all or nothing; a row
-    for a kontrollpunkt the person may not report is an error like any other."""
+    """Excel (or CSV) files of results, (name, content), as `results import` reads them: every row of
+    every file checked, all or nothing; a row for a kontrollpunkt the person may not report is an error
+    like any other."""
     _reporter(actor)
-    if len(content) > MAX_RESULT_FILE:
-        raise UserError(f"Filen {filename} är {len(content) / 1024 / 1024:.1f} MB; den får vara högst "
-                        f"{MAX_RESULT_FILE // (1024 * 1024)} MB.")
-    name = Path(filename or "resultat.xlsx").name
+    for filename, content in files:
+        if len(content) > MAX_RESULT_FILE:
+            raise UserError(f"Filen {filename} är {len(content) / 1024 / 1024:.1f} MB; den får vara högst "
+                            f"{MAX_RESULT_FILE // (1024 * 1024)} MB.")
     with tempfile.TemporaryDirectory(prefix="ikcheck-upload-") as tmp:
-        path = Path(tmp) / name
-        path.write_bytes(content)
-        return results_svc.import_files(_as(app, actor), [path], reason=reason, org_code=actor.org_code,
+        paths = []
+        for i, (filename, content) in enumerate(files):  # a folder each: two files may share a name
+            path = Path(tmp) / str(i) / Path(filename or "resultat.xlsx").name
+            path.parent.mkdir()
+            path.write_bytes(content)
+            paths.append(path)
+        return results_svc.import_files(_as(app, actor), paths, reason=reason, org_code=actor.org_code,
                                         may=_may_report(actor))
 
 

@@ -684,12 +684,12 @@ def test_the_browser_is_told_what_to_do_in_words_and_led_to_the_page_that_does_i
     monkeypatch.setenv("IKCHECK_TODAY", "2026-10-01")
     c = client(web, "controller")
     token = csrf_of(c.get("/").text)
-    r = c.post("/planer/SN/2028/ta-fram", data={"csrf": token}, follow_redirects=False)
+    r = c.post("/planer/SN/2040/ta-fram", data={"csrf": token}, follow_redirects=False)
     said = text_of(r)
     assert r.status_code == 400, said
-    assert "Socialnämnden har inga riskbedömningar för 2028. Håll riskworkshoppen först." in said, said
+    assert "Socialnämnden har inga riskbedömningar för 2040. Håll riskworkshoppen först." in said, said
     assert "`" not in said and "ikcheck workshop" not in said and "--" not in said, said
-    assert '<a href="/planer?ar=2028">Tillbaka till sidan</a>' in r.text  # to the plans, to try again there
+    assert '<a href="/planer?ar=2040">Tillbaka till sidan</a>' in r.text  # to the plans, to try again there
     page = c.get("/").text
     items = re.findall(r"Plan för intern kontroll (\d{4}) beslutad", page)
     assert items, text_of(c.get("/"))  # SN's plan for 2027 is due this autumn, other units' are late
@@ -698,12 +698,65 @@ def test_the_browser_is_told_what_to_do_in_words_and_led_to_the_page_that_does_i
     r = c.get(f"/planer?ar={items[0]}")
     assert r.status_code == 200 and "Ta fram planutkast" in r.text
     # a unit's plan page for a year without a plan (a reminder's link, a bookmark): the year's plans
-    r = c.get("/planer/SN/2028", follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"] == "/planer?ar=2028", r.status_code
-    assert c.get("/planer/SN/2028/punkt/SN-2028-K01").status_code == 404
+    r = c.get("/planer/SN/2040", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/planer?ar=2040", r.status_code
+    assert c.get("/planer/SN/2040/punkt/SN-2040-K01").status_code == 404
     # the open åtgärder (several read alike) each say which kontrollpunkt's result they came from
     listed = re.findall(r'<a href="/atgarder/([^"]+)">[^<]+</a>( \([^)]*\))?: ([^<]*?) – klart senast', page)
     assert listed and all(re.fullmatch(r" \((SN-\d{4}-[A-Z0-9-]+ (halvår|helår)|direktåtgärd för SN-R\d+)\)", g)
                           for _c, g, _t in listed), listed
     assert any("direktåtgärd" in g for _c, g, _t in listed) and any("halvår" in g for _c, g, _t in listed), listed
     assert not any(t.endswith(".") for _c, _g, t in listed), listed  # "… utbildas – klart", not "utbildas. –"
+
+
+def test_several_files_are_read_in_at_once_all_or_nothing(web, tmp_path):
+    """A controller sends the returned templates of both periods in one upload: every row of every file
+    checked first, a problem in one stores nothing from the other; two files of the same name (from
+    two folders) are both read; files sent again are named and change nothing. (Last in the module: it
+    reports every SN kontrollpunkt of 2026, which the tests before it report one by one.)"""
+    app, _, _ = web
+    c = client(web, "controller")
+    token = csrf_of(c.get("/resultat/rapportera?ar=2026&period=halvar").text)
+    from openpyxl import load_workbook
+
+    sent = []
+    for period, day in (("halvar", "2026-06-15"), ("helar", "2026-11-16")):
+        path = results.template(app, "SN", 2026, period, tmp_path / f"{period}.xlsx", org_code="exempelby")
+        wb = load_workbook(path)
+        ws = wb["Resultat"]
+        head = {ws.cell(1, col).value: col for col in range(1, ws.max_column + 1)}
+        for r in range(2, ws.max_row + 1):
+            for header, v in {"Utförd (ja/nej)": "ja", "Datum": day, "Antal granskade": 12, "Antal avvikelser": 0,
+                              "Utförd av": "Anna Lind", "Godkänd av": "Karin Ström"}.items():
+                ws.cell(r, head[header], v)
+        wb.save(path)
+        sent.append(("resultat.xlsx", path.read_bytes(), "application/octet-stream"))  # the same name twice
+    bad = load_workbook(tmp_path / "helar.xlsx")
+    bad["Resultat"].cell(2, head["Antal granskade"], "tolv")
+    bad.save(tmp_path / "fel.xlsx")
+    before = counts(app)
+    r = c.post("/resultat/rapportera?ar=2026&period=halvar", data={"csrf": token},
+               files=[("fil", sent[0]), ("fil", ("fel.xlsx", (tmp_path / "fel.xlsx").read_bytes(), "x"))])
+    assert r.status_code == 400 and "”tolv” är inget heltal" in text_of(r) and counts(app) == before
+    # (SN-2026-K02 was reported by the tests before: its rows are corrections, with a reason)
+    r = c.post("/resultat/rapportera?ar=2026&period=halvar", data={"csrf": token, "skal": "Hela året samlat"},
+               files=[("fil", sent[0]), ("fil", sent[1])], follow_redirects=False)
+    assert r.status_code == 303 and "klart=filer" in r.headers["location"], r.text
+    stored = {p: len(results.list_results(app, "SN", 2026, p, org_code="exempelby")) for p in ("halvar", "helar")}
+    assert all(stored.values()) and counts(app)["results"] == before["results"] + sum(
+        len(load_workbook(tmp_path / f"{p}.xlsx")["Resultat"]["A"]) - 1 for p in ("halvar", "helar")), stored
+    assert "Filerna är inlästa." in c.get(r.headers["location"]).text
+    r = c.post("/resultat/rapportera?ar=2026&period=halvar", data={"csrf": token, "skal": "Hela året samlat"},
+               files=[("fil", sent[0]), ("fil", sent[1])])
+    assert r.status_code == 400 and "Filerna är redan inlästa" in text_of(r)
+    # one file new (a comment added) beside one already read: the new one is read, the other named
+    wb = load_workbook(tmp_path / "halvar.xlsx")
+    wb["Resultat"].cell(2, head["Kommentar"], "Kompletterat med underlag")
+    wb.save(tmp_path / "halvar-2.xlsx")
+    before = counts(app)
+    r = c.post("/resultat/rapportera?ar=2026&period=halvar", data={"csrf": token, "skal": "Kommentar tillagd"},
+               files=[("fil", ("halvar-2.xlsx", (tmp_path / "halvar-2.xlsx").read_bytes(), "x")), ("fil", sent[1])],
+               follow_redirects=False)
+    assert r.status_code == 303 and "klart=filer-delvis" in r.headers["location"], r.text
+    assert counts(app)["results"] == before["results"] + 1
+    assert "de som redan var inlästa ändrade ingenting" in c.get(r.headers["location"]).text

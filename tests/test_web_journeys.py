@@ -279,8 +279,8 @@ def test_an_excel_file_with_a_bad_row_shows_the_row_and_stores_nothing(browser, 
     wb.save(path)
     with app.session() as s:
         before = s.scalar(select(func.count()).select_from(ControlResult))
-    p.get_by_label(re.compile("^Fil med resultat")).set_input_files(str(path))
-    p.get_by_role("button", name="Läs in filen").click()
+    p.get_by_label(re.compile("^Filer med resultat")).set_input_files(str(path))
+    p.get_by_role("button", name="Läs in filerna").click()
     table = p.get_by_role("table", name=re.compile("fel i filen – ingenting har sparats"))
     cells = table.locator("tbody tr").first.locator("td").all_inner_texts()
     column = chr(ord("A") + head["Antal avvikelser"] - 1)

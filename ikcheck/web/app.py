@@ -176,7 +176,8 @@ class Web:
             if request.method == "POST":
                 if int(request.headers.get("content-length") or 0) > MAX_UPLOAD:
                     return HTMLResponse("För stor fil.", status_code=413)
-                form = await request.form(max_files=10, max_fields=200)
+                # a controller may send the returned templates of every unit at once
+                form = await request.form(max_files=50, max_fields=200)
             try:
                 return await run_in_threadpool(self._handle, handler, request, form, login)
             finally:

@@ -413,7 +413,9 @@ def ks_requirement_add(ctx: Ctx) -> Response:
 
 NOTICES = {
     "kalender": "Kalenderlänken är återkallad; kalendrar som prenumererar på den får inget mer.",
-    "resultat": "Resultatet är sparat.", "fil": "Filen är inläst.", "godkant": "Resultatet är godkänt.",
+    "resultat": "Resultatet är sparat.", "fil": "Filen är inläst.", "filer": "Filerna är inlästa.",
+    "filer-delvis": "Filerna är inlästa; de som redan var inlästa ändrade ingenting.",
+    "godkant": "Resultatet är godkänt.",
     "atgard": "Åtgärden är uppdaterad.", "utkast": "Planutkastet är framtaget ur riskregistret och reglerna.",
     "accepterade": "Förslagen är accepterade.", "punkt": "Kontrollpunkten är ändrad.",
     "asidosatt": "Fyndet är åsidosatt med skäl.", "beslutad": "Nämndens beslut är registrerat; planen är fryst.",
@@ -476,20 +478,23 @@ def my_controls(ctx: Ctx, errors=None, table=None, status: int = 200) -> Respons
 
 
 def upload_results(ctx: Ctx) -> Response:
-    f = ctx.form.get("fil")
-    if not getattr(f, "filename", None):
-        return my_controls(ctx, errors=[("fil", "Välj en fil att läsa in.")], status=400)
+    files = [f for f in ctx.form.getlist("fil") if getattr(f, "filename", None)]
+    if not files:
+        return my_controls(ctx, errors=[("fil", "Välj en eller flera filer att läsa in.")], status=400)
     try:
-        report = forms.upload_results(ctx.app, ctx.actor, f.filename, f.file.read(), _field(ctx, "skal") or None)
+        report = forms.upload_results(ctx.app, ctx.actor, [(f.filename, f.file.read()) for f in files],
+                                      _field(ctx, "skal") or None)
     except (Forbidden, NotFound):
         raise
     except UserError as e:
-        rows = [{"fil": p.file or f.filename, "blad": p.sheet or "", "rad": p.row or p.line or "",
-                 "kolumn": p.column or "", "fel": p.message, "förväntat": p.expected or ""} for p in e.problems]
+        rows = [{"fil": p.file or "", "blad": p.sheet or "", "rad": p.row or p.line or "", "kolumn": p.column or "",
+                 "fel": p.message, "förväntat": p.expected or ""} for p in e.problems]
         return my_controls(ctx, errors=[("fil", e.message)], table=rows, status=400)
-    if report.already:
-        return my_controls(ctx, errors=[("fil", "Filen är redan inläst: " + "; ".join(report.already))], status=400)
-    return _done(ctx.request.url.path + (f"?{ctx.request.url.query}" if ctx.request.url.query else ""), "fil")
+    if report.already and not report.files:
+        said = "Filen är redan inläst: " if len(report.already) == 1 else "Filerna är redan inlästa: "
+        return my_controls(ctx, errors=[("fil", said + "; ".join(report.already))], status=400)
+    done = "filer-delvis" if report.already else "filer" if len(report.files) > 1 else "fil"
+    return _done(ctx.request.url.path + (f"?{ctx.request.url.query}" if ctx.request.url.query else ""), done)
 
 
 def result_template(ctx: Ctx) -> Response:
