@@ -487,7 +487,8 @@ def upload_results(ctx: Ctx) -> Response:
     except (Forbidden, NotFound):
         raise
     except UserError as e:
-        rows = [{"fil": p.file or "", "blad": p.sheet or "", "rad": p.row or p.line or "", "kolumn": p.column or "",
+        only = files[0].filename if len(files) == 1 else ""  # a problem of the whole upload names no file
+        rows = [{"fil": p.file or only, "blad": p.sheet or "", "rad": p.row or p.line or "", "kolumn": p.column or "",
                  "fel": p.message, "förväntat": p.expected or ""} for p in e.problems]
         return my_controls(ctx, errors=[("fil", e.message)], table=rows, status=400)
     if report.already and not report.files:
