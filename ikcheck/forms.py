@@ -51,6 +51,13 @@ def _periods(org) -> list[str]:
     return org.settings.get("periods", ["halvar", "helar"])
 
 
+def upload_name(filename: str | None, default: str) -> str:
+    """An uploaded file's name to write it under: its last part whichever separator the browser used,
+    and the default for a name that is no file's ("", "." or "..", which would name the folder)."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return default if name in ("", ".", "..") else name
+
+
 def _reporter(actor: Actor) -> None:
     """Mina kontroller is for the roles that report results (KS and revisor read them elsewhere)."""
     require(actor, "results", access.org(actor.org_id))
@@ -218,7 +225,7 @@ def upload_results(app: App, actor: Actor, files: list[tuple[str, bytes]],
     with tempfile.TemporaryDirectory(prefix="ikcheck-upload-") as tmp:
         paths = []
         for i, (filename, content) in enumerate(files):  # a folder each: two files may share a name
-            path = Path(tmp) / str(i) / Path(filename or "resultat.xlsx").name
+            path = Path(tmp) / str(i) / upload_name(filename, "resultat.xlsx")
             path.parent.mkdir()
             path.write_bytes(content)
             paths.append(path)
@@ -778,7 +785,8 @@ def add_excel(app: App, actor: Actor, workshop_id: int, filename: str, content: 
     _workshop_unit(app, actor, workshop_id, "run")
     if len(content) > MAX_RESULT_FILE:
         raise UserError(f"Filen {filename} är för stor (högst {MAX_RESULT_FILE // (1024 * 1024)} MB).")
-    return live.add_excel(_as(app, actor), workshop_id, filename, content, org_code=actor.org_code)
+    return live.add_excel(_as(app, actor), workshop_id, upload_name(filename, "workshop.xlsx"), content,
+                          org_code=actor.org_code)
 
 
 def close_workshop(app: App, actor: Actor, workshop_id: int, held_on: str | None):
@@ -871,7 +879,7 @@ def apply_organisation(app: App, actor: Actor, filename: str, text: str, dry_run
     if len(text.encode()) > 2 * 1024 * 1024:
         raise UserError("Organisationsfilen är för stor (högst 2 MB).")
     with tempfile.TemporaryDirectory(prefix="ikcheck-org-") as tmp:
-        path = Path(tmp) / (Path(filename or "organisation.yaml").name or "organisation.yaml")
+        path = Path(tmp) / upload_name(filename, "organisation.yaml")
         path.write_text(text, encoding="utf-8")
         spec = organisation.parse_org_file(path, app)
     if spec.code != actor.org_code:

@@ -760,3 +760,9 @@ def test_several_files_are_read_in_at_once_all_or_nothing(web, tmp_path):
     assert r.status_code == 303 and "klart=filer-delvis" in r.headers["location"], r.text
     assert counts(app)["results"] == before["results"] + 1
     assert "de som redan var inlästa ändrade ingenting" in c.get(r.headers["location"]).text
+    # a name that is no file's, or an old browser's whole path: read under a name of its own
+    for sent_as, shown in (("..", "resultat.xlsx"), ("C:\\fakepath\\fel.xlsx", "fel.xlsx")):
+        r = c.post("/resultat/rapportera?ar=2026&period=halvar", data={"csrf": token},
+                   files=[("fil", (sent_as, (tmp_path / "fel.xlsx").read_bytes(), "x"))])
+        assert r.status_code == 400 and "”tolv” är inget heltal" in text_of(r), text_of(r)
+        assert f"<td>{shown}</td><td>Resultat</td>" in r.text
