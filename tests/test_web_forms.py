@@ -766,3 +766,9 @@ def test_several_files_are_read_in_at_once_all_or_nothing(web, tmp_path):
                    files=[("fil", (sent_as, (tmp_path / "fel.xlsx").read_bytes(), "x"))])
         assert r.status_code == 400 and "”tolv” är inget heltal" in text_of(r), text_of(r)
         assert f"<td>{shown}</td><td>Resultat</td>" in r.text
+    # more than a request may carry: a page that says so, and the way back to the form
+    page, before = "/resultat/rapportera?ar=2026&period=halvar", counts(app)
+    r = c.post(page, data={"csrf": token}, headers={"referer": f"http://testserver{page}"},
+               files=[("fil", ("stor.xlsx", b"x" * (51 * 1024 * 1024), "x"))])
+    assert r.status_code == 413 and "större än 50 MB och togs inte emot" in text_of(r), text_of(r)
+    assert f'<a href="{html.escape(page)}">Tillbaka till sidan</a>' in r.text and counts(app) == before

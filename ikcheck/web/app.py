@@ -175,7 +175,10 @@ class Web:
             form = None
             if request.method == "POST":
                 if int(request.headers.get("content-length") or 0) > MAX_UPLOAD:
-                    return HTMLResponse("För stor fil.", status_code=413)
+                    return _bare_error(request, 413, "Det du skickade är för stort",
+                                       f"Formuläret med sina filer är större än {MAX_UPLOAD // (1024 * 1024)} MB och "
+                                       "togs inte emot; ingenting har sparats. Skicka färre eller mindre filer åt "
+                                       "gången.", back=_came_from(request))
                 # a controller may send the returned templates of every unit at once
                 form = await request.form(max_files=50, max_fields=200)
             try:
@@ -306,14 +309,18 @@ async def _server_error(request: Request, exc) -> Response:
     web: Web = request.app.state.web
     after = ("Det du skickade sparas helt eller inte alls: gå tillbaka till sidan och se efter om det finns med "
              "innan du skickar det igen. " if request.method == "POST" else "Försök igen om en stund. ")
-    came = urlsplit(request.headers.get("referer") or "")  # the form's page, if it is one of ours
-    back = (came.path + (f"?{came.query}" if came.query else "")
-            if request.method == "POST" and came.netloc == request.url.netloc and came.path.startswith("/")
-            and not came.path.startswith("//") else None)
     headers = {k.decode(): v.decode() for k, v in security.added(set(), web.https)}
     return _bare_error(request, 500, "Något gick fel", "Servern kunde inte göra klart det du bad om. " + after
                        + "Om felet står kvar, kontakta den som förvaltar ikcheck i kommunen och berätta när det "
-                       "hände.", headers, back=back)
+                       "hände.", headers, back=_came_from(request))
+
+
+def _came_from(request: Request) -> str | None:
+    """The page a form was sent from (its Referer), if it is one of ours: where to go back to."""
+    came = urlsplit(request.headers.get("referer") or "")
+    return (came.path + (f"?{came.query}" if came.query else "")
+            if request.method == "POST" and came.netloc == request.url.netloc and came.path.startswith("/")
+            and not came.path.startswith("//") else None)
 
 
 async def _not_allowed(request: Request, exc) -> Response:
