@@ -497,8 +497,9 @@ def _near_codes(s: Session, org: Organisation, unknown: list[str],
         same = known.get(_code_key(code), set())
         if len(same) == 1:
             aliases[code] = next(iter(same))
+    keys = list(known)
     for code in [c for c in unknown if c not in aliases][:UserError.SHOWN]:  # as many as a message shows
-        close = difflib.get_close_matches(_code_key(code), list(known), n=1, cutoff=0.8)
+        close = difflib.get_close_matches(_code_key(code), keys, n=1, cutoff=0.8)
         if close and len(known[close[0]]) == 1:
             near[code] = next(iter(known[close[0]]))
     if aliases:
