@@ -608,3 +608,28 @@ def test_the_plan_list_says_when_each_version_was_decided_and_which_replaced_it(
     assert f"Version 2 (beslutad {swedish_date(second.decision_date)} {second.decision_paragraph})" in page
     page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", clients["controller"].get("/planer/SN/2025/v1").text))
     assert f"(ersatt av version 2, beslutad {swedish_date(second.decision_date)} {second.decision_paragraph}," in page
+
+
+def test_the_plan_page_says_why_each_point_is_there_in_words_and_names_its_rules(clients, web):
+    """The plan page gives each kontrollpunkt's reasons as sentences with the rules that gave them
+    ("Regler: PRI-02, KD-01."), a KS point as KS's decision, not the file or command it came from, and
+    the sample with its noun as the nämnd's document does ("25 ärenden")."""
+    app, _ = web
+    with app.session() as s:
+        points = s.execute(select(ControlPoint.code, ControlPoint.rule_id, ControlPoint.why, ControlPoint.sample_size)
+                           .join(ControlPlan).join(Unit)
+                           .where(Unit.code == "SN", ControlPlan.year == 2025, ControlPlan.version == 2)).all()
+    html = clients["controller"].get("/planer/SN/2025/v2").text
+    rows = {m.group(1): re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", m.group(2)))
+            for m in re.finditer(r'<tr id="punkt-([^"]+)"[^>]*>(.*?)</tr>', html, re.S)}
+    assert set(rows) == {p.code for p in points}
+    for p in points:
+        row = rows[p.code]
+        if p.rule_id == "KS":
+            assert "kommunstyrelsen har beslutat" in row and ".yaml" not in row and "(cli)" not in row, row
+        elif p.rule_id != "manuell":
+            ids = re.findall(r"([A-Z]+-\d+): ", p.why)
+            assert ids and f"{'Regel' if len(ids) == 1 else 'Regler'}: {', '.join(ids)}." in row, row
+            assert not any(f"{i}:" in row.replace(f"Regler: {i}", "").replace(f"Regel: {i}", "") for i in ids), row
+        if p.sample_size:
+            assert re.search(rf", {p.sample_size} [a-zåäö]+ ", row), row
