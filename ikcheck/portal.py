@@ -448,7 +448,12 @@ def results(app: App, actor: Actor, *, unit: str | None = None, year: int | None
     own = _own_points(app, actor, [unit] if unit else codes, year)
     df = query.results(app, org=actor.org_code, units=[unit] if unit else codes, year=year, period=period or None,
                        assessment=assessment or None, current=True, control_points=own)
-    return {"rows": _frame_rows(df), "year": year, "units": units,
+    rows = _frame_rows(df)
+    with app.session() as s:  # what each kontrollpunkt checks: a code alone says nothing to most readers
+        titles = _result_points(s, actor.org_id, [r["result_id"] for r in rows], what="title")
+    for r in rows:
+        r["title"] = titles.get(r["result_id"])
+    return {"rows": rows, "year": year, "units": units,
             "may_report": actor.role in access.WRITES[("point", "report")],
             "assessments": list(datasets.SEVERITY), "periods": PERIOD_SV,
             "filters": {"enhet": unit or "", "period": period or "", "bedomning": assessment or "", "ar": year}}
@@ -503,12 +508,14 @@ def result_page(app: App, actor: Actor, result_id: int) -> dict:
 ACTION_ORDER = {"försenad": 0, "pågår": 1, "planerad": 2, "klar": 3}
 
 
-def _result_points(s, org_id: int, ids: list[int]) -> dict[int, str]:
-    """The kontrollpunkt and period of each result, as an åtgärd names what it concerns ("SN-2025-K01 halvår")."""
+def _result_points(s, org_id: int, ids: list[int], what: str = "period") -> dict[int, str]:
+    """Per result, what it concerns: its kontrollpunkt and period, as an åtgärd names it ("SN-2025-K01
+    halvår"), or (`what="title"`) what the kontrollpunkt checks, since a code alone says little."""
     ids = sorted(set(ids))
-    return {rid: f"{code} {PERIOD_SV.get(period, period)}" for i in range(0, len(ids), 500)
-            for rid, code, period in s.execute(
-                select(ControlResult.id, ControlPoint.code, ControlResult.period)
+    return {rid: f"{code} {PERIOD_SV.get(period, period)}" if what == "period" else title
+            for i in range(0, len(ids), 500)
+            for rid, code, period, title in s.execute(
+                select(ControlResult.id, ControlPoint.code, ControlResult.period, ControlPoint.title)
                 .join(ControlPoint, ControlPoint.id == ControlResult.control_point_id)
                 .where(ControlResult.org_id == org_id, ControlResult.id.in_(ids[i:i + 500])))}
 

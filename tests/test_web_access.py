@@ -9,6 +9,7 @@ import io
 import re
 
 import pytest
+from markupsafe import escape
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
@@ -633,3 +634,22 @@ def test_the_plan_page_says_why_each_point_is_there_in_words_and_names_its_rules
             assert not any(f"{i}:" in row.replace(f"Regler: {i}", "").replace(f"Regel: {i}", "") for i in ids), row
         if p.sample_size:
             assert re.search(rf", {p.sample_size} [a-zåäö]+ ", row), row
+
+
+def test_the_results_list_says_what_each_kontrollpunkt_checks(clients, web):
+    """A code alone ("SN-2025-K01") sends the controller into every result to learn what it is: each row
+    carries its kontrollpunkt's kontrollmoment, the kontrollpunkt of that result's own plan."""
+    app, _ = web
+    with app.session() as s:
+        want = dict(s.execute(select(ControlResult.id, ControlPoint.title)
+                              .join(ControlPoint, ControlPoint.id == ControlResult.control_point_id)
+                              .join(ControlPlan).join(Unit).join(Organisation, Organisation.id == Unit.org_id)
+                              .where(Organisation.code == "exempelby", Unit.code == "SN", ControlPlan.year == 2025,
+                                     ControlResult.is_current)).all())
+    html = clients["controller"].get("/resultat?enhet=SN&ar=2025").text
+    rows = re.findall(r"<tr><td>SN</td>(.*?)</tr>", html, re.S)
+    got = {int(re.search(r'href="/resultat/(\d+)"', r).group(1)): re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", r))
+           for r in rows}
+    assert set(got) == set(want) and len(set(want.values())) > 3
+    for rid, title in want.items():
+        assert str(escape(title)) in got[rid], (title, got[rid])
