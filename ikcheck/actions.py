@@ -96,7 +96,8 @@ def add(app: App, description: str, *, owner: str | None, due: str | dt.date, re
         if result_id is not None:
             res = s.get(ControlResult, result_id)
             if res is None or res.org_id != org.id:
-                raise NotFound(f"Resultatet {result_id} finns inte i {org.name} (se `results list`).")
+                raise NotFound(f"Resultatet {result_id} finns inte i {org.name}.",
+                               cli="Resultatens nummer står i `ikcheck results list`.")
             cp = s.get(ControlPoint, res.control_point_id)
             unit_id, risk_id, plan_id = cp.plan.unit_id, cp.risk_id, None
             code = _next_code(s, org, "Å-", 5)

@@ -554,7 +554,12 @@ def action_page(app: App, actor: Actor, code: str) -> dict:
                 "unit": {"code": unit.code, "name": unit.name}, "notes": a.notes or [],
                 "may_update": a.status != "klar" and access.can(actor, "update",
                                                                Resource("action", a.org_id, a.unit_id, a.owner)),
-                "statuses": actions_svc.STATUS}
+                "statuses": actions_svc.STATUS, "concerns": None, "risk": None}
+        if a.result_id:  # what it concerns, as the lists name it
+            data["concerns"] = _result_points(s, a.org_id, [a.result_id]).get(a.result_id)
+        elif a.risk_id:
+            risk = s.get(Risk, a.risk_id)
+            data["risk"] = {"code": risk.code, "title": risk.title}
     data["history"] = actions_svc.history(app, code, org_code=actor.org_code)
     return data
 

@@ -16,7 +16,8 @@ from starlette.testclient import TestClient
 from ikcheck import accounts
 from ikcheck.app import App
 from ikcheck.config import load_settings
-from ikcheck.store.models import AuditEvent, ControlPlan, ControlPoint, ControlResult, Organisation, Unit, WebSession
+from ikcheck.store.models import (AuditEvent, ControlPlan, ControlPoint, ControlResult, Organisation, Risk, Unit,
+                                  WebSession)
 from ikcheck.web import create_app
 from ikcheck.web.routes import ROUTES
 from tests.conftest import make_settings
@@ -559,6 +560,32 @@ def test_the_action_list_says_what_each_action_concerns(clients):
     assert rows and all(re.fullmatch(r'<a href="/resultat/\d+">SN-2025-[\w-]+ (halvår|helår)</a>', what)
                         for _, what in rows), rows
     assert len({what for _, what in rows}) == len(rows)
+    for code, what in rows:  # the åtgärd's own page names it the same way, and its history in words
+        page = clients["controller"].get(f"/atgarder/{code}").text
+        link = what.replace('">', '">Resultatet för ')
+        assert f"<dt>Gäller</dt><dd>{link}</dd>" in page, page
+        assert "registrerad som planerad" in page and "– →" not in page
+
+
+def test_a_direktatgard_page_names_its_risk(web_db, tmp_path):
+    """An åtgärd decided with the plan, on a risk and not a result, names that risk and links to it."""
+    from ikcheck import actions
+    from ikcheck.store.db import dispose_all
+    from tests.conftest import copy_of
+
+    with copy_of(web_db[0], tmp_path) as url:
+        app = App(load_settings(url, "testare"))
+        code = actions.add(app, "Attestordningen ses över", owner="Socialchef", due="2025-10-31", risk_code="SN-R001",
+                           year=2025, org_code="exempelby")
+        with app.session() as s:
+            title = s.scalar(select(Risk.title).join(Unit).join(Organisation, Organisation.id == Unit.org_id)
+                             .where(Organisation.code == "exempelby", Risk.code == "SN-R001"))
+        c = TestClient(create_app(app))
+        assert login(c, "controller").status_code == 303
+        page = c.get(f"/atgarder/{code}").text
+        dispose_all()
+    assert (f'<dt>Gäller</dt><dd>Direktåtgärd för risken <a href="/risker/SN-R001">SN-R001 {escape(title)}</a></dd>'
+            in page), page
 
 
 def test_stored_times_are_shown_in_swedish_time(clients):

@@ -63,8 +63,8 @@ MESSAGES = {"UserError", "NotFound", "ValidationFailed", "Forbidden", "Problem",
 
 def test_no_service_message_names_a_command_or_an_option():
     """Services answer the browser and the terminal alike, so a message says what to do in words; a
-    command or an option (`ikcheck plan derive`, --reason) goes in the error's `cli`, which only the
-    terminal prints. Every message built outside cli/ is read for one: its text and its `expected`."""
+    command or an option (`ikcheck plan derive`, `results list`, --reason) goes in the error's `cli`,
+    which only the terminal prints. Every message built outside cli/ is read for one: its text and its `expected`."""
     root = Path(ikcheck.__file__).parent
     found = []
     for path in sorted(root.rglob("*.py")):
@@ -77,6 +77,6 @@ def test_no_service_message_names_a_command_or_an_option():
             for arg in [*node.args, *(k.value for k in node.keywords if k.arg == "expected")]:
                 for part in ast.walk(arg):
                     if isinstance(part, ast.Constant) and isinstance(part.value, str) and \
-                            re.search(r"`ikcheck|(^|[\s(])--[a-z]", part.value):
+                            re.search(r"`|(^|[\s(])--[a-z]", part.value):
                         found.append(f"{path.relative_to(root)}:{node.lineno}: {part.value}")
     assert not found, "\n".join(found)
