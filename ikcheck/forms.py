@@ -137,7 +137,8 @@ def result_form(app: App, actor: Actor, unit_code: str, year: int, period: str, 
             raise NotFound("Kontrollpunkten rapporteras inte den perioden.")
         res = results_svc.plan_results(s, plan).get((cp.id, period))
         point = {"kod": cp.code, "kontrollmoment": cp.title, "metod": cp.method or "", "omfattning": cp.sample_size,
-                 "ansvarig": cp.owner or "", "frekvens": cp.frequency or ""}
+                 "omfattning_text": planning.sample_text(app, s, cp), "ansvarig": cp.owner or "",
+                 "frekvens": cp.frequency or ""}
         unit_info = {"code": unit.code, "name": unit.name}
         res_id = res.id if res else None
     values = (results_svc.current_values(app, res_id, org_code=actor.org_code) if res_id else

@@ -643,6 +643,12 @@ def revise(app: App, unit_code: str, year: int, reason: str, org_code: str | Non
 
 # --- reading ------------------------------------------------------------------------------------
 
+def sample_text(app: App, s: Session, cp: ControlPoint) -> str | None:
+    """A kontrollpunkt's sample as its plan words it ("25 ärenden"), for a page showing one point."""
+    risk = s.get(Risk, cp.risk_id) if cp.risk_id else None
+    return ws_svc.sample_text(ws_svc.phrasing(app), cp.sample_size, risk.category if risk else None)
+
+
 def _point_row(cp: ControlPoint, risk: Risk | None, ra: RiskAssessment | None, m=None, nouns: dict | None = None) -> dict:
     level = m.level(ra.likelihood, ra.impact) if (m is not None and ra is not None) else None
     said, rules = words.reasons(cp.why)
@@ -661,8 +667,8 @@ def _point_row(cp: ControlPoint, risk: Risk | None, ra: RiskAssessment | None, m
         "konsekvens": ra.impact if ra else None, "nivå": level.label if level else None,
         "färg": level.colour if level else None,
         "kontrollmoment": cp.title, "metod": cp.method, "omfattning": cp.sample_size,
-        "omfattning_text": (f"{cp.sample_size} {ws_svc.sample_noun(nouns, risk.category if risk else None)}"
-                            if cp.sample_size is not None and nouns else cp.sample_size),
+        "omfattning_text": (ws_svc.sample_text(nouns, cp.sample_size, risk.category if risk else None)
+                            if nouns else cp.sample_size),
         "frekvens": cp.frequency, "ansvarig": cp.owner, "rapportering": ", ".join(_period_sv(p) for p in cp.reporting or []),
         "status": POINT_STATUS_SV[cp.status], "regel": cp.rule_id, "varför": cp.why, "ks_krav": cp.ks_code,
         "motivering": " ".join(said), "regler": rules, "källa": source,

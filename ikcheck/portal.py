@@ -489,6 +489,7 @@ def result_page(app: App, actor: Actor, result_id: int) -> dict:
         return {"id": res.id, "unit": {"code": unit.code, "name": unit.name}, "year": plan.year,
                 "plan_version": plan.version, "point": {"kod": cp.code, "kontrollmoment": cp.title,
                                                         "metod": cp.method, "omfattning": cp.sample_size,
+                                                        "omfattning_text": planning.sample_text(app, s, cp),
                                                         "ansvarig": cp.owner or ""},
                 "period": PERIOD_SV.get(res.period, res.period), "performed": res.performed,
                 "performed_on": res.performed_on, "examined": res.examined, "deviations": res.deviations,

@@ -69,6 +69,11 @@ def sample_noun(words_: dict, category: str | None) -> str:
     return str(nouns.get(register.category_sv(category), nouns["annan"]))
 
 
+def sample_text(words_: dict, size: int | None, category: str | None) -> str | None:
+    """A sample as the plan words it: "25 ärenden"."""
+    return None if size is None else f"{size} {sample_noun(words_, category)}"
+
+
 def control_step(words_: dict, title: str, category: str | None, method: str | None) -> str:
     """A proposed kontrollpunkt's kontrollmoment for a risk, in a sentence that quotes the risk (a
     risk is phrased as what goes wrong, so "kontrollera att rutinerna förhindrar: … inte …" read as

@@ -680,3 +680,18 @@ def test_the_results_list_says_what_each_kontrollpunkt_checks(clients, web):
     assert set(got) == set(want) and len(set(want.values())) > 3
     for rid, title in want.items():
         assert str(escape(title)) in got[rid], (title, got[rid])
+
+
+def test_a_result_and_its_form_word_the_sample_as_the_plan_does(clients, ids):
+    """"registerkontroll, 25 ärenden" on the plan page is the same on the result and on its form, not
+    "25 st" or a bare 25."""
+    c = clients["kontrollansvarig"]
+    page = c.get(f"/resultat/{ids['sn_own']}").text
+    code = re.search(r"<h1>Resultat för ([\w-]+), (halvår|helår) 2025</h1>", page)[1]
+    plan = c.get("/planer/SN/2025/v2").text
+    row = re.search(rf'<tr id="punkt-{code}"[^>]*>(.*?)</tr>', plan, re.S)[1]
+    cell = re.sub(r"<[^>]+>", "", re.findall(r"<td>(.*?)</td>", row, re.S)[2]).strip()
+    assert re.fullmatch(r"[a-zåäö]+, \d+ [a-zåäö]+", cell), cell
+    form = c.get(f"/resultat/rapportera/SN/2025/helar/{code}").text
+    for html in (page, form):
+        assert f"<dt>Metod och omfattning</dt><dd>{cell}</dd>" in html
