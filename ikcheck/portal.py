@@ -26,7 +26,7 @@ from ikcheck.errors import Forbidden, NotFound, UserError
 from ikcheck.reporting import datasets, plan as plan_out, reports as reports_out
 from ikcheck.store.coverage import ENTITY_SV
 from ikcheck.store.models import (Action, ControlPlan, ControlPoint, ControlResult, Organisation, ReportRecord,
-                                  Risk, Unit)
+                                  ReportText, Risk, Unit)
 
 PERIOD_SV = {"halvar": "halvår", "helar": "helår"}
 DOWNLOAD_PREFIX = "ikcheck-web-"  # a download is written into a directory of its own, removed once sent
@@ -576,6 +576,7 @@ def reports(app: App, actor: Actor, year: int) -> dict:
         for unit in units:
             recs = _reports(s, unit, year)
             status = {}
+            has_plan = planning.decided_plan(s, unit, year) is not None
             for kind, key, due_year in (("halvar", "halvar_rapport", year), ("ar", "ar_rapport", year + 1)):
                 sub = [r for r in recs if r["kind"] == kind and r["inlämnad"]]
                 due = deadline(org, key, due_year)
@@ -584,10 +585,16 @@ def reports(app: App, actor: Actor, year: int) -> dict:
                     (today() - due).days if not first and today() > due else 0)
                 ends = period_end(year, datasets.report_periods(org, kind)[-1], org.settings.get("periods", ["halvar", "helar"]))
                 newest = max(sub, key=lambda r: r["version"], default=None)
+                # whether a new version is due: the data changed since the newest submission, or the
+                # förvaltning's text was written after it
+                rec = datasets.last_submitted(s, unit, year, kind) if newest and has_plan else None
+                text = rec and s.scalar(select(ReportText.updated_at).where(
+                    ReportText.unit_id == unit.id, ReportText.year == year, ReportText.kind == kind))
                 status[kind] = {"inlämnad": first, "sista dag": due, "sen": late, "perioden slut": today() > ends,
-                                "beslut": newest["beslut"] if newest else None}
-            rows.append({"unit": unit, "records": recs, "status": status,
-                         "has_plan": planning.decided_plan(s, unit, year) is not None,
+                                "beslut": newest["beslut"] if newest else None,
+                                "ändrad": bool(rec and datasets.changed_since(app, s, org, unit, rec)),
+                                "ny text": bool(rec and text and text > rec.created_at)}
+            rows.append({"unit": unit, "records": recs, "status": status, "has_plan": has_plan,
                          "may_submit": access.can(actor, "submit", Resource("report", unit.org_id, unit.id)),
                          "may_write": access.can(actor, "write", Resource("report", unit.org_id, unit.id))})
     return {"year": year, "rows": rows, "kinds": KIND_SV}

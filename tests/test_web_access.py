@@ -695,3 +695,27 @@ def test_a_result_and_its_form_word_the_sample_as_the_plan_does(clients, ids):
     form = c.get(f"/resultat/rapportera/SN/2025/helar/{code}").text
     for html in (page, form):
         assert f"<dt>Metod och omfattning</dt><dd>{cell}</dd>" in html
+
+
+def test_the_reports_page_says_whether_a_submitted_report_still_holds(clients, web):
+    """A submitted report whose data changed since (the demo corrects a KFN result after its halvårsrapport
+    was sent) says so; the others say they are unchanged. The same as KS's overview decides it."""
+    from ikcheck.reporting import datasets
+
+    app, _ = web
+    with app.session() as s:
+        org = s.scalar(select(Organisation).where(Organisation.code == "exempelby"))
+        want = {}
+        for unit in s.scalars(select(Unit).where(Unit.org_id == org.id)):
+            for kind, label in (("halvar", "Halvårsrapport"), ("ar", "Årsrapport")):
+                rec = datasets.last_submitted(s, unit, 2025, kind)
+                if rec is not None:
+                    want[(unit.name, label)] = datasets.changed_since(app, s, org, unit, rec)
+    assert True in want.values() and False in want.values()
+    html = clients["ks"].get("/rapporter?ar=2025").text
+    for (name, label), changed in want.items():
+        section = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", re.search(
+            rf'<h2 id="enhet-\w+">{re.escape(name)}</h2>(.*?)</section>', html, re.S)[1]))
+        line = re.search(rf"{label} 2025: inlämnad [^.]+\. ([^.]+)\.", section)[1]
+        assert line == ("Underlaget har ändrats sedan inlämningen" if changed else "Oförändrad sedan inlämningen"), \
+            (name, label, line)

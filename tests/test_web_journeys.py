@@ -331,6 +331,21 @@ def test_a_report_written_previewed_submitted_decided_and_on_ks_oversikt(browser
     assert secretary.notice() == "Nämndens beslut om rapporten är registrerat."
     assert f"Nämndens beslut: {swedish_date(today())} § 77." in " ".join(
         s.get_by_role("region", name="Socialnämnden").inner_text().split())
+    assert "Oförändrad sedan inlämningen" in section.inner_text()
+    secretary.done()
+
+    # the text rewritten after the submission: the secretary is told a new version is due
+    controller = Person(browser, server, "controller", shots)
+    c = controller.page
+    c.goto("/rapporter/SN/2026/halvar/text")
+    c.get_by_label("Förvaltningens bedömning").fill("Den interna kontrollen fungerar i huvudsak. Rättad formulering.")
+    c.get_by_role("button", name="Spara texten").click()
+    controller.done()
+    secretary = Person(browser, server, "sekreterare", shots)
+    s = secretary.page
+    s.goto("/rapporter?ar=2026")
+    text = " ".join(s.get_by_role("region", name="Socialnämnden").inner_text().split())
+    assert "Förvaltningens bedömning är omskriven sedan inlämningen" in text and "Oförändrad" not in text, text
     secretary.done()
 
     ks = Person(browser, server, "ks", shots)

@@ -234,6 +234,20 @@ def _judgement(app: App, unit: Unit, year: int, summary: dict, late: int) -> dic
             "ruleset": rs.label}
 
 
+def last_submitted(s: Session, unit: Unit, year: int, kind: str) -> ReportRecord | None:
+    """The newest version of a unit's report that was sent to KS."""
+    return s.scalar(select(ReportRecord).where(ReportRecord.unit_id == unit.id, ReportRecord.year == year,
+                                               ReportRecord.kind == kind, ReportRecord.submitted_at.is_not(None))
+                    .order_by(ReportRecord.version.desc()))
+
+
+def changed_since(app: App, s: Session, org: Organisation, unit: Unit, rec: ReportRecord) -> bool:
+    """Whether a submitted report's data differ from what it says today about its own day (a result
+    corrected or reported late since): then a new version is due."""
+    now = unit_report(app, s, org, unit, rec.year, rec.kind, on=rec.submitted_at)["provenance"]["data_hash"]
+    return now != rec.data_hash
+
+
 def unit_report(app: App, s: Session, org: Organisation, unit: Unit, year: int, kind: str,
                 own_text: str | None = None, on: dt.date | None = None) -> dict:
     """A halvårs- or årsrapport as of `on` (its submission day; by default the day of the kommun's
@@ -392,12 +406,7 @@ def ks_summary(app: App, s: Session, org: Organisation, year: int, kind: str | N
     for unit in units:
         block = _results_block(s, org, unit, year, periods, on)
         last = _results_block(s, org, unit, year - 1, periods, on)["summary"]
-        sub = s.scalar(select(ReportRecord).where(ReportRecord.unit_id == unit.id, ReportRecord.year == year,
-                                                  ReportRecord.kind == kind, ReportRecord.submitted_at.is_not(None))
-                       .order_by(ReportRecord.version.desc()))
-        live_hash = None
-        if sub is not None and block["plan"] is not None:
-            live_hash = unit_report(app, s, org, unit, year, kind, on=sub.submitted_at)["provenance"]["data_hash"]
+        sub = last_submitted(s, unit, year, kind)
         judgement = _judgement(app, unit, year, block["summary"], len(timing[unit.code])) if block["plan"] else {
             "colour": "röd", "css": "red", "text": "Ingen beslutad plan för intern kontroll.", "rule_id": "ARS-01",
             "rule_title": "Planen är inte beslutad", "ruleset": ars.label}
@@ -406,7 +415,8 @@ def ks_summary(app: App, s: Session, org: Organisation, year: int, kind: str | N
             "summary": block["summary"], "last_year": last, "timing": timing[unit.code], "judgement": judgement,
             "late": {"plan": late.get((unit.code, "plan"), 0), "report": late.get((unit.code, PERIOD_LABEL[kind]), 0)},
             "submitted": {"version": sub.version, "date": sub.submitted_at, "by": sub.submitted_by,
-                          "hash": sub.content_hash, "changed_since": live_hash is not None and live_hash != sub.data_hash}
+                          "hash": sub.content_hash,
+                          "changed_since": block["plan"] is not None and changed_since(app, s, org, unit, sub)}
             if sub else None,
         })
         escalated = {f["code"]: f for f in block["findings"] if f["name"] == "eskalera_till_ks"}

@@ -204,9 +204,7 @@ def submit(app: App, unit_code: str, year: int, kind: str, *, fmt: str = "pdf", 
     with app.session(write=True) as s:
         org = app.org(s, org_code)
         unit = app.unit(s, org, unit_code)
-        last = s.scalar(select(ReportRecord).where(ReportRecord.unit_id == unit.id, ReportRecord.year == year,
-                                                   ReportRecord.kind == kind, ReportRecord.submitted_at.is_not(None))
-                        .order_by(ReportRecord.version.desc()))
+        last = datasets.last_submitted(s, unit, year, kind)
         if last is not None and last.content_hash == digest:
             path.unlink()
             return {"version": last.version, "path": last.path, "hash": digest, "unchanged": True,
@@ -287,9 +285,7 @@ def record_decision(app: App, unit_code: str, year: int, kind: str, date: str, p
     with app.session(write=True) as s:
         org = app.org(s, org_code)
         unit = app.unit(s, org, unit_code)
-        rec = s.scalar(select(ReportRecord).where(ReportRecord.unit_id == unit.id, ReportRecord.year == year,
-                                                  ReportRecord.kind == kind, ReportRecord.submitted_at.is_not(None))
-                       .order_by(ReportRecord.version.desc()))
+        rec = datasets.last_submitted(s, unit, year, kind)
         if rec is None:
             raise UserError("Rapporten är inte inlämnad än; nämndens beslut registreras på den inlämnade rapporten.")
         ends = period_end(year, datasets.report_periods(org, kind)[-1], org.settings.get("periods", ["halvar", "helar"]))
