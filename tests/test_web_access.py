@@ -719,3 +719,13 @@ def test_the_reports_page_says_whether_a_submitted_report_still_holds(clients, w
         line = re.search(rf"{label} 2025: inlämnad [^.]+\. ([^.]+)\.", section)[1]
         assert line == ("Underlaget har ändrats sedan inlämningen" if changed else "Oförändrad sedan inlämningen"), \
             (name, label, line)
+
+
+def test_the_unit_page_names_each_plan_version_once_with_its_decision(clients):
+    """"Version 2: beslutad 20 mars 2025 § 31, dnr …", not "beslutad, beslutad …"; a replaced version
+    says so before its own decision."""
+    page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", clients["ks"].get("/enheter/SN?ar=2025").text))
+    lines = re.findall(r"Version \d: [^–]+–", page)
+    assert len(lines) == 2 and not any("beslutad, beslutad" in ln for ln in lines), lines
+    assert re.match(r"Version 1: ersatt, beslutad \d+ \w+ 2024 § \d+", lines[0]), lines
+    assert re.match(r"Version 2: beslutad \d+ \w+ 2025 § \d+", lines[1]), lines
