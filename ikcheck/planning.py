@@ -187,10 +187,11 @@ def list_ks_requirements(app: App, year: int, org_code: str | None = None) -> li
     with app.session() as s:
         org = app.org(s, org_code)
         rows = [{"code": r.code, "title": r.title, "method": r.method, "frequency": r.frequency, "owner": r.owner,
-                 "source": r.source} for r in s.scalars(select(KsRequirement).where(
+                 "sample_size": r.sample_size, "source": r.source} for r in s.scalars(select(KsRequirement).where(
                      KsRequirement.org_id == org.id, KsRequirement.year == year).order_by(KsRequirement.code))]
-    return [{"kod": r["code"], "kontrollpunkt": r["title"], "metod": r["method"], "frekvens": r["frequency"],
-             "ansvarig": r["owner"], "källa": r["source"]} for r in rows or _file_requirements(app)]
+    return [{"kod": r["code"], "kontrollpunkt": r["title"], "metod": r["method"], "omfattning": r["sample_size"],
+             "frekvens": r["frequency"], "ansvarig": r["owner"], "källa": r["source"]}
+            for r in rows or _file_requirements(app)]
 
 
 # --- derive -------------------------------------------------------------------------------------

@@ -607,6 +607,7 @@ def test_ks_adds_a_kommunovergripande_kontrollpunkt(web):
     assert r.status_code == 303
     page = text_of(k.get("/ks-krav?ar=2028"))
     assert "KS-LON" in page and "Lön enligt beslut" in page and "KS-ATTEST" in page  # the file's come with it
+    assert "KS-LON Lön enligt beslut stickprov 20 halvår HR-chef" in page  # every field shown, the sample too
     c = client(web, "controller")
     assert c.post("/ks-krav?ar=2028", data={"csrf": csrf_of(c.get("/").text), "kod": "X", "kontrollpunkt": "Y"}
                   ).status_code == 403
