@@ -715,6 +715,16 @@ def workshop_summary(app: App, actor: Actor, workshop_id: int, fmt: str) -> Path
     return pdf if fmt == "pdf" else xlsx
 
 
+def workshop_template(app: App, actor: Actor, workshop_id: int) -> Path:
+    """The blank workshop template of the open workshop's unit and year, for a participant who cannot
+    be there (the same file `workshop template` writes; its filled-in copy comes back through add_excel)."""
+    unit = _workshop_unit(app, actor, workshop_id, "run")
+    with app.session() as s:
+        year = s.get(Workshop, workshop_id).year
+    out = Path(tempfile.mkdtemp(prefix=DOWNLOAD_PREFIX)) / f"workshop-{unit.code}-{year}.xlsx"
+    return workshop_svc.template(app, unit.code, year, out, org_code=actor.org_code)[0]
+
+
 def workshop_code(app: App, actor: Actor, workshop_id: int) -> tuple[str, Any]:
     _workshop_unit(app, actor, workshop_id, "run")
     return live.new_code(app, workshop_id, org_code=actor.org_code)

@@ -126,6 +126,7 @@ def expected_matrix(ids) -> list[tuple]:
         ("/workshop/1", set(), 404),
         ("/workshop/1/lage", set(), 404),
         ("/workshop/1/sammanstallning.pdf", set(), 404),  # a closed one's summary: tests/test_web_forms.py
+        ("/workshop/1/mall.xlsx", set(), 404),  # an open one's template: tests/test_web_forms.py
         ("/workshop/1/risk/1", set(), 404),
         ("/workshop/1/delta", set(), 404),  # who gets an underlag: tests/test_web_forms.py, on one that exists
         # a decided plan has no draft to edit: not found for the controller, forbidden for the rest

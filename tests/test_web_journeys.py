@@ -506,12 +506,15 @@ def test_a_live_workshop_with_a_facilitator_and_three_participants(browser, serv
     f.get_by_role("button", name="Slå ihop förslagen").click()
     assert fac.notice() == "Förslagen är sammanslagna."
     assert f.get_by_role("row", name=re.compile("Samtycke dokumenteras ej")).count() == 0
-    # an absent participant's Excel file
-    from ikcheck import workshop
+    # an absent participant's Excel file: the template downloaded from the page, filled in, added
     from ikcheck.demo import DEMO_YEAR, fill_workshop
     from ikcheck import yamlsrc
 
-    blank = workshop.template(app, "SN", 2028, tmp_path / "workshop-SN-2028.xlsx", org_code="exempelby")[0]
+    with f.expect_download() as download:
+        f.get_by_role("link", name="workshopmallen (Excel)").click()
+    assert download.value.suggested_filename == "workshop-SN-2028.xlsx"
+    blank = tmp_path / download.value.suggested_filename
+    download.value.save_as(blank)
     risks = app.settings.riskregister_dir / "demo" / "risker.yaml"
     agreed = {(i["unit"], i["title"]): i["scores"][DEMO_YEAR] for i in yamlsrc.load(risks)["risks"]}
     fill_workshop(blank, "SN", "Fredrik Frånvarande", agreed, off=False)

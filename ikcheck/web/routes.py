@@ -880,6 +880,10 @@ def workshop_summary(ctx: Ctx) -> Response:
     return web(ctx).file(forms.workshop_summary(ctx.app, ctx.actor, _ws(ctx), fmt))
 
 
+def workshop_template(ctx: Ctx) -> Response:
+    return web(ctx).file(forms.workshop_template(ctx.app, ctx.actor, _ws(ctx)))
+
+
 def workshop_state(ctx: Ctx) -> Response:
     """The facilitator's live table alone (htmx polls it)."""
     data = forms.facilitator(ctx.app, ctx.actor, _ws(ctx))
@@ -1084,6 +1088,7 @@ ROUTES: list[R] = [
     R("/workshop/{id}", workshop_page),
     R("/workshop/{id}/lage", workshop_state),
     R("/workshop/{id}/sammanstallning.{fmt}", workshop_summary),
+    R("/workshop/{id}/mall.xlsx", workshop_template),
     R("/workshop/{id}/kod", workshop_code, ("POST",)),
     R("/workshop/{id}/risk/{item}", workshop_item),
     R("/workshop/{id}/risk/{item}/enas", item_agree, ("POST",)),
