@@ -698,29 +698,39 @@ def test_a_result_and_its_form_word_the_sample_as_the_plan_does(clients, ids):
         assert f"<dt>Metod och omfattning</dt><dd>{cell}</dd>" in html
 
 
-def test_the_reports_page_says_whether_a_submitted_report_still_holds(clients, web):
-    """A submitted report whose data changed since (the demo corrects a KFN result after its halvårsrapport
-    was sent) says so; the others say they are unchanged. The same as KS's overview decides it."""
+def test_the_reports_page_says_whether_a_submitted_report_still_holds(web_db, tmp_path):
+    """To those who act on it (the secretary submits, the controller writes the text) a submitted report
+    whose data changed since says so (the demo corrects a KFN result after its halvårsrapport was sent);
+    the others say they are unchanged, as KS's overview decides it. KS reads it on the overview."""
     from ikcheck.reporting import datasets
+    from ikcheck.store.db import dispose_all
+    from tests.conftest import copy_of
 
-    app, _ = web
-    with app.session() as s:
-        org = s.scalar(select(Organisation).where(Organisation.code == "exempelby"))
-        want = {}
-        for unit in s.scalars(select(Unit).where(Unit.org_id == org.id)):
-            for kind, label in (("halvar", "Halvårsrapport"), ("ar", "Årsrapport")):
-                rec = datasets.last_submitted(s, unit, 2025, kind)
-                if rec is not None:
-                    want[(unit.name, label)] = datasets.changed_since(app, s, org, unit, rec)
-    assert True in want.values() and False in want.values()
-    html = clients["ks"].get("/rapporter?ar=2025").text
+    with copy_of(web_db[0], tmp_path) as url:
+        app = App(load_settings(url, "testare"))
+        units = ["KS", "BUN", "SN", "SBN", "KFN", "MBN", "EBO", "EEN"]
+        accounts.add_user(app, "controller2", full_name="Cecilia Controller", email=None, role="controller",
+                          units=units, password="ett-langt-losenord", org_code="exempelby")
+        with app.session() as s:
+            org = s.scalar(select(Organisation).where(Organisation.code == "exempelby"))
+            want = {}
+            for unit in s.scalars(select(Unit).where(Unit.org_id == org.id)):
+                for kind, label in (("halvar", "Halvårsrapport"), ("ar", "Årsrapport")):
+                    rec = datasets.last_submitted(s, unit, 2025, kind)
+                    if rec is not None:
+                        want[(unit.name, label)] = datasets.changed_since(app, s, org, unit, rec)
+        c, ks = TestClient(create_app(app)), TestClient(create_app(app))
+        assert login(c, "controller2", "ett-langt-losenord").status_code == 303 and login(ks, "ks").status_code == 303
+        html, ks_html = c.get("/rapporter?ar=2025").text, ks.get("/rapporter?ar=2025").text
+        dispose_all()
+    assert True in want.values() and False in want.values() and len(want) == 16
     for (name, label), changed in want.items():
         section = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", re.search(
             rf'<h2 id="enhet-\w+">{re.escape(name)}</h2>(.*?)</section>', html, re.S)[1]))
         line = re.search(rf"{label} 2025: inlämnad [^.]+\. ([^.]+)\.", section)[1]
         assert line == ("Underlaget har ändrats sedan inlämningen" if changed else "Oförändrad sedan inlämningen"), \
             (name, label, line)
-
+    assert "inlämnad" in ks_html and "sedan inlämningen" not in ks_html
 
 def test_the_unit_page_names_each_plan_version_once_with_its_decision(clients):
     """"Version 2: beslutad 20 mars 2025 § 31, dnr …", not "beslutad, beslutad …"; a replaced version
