@@ -17,6 +17,7 @@ from ikcheck.calendar import today
 from ikcheck.errors import NotFound, UserError
 from ikcheck.planning import STATUS_SV
 from ikcheck.register import STATUSES, category_sv
+from ikcheck.words import PERIOD_SV
 from ikcheck.store.models import (
     Action, Conclusion, ControlPlan, ControlPoint, ControlResult, ImportBatch, Organisation, ReportRecord, Risk,
     RiskAssessment, RuleRun, Unit, Workshop, WorkshopComment,
@@ -141,7 +142,8 @@ def _result(s: Session, org: Organisation, res: ControlResult) -> dict:
     unit = s.get(Unit, plan.unit_id)
     batch = s.get(ImportBatch, res.import_batch_id) if res.import_batch_id else None
     back: list[Step] = [{"kind": "resultat", "id": f"result:{res.id}",
-                         "text": f"{cp.code} {res.period} version {res.version}: {res.examined} granskade, "
+                         "text": f"{cp.code} {PERIOD_SV.get(res.period, res.period)} version {res.version}: "
+                                 f"{res.examined} granskade, "
                                  f"{res.deviations} avvikelser, {res.assessment or '–'}"
                                  + (f" (enligt {res.assessment_rule})" if res.assessment_rule else ""),
                          "details": f"rapporterat av {res.reported_by} {res.reported_at:%Y-%m-%d %H:%M}; utförd av "
@@ -178,10 +180,20 @@ def _action_step(a: Action) -> Step:
                        + (f"; historik: {changes}" if changes else "")}
 
 
+def _proposed_by(cp: ControlPoint) -> str:
+    """Who proposed a kontrollpunkt and why: the rules (their ids lead the stored motivation, "PRI-02:
+    …; KD-01: …"), KS (with its requirement), or the förvaltning by hand."""
+    if cp.rule_id == "KS":
+        return f"kommunövergripande, beslutad av kommunstyrelsen (KS-krav {cp.ks_code})"
+    if cp.rule_id == "manuell":
+        return (cp.why or "tillagd manuellt").replace("Tillagd", "tillagd", 1)
+    return f"föreslagen av reglerna: {cp.why}" if cp.why else f"föreslagen av {cp.rule_id}"
+
+
 def _point_steps(s: Session, cp: ControlPoint, plan: ControlPlan) -> list[Step]:
     steps = [{"kind": "kontrollpunkt", "id": f"point:{cp.code}", "text": f"{cp.code}: {cp.title}",
               "details": f"{cp.method}, omfattning {cp.sample_size}, {cp.frequency}, ansvarig {cp.owner}; "
-                         f"föreslagen av {cp.rule_id}: {cp.why or ''}"}, _plan_step(plan)]
+                         + _proposed_by(cp)}, _plan_step(plan)]
     if cp.risk_id:
         steps += _risk_steps(s, s.get(Risk, cp.risk_id), plan.year)
     return steps
@@ -191,7 +203,8 @@ def _point_trace(s: Session, org: Organisation, cp: ControlPoint) -> dict:
     plan = s.get(ControlPlan, cp.plan_id)
     back = _point_steps(s, cp, plan) + _firings(s, [("control_point", cp.id)] + ([("risk", cp.risk_id)] if cp.risk_id else []))
     forward = [{"kind": "resultat", "id": f"result:{r.id}",
-                "text": f"{r.period} version {r.version}: {r.assessment or '–'}" + ("" if r.is_current else " (ersatt)"),
+                "text": f"{PERIOD_SV.get(r.period, r.period)} version {r.version}: {r.assessment or '–'}"
+                        + ("" if r.is_current else " (ersatt)"),
                 "details": f"rapporterat av {r.reported_by}"}
                for r in s.scalars(select(ControlResult).where(ControlResult.lineage_id == cp.lineage).order_by(ControlResult.id))]
     forward += _reports_using(s, plan.unit_id, plan.year, None)

@@ -167,6 +167,10 @@ def test_trace_from_a_result_back_to_its_sources_and_forward_to_reports(cycle, t
     assert any("RES-02" in s["text"] for s in t["backward"])
     assert any("PRI-0" in s["text"] for s in t["backward"])
     assert any(s["kind"] == "risk" and "status aktiv" in s["details"] for s in t["backward"])  # Swedish, as listed
+    assert re.match(r"SN-\d{4}-K\d+ halvår version 1: ", t["backward"][0]["text"]), t["backward"][0]  # not "halvar"
+    point = next(s for s in t["backward"] if s["kind"] == "kontrollpunkt")["details"]
+    rule = re.search(r"föreslagen av reglerna: (PRI-\d+): ", point)  # the motivation once, its rules leading it
+    assert rule and f"{rule[1]}: {rule[1]}" not in point, point
     assert any(s["kind"] == "rapport" for s in t["forward"])
     # the report is named by its file, not by a folder on the server (the web shows the same steps)
     assert all(re.fullmatch(r"halvarsrapport-SN-2025-v\d+\.pdf \(sha256 [0-9a-f]{16}…\)", s["details"])
