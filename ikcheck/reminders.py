@@ -202,13 +202,19 @@ def _about(action: dict) -> str:
     return f" ({action['gäller']})" if action.get("gäller") else ""
 
 
+# a deadline passed is said in the past, and how late as Att göra says it ("372 dagar sent"): "beslutas
+# senast 30 november 2025; 372 dagar sedan" read as if the decision had been made then
+_PAST = {"rapporteras senast": "skulle ha rapporterats senast", "ska vara klar": "skulle ha varit klar",
+         "beslutas senast": "skulle ha beslutats senast", "lämnas senast": "skulle ha lämnats in senast"}
+
+
 def _when(due: dt.date, on: dt.date, verb: str) -> str:
     left = (due - on).days
     if left > 0:
         return f"{verb} {swedish_date(due)} (om {words.n(left, 'dag', 'dagar')})"
     if left == 0:
         return f"{verb} i dag, {swedish_date(due)}"
-    return f"{verb} {swedish_date(due)}; {words.n(-left, 'dag', 'dagar')} sedan"
+    return f"{_PAST[verb]} {swedish_date(due)}, {words.n(-left, 'dag', 'dagar')} sent"
 
 
 def message(d: Digest, org_name: str, on: dt.date, sender: str) -> EmailMessage:

@@ -293,6 +293,15 @@ def test_a_late_report_is_reminded_before_its_deadline_and_weekly_until_it_is_su
         k, day = k + 1, day + dt.timedelta(days=plan["påminn_sen_var_dag"])
     got = [(r.notice, r.sent_on) for r in _sent(app) if r.account_id == maja.id and r.item == "rapport:KFN:ar_rapport:2025"]
     assert got == expected and len(expected) >= 4
+    # said ahead of the deadline in the future, after it in the past, with how late as Att göra says it
+    from ikcheck.calendar import swedish_date
+
+    def text(on):
+        digest = next(d for d in reminders.notices(app, on, "exempelby", already=set()) if d.account_id == maja.id)
+        return next(x.text for x in digest.notices if x.item == "rapport:KFN:ar_rapport:2025")
+
+    assert text(due - dt.timedelta(days=3)).endswith(f"– lämnas senast {swedish_date(due)} (om 3 dagar)")
+    assert text(due + dt.timedelta(days=8)).endswith(f"– skulle ha lämnats in senast {swedish_date(due)}, 8 dagar sent")
 
 
 def test_one_mail_refused_does_not_stop_the_others_and_goes_the_next_day(year):
