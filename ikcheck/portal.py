@@ -100,11 +100,14 @@ def report_year(app: App, actor: Actor, on: dt.date | None = None) -> int:
     return current if current in years else next((y for y in years if y < current), years[0] if years else current)
 
 
-def years(app: App, actor: Actor) -> list[int]:
-    """The years to choose between: every year with a plan, and the next one (to plan it)."""
+def years(app: App, actor: Actor, shown: int | None = None) -> list[int]:
+    """The years to choose between: every year with a plan, the next one after them and the coming
+    calendar year (to plan it), and the year the page shows (Att göra links to a year with no plan yet;
+    a choice without it showed another year under that year's heading)."""
     with app.session() as s:
         found = set(s.scalars(select(ControlPlan.year).where(ControlPlan.org_id == actor.org_id).distinct()))
-    return sorted(found | {default_year(app, actor), max(found, default=today().year) + 1}, reverse=True)
+    extra = {default_year(app, actor), max(found, default=today().year) + 1, today().year + 1}
+    return sorted(found | extra | ({shown} if shown else set()), reverse=True)
 
 
 # --- Att göra ----------------------------------------------------------------------------------

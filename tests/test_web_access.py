@@ -740,3 +740,12 @@ def test_the_unit_page_names_each_plan_version_once_with_its_decision(clients):
     assert len(lines) == 2 and not any("beslutad, beslutad" in ln for ln in lines), lines
     assert re.match(r"Version 1: ersatt, beslutad \d+ \w+ 2024 § \d+", lines[0]), lines
     assert re.match(r"Version 2: beslutad \d+ \w+ 2025 § \d+", lines[1]), lines
+
+
+@pytest.mark.parametrize("path", ["/planer", "/rapporter", "/oversikt", "/enheter/SN", "/resultat", "/risker", "/ks-krav"])
+def test_a_year_page_selects_the_year_it_shows_even_without_a_plan(clients, path):
+    """Att göra links to the year whose plan is due (/planer?ar=2031 here, a year nobody has planned);
+    the year chooser showed another year under that year's heading, and "Visa" then went there."""
+    html = clients["ks"].get(f"{path}?ar=2031").text
+    chooser = re.search(r'<select id="ar" name="ar">(.*?)</select>', html, re.S)[1]
+    assert re.findall(r'<option value="(\d+)" selected>', chooser) == ["2031"], (path, chooser)

@@ -124,7 +124,7 @@ def overview(ctx: Ctx) -> Response:
     year = _year(ctx)
     kind = ctx.arg("period") or None
     data = portal.ks_overview(ctx.app, ctx.actor, year, kind, ctx.arg("sortera", "enhet"))
-    return render(ctx, "overview.html", f"KS översikt {year}", k=data, years=portal.years(ctx.app, ctx.actor))
+    return render(ctx, "overview.html", f"KS översikt {year}", k=data, years=portal.years(ctx.app, ctx.actor, year))
 
 
 def overview_file(ctx: Ctx) -> Response:
@@ -137,7 +137,7 @@ def overview_file(ctx: Ctx) -> Response:
 def unit_page(ctx: Ctx) -> Response:
     year = _year(ctx)
     data = portal.unit_page(ctx.app, ctx.actor, ctx.request.path_params["unit"], year)
-    return render(ctx, "unit.html", data["unit"]["name"], u=data, years=portal.years(ctx.app, ctx.actor))
+    return render(ctx, "unit.html", data["unit"]["name"], u=data, years=portal.years(ctx.app, ctx.actor, year))
 
 
 def risks(ctx: Ctx, errors=None, values=None) -> Response:
@@ -147,7 +147,7 @@ def risks(ctx: Ctx, errors=None, values=None) -> Response:
     new = forms.new_risk_form(ctx.app, ctx.actor)
     if new and values:
         new["values"] = {**new["values"], **values}
-    return render(ctx, "risks.html", "Riskregistret", d=data, years=portal.years(ctx.app, ctx.actor), new=new,
+    return render(ctx, "risks.html", "Riskregistret", d=data, years=portal.years(ctx.app, ctx.actor, data["year"]), new=new,
                   errors=errors or [])
 
 
@@ -168,7 +168,7 @@ def heatmap(ctx: Ctx) -> Response:
 def plans(ctx: Ctx) -> Response:
     year = _year(ctx)
     return render(ctx, "plans.html", f"Planer för intern kontroll {year}", d=portal.plans(ctx.app, ctx.actor, year),
-                  years=portal.years(ctx.app, ctx.actor))
+                  years=portal.years(ctx.app, ctx.actor, year))
 
 
 def _version(ctx: Ctx) -> int | None:
@@ -216,7 +216,7 @@ def _document(ctx: Ctx, path) -> Response:
 def results(ctx: Ctx) -> Response:
     data = portal.results(ctx.app, ctx.actor, unit=ctx.arg("enhet") or None, year=ctx.int_arg("ar"),
                           period=ctx.arg("period"), assessment=ctx.arg("bedomning"))
-    return render(ctx, "results.html", "Kontrollresultat", d=data, years=portal.years(ctx.app, ctx.actor))
+    return render(ctx, "results.html", "Kontrollresultat", d=data, years=portal.years(ctx.app, ctx.actor, data["year"]))
 
 
 def result_page(ctx: Ctx, errors=None) -> Response:
@@ -240,7 +240,7 @@ def action_page(ctx: Ctx, errors=None) -> Response:
 def reports(ctx: Ctx) -> Response:
     year = _year(ctx)
     return render(ctx, "reports.html", f"Rapporter {year}", d=portal.reports(ctx.app, ctx.actor, year),
-                  years=portal.years(ctx.app, ctx.actor))
+                  years=portal.years(ctx.app, ctx.actor, year))
 
 
 def report_file(ctx: Ctx) -> Response:
@@ -388,7 +388,7 @@ def ks_requirements(ctx: Ctx, errors=None, values=None) -> Response:
     year = ctx.int_arg("ar") or portal.default_year(ctx.app, ctx.actor) + 1
     r = render(ctx, "ks_requirements.html", f"Kommunövergripande kontrollpunkter {year}",
                d=forms.ks_requirements(ctx.app, ctx.actor, year), errors=errors or [], values=values or {},
-               years=sorted(set(portal.years(ctx.app, ctx.actor)) | {year}, reverse=True))
+               years=portal.years(ctx.app, ctx.actor, year))
     if errors:
         r.status_code = 400
     return r
