@@ -180,6 +180,9 @@ def test_derive_edit_validate_and_decide_a_plan(browser, server, shots):
     assert secretary.notice() == "Nämndens beslut är registrerat; planen är fryst."
     assert "beslutad 26 november 2026 § 120, dnr SN 2026/400" in s.locator(".lead").inner_text()
     assert s.get_by_role("button", name="Registrera beslutet").count() == 0
+    # the decided plan's texts read as in its document: the "- " line a list item, the paragraphs apart
+    assert s.locator("main li", has_text="att anta planen för intern kontroll 2027").count() == 1
+    assert s.locator("main p", has_text="Nämnden ansvarar för den interna kontrollen.").count() == 1
     secretary.check("beslutad")
     secretary.done()
 

@@ -31,6 +31,7 @@ from ikcheck.app import App
 from ikcheck.calendar import STOCKHOLM, swedish_date
 from ikcheck.config import load_settings
 from ikcheck.errors import Forbidden, NotFound, UserError
+from ikcheck.reporting.render import prose
 from ikcheck.web import security
 
 HERE = Path(__file__).resolve().parent
@@ -101,6 +102,7 @@ def _env(app: App) -> Environment:
     env.filters["stored"] = lambda v: (v.strftime("%Y-%m-%d %H:%M UTC") if isinstance(v, dt.datetime)  # as exported
                                        else shown_date(v))
     env.filters["blank"] = lambda v: "" if v is None else v
+    env.filters["prose"] = prose  # a text written in a textarea, as the documents show it: paragraphs, lists
     env.filters["yesno"] = lambda v: "" if v is None else ("ja" if v else "nej")
     env.filters["n"] = words.n
     env.filters["breakable"] = words.breakable
