@@ -561,8 +561,7 @@ def action_page(app: App, actor: Actor, code: str) -> dict:
                 "statuses": actions_svc.STATUS, "concerns": None, "risk": None}
         if a.result_id:  # what it concerns, as the lists name it
             data["concerns"] = _result_points(s, a.org_id, [a.result_id]).get(a.result_id)
-        elif a.risk_id:
-            risk = s.get(Risk, a.risk_id)
+        elif a.risk_id and (risk := s.get(Risk, a.risk_id)) is not None:
             data["risk"] = {"code": risk.code, "title": risk.title}
     data["history"] = actions_svc.history(app, code, org_code=actor.org_code)
     return data
