@@ -594,12 +594,12 @@ def reports(app: App, actor: Actor, year: int) -> dict:
                 # report); KS and the revisor read it on the overview
                 rec = (datasets.last_submitted(s, unit, year, kind)
                        if newest and has_plan and (may_submit or may_write) else None)
-                text = rec and s.scalar(select(ReportText.updated_at).where(
+                text = s.scalar(select(ReportText.updated_at).where(
                     ReportText.unit_id == unit.id, ReportText.year == year, ReportText.kind == kind))
                 status[kind] = {"inlämnad": first, "sista dag": due, "sen": late, "perioden slut": today() > ends,
                                 "beslut": newest["beslut"] if newest else None,
                                 "ändrad": bool(rec and datasets.changed_since(app, s, org, unit, rec)),
-                                "ny text": bool(rec and text and text > rec.created_at)}
+                                "ny text": bool(rec and text and text > rec.created_at), "har text": text is not None}
             rows.append({"unit": unit, "records": recs, "status": status, "has_plan": has_plan,
                          "may_submit": may_submit, "may_write": may_write})
     return {"year": year, "rows": rows, "kinds": KIND_SV}

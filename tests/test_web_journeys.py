@@ -340,7 +340,8 @@ def test_a_report_written_previewed_submitted_decided_and_on_ks_oversikt(browser
     # the text rewritten after the submission: the secretary is told a new version is due
     controller = Person(browser, server, "controller", shots)
     c = controller.page
-    c.goto("/rapporter/SN/2026/halvar/text")
+    c.goto("/rapporter?ar=2026")  # the text written before: to change, not to write
+    c.get_by_role("link", name="Ändra förvaltningens bedömning i halvårsrapporten för Socialnämnden").click()
     c.get_by_label("Förvaltningens bedömning").fill("Den interna kontrollen fungerar i huvudsak. Rättad formulering.")
     c.get_by_role("button", name="Spara texten").click()
     controller.done()
