@@ -17,11 +17,11 @@ from ikcheck.calendar import today
 from ikcheck.errors import NotFound, UserError
 from ikcheck.planning import STATUS_SV
 from ikcheck.register import STATUSES, category_sv
-from ikcheck.words import PERIOD_SV
 from ikcheck.store.models import (
     Action, Conclusion, ControlPlan, ControlPoint, ControlResult, ImportBatch, Organisation, ReportRecord, Risk,
     RiskAssessment, RuleRun, Unit, Workshop, WorkshopComment,
 )
+from ikcheck.words import PERIOD_SV
 
 Step = dict[str, Any]
 
