@@ -337,6 +337,8 @@ def heatmap(app: App, actor: Actor, unit_code: str, year: int) -> dict:
     with app.session() as s:
         unit = _unit(app, s, actor, unit_code, "heatmap")
         hm = register.heatmap_in(app, s, _org(app, s, actor), unit, year)
+        # a code alone says little to a nämnd: each risk is shown with its title
+        titles = dict(s.execute(select(Risk.code, Risk.title).where(Risk.unit_id == unit.id)).all())
     m = hm.matrix
     top = max(1, max(lv.rank for lv in m.levels))
     tint = ["green", "yellow", "orange", "red"]  # a class per rank (the page's CSP allows no inline colours)
@@ -346,7 +348,7 @@ def heatmap(app: App, actor: Actor, unit_code: str, year: int) -> dict:
         for im in m.impact_values():
             level = m.level(li, im)
             cells.append({"likelihood": li, "impact": im, "level": level.label, "css": tint[level.rank * 3 // top],
-                          "risks": hm.cells.get((li, im), [])})
+                          "risks": [(code, titles.get(code, "")) for code in hm.cells.get((li, im), [])]})
         rows.append({"likelihood": li, "label": m.label("likelihood", li), "cells": cells})
     return {"unit": {"code": unit.code, "name": unit.name}, "year": year, "rows": rows,
             "impacts": [{"value": im, "label": m.label("impact", im)} for im in m.impact_values()],

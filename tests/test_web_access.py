@@ -749,3 +749,14 @@ def test_a_year_page_selects_the_year_it_shows_even_without_a_plan(clients, path
     html = clients["ks"].get(f"{path}?ar=2031").text
     chooser = re.search(r'<select id="ar" name="ar">(.*?)</select>', html, re.S)[1]
     assert re.findall(r'<option value="(\d+)" selected>', chooser) == ["2031"], (path, chooser)
+
+
+def test_the_riskkarta_names_each_risk_beside_its_code(clients, web):
+    """A code alone ("SN-R002") says little to a nämnd: each risk in a cell is its link, then its title."""
+    app, _ = web
+    with app.session() as s:
+        titles = dict(s.execute(select(Risk.code, Risk.title).join(Unit).join(Organisation, Organisation.id == Unit.org_id)
+                                .where(Organisation.code == "exempelby", Unit.code == "SN")).all())
+    html = clients["controller"].get("/enheter/SN/riskkarta?ar=2025").text
+    shown = re.findall(r'<li><a href="/risker/([\w-]+)">\1</a> <span class="risk-name">([^<]*)</span></li>', html)
+    assert len(shown) >= 5 and all(str(escape(titles[code])) == name for code, name in shown), shown
