@@ -594,10 +594,10 @@ def reports(app: App, actor: Actor, year: int) -> dict:
                 # whether a new version is due: the data changed since the newest submission, or the
                 # förvaltning's text was written after it. Asked for those who act on it (about 15 ms a
                 # report); KS and the revisor read it on the overview
-                rec = (datasets.last_submitted(s, unit, year, kind)
-                       if newest and has_plan and (may_submit or may_write) else None)
+                rec = s.get(ReportRecord, newest["id"]) if newest and has_plan and (may_submit or may_write) else None
                 text = s.scalar(select(ReportText.updated_at).where(
-                    ReportText.unit_id == unit.id, ReportText.year == year, ReportText.kind == kind))
+                    ReportText.unit_id == unit.id, ReportText.year == year, ReportText.kind == kind)
+                ) if may_write or rec else None
                 status[kind] = {"inlämnad": first, "sista dag": due, "sen": late, "perioden slut": today() > ends,
                                 "beslut": newest["beslut"] if newest else None,
                                 "ändrad": bool(rec and datasets.changed_since(app, s, org, unit, rec)),
