@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
+import subprocess
 
 import pytest
 from openpyxl import load_workbook
@@ -157,6 +158,115 @@ def test_report_cli_formats_and_errors(cycle, cli, tmp_path):
     chart = next(t for t in ks.tables if len(t.columns) == 2)
     assert [row.cells[0].text for row in chart.rows] == units
     assert [row.cells[1].text for row in chart.rows] == [row.cells[6].text for row in overview.rows[1:]]
+
+
+def test_word_documents_are_swedish_and_read_as_their_pdf(cycle, cli, tmp_path):
+    """What a secretary sees on opening the Word file, rendered through LibreOffice: the text was
+    marked en-US (Word underlined every Swedish word, a screen reader read it in English); narrow
+    columns broke words anywhere ("Myndighetsutö/vning"), where the PDF hyphenates; the colour badges
+    were plain bold; numbers stood to the left; an empty line before the appendix made an empty page.
+    And a hash in a table cell must never be hyphenated, in the PDF either: the hyphen reads as part
+    of it."""
+    from docx import Document
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml.ns import qn
+    from docx.shared import Cm, RGBColor
+
+    w = lambda name: qn(f"w:{name}")  # noqa: E731
+    sent = reports.submit(cycle, "SN", YEAR, "ar", out_dir=tmp_path, date="2026-02-20")
+    assert cli("report", "ks", "--year", YEAR, "--format", "docx", "--out", tmp_path / "ks.docx").code == 0
+    word = Document(str(tmp_path / "ks.docx"))
+    lang = word.styles.element.find(f"{w('docDefaults')}/{w('rPrDefault')}/{w('rPr')}/{w('lang')}")
+    assert lang.get(w("val")) == "sv-SE"
+    section = word.sections[0]  # A4, not python-docx's US Letter
+    assert abs(section.page_width - Cm(29.7)) < Cm(0.01) and abs(section.page_height - Cm(21)) < Cm(0.01)
+    # hyphenation in table cells only, as in the PDF
+    assert word.settings.element.find(w("autoHyphenation")) is not None
+    outside = word.element.body.findall(w("p"))
+    assert outside and all(p.find(f"{w('pPr')}/{w('suppressAutoHyphens')}") is not None for p in outside)
+    overview = word.tables[0]
+    bun = next(r for r in overview.rows if r.cells[0].text == "Barn- och utbildningsnämnden")
+    assert bun.cells[0].paragraphs[0]._p.find(f"{w('pPr')}/{w('suppressAutoHyphens')}") is None
+    heading = overview.rows[0].cells[1]
+    assert heading.text == "Bedömning" and heading._tc.find(f".//{w('softHyphen')}") is not None  # Bedöm-/ning
+    # numbers to the right, words to the left
+    assert overview.rows[0].cells[5].text == "Utförda"
+    assert bun.cells[5].paragraphs[0].alignment == WD_ALIGN_PARAGRAPH.RIGHT
+    assert bun.cells[0].paragraphs[0].alignment is None
+    # the badges in the CSS's colours, dark text on each (white on this green or red is under 4.5:1)
+    css = (bundled("reports") / "ikcheck.css").read_text(encoding="utf-8")
+    colours = {"grön": "5CB85C", "gul": "F0AD4E", "röd": "D9534F"}
+    for word_, fill in colours.items():
+        assert f"#{fill.lower()}" in css
+        run = next(r for p in word.paragraphs for r in p.runs if re.fullmatch(rf"\d+ {word_}\w*", r.text.strip()))
+        assert run._r.find(f"{w('rPr')}/{w('shd')}").get(w("fill")) == fill and run.bold
+        assert run.font.color.rgb == RGBColor(0x11, 0x11, 0x11)
+    # a submitted report's hash: whole, in Word and in the PDF
+    appendix = next(t for t in word.tables if t.rows[0].cells[-1].text == "Inlämnad rapport")
+    row = next(r for r in appendix.rows if r.cells[0].text == "Socialnämnden")
+    assert sent["hash"] in row.cells[-1].text
+    assert row.cells[-1].paragraphs[0]._p.find(f"{w('pPr')}/{w('suppressAutoHyphens')}") is not None
+    assert cli("report", "ks", "--year", YEAR, "--format", "pdf", "--out", tmp_path / "ks.pdf").code == 0
+    text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "ks.pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    assert sent["hash"] in re.sub(r"\s+", "", text)
+    # the appendix starts on a new page, with no empty line left behind on the page before
+    title = next(p for p in word.paragraphs if p.text == "Underlag och spårbarhet")
+    assert title.paragraph_format.page_break_before
+    before = title._p.getprevious()
+    assert before.tag != w("p") or "".join(before.itertext()).strip()
+
+
+def test_a_kommuns_word_template_keeps_its_logo_paper_and_styles(cycle, tmp_path):
+    """mall.docx in the reports folder is the base of the Word documents. The running header was
+    written over the template's first header line, so a kommun's logo disappeared; a portrait
+    template made the plan's nine columns portrait too, where the PDF is landscape. Without a template
+    the paper is A4: python-docx's own default is US Letter."""
+    import dataclasses
+    import shutil
+
+    from docx import Document
+    from docx.enum.section import WD_ORIENT
+    from docx.oxml.ns import qn
+    from docx.shared import Cm
+    from PIL import Image
+
+    from ikcheck.app import App
+    from ikcheck.reporting import plan as plan_out
+
+    def a4_landscape(section):
+        return section.orientation == WD_ORIENT.LANDSCAPE and abs(section.page_width - Cm(29.7)) < Cm(0.01) \
+            and abs(section.page_height - Cm(21)) < Cm(0.01)
+
+    plain = Document(str(plan_out.export(cycle, "SN", YEAR, "docx", tmp_path / "plain.docx")))
+    assert a4_landscape(plain.sections[0])
+    folder = tmp_path / "rapporter"
+    shutil.copytree(bundled("reports"), folder)
+    logo = tmp_path / "logo.png"
+    Image.new("RGB", (120, 40), (31, 78, 121)).save(logo)
+    mall = Document()
+    section = mall.sections[0]
+    section.page_width, section.page_height = Cm(21), Cm(29.7)  # A4 portrait, as a kommun's letters
+    section.left_margin = section.right_margin = Cm(2.5)
+    mall.styles["Normal"].font.name = "Georgia"
+    line = section.header.paragraphs[0]
+    line.add_run().add_picture(str(logo), width=Cm(3))
+    line.add_run(" Exempelby kommun")
+    mall.save(folder / "mall.docx")
+    app = App(dataclasses.replace(cycle.settings, reports_dir=folder))
+    word = Document(str(plan_out.export(app, "SN", YEAR, "docx", tmp_path / "plan.docx")))
+    section = word.sections[0]
+    assert a4_landscape(section) and abs(section.left_margin - Cm(2.5)) < Cm(0.01)
+    logo_line, running = section.header.paragraphs[:2]
+    assert logo_line._p.find(".//" + qn("w:drawing")) is not None and logo_line.text == " Exempelby kommun"
+    assert running.text == f"Plan för intern kontroll {YEAR} – Socialnämnden\tDnr SN 2024/1 · version 1"
+    assert word.styles["Normal"].font.name == "Georgia"
+    lang = word.styles.element.find(".//" + qn("w:rPrDefault") + "/" + qn("w:rPr") + "/" + qn("w:lang"))
+    assert lang.get(qn("w:val")) == "sv-SE"
+    # the decision's facts in a column, as in the PDF's box
+    facts = [p for p in word.paragraphs if p.text.split("\t")[0] in ("Beslutad av", "Datum", "Paragraf", "Diarienummer")]
+    assert len(facts) == 4 and len({tuple(t.position for t in p.paragraph_format.tab_stops) for p in facts}) == 1
+    assert facts[0].paragraph_format.tab_stops[0].position > Cm(2)
 
 
 def test_out_may_be_a_directory_and_a_wrong_ending_is_refused(cycle, cli, tmp_path):
@@ -358,8 +468,6 @@ def test_plan_texts_through_the_cli(app, kommun, cli, tmp_path):
 
 def test_a_draft_plan_says_so_on_every_page(app, kommun, tmp_path):
     """Issue #20: a draft printed or attached by mistake cannot be taken for the decided plan."""
-    import subprocess
-
     from ikcheck.reporting import plan as plan_out
 
     planning.derive(app, "SN", YEAR)

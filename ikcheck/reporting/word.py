@@ -5,10 +5,15 @@ headings, p paragraphs, ul bulleted lists, table real Word tables (header row re
 a group heading row merged across, the PDF's column proportions, no row split over two pages, a
 heat map kept on one page with its heading; a bar chart's labels and values as rows), the running
 header and footer Word's own, with Word's own page numbers. So a Word document always has the same
-contents, in the same order, as its PDF, and the ärendesystem's Word template styles apply to it. A
+contents, in the same order, as its PDF, and the ärendesystem's Word template styles apply to it. As
+in the PDF: the colour badges and levels in their colours (from the document's own CSS, which a
+kommun may replace), numbers right-aligned, words in table cells hyphenated by Swedish rules, the
+headings' soft hyphens kept. The text is marked Swedish, so Word checks its spelling in Swedish and a
+screen reader reads it with a Swedish voice (python-docx's default template says en-US). A
 kommun's own .docx (`mall.docx` in its reports folder) is the base document when present: its
-styles, page set-up, header logo. The bytes are reproducible: the zip's and core properties' dates
-are the data's own time.
+styles, paper and margins (turned landscape, as the PDF), its header's logo and lines, with the
+running header below them. Without one the paper is A4. The bytes are reproducible: the zip's and
+core properties' dates are the data's own time.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from pathlib import Path
 
 from docx import Document
 from docx.enum.section import WD_ORIENT
-from docx.enum.text import WD_TAB_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_TAB_ALIGNMENT
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
@@ -31,12 +36,81 @@ SKIP = {"head", "style", "title", "script"}
 _BG = re.compile(r"background:\s*(#[0-9a-fA-F]{6})")
 _FG = re.compile(r"(?:^|;)\s*color:\s*(#[0-9a-fA-F]{6})")
 _WIDTH = re.compile(r"width:\s*([0-9.]+)%")
+_RULE = re.compile(r"\.([\w-]+)\s*\{([^}]*)\}")  # a one-class rule of the CSS: .red { background: …; color: … }
+_HEX = re.compile(r"#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})\b")
+SOFT_HYPHEN = "\u00ad"
+# where each element goes among its siblings (the schema's order, which Word holds to)
+_AFTER_HYPHENATION = (
+    "w:consecutiveHyphenLimit", "w:hyphenationZone", "w:doNotHyphenateCaps", "w:showEnvelope", "w:summaryLength",
+    "w:clickAndTypeStyle", "w:defaultTableStyle", "w:evenAndOddHeaders", "w:bookFoldRevPrinting",
+    "w:bookFoldPrinting", "w:bookFoldPrintingSheets", "w:drawingGridHorizontalSpacing",
+    "w:drawingGridVerticalSpacing", "w:displayHorizontalDrawingGridEvery", "w:displayVerticalDrawingGridEvery",
+    "w:doNotUseMarginsForDrawingGridOrigin", "w:drawingGridHorizontalOrigin", "w:drawingGridVerticalOrigin",
+    "w:doNotShadeFormData", "w:noPunctuationKerning", "w:characterSpacingControl", "w:printTwoOnOne",
+    "w:strictFirstAndLastChars", "w:noLineBreaksAfter", "w:noLineBreaksBefore", "w:savePreviewPicture",
+    "w:doNotValidateAgainstSchema", "w:saveInvalidXml", "w:ignoreMixedContent", "w:alwaysShowPlaceholderText",
+    "w:doNotDemarcateInvalidXml", "w:saveXmlDataOnly", "w:useXSLTWhenSaving", "w:saveThroughXslt",
+    "w:showXMLTags", "w:alwaysMergeEmptyNamespace", "w:updateFields", "w:hdrShapeDefaults", "w:footnotePr",
+    "w:endnotePr", "w:compat", "w:docVars", "w:rsids", "m:mathPr", "w:attachedSchema", "w:themeFontLang",
+    "w:clrSchemeMapping", "w:doNotIncludeSubdocsInStats", "w:doNotAutoCompressPictures", "w:forceUpgrade",
+    "w:captions", "w:readModeInkLockDown", "w:smartTagType", "sl:schemaLibrary", "w:shapeDefaults",
+    "w:doNotEmbedSmartTags", "w:decimalSymbol", "w:listSeparator")
+_AFTER_SUPPRESS_HYPHENS = (
+    "w:kinsoku", "w:wordWrap", "w:overflowPunct", "w:topLinePunct", "w:autoSpaceDE", "w:autoSpaceDN", "w:bidi",
+    "w:adjustRightInd", "w:snapToGrid", "w:spacing", "w:ind", "w:contextualSpacing", "w:mirrorIndents",
+    "w:suppressOverlap", "w:jc", "w:textDirection", "w:textAlignment", "w:textboxTightWrap", "w:outlineLvl",
+    "w:divId", "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange")
+_AFTER_RUN_SHADING = ("w:fitText", "w:vertAlign", "w:rtl", "w:cs", "w:em", "w:lang", "w:eastAsianLayout",
+                      "w:specVanish", "w:oMath")
+_AFTER_LANG = ("w:eastAsianLayout", "w:specVanish", "w:oMath")
 
 
 class _Cell:
-    def __init__(self, header: bool, colspan: int, style: str):
-        self.header, self.colspan, self.style = header, colspan, style
-        self.paragraphs: list[list[tuple[str, bool]]] = [[]]
+    def __init__(self, header: bool, colspan: int, style: str, right: bool = False):
+        self.header, self.colspan, self.style, self.right = header, colspan, style, right
+        self.hyphenate = True  # not where a hash is: a hyphen in it would be read as part of it
+        self.paragraphs: list[list[tuple[str, bool, tuple | None]]] = [[]]  # (text, bold, shade) runs
+
+
+def _hex(value: str) -> str:
+    """A CSS colour as Word writes it: six hex digits, no #."""
+    value = value.lstrip("#")
+    return (value if len(value) == 6 else "".join(c * 2 for c in value)).upper()
+
+
+def _colours(declarations: str) -> tuple[str | None, str | None]:
+    """(background, text colour) of a CSS declaration block or style attribute, as six hex digits."""
+    found: dict[str, str] = {}
+    for part in declarations.split(";"):
+        name, _, value = part.partition(":")
+        colour = _HEX.search(value)
+        if colour and name.strip() in ("background", "background-color", "color"):
+            found["color" if name.strip() == "color" else "background"] = _hex(colour.group(0))
+    return found.get("background"), found.get("color")
+
+
+def _text_run(para, text: str, *, bold: bool = False, size: float | None = None, shade: tuple | None = None):
+    """A run of text; a soft hyphen becomes Word's own (w:softHyphen), a place Word may break the word."""
+    run = para.add_run()
+    for i, part in enumerate(text.split(SOFT_HYPHEN)):
+        if i:
+            run._r.append(OxmlElement("w:softHyphen"))
+        if part:
+            run._r.add_t(part)
+    run.bold = bold or None
+    if size:
+        run.font.size = Pt(size)
+    if shade:
+        background, colour = shade
+        if background:
+            shading = OxmlElement("w:shd")
+            shading.set(qn("w:val"), "clear")
+            shading.set(qn("w:color"), "auto")
+            shading.set(qn("w:fill"), background)
+            run._r.get_or_add_rPr().insert_element_before(shading, *_AFTER_RUN_SHADING)
+        if colour:
+            run.font.color.rgb = RGBColor.from_string(colour)
+    return run
 
 
 class _Builder(HTMLParser):
@@ -61,6 +135,9 @@ class _Builder(HTMLParser):
         self.capture: str | None = None
         self.page_break = False
         self.list_item = False
+        self.css = ""                # the document's own style sheet: the badges' colours
+        self.shades: list[tuple | None] = []  # the colour of the badge or level being written
+        self.spacers: set = set()    # the empty paragraphs written after tables
 
     # --- elements -------------------------------------------------------------------------------
     def handle_starttag(self, tag, attrs):
@@ -80,6 +157,10 @@ class _Builder(HTMLParser):
             return
         if tag == "section" and "appendix" in cls:
             self.page_break = True
+        if tag == "span" and ("badge" in cls or "level" in cls):
+            self.shades.append(self._shade(cls, a.get("style", "")))
+        if tag == "span" and "hash" in cls.split() and self.cell is not None:
+            self.cell.hyphenate = False
         if tag in ("h1", "h2", "h3"):
             self.para = self.doc.add_heading("", level=int(tag[1]))
             self._break_before()
@@ -92,6 +173,8 @@ class _Builder(HTMLParser):
             self.para = self.doc.add_paragraph(style="List Bullet")
         elif tag == "dt":
             self.para = self.doc.add_paragraph()
+            self.para.paragraph_format.tab_stops.add_tab_stop(Cm(3.5))  # the values in a column, as in the PDF
+            self.para.paragraph_format.space_after = Pt(2)
             self.bold += 1
         elif tag == "dd":
             self.para.add_run("\t")
@@ -105,7 +188,7 @@ class _Builder(HTMLParser):
         elif tag == "text" and self.table is not None:
             if not self.table or len(self.table[-1]) == 2:
                 self.table.append([])
-            self.cell = _Cell(False, 1, "")
+            self.cell = _Cell(False, 1, "", right=len(self.table[-1]) == 1)  # label, then its figure
             self.table[-1].append(self.cell)
         elif tag == "caption":
             self.para = self.doc.add_paragraph()
@@ -117,7 +200,7 @@ class _Builder(HTMLParser):
             if self.in_head:
                 self.head_rows += 1
         elif tag in ("td", "th") and self.table is not None:
-            self.cell = _Cell(tag == "th", int(a.get("colspan", 1)), a.get("style", ""))
+            self.cell = _Cell(tag == "th", int(a.get("colspan", 1)), a.get("style", ""), "num" in cls.split())
             self.table[-1].append(self.cell)
             if tag == "th":
                 self.bold += 1
@@ -155,6 +238,8 @@ class _Builder(HTMLParser):
             self.bold -= 1
         if tag in ("strong", "b", "dt") or (tag == "span" and ("badge" in cls or "level" in cls)):
             self.bold -= 1
+        if tag == "span" and ("badge" in cls or "level" in cls):
+            self.shades.pop()
         if (tag in ("p", "div") and ("why" in cls or "provenance" in cls or "meta" in cls)) or tag == "small":
             self.small -= 1
         if tag in ("td", "th", "text"):
@@ -168,17 +253,21 @@ class _Builder(HTMLParser):
             self.para = None
 
     def handle_data(self, data):
+        if self.stack and self.stack[-1][0] == "style":
+            self.css += data
         if self.skip:
             return
-        text = re.sub(r"\s+", " ", data.replace("\u00ad", ""))
+        text = re.sub(r"\s+", " ", data)
         if self.capture:
+            text = text.replace(SOFT_HYPHEN, "")
             setattr(self, f"{self.capture}_text", (getattr(self, f"{self.capture}_text") + text).strip())
             return
         within = self.cell.paragraphs[-1] if self.cell is not None else self.para is not None and self.para.runs
         if not text.strip() and not within:
             return  # space between elements within a paragraph is kept ("4 gröna 3 gula")
+        shade = self.shades[-1] if self.shades else None
         if self.cell is not None:
-            self.cell.paragraphs[-1].append((text, self.bold > 0))
+            self.cell.paragraphs[-1].append((text, self.bold > 0, shade))
             return
         if self.para is None:
             if not text.strip():
@@ -186,10 +275,16 @@ class _Builder(HTMLParser):
             self.para = self.doc.add_paragraph()
         if not self.para.runs:
             text = text.lstrip()
-        run = self.para.add_run(text)
-        run.bold = self.bold > 0 or None
-        if self.small:
-            run.font.size = Pt(8.5)
+        _text_run(self.para, text, bold=self.bold > 0, size=8.5 if self.small else None, shade=shade)
+
+    def _shade(self, cls: str, style: str) -> tuple | None:
+        """A badge's or level's colours: its own style attribute, else its classes' rules in the CSS."""
+        background, colour = _colours(style)
+        for name, declarations in _RULE.findall(self.css):
+            if name in cls.split():
+                bg, fg = _colours(declarations)
+                background, colour = background or bg, colour or fg
+        return (background, colour) if background or colour else None
 
     def _newline(self):
         if self.cell is not None:
@@ -203,6 +298,9 @@ class _Builder(HTMLParser):
         if self.page_break:
             self.para.paragraph_format.page_break_before = True
             self.page_break = False
+            before = self.para._p.getprevious()
+            if before is not None and before in self.spacers:  # a page break is space enough: the
+                before.getparent().remove(before)             # empty line made an empty page in LibreOffice
 
     # --- tables ---------------------------------------------------------------------------------
     def _write_table(self):
@@ -242,21 +340,25 @@ class _Builder(HTMLParser):
                 header = OxmlElement("w:tblHeader")
                 header.set(qn("w:val"), "true")
                 tr_pr.append(header)
-        self.doc.add_paragraph()
+        self.spacers.add(self.doc.add_paragraph()._p)  # space below, and two tables kept apart
 
     @staticmethod
     def _fill(target, c: _Cell):
-        paragraphs = [p for p in c.paragraphs if "".join(t for t, _ in p).strip()] or [[("", False)]]
+        paragraphs = [p for p in c.paragraphs if "".join(t for t, _, _ in p).strip()] or [[("", False, None)]]
         target.text = ""
         first = True
         for p in paragraphs:
             para = target.paragraphs[0] if first else target.add_paragraph()
             first = False
-            for i, (text, bold) in enumerate(p):
-                run = para.add_run(text.lstrip() if i == 0 else text)
-                run.bold = bold or None
-                if c.header:  # smaller, as in the PDF: a narrow column's heading then breaks between words
-                    run.font.size = Pt(7.5)
+            if c.right:
+                para.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+            if not c.hyphenate:
+                para._p.get_or_add_pPr().insert_element_before(OxmlElement("w:suppressAutoHyphens"),
+                                                               *_AFTER_SUPPRESS_HYPHENS)
+            for i, (text, bold, shade) in enumerate(p):
+                # smaller, as in the PDF: a narrow column's heading then breaks between words
+                _text_run(para, text.lstrip() if i == 0 else text, bold=bold, size=7.5 if c.header else None,
+                          shade=shade)
         bg, fg = _BG.search(c.style), _FG.search(c.style)
         if bg:
             shading = OxmlElement("w:shd")
@@ -267,7 +369,8 @@ class _Builder(HTMLParser):
         if fg:
             for para in target.paragraphs:
                 for run in para.runs:
-                    run.font.color.rgb = RGBColor.from_string(fg.group(1)[1:].upper())
+                    if run.font.color.rgb is None:  # a badge in the cell keeps its own
+                        run.font.color.rgb = RGBColor.from_string(fg.group(1)[1:].upper())
 
 
 def _base(template: Path | None, title: str, token: str, landscape: bool):
@@ -275,16 +378,17 @@ def _base(template: Path | None, title: str, token: str, landscape: bool):
     doc.core_properties.title = title
     doc.core_properties.keywords = token  # the Kontrollsumma, read back by `audit verify --anchor`
     doc.core_properties.language = "sv-SE"
+    section = doc.sections[0]
     if not (template and template.is_file()):
-        section = doc.sections[0]
-        if landscape:
-            section.orientation = WD_ORIENT.LANDSCAPE
-            section.page_width, section.page_height = section.page_height, section.page_width
+        section.page_width, section.page_height = Cm(21), Cm(29.7)  # A4: python-docx's own is US Letter
         for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
             setattr(section, side, Cm(2))
         style = doc.styles["Normal"]
         style.font.name = "Calibri"
         style.font.size = Pt(10)
+    if landscape and section.page_width < section.page_height:  # a kommun's template is mostly portrait:
+        section.orientation = WD_ORIENT.LANDSCAPE                # its paper and margins, the PDF's orientation
+        section.page_width, section.page_height = section.page_height, section.page_width
     return doc
 
 
@@ -296,18 +400,69 @@ def write(html: str, path: Path, *, title: str, author: str, token: str = "", at
     b = _Builder(doc)
     b.feed(html)
     b.close()
+    _swedish(doc)
     section = doc.sections[0]
     if b.header_text:
-        _right_tab(section, section.header.paragraphs[0]).text = f"{title}\t{b.header_text}"
-    footer = _right_tab(section, section.footer.paragraphs[0])
+        _right_tab(section, _free(section.header)).text = f"{title}\t{b.header_text}"
+    footer = _right_tab(section, _free(section.footer))
     footer.text = f"{b.footer_text}\t"
     _page_numbers(footer)
     if "UTKAST" in html and 'class="watermark"' in html:
         run = section.header.add_paragraph().add_run("UTKAST – EJ BESLUTAD")
         run.bold = True
         run.font.color.rgb = RGBColor(0xB0, 0x00, 0x00)
+    _hyphenate_tables(doc)
     _save(doc, path, at)
     return path
+
+
+def _swedish(doc) -> None:
+    """The text's language is Swedish (the document default, w:docDefaults): Word checks spelling
+    and hyphenates by Swedish rules, and a screen reader reads it with a Swedish voice."""
+    styles = doc.styles.element
+    defaults = styles.find(qn("w:docDefaults"))
+    if defaults is None:
+        defaults = OxmlElement("w:docDefaults")
+        styles.insert(0, defaults)
+    run_default = defaults.find(qn("w:rPrDefault"))
+    if run_default is None:
+        run_default = OxmlElement("w:rPrDefault")
+        defaults.insert(0, run_default)
+    props = run_default.find(qn("w:rPr"))
+    if props is None:
+        props = OxmlElement("w:rPr")
+        run_default.append(props)
+    lang = props.find(qn("w:lang"))
+    if lang is None:
+        lang = props.insert_element_before(OxmlElement("w:lang"), *_AFTER_LANG)
+    lang.set(qn("w:val"), "sv-SE")
+
+
+def _hyphenate_tables(doc) -> None:
+    """Words in table cells are hyphenated, as in the PDF ("Myndighetsut-/övning"), and nowhere else:
+    Word hyphenates a whole document or nothing (w:autoHyphenation), so every paragraph outside a
+    table says no. Without it a narrow column broke words anywhere: "Myndighetsutö/vning"."""
+    settings = doc.settings.element
+    if settings.find(qn("w:autoHyphenation")) is None:
+        settings.insert_element_before(OxmlElement("w:autoHyphenation"), *_AFTER_HYPHENATION)
+    parts = [doc.element.body]
+    for section in doc.sections:
+        parts += [section.header._element, section.footer._element]
+    for part in parts:
+        for paragraph in part.findall(qn("w:p")):  # the paragraphs directly in it, not in its tables
+            props = paragraph.get_or_add_pPr()
+            if props.find(qn("w:suppressAutoHyphens")) is None:
+                props.insert_element_before(OxmlElement("w:suppressAutoHyphens"), *_AFTER_SUPPRESS_HYPHENS)
+
+
+def _free(part):
+    """The header's or footer's first paragraph if it is empty, else a new one below: a kommun's
+    template keeps its logo and its own lines."""
+    first = part.paragraphs[0] if part.paragraphs else None
+    if first is not None and not first.text.strip() and first._p.find(".//" + qn("w:drawing")) is None \
+            and first._p.find(".//" + qn("w:pict")) is None:
+        return first
+    return part.add_paragraph()
 
 
 def _right_tab(section, paragraph):
