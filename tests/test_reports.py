@@ -144,6 +144,10 @@ def test_report_cli_formats_and_errors(cycle, cli, tmp_path):
     assert footer.paragraphs[0].text.endswith("\tSida  av ")  # the numbers are Word's fields:
     fields = footer._element.findall(".//" + qn("w:fldSimple"))
     assert [f.get(qn("w:instr")).strip() for f in fields] == ["PAGE", "NUMPAGES"]
+    # an åtgärd group's heading row (its kontrollpunkt) stays on the page of its first åtgärd
+    actions = next(t for t in word.tables if t.rows[0].cells[0].text == "Kod")
+    groups = [row for row in actions.rows[1:] if len({id(c._tc) for c in row.cells}) == 1]
+    assert groups and all(p.paragraph_format.keep_with_next for row in groups for p in row.cells[0].paragraphs)
     r = cli("report", "ks", "--year", YEAR, "--format", "docx", "--out", tmp_path / "ks.docx")
     assert r.code == 0
     ks = Document(str(tmp_path / "ks.docx"))

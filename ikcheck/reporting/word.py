@@ -330,7 +330,8 @@ class _Builder(HTMLParser):
             if widths:
                 for cell, w in zip(cells, widths):
                     cell.width = w
-            if self.keep_table and i < len(rows) - 1:
+            group = i >= self.head_rows and len(r) == 1 and r[0].colspan == width > 1
+            if (self.keep_table or group) and i < len(rows) - 1:  # a group's heading row stays with its rows
                 for cell in cells:
                     for para in cell.paragraphs:
                         para.paragraph_format.keep_with_next = True
