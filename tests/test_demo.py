@@ -325,7 +325,7 @@ def test_the_word_plan_keeps_its_heat_map_on_one_page_with_its_heading(documents
 def test_the_plan_shows_what_a_nämnd_decides_from(documents):
     """Texts before the table, the level in words beside its colour, sannolikhet × konsekvens, the
     dnr and version in every page's header, reporting to the nämnd and KS."""
-    body, _ = _text(documents["plan", "pdf"])
+    body, appendix = _text(documents["plan", "pdf"])
     for part in ("Förslag till beslut", "Inledning", "Syfte och ansvar", "Metod för riskanalys",
                  "Uppföljning och rapportering", "Socialnämnden beslutar", "att anta plan för intern kontroll 2025",
                  "halvårsrapporten", "kommunstyrelsen", "Hög", "12 = 3 × 4"):
@@ -337,6 +337,7 @@ def test_the_plan_shows_what_a_nämnd_decides_from(documents):
     assert "Kontrollera att rutinerna förhindrar" not in flat  # kontrollmoment from the catalogue's templates
     assert "Granska om ”Orosanmälningar förhandsbedöms inte inom 14 dagar” förekommer, genom kontroll mot" in flat
     assert "25 ärenden" in flat
+    assert "Sofia Berg. Planen anger befattningen" in " ".join(appendix.split())  # was "Berg.Planen"
 
 
 def test_a_bolag_plan_speaks_of_its_styrelse(demo_run, tmp_path):
