@@ -273,6 +273,23 @@ def test_a_kommuns_word_template_keeps_its_logo_paper_and_styles(cycle, tmp_path
     assert facts[0].paragraph_format.tab_stops[0].position > Cm(2)
 
 
+def test_every_workbook_names_its_fonts(cycle, cli, tmp_path):
+    """A bold heading was Font(bold=True) with no name: Calibri in Excel, a serif in LibreOffice,
+    which some kommuner use. Every cell's font now says Calibri."""
+    for *args, out in [
+        ("plan", "export", "--unit", "SN", "--year", YEAR, "--format", "xlsx", "--out", "plan.xlsx"),
+        ("report", "ar", "--unit", "SN", "--year", YEAR, "--format", "xlsx", "--out", "ar.xlsx"),
+        ("report", "ks", "--year", YEAR, "--format", "xlsx", "--out", "ks.xlsx"),
+        ("results", "template", "--unit", "SN", "--year", YEAR, "--period", "helar", "--out", "mall.xlsx"),
+        ("workshop", "template", "--unit", "SN", "--year", YEAR + 1, "--participants", 1, "--out", "workshop.xlsx"),
+    ]:
+        assert cli(*args, tmp_path / out).code == 0, args
+        wb = load_workbook(tmp_path / out)
+        unnamed = [f"{ws.title}!{c.coordinate}" for ws in wb.worksheets for row in ws.iter_rows() for c in row
+                   if c.value is not None and c.font.name != "Calibri"]
+        assert not unnamed, (out, unnamed[:5])
+
+
 def test_out_may_be_a_directory_and_a_wrong_ending_is_refused(cycle, cli, tmp_path):
     """A directory given to --out gets the usual file name inside it (it used to end in
     IsADirectoryError); a name without an ending gets its format's; another format's ending is refused

@@ -57,33 +57,35 @@ def write_html(hm: Heatmap, path: Path) -> Path:
 
 
 def add_sheet(wb: Workbook, hm: Heatmap, title: str = "Värmekarta") -> None:
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.styles import Alignment, Border, PatternFill, Side
+
+    from ikcheck.workbooks.layout import font
 
     ws = wb.create_sheet(title)
     thin = Side(style="thin", color="555555")
-    ws.cell(1, 1, f"Värmekarta – {hm.unit} {hm.year} ({hm.matrix.title})").font = Font(bold=True)
-    ws.cell(2, 1, "Sannolikhet \\ Konsekvens").font = Font(bold=True)
+    ws.cell(1, 1, f"Värmekarta – {hm.unit} {hm.year} ({hm.matrix.title})").font = font(bold=True)
+    ws.cell(2, 1, "Sannolikhet \\ Konsekvens").font = font(bold=True)
     for j, im in enumerate(hm.matrix.impact, start=2):
-        ws.cell(2, j, f"{im.value} {im.label}").font = Font(bold=True)
+        ws.cell(2, j, f"{im.value} {im.label}").font = font(bold=True)
         ws.column_dimensions[ws.cell(2, j).column_letter].width = 22
     ws.column_dimensions["A"].width = 26
     for i, li in enumerate(reversed(hm.matrix.likelihood), start=3):
-        ws.cell(i, 1, f"{li.value} {li.label}").font = Font(bold=True)
+        ws.cell(i, 1, f"{li.value} {li.label}").font = font(bold=True)
         for j, im in enumerate(hm.matrix.impact, start=2):
             ids = hm.cells.get((li.value, im.value), [])
             cell = ws.cell(i, j, f"{len(ids)}\n{', '.join(ids)}" if ids else "0")
             colour = hm.matrix.level(li.value, im.value).colour.lstrip("#").upper()
             cell.fill = PatternFill("solid", fgColor=colour)
-            cell.font = Font(color=text_colour(colour).lstrip("#").upper())
+            cell.font = font(color=text_colour(colour).lstrip("#").upper())
             cell.alignment = Alignment(wrap_text=True, horizontal="center", vertical="center")
             cell.border = Border(left=thin, right=thin, top=thin, bottom=thin)
         ws.row_dimensions[i].height = 48
     row = 4 + len(hm.matrix.likelihood)
-    ws.cell(row, 1, "Nivåer").font = Font(bold=True)  # the level in words: colour alone does not print or read
+    ws.cell(row, 1, "Nivåer").font = font(bold=True)  # the level in words: colour alone does not print or read
     for k, lvl in enumerate(hm.matrix.levels, start=row + 1):
         cell = ws.cell(k, 1, lvl.label)
         cell.fill = PatternFill("solid", fgColor=lvl.colour.lstrip("#").upper())
-        cell.font = Font(bold=True, color=text_colour(lvl.colour).lstrip("#").upper())
+        cell.font = font(bold=True, color=text_colour(lvl.colour).lstrip("#").upper())
         ws.cell(k, 2, lvl.implication)
     from ikcheck.workbooks.layout import print_setup
 

@@ -53,12 +53,11 @@ def export(app: App, unit: str, year: int, fmt: str, out: Path | None = None, *,
 
 def write_xlsx(d: dict, path: Path) -> None:
     from openpyxl import Workbook
-    from openpyxl.styles import Font
 
     wb = Workbook()
     ws = wb.active
     ws.title = "Plan"
-    set_text(ws.cell(1, 1), f"Plan för intern kontroll {d['year']} – {d['unit']}").font = Font(bold=True, size=14)
+    set_text(ws.cell(1, 1), f"Plan för intern kontroll {d['year']} – {d['unit']}").font = layout.font(bold=True, size=14)
     dec = d["decision"]
     set_text(ws.cell(2, 1), f"{d['org']} · version {d['version']} · " + (
         f"beslutad av {d['body']} {swedish_date(dec['date'])} {dec['paragraph']}, dnr {dec['dnr']}" if dec

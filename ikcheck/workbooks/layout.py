@@ -42,13 +42,20 @@ def print_setup(ws: Worksheet, columns: int, header_row: int | None = None) -> N
         ws.print_title_rows = f"{header_row}:{header_row}"
 
 
+def font(**style):
+    """A cell's font, named: Excel shows a font without a name in Calibri, LibreOffice in a serif."""
+    from openpyxl.styles import Font
+
+    return Font(**{"name": "Calibri", "size": 11, **style})
+
+
 def header(ws: Worksheet, row: int, headers: list[str], widths: list[float] | None = None) -> None:
-    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.styles import Alignment, PatternFill
 
     fill = PatternFill("solid", fgColor=HEADER_FILL)
     for j, h in enumerate(headers, start=1):
         c = set_text(ws.cell(row, j), h)
-        c.font, c.fill = Font(bold=True), fill
+        c.font, c.fill = font(bold=True), fill
         c.alignment = Alignment(wrap_text=True, vertical="top")
         width = widths[j - 1] if widths else (44 if h in WIDE or len(h) > 24 else max(12, min(24, len(h) + 4)))
         ws.column_dimensions[c.column_letter].width = width

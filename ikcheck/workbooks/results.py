@@ -219,10 +219,10 @@ def write_template(path: Path, meta: dict[str, Any], points: list[dict[str, Any]
     template); the columns to fill in are open, with lists and checks; it prints on A4 landscape, one
     page wide, the header on every page."""
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill, Protection
+    from openpyxl.styles import Alignment, PatternFill, Protection
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    from ikcheck.workbooks.layout import header, print_setup
+    from ikcheck.workbooks.layout import font, header, print_setup
 
     wb = Workbook()
     guide = wb.active
@@ -247,7 +247,7 @@ def write_template(path: Path, meta: dict[str, Any], points: list[dict[str, Any]
     ]
     for i, text in enumerate(lines, start=1):
         set_text(guide.cell(i, 1), text).alignment = Alignment(wrap_text=True, vertical="top")
-    guide["A1"].font = Font(bold=True, size=14)
+    guide["A1"].font = font(bold=True, size=14)
     guide.column_dimensions["A"].width = 110
     print_setup(guide, 1)
     ws = wb.create_sheet(SHEET)

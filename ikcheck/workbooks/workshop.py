@@ -150,8 +150,10 @@ def write_template(path: Path, meta: dict[str, Any], matrix: Matrix, processes: 
     description, prev (l, i, score) or None."""
     from openpyxl import Workbook
     from openpyxl.formatting.rule import FormulaRule
-    from openpyxl.styles import Alignment, Font, PatternFill, Protection
+    from openpyxl.styles import Alignment, PatternFill, Protection
     from openpyxl.worksheet.datavalidation import DataValidation
+
+    from ikcheck.workbooks.layout import font
 
     wb = Workbook()
     guide = wb.active
@@ -177,17 +179,17 @@ def write_template(path: Path, meta: dict[str, Any], matrix: Matrix, processes: 
     ]
     for i, text in enumerate(lines, start=1):
         set_text(guide.cell(i, 1), text)
-    guide["A1"].font = Font(bold=True, size=14)
+    guide["A1"].font = font(bold=True, size=14)
     guide.column_dimensions["A"].width = 120
 
     ws = wb.create_sheet(SHEET)
-    set_text(ws.cell(1, 2), f"Riskbedömning {meta['unit_name']} inför {meta['year']}").font = Font(bold=True, size=13)
-    set_text(ws.cell(2, 2), "Deltagare:").font = Font(bold=True)
+    set_text(ws.cell(1, 2), f"Riskbedömning {meta['unit_name']} inför {meta['year']}").font = font(bold=True, size=13)
+    set_text(ws.cell(2, 2), "Deltagare:").font = font(bold=True)
     set_text(ws[NAME_CELL], meta.get("participant") or "")
     ws[NAME_CELL].protection = Protection(locked=False)
     ws[NAME_CELL].fill = PatternFill("solid", fgColor="FFF8DC")
     if any(r.get("prev") for r in risks):
-        set_text(ws.cell(3, 2), AGREE_LABEL).font = Font(bold=True)
+        set_text(ws.cell(3, 2), AGREE_LABEL).font = font(bold=True)
         ws[AGREE_CELL].protection = Protection(locked=False)
         ws[AGREE_CELL].fill = PatternFill("solid", fgColor="FFF8DC")
         agree = DataValidation(type="list", formula1='"ja,nej"', allow_blank=True)
@@ -197,7 +199,7 @@ def write_template(path: Path, meta: dict[str, Any], matrix: Matrix, processes: 
     widths = {"Id": 8, "Risk-id": 11, "Process": 26, "Risk": 46, "Kategori": 13, "Beskrivning": 30, "Kommentar": 30}
     for j, col in enumerate(COLUMNS, start=1):
         c = set_text(ws.cell(HEADER_ROW, j), col.header)
-        c.font = Font(bold=True)
+        c.font = font(bold=True)
         c.alignment = Alignment(wrap_text=True, vertical="top")
         ws.column_dimensions[c.column_letter].width = widths.get(col.header, 14)
     ws.column_dimensions["A"].hidden = True
@@ -281,7 +283,7 @@ def write_template(path: Path, meta: dict[str, Any], matrix: Matrix, processes: 
     info.sheet_state = "hidden"
     cat = wb.create_sheet(CATALOGUE)
     for j, h in enumerate(["Område", "Kategori", "Risk", "Beskrivning"], start=1):
-        set_text(cat.cell(1, j), h).font = Font(bold=True)
+        set_text(cat.cell(1, j), h).font = font(bold=True)
         cat.column_dimensions[cat.cell(1, j).column_letter].width = [18, 13, 50, 70][j - 1]
     for i, item in enumerate(catalogue, start=2):
         for j, key in enumerate(["area", "category", "title", "description"], start=1):
