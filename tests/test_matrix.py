@@ -1,5 +1,7 @@
 """Risk matrices are data: grids, bands, odd shapes, and precise errors."""
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -134,3 +136,5 @@ def test_the_heat_map_html_is_a_table_not_escaped_text(cli, kommun, tmp_path):
     assert r.code == 0, r.text
     html = (tmp_path / "karta.html").read_text(encoding="utf-8")
     assert '<table class="heatmap">' in html and "&lt;table" not in html
+    # everything in the page's main landmark (axe: landmark-one-main, region), as in the documents
+    assert re.search(r"<body><main>.*</main></body>", html, re.S)

@@ -21,10 +21,10 @@ _env.filters["ink"] = text_colour
 
 HTML = _env.from_string("""<!doctype html>
 <html lang="sv"><head><meta charset="utf-8"><title>Värmekarta {{ hm.unit }} {{ hm.year }}</title>
-<style>{{ css | safe }}</style></head><body>
+<style>{{ css | safe }}</style></head><body><main>
 <h1>Värmekarta – {{ hm.unit }} {{ hm.year }}</h1>
 {{ table }}
-</body></html>""")
+</main></body></html>""")
 
 TABLE = _env.from_string("""<table class="heatmap">
 <caption>Antal risker per ruta ({{ hm.matrix.title }}, v{{ hm.matrix.version }})</caption>
