@@ -76,6 +76,13 @@ def test_template_is_what_a_person_opens_in_excel(app, kommun, tmp_path):
     assert ws.cell(r, col["Sannolikhet"]).value == "3 – Möjlig" and ws.cell(r, col["Konsekvens"]).value == "4 – Allvarlig"
     assert str(ws.cell(r, col["Riskvärde"]).value).startswith("=IF(")
     assert ws.cell(r, col["Sannolikhet"]).protection.locked is False and ws.cell(r, col["Risk"]).protection.locked
+    # each chosen step is shown whole, not cut off by the column beside it
+    lists = wb["Listor"]
+    for header, list_col in (("Sannolikhet", "A"), ("Kvarvarande sannolikhet", "A"), ("Konsekvens", "B"),
+                             ("Kvarvarande konsekvens", "B")):
+        longest = max(len(str(c.value)) for c in lists[list_col] if c.value)
+        letter = ws.cell(4, col[header]).column_letter
+        assert ws.column_dimensions[letter].width >= longest + 1, (header, longest)
     formulas = [dv.formula1 for dv in ws.data_validations.dataValidation]
     assert "Listor!$A$1:$A$4" in formulas and "Listor!$B$1:$B$4" in formulas
     assert len(ws.conditional_formatting) >= 1

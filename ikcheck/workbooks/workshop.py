@@ -197,6 +197,11 @@ def write_template(path: Path, meta: dict[str, Any], matrix: Matrix, processes: 
         ws.add_data_validation(agree)
         agree.add(AGREE_CELL)
     widths = {"Id": 8, "Risk-id": 11, "Process": 26, "Risk": 46, "Kategori": 13, "Beskrivning": 30, "Kommentar": 30}
+    # a chosen step is read whole: "2 – Mindre sannolikhet" was cut to "2 – Mindre sanno" beside its neighbour
+    chosen_l = max(len(step_text(s.value, s.label)) for s in matrix.likelihood) + 2
+    chosen_i = max(len(step_text(s.value, s.label)) for s in matrix.impact) + 2
+    widths |= {"Sannolikhet": max(14, chosen_l), "Kvarvarande sannolikhet": max(14, chosen_l),
+               "Konsekvens": max(14, chosen_i), "Kvarvarande konsekvens": max(14, chosen_i)}
     for j, col in enumerate(COLUMNS, start=1):
         c = set_text(ws.cell(HEADER_ROW, j), col.header)
         c.font = font(bold=True)
