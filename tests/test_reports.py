@@ -214,6 +214,12 @@ def test_word_documents_are_swedish_and_read_as_their_pdf(cycle, cli, tmp_path):
     text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "ks.pdf"), "-"], capture_output=True,
                           text=True, check=True).stdout
     assert sent["hash"] in re.sub(r"\s+", "", text)
+    # a table's heading and caption go to the table's page (the draft plan's "Kontrollpunkter" stayed
+    # behind at the foot of page 1, its table on page 2)
+    body = list(word.element.body)
+    introduced = [body[i - 1] for i, e in enumerate(body) if e.tag == w("tbl") and body[i - 1].tag == w("p")
+                  and "".join(body[i - 1].itertext()).strip()]
+    assert introduced and all(e.find(f"{w('pPr')}/{w('keepNext')}") is not None for e in introduced)
     # the appendix starts on a new page, with no empty line left behind on the page before
     title = next(p for p in word.paragraphs if p.text == "Underlag och spårbarhet")
     assert title.paragraph_format.page_break_before

@@ -308,6 +308,9 @@ class _Builder(HTMLParser):
         if not rows:
             return
         width = max(sum(c.colspan for c in r) for r in rows)
+        before = self.doc.paragraphs[-1] if self.doc.paragraphs else None
+        if before is not None and before._p is self.doc.element.body[-2] and before.text.strip():
+            before.paragraph_format.keep_with_next = True  # what introduces a table stays on its page
         table = self.doc.add_table(rows=0, cols=width)
         table.style = "Table Grid"
         section = self.doc.sections[-1]
