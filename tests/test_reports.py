@@ -250,6 +250,8 @@ def test_a_kommuns_word_template_keeps_its_logo_paper_and_styles(cycle, tmp_path
 
     plain = Document(str(plan_out.export(cycle, "SN", YEAR, "docx", tmp_path / "plain.docx")))
     assert a4_landscape(plain.sections[0])
+    shaded = lambda p: sum(r._r.find(f"{qn('w:rPr')}/{qn('w:shd')}") is not None for r in p.runs)  # noqa: E731
+    assert any(shaded(p) >= 3 for p in plain.paragraphs)  # the heat map's legend: each level in its colour
     folder = tmp_path / "rapporter"
     shutil.copytree(bundled("reports"), folder)
     logo = tmp_path / "logo.png"

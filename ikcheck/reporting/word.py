@@ -33,8 +33,6 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 
 SKIP = {"head", "style", "title", "script"}
-_BG = re.compile(r"background:\s*(#[0-9a-fA-F]{6})")
-_FG = re.compile(r"(?:^|;)\s*color:\s*(#[0-9a-fA-F]{6})")
 _WIDTH = re.compile(r"width:\s*([0-9.]+)%")
 _RULE = re.compile(r"\.([\w-]+)\s*\{([^}]*)\}")  # a one-class rule of the CSS: .red { background: …; color: … }
 _HEX = re.compile(r"#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})\b")
@@ -72,6 +70,12 @@ class _Cell:
         self.paragraphs: list[list[tuple[str, bool, tuple | None]]] = [[]]  # (text, bold, shade) runs
 
 
+def _coloured(tag: str, attrs: dict) -> bool:
+    """A span in colour: a badge, a level, or one with its own background (the heat map's legend)."""
+    cls = attrs.get("class") or ""
+    return tag == "span" and ("badge" in cls or "level" in cls or "background" in (attrs.get("style") or ""))
+
+
 def _hex(value: str) -> str:
     """A CSS colour as Word writes it: six hex digits, no #."""
     value = value.lstrip("#")
@@ -89,6 +93,15 @@ def _colours(declarations: str) -> tuple[str | None, str | None]:
     return found.get("background"), found.get("color")
 
 
+def _shading(fill: str):
+    """A cell's or a run's background colour."""
+    shading = OxmlElement("w:shd")
+    shading.set(qn("w:val"), "clear")
+    shading.set(qn("w:color"), "auto")
+    shading.set(qn("w:fill"), fill)
+    return shading
+
+
 def _text_run(para, text: str, *, bold: bool = False, size: float | None = None, shade: tuple | None = None):
     """A run of text; a soft hyphen becomes Word's own (w:softHyphen), a place Word may break the word."""
     run = para.add_run()
@@ -103,11 +116,7 @@ def _text_run(para, text: str, *, bold: bool = False, size: float | None = None,
     if shade:
         background, colour = shade
         if background:
-            shading = OxmlElement("w:shd")
-            shading.set(qn("w:val"), "clear")
-            shading.set(qn("w:color"), "auto")
-            shading.set(qn("w:fill"), background)
-            run._r.get_or_add_rPr().insert_element_before(shading, *_AFTER_RUN_SHADING)
+            run._r.get_or_add_rPr().insert_element_before(_shading(background), *_AFTER_RUN_SHADING)
         if colour:
             run.font.color.rgb = RGBColor.from_string(colour)
     return run
@@ -157,7 +166,7 @@ class _Builder(HTMLParser):
             return
         if tag == "section" and "appendix" in cls:
             self.page_break = True
-        if tag == "span" and ("badge" in cls or "level" in cls):
+        if _coloured(tag, a):
             self.shades.append(self._shade(cls, a.get("style", "")))
         if tag == "span" and "hash" in cls.split() and self.cell is not None:
             self.cell.hyphenate = False
@@ -238,7 +247,7 @@ class _Builder(HTMLParser):
             self.bold -= 1
         if tag in ("strong", "b", "dt") or (tag == "span" and ("badge" in cls or "level" in cls)):
             self.bold -= 1
-        if tag == "span" and ("badge" in cls or "level" in cls):
+        if _coloured(tag, a):
             self.shades.pop()
         if (tag in ("p", "div") and ("why" in cls or "provenance" in cls or "meta" in cls)) or tag == "small":
             self.small -= 1
@@ -308,9 +317,9 @@ class _Builder(HTMLParser):
         if not rows:
             return
         width = max(sum(c.colspan for c in r) for r in rows)
-        before = self.doc.paragraphs[-1] if self.doc.paragraphs else None
-        if before is not None and before._p is self.doc.element.body[-2] and before.text.strip():
-            before.paragraph_format.keep_with_next = True  # what introduces a table stays on its page
+        before = self.doc.element.body[-2] if len(self.doc.element.body) > 1 else None  # [-1] is sectPr
+        if before is not None and before.tag == qn("w:p") and "".join(before.itertext()).strip():
+            before.get_or_add_pPr().keepNext_val = True  # what introduces a table stays on its page
         table = self.doc.add_table(rows=0, cols=width)
         table.style = "Table Grid"
         section = self.doc.sections[-1]
@@ -363,18 +372,14 @@ class _Builder(HTMLParser):
                 # smaller, as in the PDF: a narrow column's heading then breaks between words
                 _text_run(para, text.lstrip() if i == 0 else text, bold=bold, size=7.5 if c.header else None,
                           shade=shade)
-        bg, fg = _BG.search(c.style), _FG.search(c.style)
-        if bg:
-            shading = OxmlElement("w:shd")
-            shading.set(qn("w:val"), "clear")
-            shading.set(qn("w:color"), "auto")
-            shading.set(qn("w:fill"), bg.group(1)[1:])
-            target._tc.get_or_add_tcPr().append(shading)
-        if fg:
+        background, colour = _colours(c.style)
+        if background:
+            target._tc.get_or_add_tcPr().append(_shading(background))
+        if colour:
             for para in target.paragraphs:
                 for run in para.runs:
                     if run.font.color.rgb is None:  # a badge in the cell keeps its own
-                        run.font.color.rgb = RGBColor.from_string(fg.group(1)[1:].upper())
+                        run.font.color.rgb = RGBColor.from_string(colour)
 
 
 def _base(template: Path | None, title: str, token: str, landscape: bool):
