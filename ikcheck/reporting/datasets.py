@@ -277,6 +277,7 @@ def unit_report(app: App, s: Session, org: Organisation, unit: Unit, year: int, 
         "own_text": own_text or "",
         "heatmap": register.heatmap_in(app, s, org, unit, year),
         "rules_version": rulebook.rules_version(app),
+        "rule_titles": _rule_titles(app, block),
         "body": words.decision_body(unit.kind, unit.name), "organ": words.body_noun(unit.kind),
         "decision": _report_decision(s, unit, year, kind),
         "holders": positions.holders(s, org.id, [r.get("owner") for r in block["rows"]] + [a["owner"] for a in block["actions"]], on),
@@ -284,6 +285,17 @@ def unit_report(app: App, s: Session, org: Organisation, unit: Unit, year: int, 
         "proposal": texts.render(app, "rapport", _text_values(org, unit, year, kind)).get("förslag_till_beslut", ""),
     }
     return _with_provenance(data, stamp)
+
+
+def _rule_titles(app: App, block: dict) -> dict[str, str]:
+    """The titles of the resultat rules a report names (its findings and the rules that assessed its
+    results), for its appendix: "RES-08 Samma brist två perioder i rad eskaleras till KS" instead of
+    the rule's id and its conclusion's code. The titles are today's, as the report's rule versions are."""
+    rs = rulebook.ruleset(app, "resultat")
+    named = {f["rule_id"] for f in block["findings"]} | {
+        c["assessed_by"] for r in block["rows"] for c in r["cells"] if c["reported"] and c["assessed_by"] != "rapportör"}
+    known = {r.id for r in rs.rules}
+    return {rule_id: rs.rule(rule_id).title for rule_id in sorted(named & known)}
 
 
 def _text_values(org: Organisation, unit: Unit | None, year: int, kind: str) -> dict:
@@ -314,7 +326,7 @@ def _with_provenance(data: dict, stamp: dict) -> dict:
     # and Datum were added in 0.2 and are left out, so that an upgrade does not mark every submitted
     # report as changed
     hashed = {k: v for k, v in data.items() if k not in ("heatmap", "own_text", "proposal", "decision", "body", "organ",
-                                                        "holders", "holders_on")}
+                                                        "holders", "holders_on", "rule_titles")}
     for key in ("rows", "not_performed"):
         hashed[key] = [{**{k: v for k, v in r.items() if k not in ("risk_text", "owner")},
                         "cells": [{k: v for k, v in c.items() if k not in ("performed_by", "performed_on")}

@@ -142,18 +142,20 @@ def _unit_sheets(wb: Workbook, d: dict) -> None:
              c["reported"], c["performed"], c["examined"], c["deviations"], c["assessment"], c["performed_by"],
              c["performed_on"], c["comment"], r["persistent"]]
             for r in d["rows"] for c in r["cells"]])
-    _sheet(wb, "Iakttagelser", ["Period", "Kontrollpunkt", "Iakttagelse"],
-           [[period_name(f["period"]), f["code"], f["text"]] for f in d["findings"]])
+    _sheet(wb, "Iakttagelser", ["Period", "Kontrollpunkt", "Iakttagelse", "Regel"],
+           [[period_name(f["period"]), f["code"], f["text"], f"{f['rule_id']} {d['rule_titles'].get(f['rule_id'], '')}".strip()]
+            for f in d["findings"]])
     _sheet(wb, "Åtgärder", ["Kontrollpunkt", "Kod", "Period", "Åtgärd", "Ansvarig", "Klart senast", "Status"],
            [[a["group"], a["code"], period_name(a["period"]) if a["period"] else None,
              a["description"], a["owner"], a["due"], a["status"]]
             for a in sorted(d["actions"], key=lambda a: (a["point"] is None, a["group"], a["code"]))])
     heatmap.add_sheet(wb, d["heatmap"])
     rules = [["Bedömning av den interna kontrollen", f"{d['judgement']['rule_id']} ({d['judgement']['rule_title']})"]]
-    rules += [[f"{r['code']} {period_name(c['period'])}", f"Bedömd enligt {c['assessed_by']}"]
+    titled = {rule_id: f"{rule_id} ({title})" for rule_id, title in d["rule_titles"].items()}
+    rules += [[f"{r['code']} {period_name(c['period'])}", f"Bedömd enligt {titled.get(c['assessed_by'], c['assessed_by'])}"]
               for r in d["rows"] for c in r["cells"] if c["reported"] and c["assessed_by"] != "rapportör"]
-    rules += [[f"{f['code'] or ''} {period_name(f['period'])}".strip(), f"{f['rule_id']}: {f['name'].replace('_', ' ')}"]
-              for f in d["findings"]]
+    rules += [[f"{f['code'] or ''} {period_name(f['period'])}".strip(),
+               f"{f['text']} Regel {titled.get(f['rule_id'], f['rule_id'])}"] for f in d["findings"]]
     _sheet(wb, "Underlag och spårbarhet", ["Uppgift", "Värde"], _provenance_rows(d) + rules)
 
 
