@@ -139,6 +139,10 @@ def test_export_in_three_formats(app, kommun, tmp_path):
             "Rapporteras"] == [c.value for c in ws[4]][:13]
     assert ws.print_title_rows == "$4:$4" and ws.freeze_panes == "A5"
     assert zipfile.is_zipfile(tmp_path / "p.xlsx")
+    # a table without rows says so, instead of a header alone that looks like a fault
+    assert planning.show(app, "SN", YEAR)["actions"] == []
+    empty = wb["Direktåtgärder"]["A2"]
+    assert empty.value == "Planen har inga direktåtgärder." and empty.font.i and wb["Direktåtgärder"].max_row == 2
 
 
 def test_plan_list_shows_who_is_late(app, kommun):
@@ -209,6 +213,7 @@ def test_a_high_risk_with_known_deficiencies_gets_a_direct_action_and_the_plan_i
     import random
 
     from ikcheck import results
+    from ikcheck.reporting import plan as plan_out
 
     planning.derive(app, "SN", YEAR)
     planning.accept(app, "SN", YEAR)
@@ -230,6 +235,8 @@ def test_a_high_risk_with_known_deficiencies_gets_a_direct_action_and_the_plan_i
     assert {ln["risk"].split()[0] for ln in d["lines"] if ln["regel"] != "KS"} == {other}
     planning.accept(app, "SN", YEAR + 1)
     assert planning.decide(app, "SN", YEAR + 1, "2025-11-20", "§ 2", "SN 2025/2").status == "decided"
+    sheet = load_workbook(plan_out.export(app, "SN", YEAR + 1, "xlsx", tmp_path / "p.xlsx"))["Direktåtgärder"]
+    assert [c.value for c in sheet[2]][:2] == [d["actions"][0]["kod"], d["actions"][0]["åtgärd"]] and sheet.max_row == 2
     due = d["actions"][0]["klart senast"]
     from ikcheck import actions
 

@@ -65,9 +65,11 @@ def write_xlsx(d: dict, path: Path) -> None:
     layout.table(ws, 4, [c[0] for c in COLUMNS], [[ln[c[1]] for c in COLUMNS] for ln in d["lines"]],
                  [c[2] for c in COLUMNS])
     layout.sheet(wb, "Ej granskade", ["Risk", "Rubrik", "Riskvärde", "Utfall", "Skäl"],
-                 [[o["risk"], o["rubrik"], o["riskvärde"], o["utfall_sv"], o["skäl"]] for o in d["others"]])
+                 [[o["risk"], o["rubrik"], o["riskvärde"], o["utfall_sv"], o["skäl"]] for o in d["others"]],
+                 empty="Inga risker bevakas eller accepteras i år.")
     layout.sheet(wb, "Direktåtgärder", ["Kod", "Åtgärd", "Ansvarig", "Klart senast", "Status"],
-                 [[a["kod"], a["åtgärd"], a["ansvarig"], a["klart senast"], a["status"]] for a in d["actions"]])
+                 [[a["kod"], a["åtgärd"], a["ansvarig"], a["klart senast"], a["status"]] for a in d["actions"]],
+                 empty="Planen har inga direktåtgärder.")
     heatmap.add_sheet(wb, d["heatmap"])
     trace = [[ln["kod"], ", ".join(ln["regler"]) or "–", ln["källa"]] for ln in d["lines"]]
     trace += [[f"{o['risk']} ({o['utfall_sv'].lower()})", o["regel"], "Reglerna för prioritering"] for o in d["others"]]

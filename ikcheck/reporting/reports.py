@@ -111,8 +111,8 @@ def _write(app: App, path: Path, fmt: str, template: str, context: dict, data: d
             write_pdf(html, path, app.settings.reports_dir)
 
 
-def _sheet(wb: Workbook, title: str, headers: list[str], rows: list[list[Any]]) -> None:
-    layout.sheet(wb, title, headers, rows)
+def _sheet(wb: Workbook, title: str, headers: list[str], rows: list[list[Any]], empty: str | None = None) -> None:
+    layout.sheet(wb, title, headers, rows, empty=empty)
 
 
 def _provenance_rows(d: dict) -> list[list[Any]]:
@@ -144,11 +144,11 @@ def _unit_sheets(wb: Workbook, d: dict) -> None:
             for r in d["rows"] for c in r["cells"]])
     _sheet(wb, "Iakttagelser", ["Period", "Kontrollpunkt", "Iakttagelse", "Regel"],
            [[period_name(f["period"]), f["code"], f["text"], f"{f['rule_id']} {d['rule_titles'].get(f['rule_id'], '')}".strip()]
-            for f in d["findings"]])
+            for f in d["findings"]], "Inga iakttagelser.")
     _sheet(wb, "Åtgärder", ["Kontrollpunkt", "Kod", "Period", "Åtgärd", "Ansvarig", "Klart senast", "Status"],
            [[a["group"], a["code"], period_name(a["period"]) if a["period"] else None,
              a["description"], a["owner"], a["due"], a["status"]]
-            for a in sorted(d["actions"], key=lambda a: (a["point"] is None, a["group"], a["code"]))])
+            for a in sorted(d["actions"], key=lambda a: (a["point"] is None, a["group"], a["code"]))], "Inga åtgärder.")
     heatmap.add_sheet(wb, d["heatmap"])
     rules = [["Bedömning av den interna kontrollen", f"{d['judgement']['rule_id']} ({d['judgement']['rule_title']})"]]
     titled = {rule_id: f"{rule_id} ({title})" for rule_id, title in d["rule_titles"].items()}
@@ -175,11 +175,13 @@ def _ks_sheets(wb: Workbook, d: dict) -> None:
     _sheet(wb, "Brister", ["Enhet", "Kontrollpunkt", "Period", "Iakttagelse", "Eskaleras till KS"],
            [[b["unit_name"], b.get("code"), period_name(b["period"]),
              f"{b['title']}: {b['deviations']} avvikelser av {b['examined']}", b["escalated"]]
-            for b in d["brister"]])
+            for b in d["brister"]], "Inga väsentliga brister.")
     _sheet(wb, "Ej utförda", ["Enhet", "Kontrollpunkt", "Kontrollmoment", "Status", "Kommentar"],
-           [[m["unit_name"], m["code"], m["title"], m["status"], m["comment"]] for m in d["missing"]])
+           [[m["unit_name"], m["code"], m["title"], m["status"], m["comment"]] for m in d["missing"]],
+           "Alla kontroller är utförda och rapporterade.")
     _sheet(wb, "Försenade åtgärder", ["Enhet", "Kod", "Kontrollpunkt", "Åtgärd", "Ansvarig", "Klart senast"],
-           [[a["unit_name"], a["code"], a["point"], a["description"], a["owner"], a["due"]] for a in d["overdue"]])
+           [[a["unit_name"], a["code"], a["point"], a["description"], a["owner"], a["due"]] for a in d["overdue"]],
+           "Inga försenade åtgärder.")
     rules = [[u["unit"], ", ".join([u["judgement"]["rule_id"]] + [t["rule_id"] for t in u["timing"]])] for u in d["units"]]
     _sheet(wb, "Underlag och spårbarhet", ["Uppgift", "Värde"], _provenance_rows(d) + rules)
 

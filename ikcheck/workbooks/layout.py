@@ -62,15 +62,18 @@ def header(ws: Worksheet, row: int, headers: list[str], widths: list[float] | No
 
 
 def table(ws: Worksheet, row: int, headers: list[str], rows: list[list[Any]],
-          widths: list[float] | None = None) -> int:
+          widths: list[float] | None = None, empty: str | None = None) -> int:
     """A table from `row` down: header, rows, frozen header, autofilter, print set-up. Returns the
-    last row written."""
+    last row written. A table without rows says so in `empty` ("Planen har inga direktåtgärder."),
+    in italics under its header, so that a sheet of a header alone does not look like a fault."""
     from openpyxl.styles import Alignment
     from openpyxl.utils import get_column_letter
 
     header(ws, row, headers, widths)
     top = Alignment(wrap_text=True, vertical="top")
     last = row
+    if not rows and empty:
+        set_text(ws.cell(row + 1, 1), empty).font = font(italic=True)
     for i, r in enumerate(rows, start=row + 1):
         for j, v in enumerate(r, start=1):
             v = cell_value(v)
@@ -86,7 +89,7 @@ def table(ws: Worksheet, row: int, headers: list[str], rows: list[list[Any]],
 
 
 def sheet(wb: Workbook, title: str, headers: list[str], rows: list[list[Any]],
-          widths: list[float] | None = None) -> Worksheet:
+          widths: list[float] | None = None, empty: str | None = None) -> Worksheet:
     ws = wb.create_sheet(title)
-    table(ws, 1, headers, rows, widths)
+    table(ws, 1, headers, rows, widths, empty)
     return ws
