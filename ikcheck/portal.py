@@ -595,9 +595,7 @@ def reports(app: App, actor: Actor, year: int) -> dict:
                 # förvaltning's text was written after it. Asked for those who act on it (about 15 ms a
                 # report); KS and the revisor read it on the overview
                 rec = s.get(ReportRecord, newest["id"]) if newest and has_plan and (may_submit or may_write) else None
-                text = s.scalar(select(ReportText.updated_at).where(
-                    ReportText.unit_id == unit.id, ReportText.year == year, ReportText.kind == kind)
-                ) if may_write or rec else None
+                text = _text_written(s, unit, year, kind) if may_write or rec else None
                 status[kind] = {"inlämnad": first, "sista dag": due, "sen": late, "perioden slut": today() > ends,
                                 "beslut": newest["beslut"] if newest else None,
                                 "ändrad": bool(rec and datasets.changed_since(app, s, org, unit, rec)),
@@ -605,6 +603,46 @@ def reports(app: App, actor: Actor, year: int) -> dict:
             rows.append({"unit": unit, "records": recs, "status": status, "has_plan": has_plan,
                          "may_submit": may_submit, "may_write": may_write})
     return {"year": year, "rows": rows, "kinds": KIND_SV}
+
+
+def _text_written(s, unit: Unit, year: int, kind: str) -> dt.datetime | None:
+    """When the förvaltning's own text in a report was last written, if it has one."""
+    return s.scalar(select(ReportText.updated_at).where(
+        ReportText.unit_id == unit.id, ReportText.year == year, ReportText.kind == kind))
+
+
+def outdated_reports(app: App, actor: Actor, on: dt.date | None = None) -> list[dict]:
+    """The reports sent to KS that no longer say what they would say today, for those who write or
+    submit them: a result corrected or reported late, or the förvaltning's text rewritten, since the
+    newest version was submitted. A new version is due (the reports page says the same per report).
+    Last year's and this year's reports, of each year the newest kind sent (a halvårsrapport is
+    history once the årsrapport is in); each check builds the report's data once (about 10 ms)."""
+    on = on or today()
+    rows = []
+    units = visible_units(app, actor, "report")
+    with app.session() as s:
+        org = _org(app, s, actor)
+        for unit in units:
+            resource = Resource("report", unit.org_id, unit.id)
+            if not (access.can(actor, "submit", resource) or access.can(actor, "write", resource)):
+                continue
+            for year in (on.year - 1, on.year):
+                if planning.decided_plan(s, unit, year) is None:
+                    continue
+                for kind in ("ar", "halvar"):
+                    rec = datasets.last_submitted(s, unit, year, kind)
+                    if rec is None:
+                        continue
+                    text = _text_written(s, unit, year, kind)
+                    why = [w for w, yes in (("underlaget har ändrats", datasets.changed_since(app, s, org, unit, rec)),
+                                            ("förvaltningens bedömning är omskriven", bool(text and text > rec.created_at)))
+                           if yes]
+                    if why:
+                        rows.append({"enhet": unit.code, "namn": unit.name, "år": year, "kind": kind,
+                                     "vad": f"{KIND_SV[kind]} {year}", "version": rec.version,
+                                     "inlämnad": rec.submitted_at, "varför": " och ".join(why)})
+                    break
+    return rows
 
 
 def report_html(app: App, actor: Actor, unit_code: str, year: int, kind: str) -> str:

@@ -7,7 +7,8 @@ Who gets what:
   then overdue ones weekly; their åtgärder due within 7 days, then overdue ones weekly;
 - controller: controls and åtgärder of their units that are overdue, weekly;
 - nämndsekreterare: the plan to be decided and the reports to be submitted (14 and 3 days before),
-  then weekly while late;
+  then weekly while late; once, a submitted report that no longer says what its data say (a new
+  version is due; only on the day itself, since it is compared with today's data);
 - KS: the units that are late, weekly.
 The days are parameters of the årshjul rules (`rules/arshjul.yaml`). A befattning's reminders go to
 whoever held it on the day (`positions`).
@@ -168,6 +169,13 @@ def notices(app: App, on: dt.date | None = None, org_code: str | None = None,
                                         f"{d['namn']}: {d['vad'].replace(' beslutad', '').replace(' inlämnad', '')} – "
                                         + _when(d["senast"], on, "beslutas senast" if d["slag"] == "plan" else "lämnas senast"),
                                         link))
+            if on == today():  # compared with today's data, so a day gone by cannot be replayed
+                for r in portal.outdated_reports(app, actor, on):
+                    found.append(Notice(f"ny version:{r['enhet']}:{r['kind']}:{r['år']}:{r['version']}", "rapport",
+                                        "ändrad", on,
+                                        f"{r['namn']}: {r['vad']}, version {r['version']} inlämnad "
+                                        f"{swedish_date(r['inlämnad'])} – {r['varför']} sedan dess; en ny version "
+                                        "behöver lämnas in", f"{base}/rapporter?ar={r['år']}"))
         if acc.role == "ks":
             for d in t["late"]:
                 n = _notice(d["senast"], on, [], every)

@@ -304,6 +304,39 @@ def test_a_late_report_is_reminded_before_its_deadline_and_weekly_until_it_is_su
     assert text(due + dt.timedelta(days=8)).endswith(f"– skulle ha lämnats in senast {swedish_date(due)}, 8 dagar sent")
 
 
+def test_a_report_whose_data_changed_after_it_was_sent_is_reminded_once_on_the_day(web_db, tmp_path, monkeypatch):
+    """As Att göra says it: the secretary is told once that a new version is due. Only on the day
+    itself: the report is compared with today's data, which a day gone by did not have."""
+    from ikcheck.calendar import swedish_date
+    from tests.web_support import correct_a_result
+
+    on = dt.date(2026, 6, 1)
+    monkeypatch.setenv("IKCHECK_TODAY", on.isoformat())
+    with copy_of(web_db[0], tmp_path) as url:
+        app = App(make_settings(url))
+
+        def told(day, already=None):
+            return {(d.account_id, x.item, x.notice): x for d in reminders.notices(app, day, "exempelby", already=already)
+                    if d.role == "sekreterare" for x in d.notices if x.item.startswith("ny version:")}
+
+        assert told(on) == {}  # the demo's reports still hold (KFN's changed halvårsrapport is followed by its årsrapport)
+        correct_a_result(app, "SN", 2025, "helar")
+        sofia = next(a for a in _who(app).values() if a.username == "sekreterare")
+        with app.session() as s:
+            from ikcheck.store.models import ReportRecord, Unit
+
+            sent = s.scalar(select(ReportRecord.submitted_at).join(Unit, Unit.id == ReportRecord.unit_id).where(
+                Unit.code == "SN", ReportRecord.kind == "ar", ReportRecord.year == 2025))
+        now = told(on)
+        assert list(now) == [(sofia.id, "ny version:SN:ar:2025:1", "ändrad")]
+        assert now[(sofia.id, "ny version:SN:ar:2025:1", "ändrad")].text == (
+            f"Socialnämnden: Årsrapport 2025, version 1 inlämnad {swedish_date(sent)} – underlaget har ändrats "
+            "sedan dess; en ny version behöver lämnas in")
+        assert told(on, already=set(now)) == {}  # once
+        assert told(on - dt.timedelta(days=1)) == {}  # a day gone by is not replayed with today's data
+        dispose_all()
+
+
 def test_one_mail_refused_does_not_stop_the_others_and_goes_the_next_day(year):
     app, _url, by_day, failed, _again = year
     assert [d.name for d, why in failed[REFUSED]] == ["Lena Berg"]

@@ -698,19 +698,25 @@ def test_a_result_and_its_form_word_the_sample_as_the_plan_does(clients, ids):
         assert f"<dt>Metod och omfattning</dt><dd>{cell}</dd>" in html
 
 
-def test_the_reports_page_says_whether_a_submitted_report_still_holds(web_db, tmp_path):
+def test_the_reports_page_says_whether_a_submitted_report_still_holds(web_db, tmp_path, monkeypatch):
     """To those who act on it (the secretary submits, the controller writes the text) a submitted report
-    whose data changed since says so (the demo corrects a KFN result after its halvårsrapport was sent);
-    the others say they are unchanged, as KS's overview decides it. KS reads it on the overview."""
+    whose data changed since says so (the demo corrects a KFN result after its halvårsrapport was sent,
+    and here an SN result is corrected after its årsrapport was sent); the others say they are
+    unchanged, as KS's overview decides it. KS reads it on the overview. Att göra lists the reports
+    due again, of each year the newest kind sent: KFN's halvårsrapport is history once its årsrapport
+    is in."""
     from ikcheck.reporting import datasets
     from ikcheck.store.db import dispose_all
     from tests.conftest import copy_of
+    from tests.web_support import correct_a_result
 
+    monkeypatch.setenv("IKCHECK_TODAY", "2026-06-01")  # Att göra reads last year's reports and this year's
     with copy_of(web_db[0], tmp_path) as url:
         app = App(load_settings(url, "testare"))
         units = ["KS", "BUN", "SN", "SBN", "KFN", "MBN", "EBO", "EEN"]
         accounts.add_user(app, "controller2", full_name="Cecilia Controller", email=None, role="controller",
                           units=units, password="ett-langt-losenord", org_code="exempelby")
+        correct_a_result(app, "SN", 2025, "helar")
         with app.session() as s:
             org = s.scalar(select(Organisation).where(Organisation.code == "exempelby"))
             want = {}
@@ -723,6 +729,7 @@ def test_the_reports_page_says_whether_a_submitted_report_still_holds(web_db, tm
         assert login(c, "controller2", "ett-langt-losenord").status_code == 303 and login(ks, "ks").status_code == 303
         # a long unit name carries a soft hyphen where a narrow screen may break it; read it whole
         html, ks_html = (x.get("/rapporter?ar=2025").text.replace("\u00ad", "") for x in (c, ks))
+        start, ks_start = (x.get("/").text for x in (c, ks))
         dispose_all()
     assert True in want.values() and False in want.values() and len(want) == 16
     for (name, label), changed in want.items():
@@ -732,6 +739,12 @@ def test_the_reports_page_says_whether_a_submitted_report_still_holds(web_db, tm
         assert line == ("Underlaget har ändrats sedan inlämningen" if changed else "Oförändrad sedan inlämningen"), \
             (name, label, line)
     assert "inlämnad" in ks_html and "sedan inlämningen" not in ks_html
+    assert want[("Socialnämnden", "Årsrapport")] and want[("Kultur- och fritidsnämnden", "Halvårsrapport")]
+    section = re.search(r'<section aria-labelledby="h-outdated">(.*?)</section>', start.replace("\u00ad", ""), re.S)[1]
+    listed = re.findall(r'<a href="/rapporter\?ar=2025">(\w+ 2025)</a> för ([^,]+), version \d+ inlämnad', section)
+    assert listed == [("Årsrapport 2025", "Socialnämnden")], listed
+    assert "underlaget har ändrats sedan dess" in section
+    assert "h-outdated" not in ks_start
 
 def test_the_unit_page_names_each_plan_version_once_with_its_decision(clients):
     """"Version 2: beslutad 20 mars 2025 § 31, dnr …", not "beslutad, beslutad …"; a replaced version

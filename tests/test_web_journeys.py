@@ -347,7 +347,12 @@ def test_a_report_written_previewed_submitted_decided_and_on_ks_oversikt(browser
     controller.done()
     secretary = Person(browser, server, "sekreterare", shots)
     s = secretary.page
-    s.goto("/rapporter?ar=2026")
+    s.goto("/")  # Att göra says so first, and leads to the reports of its year
+    due = " ".join(s.get_by_role("region", name="Rapporter som behöver lämnas in på nytt").inner_text().split())
+    assert (f"Halvårsrapport 2026 för Socialnämnden, version 1 inlämnad {swedish_date(today())}: förvaltningens "
+            "bedömning är omskriven sedan dess. En ny version behöver lämnas in till KS.") in due, due
+    secretary.check("att-gora-ny-version")
+    s.get_by_role("link", name="Halvårsrapport 2026").click()
     text = " ".join(s.get_by_role("region", name="Socialnämnden").inner_text().split())
     assert "Förvaltningens bedömning är omskriven sedan inlämningen" in text and "Oförändrad" not in text, text
     secretary.done()

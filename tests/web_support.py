@@ -33,6 +33,27 @@ def login(client: TestClient, username: str, password: str = DEMO_PASSWORD):
 OWN = "Enhetschef barn och unga"  # the demo kontrollansvarig's befattning
 
 
+def correct_a_result(app, unit: str = "SN", year: int = 2025, period: str = "helar") -> str:
+    """A current result of the demo's corrected through the form service, as a kontrollansvarig would
+    after the report was sent: its comment completed. Returns the kontrollpunkt's code."""
+    from sqlalchemy import select
+
+    from ikcheck import results
+    from ikcheck.store.models import ControlPlan, ControlPoint, ControlResult, Unit
+
+    with app.session() as s:
+        rid, code = s.execute(select(ControlResult.id, ControlPoint.code)
+                              .join(ControlPoint, ControlPoint.id == ControlResult.control_point_id)
+                              .join(ControlPlan, ControlPlan.id == ControlPoint.plan_id)
+                              .join(Unit, Unit.id == ControlPlan.unit_id)
+                              .where(Unit.code == unit, ControlPlan.year == year, ControlResult.period == period,
+                                     ControlResult.is_current.is_(True)).order_by(ControlResult.id).limit(1)).one()
+    values = results.current_values(app, rid, org_code="exempelby")
+    results.report_form(app, unit, year, period, code, {**values, "comment": "Kompletterad efter inlämningen."},
+                        reason="Kommentaren kompletterad", org_code="exempelby")
+    return code
+
+
 def prepare_years(url: str, directory, unit: str = "SN", org: str = "exempelby") -> None:
     """Workshops for 2026 and 2027 (two participants, the demo's agreed scores), and the 2026 plan
     derived, one kontrollpunkt given to the demo kontrollansvarig, accepted and decided: through the

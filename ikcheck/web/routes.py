@@ -113,7 +113,8 @@ def sso_done(ctx: Ctx) -> Response:
 # --- the read side -------------------------------------------------------------------------------
 
 def start(ctx: Ctx) -> Response:
-    return render(ctx, "start.html", "Att göra", t=portal.todo(ctx.app, ctx.actor))
+    return render(ctx, "start.html", "Att göra", t=portal.todo(ctx.app, ctx.actor),
+                  outdated=portal.outdated_reports(ctx.app, ctx.actor))
 
 
 def _year(ctx: Ctx) -> int:
