@@ -17,7 +17,8 @@ from urllib.parse import urlencode
 import pandas as pd
 from sqlalchemy import func, select
 
-from ikcheck import access, actions as actions_svc, auditlog, evidence, planning, query, register, trace as trace_svc
+from ikcheck import (access, actions as actions_svc, auditlog, evidence, planning, query, register, trace as trace_svc,
+                     words)
 from ikcheck.accounts import Actor, list_users
 from ikcheck.access import Resource
 from ikcheck.app import App
@@ -680,10 +681,11 @@ QUERY_FILTERS = {  # the filters each query page offers: (name, Swedish label)
     "results": [("unit", "Enhet"), ("year", "År"), ("period", "Period"), ("assessment", "Bedömning"),
                 ("text", "Text i kommentaren")],
     "actions": [("unit", "Enhet"), ("status", "Status"), ("text", "Text i åtgärden")],
-    "conclusions": [("rule", "Regel"), ("ruleset", "Regelfil"), ("text", "Text i syftet")],
+    "conclusions": [("unit", "Enhet"), ("rule", "Regel"), ("ruleset", "Regelfil"), ("text", "Text i syftet")],
 }
 PAGE_ROWS = 500
-SHOWN = {**PERIOD_SV, **planning.STATUS_SV, **planning.POINT_STATUS_SV, "active": "aktiv", "retired": "avslutad"}
+SHOWN = {**PERIOD_SV, **planning.STATUS_SV, **planning.POINT_STATUS_SV, "active": "aktiv", "retired": "avslutad",
+         **words.SUBJECT_SV}
 
 
 def query_page(app: App, actor: Actor, what: str, filters: dict[str, str]) -> dict:

@@ -46,8 +46,8 @@ FILTERS: dict[str, dict[str, tuple[str, str]]] = {
                 "current": ("is_current", "="), "control_points": ("control_point", "in")},
     "actions": {"org": ("org", "="), "unit": ("unit", "="), "units": ("unit", "in"), "status": ("status", "="),
                 "text": ("description", "like"), "owner": ("owner", "=")},
-    "conclusions": {"org": ("org", "="), "rule": ("rule_id", "="), "text": ("purpose", "like"),
-                    "ruleset": ("ruleset", "=")},
+    "conclusions": {"org": ("org", "="), "unit": ("unit", "="), "units": ("unit", "in"), "rule": ("rule_id", "="),
+                    "text": ("purpose", "like"), "ruleset": ("ruleset", "=")},
 }
 # Each view's columns, in order, and the pandas type each becomes. Declared rather than inferred from the
 # rows: an id column that is empty in one selection is still Int64, a flag is bool on both backends (SQLite
@@ -71,9 +71,9 @@ COLUMNS: dict[str, dict[str, str]] = {view: dict(col.split(":") for col in spec.
         source_hash:str""",
     "actions": """org:str unit:str unit_name:str action_id:int action:str description:str owner:str due_date:date
         status:str closed_on:date result_id:Int64 risk:str plan_id:Int64 created_at:datetime""",
-    "conclusions": """org:str conclusion_id:int run_id:int ruleset:str ruleset_version:str ruleset_hash:str
-        engine:str purpose:str run_by:str run_at:datetime rule_id:str conclusion:str subject_type:str
-        subject_id:int""",
+    "conclusions": """org:str unit:str unit_name:str conclusion_id:int rule_id:str conclusion:str value:str why:str risk:str
+        control_point:str result_id:Int64 period:str subject_type:str subject_id:int run_id:int ruleset:str
+        ruleset_version:str ruleset_hash:str engine:str purpose:str run_by:str run_at:datetime""",
 }.items()}
 ORDER = {"risks": "org, risk, year", "plans": "org, unit, year, version, position",
          "results": "org, unit, year, control_point, period, version", "actions": "org, action",
@@ -299,11 +299,12 @@ def export(df: pd.DataFrame, fmt: str, path: Path, semicolon: bool = False, shee
 
 
 def for_people(df: pd.DataFrame) -> pd.DataFrame:
-    """What a person opens in Excel: Swedish column headings, periods in words (halvår), ja/nej for
-    yes and no. The views and `--raw` keep the stable English names and codes for scripts and BI."""
+    """What a person opens in Excel: Swedish column headings, periods and what a conclusion is about in
+    words (halvår, kontrollpunkt), ja/nej for yes and no. The views and `--raw` keep the stable English names and codes for scripts and BI."""
     out = df.copy()
-    if "period" in out.columns:
-        out["period"] = out["period"].map(lambda p: words.PERIOD_SV.get(p, p) if isinstance(p, str) else p)
+    for col, sv in (("period", words.PERIOD_SV), ("subject_type", words.SUBJECT_SV)):
+        if col in out.columns:
+            out[col] = out[col].map(lambda p, sv=sv: sv.get(p, p) if isinstance(p, str) else p)
     for col in out.columns:
         if str(out[col].dtype) in ("bool", "boolean"):  # the declared kinds (COLUMNS)
             out[col] = out[col].astype(object).map(lambda v: v if v is None or v is pd.NA else ("ja" if v else "nej"))
@@ -335,5 +336,5 @@ HEADINGS_SV = {
     "created_at": "Skapad (UTC)", "conclusion_id": "Slutsats-id", "run_id": "Körning", "ruleset": "Regelfil",
     "ruleset_version": "Regelfilens version", "ruleset_hash": "Regelfilens kontrollsumma", "engine": "Motor",
     "purpose": "Syfte", "run_by": "Körd av", "run_at": "Körd (UTC)", "conclusion": "Slutsats",
-    "subject_type": "Gäller", "subject_id": "Gäller id",
+    "subject_type": "Gäller", "subject_id": "Gäller id", "value": "Värde",
 }

@@ -12,6 +12,9 @@ import re
 from ikcheck.errors import UserError
 
 PERIOD_SV = {"halvar": "halvår", "helar": "helår"}
+# what a rule's conclusion is about (a fact's type), as a column of the revisor's query reads it
+SUBJECT_SV = {"risk": "risk", "control_point": "kontrollpunkt", "result": "resultat", "ks_requirement": "KS-krav",
+              "plan": "plan", "action": "åtgärd", "unit": "enhet", "report": "rapport"}
 REPORT_SV = {"halvar": "halvårsrapport", "ar": "årsrapport"}
 UNIT_KIND_SV = {"ks": "kommunstyrelse", "namnd": "nämnd", "bolag": "bolag"}
 

@@ -45,6 +45,32 @@ def test_queries_filter_and_return_dataframes(cycle):
         query.actions(cycle, level="hög")
 
 
+def test_a_conclusion_names_its_unit_its_subject_and_what_it_says(cycle, cli, tmp_path):
+    """The revisor reads which unit, risk or kontrollpunkt a conclusion is about and the rule's words,
+    not "result 412"; the same from the view on both databases."""
+    stored = {r["result_id"]: r for r in query.results(cycle, unit="SN", year=YEAR).to_dict(orient="records")}
+    df = query.conclusions(cycle, unit="SN", ruleset="resultat")
+    assert len(df) >= len(stored) and set(df["unit"]) == {"SN"} and set(df["unit_name"]) == {"Socialnämnden"}
+    judged = df[df["conclusion"] == "bedömning"]
+    assert len(judged) == len(stored)
+    for row in judged.to_dict(orient="records"):
+        result = stored[row["result_id"]]
+        assert (row["control_point"], row["period"], row["value"]) == (
+            result["control_point"], result["period"], result["assessment"]), row
+        assert row["why"] == f"{result['deviations']} avvikelser av {result['examined']} granskade", row
+    assert "väsentliga brister" in set(judged["value"])
+    risks = query.conclusions(cycle, unit="SN", ruleset="prioritering")
+    assert len(risks) and risks["risk"].str.startswith("SN-R").all() and risks["why"].str.len().gt(10).all()
+    assert risks["control_point"].isna().all() and judged["risk"].isna().all()
+    assert len(query.conclusions(cycle, unit="BUN")) == 0
+    ws = load_workbook(query.export(query.for_people(judged), "xlsx", tmp_path / "s.xlsx")).active
+    head = [c.value for c in ws[1]]
+    assert head[:7] == ["Kommun", "Enhet", "Enhetens namn", "Slutsats-id", "Regel", "Slutsats", "Värde"]
+    assert {ws.cell(2, head.index("Gäller") + 1).value, ws.cell(2, head.index("Period") + 1).value} == {"resultat", "halvår"}
+    r = cli("query", "conclusions", "--unit", "SN", "--rule", "RES-02")
+    assert r.code == 0 and "SN-2025-" in r.out and "avvikelser av" in r.out, r.out
+
+
 def test_action_status_is_derived_from_the_date_as_action_list_shows_it(cycle, cli, monkeypatch):
     """The view keeps the status as set; the query shows försenad past the deadline, as of today."""
     due = {a["kod"]: a["klart senast"] for a in actions.list_actions(cycle)}
@@ -216,6 +242,22 @@ def test_reader_role_on_postgresql_cannot_write(cycle, cli, db_url):
     with pytest.raises(Exception, match="read-only|permission denied"):
         with engine.begin() as c:
             c.execute(text("UPDATE risk SET title = 'ändrad'"))
+    engine.dispose()
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="läsroller finns bara i PostgreSQL")
+def test_a_reader_role_keeps_reading_a_view_an_upgrade_recreates(cycle, db_url):
+    """Migration 0017 drops and creates v_conclusions; a reader made before the upgrade still reads it."""
+    from alembic import command
+
+    from ikcheck.store.db import alembic_config, create_reader, migrate
+
+    command.downgrade(alembic_config(cycle.db.engine), "0016")
+    create_reader(cycle.db.engine, "revisor_fore", "hemligt")
+    migrate(cycle.db.engine)
+    engine = create_engine(db_url.replace("ikcheck@", "revisor_fore:hemligt@"))
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM v_conclusions WHERE unit = 'SN' AND why IS NOT NULL")).scalar() > 0
     engine.dispose()
 
 

@@ -17,7 +17,7 @@ SHOWN = {  # the columns that fit a terminal; csv/xlsx/json export every column
     "results": ["result_id", "unit", "control_point", "period", "version", "examined", "deviations", "assessment",
                 "assessment_rule", "reported_by"],
     "actions": ["unit", "action", "description", "owner", "due_date", "status"],
-    "conclusions": ["conclusion_id", "ruleset", "rule_id", "conclusion", "subject_type", "subject_id", "purpose"],
+    "conclusions": ["conclusion_id", "unit", "rule_id", "conclusion", "risk", "control_point", "period", "why"],
 }
 
 
@@ -89,12 +89,12 @@ def actions(unit: str = UNIT_FILTER, status: str = typer.Option(None, help="plan
 
 
 @app.command("conclusions")
-def conclusions(rule: str = typer.Option(None, "--rule", help="Regel-id, t.ex. RES-02."),
+def conclusions(unit: str = UNIT_FILTER, rule: str = typer.Option(None, "--rule", help="Regel-id, t.ex. RES-02."),
                 ruleset: str = typer.Option(None, help="Regeluppsättning, t.ex. resultat."),
                 text: str = typer.Option(None, "--text", help="Sök i körningens syfte, t.ex. 'SN 2025'."),
                 fmt: str = FMT, out: Path = OUT, semicolon: bool = SEMI, raw: bool = RAW) -> None:
-    """Regelslutsatser (vyn v_conclusions)."""
-    _run("conclusions", fmt, out, semicolon, raw, rule=rule, ruleset=ruleset, text=text)
+    """Regelslutsatser (vyn v_conclusions): enhet, regel, vad den gäller och vad den säger."""
+    _run("conclusions", fmt, out, semicolon, raw, unit=unit, rule=rule, ruleset=ruleset, text=text)
 
 
 def trace(ident: str = typer.Argument(..., help="result:ID, action:KOD, risk:KOD, point:KOD, report:ID – eller bara koden.")) -> None:
