@@ -71,9 +71,9 @@ COLUMNS: dict[str, dict[str, str]] = {view: dict(col.split(":") for col in spec.
         source_hash:str""",
     "actions": """org:str unit:str unit_name:str action_id:int action:str description:str owner:str due_date:date
         status:str closed_on:date result_id:Int64 risk:str plan_id:Int64 created_at:datetime""",
-    "conclusions": """org:str unit:str unit_name:str conclusion_id:int rule_id:str conclusion:str value:str why:str risk:str
-        control_point:str result_id:Int64 period:str subject_type:str subject_id:int run_id:int ruleset:str
-        ruleset_version:str ruleset_hash:str engine:str purpose:str run_by:str run_at:datetime""",
+    "conclusions": """org:str unit:str unit_name:str conclusion_id:int rule_id:str conclusion:str risk:str
+        control_point:str result_id:Int64 period:str value:str why:str subject_type:str subject_id:int run_id:int
+        ruleset:str ruleset_version:str ruleset_hash:str engine:str purpose:str run_by:str run_at:datetime""",
 }.items()}
 ORDER = {"risks": "org, risk, year", "plans": "org, unit, year, version, position",
          "results": "org, unit, year, control_point, period, version", "actions": "org, action",

@@ -65,7 +65,8 @@ def test_a_conclusion_names_its_unit_its_subject_and_what_it_says(cycle, cli, tm
     assert len(query.conclusions(cycle, unit="BUN")) == 0
     ws = load_workbook(query.export(query.for_people(judged), "xlsx", tmp_path / "s.xlsx")).active
     head = [c.value for c in ws[1]]
-    assert head[:7] == ["Kommun", "Enhet", "Enhetens namn", "Slutsats-id", "Regel", "Slutsats", "Värde"]
+    assert head[:12] == ["Kommun", "Enhet", "Enhetens namn", "Slutsats-id", "Regel", "Slutsats", "Risk",
+                         "Kontrollpunkt", "Resultat-id", "Period", "Värde", "Varför"]
     assert {ws.cell(2, head.index("Gäller") + 1).value, ws.cell(2, head.index("Period") + 1).value} == {"resultat", "halvår"}
     r = cli("query", "conclusions", "--unit", "SN", "--rule", "RES-02")
     assert r.code == 0 and "SN-2025-" in r.out and "avvikelser av" in r.out, r.out

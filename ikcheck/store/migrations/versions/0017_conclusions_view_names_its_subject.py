@@ -22,8 +22,8 @@ depends_on = None
 # of a result's or a point's conclusion, the risk that of a risk's.
 VIEW = """
     SELECT o.code AS org, u.code AS unit, u.name AS unit_name, c.id AS conclusion_id, c.rule_id,
-           c.name AS conclusion, {value} AS value, {why} AS why, r.code AS risk, cp.code AS control_point,
-           cr.id AS result_id, cr.period, c.subject_type, c.subject_id, run.id AS run_id, run.ruleset,
+           c.name AS conclusion, r.code AS risk, cp.code AS control_point, cr.id AS result_id, cr.period,
+           {value} AS value, {why} AS why, c.subject_type, c.subject_id, run.id AS run_id, run.ruleset,
            run.ruleset_version, run.ruleset_hash, run.engine, run.purpose, run.run_by, run.run_at
     FROM conclusion c
     JOIN rule_run run ON run.id = c.run_id
