@@ -58,9 +58,9 @@ def test_annual_report_has_every_section_and_names_its_rule(cycle, tmp_path):
     assert data["provenance"]["data_hash"] in html
 
 
-def test_findings_and_the_appendix_name_their_rules_by_title(cycle, tmp_path):
-    # the nämnd reads what a finding means ("… eskaleras till KS"), the revisor which rule said so;
-    # neither reads the conclusion's code ("eskalera till ks")
+def test_findings_say_what_follows_and_the_appendix_names_their_rules_by_title(cycle, tmp_path):
+    # the nämnd reads what a finding means ("… eskaleras till kommunstyrelsen"), in plain Swedish
+    # without rule ids; the revisor reads which rule said so; neither reads the conclusion's code
     path, data = reports.unit_report(cycle, "SN", YEAR, "ar", "html", tmp_path / "sn.html")
     html = path.read_text(encoding="utf-8")
     body, appendix = html.split("Underlag och spårbarhet</h2>")
@@ -68,15 +68,16 @@ def test_findings_and_the_appendix_name_their_rules_by_title(cycle, tmp_path):
     assert data["findings"]
     for f in data["findings"]:
         title = rs.rule(f["rule_id"]).title
-        assert f"{title} ({f['rule_id']})" in body and f"{f['rule_id']} {title}" in appendix, f["rule_id"]
+        assert f["text"] in body and f["rule_id"] not in body and f"{f['rule_id']} {title}" in appendix, f["rule_id"]
         assert f["name"].replace("_", " ") not in appendix, f["name"]
+    escalated = [f for f in data["findings"] if f["name"] == "eskalera_till_ks"]
+    assert escalated and all(f["text"].endswith(" Bristen eskaleras till kommunstyrelsen.") for f in escalated)
     assessed = {c["assessed_by"] for r in data["rows"] for c in r["cells"] if c["reported"]} - {"rapportör"}
     assert assessed and all(f"{a} ({rs.rule(a).title}):" in appendix for a in assessed)
     reports.unit_report(cycle, "SN", YEAR, "ar", "xlsx", tmp_path / "sn.xlsx")
     wb = load_workbook(tmp_path / "sn.xlsx")
     sheet = [[c.value for c in row] for row in wb["Iakttagelser"].iter_rows()]
-    assert sheet[0] == ["Period", "Kontrollpunkt", "Iakttagelse", "Regel"]
-    assert [r[3] for r in sheet[1:]] == [f"{f['rule_id']} {rs.rule(f['rule_id']).title}" for f in data["findings"]]
+    assert [r[2] for r in sheet[1:]] == [f["text"] for f in data["findings"]]
     trace = "\n".join(str(row[1].value) for row in wb["Underlag och spårbarhet"].iter_rows())
     assert all(f"Bedömd enligt {a} ({rs.rule(a).title})" in trace for a in assessed)
 

@@ -154,10 +154,12 @@ def _results_block(s: Session, org: Organisation, unit: Unit, year: int, periods
                                                     Conclusion.name != "bedömning").order_by(Conclusion.id)):
             code = (by_result.get(c.subject_id) if c.subject_type == "result"
                     else points.get(c.subject_id, (None,))[0])
+            text = words.sentence(c.attributes.get("message", c.name.replace("_", " ")))
+            if c.name == "eskalera_till_ks":  # what follows, as the KS summary says it (not the rule's id)
+                text += " Bristen eskaleras till kommunstyrelsen."
             findings.append({"period": period, "rule_id": c.rule_id, "name": c.name, "subject_type": c.subject_type,
                              "subject_id": c.subject_id, "message": c.attributes.get("message", c.name),
-                             "text": words.sentence(c.attributes.get("message", c.name.replace("_", " "))),
-                             "conclusion_id": c.id, "code": code})
+                             "text": text, "conclusion_id": c.id, "code": code})
     actions = []
     q = (select(Action, ControlResult.period, ControlResult.lineage_id)
          .outerjoin(ControlResult, ControlResult.id == Action.result_id)

@@ -142,9 +142,8 @@ def _unit_sheets(wb: Workbook, d: dict) -> None:
              c["reported"], c["performed"], c["examined"], c["deviations"], c["assessment"], c["performed_by"],
              c["performed_on"], c["comment"], r["persistent"]]
             for r in d["rows"] for c in r["cells"]])
-    _sheet(wb, "Iakttagelser", ["Period", "Kontrollpunkt", "Iakttagelse", "Regel"],
-           [[period_name(f["period"]), f["code"], f["text"], f"{f['rule_id']} {d['rule_titles'].get(f['rule_id'], '')}".strip()]
-            for f in d["findings"]], "Inga iakttagelser.")
+    _sheet(wb, "Iakttagelser", ["Period", "Kontrollpunkt", "Iakttagelse"],
+           [[period_name(f["period"]), f["code"], f["text"]] for f in d["findings"]], "Inga iakttagelser.")
     _sheet(wb, "Åtgärder", ["Kontrollpunkt", "Kod", "Period", "Åtgärd", "Ansvarig", "Klart senast", "Status"],
            [[a["group"], a["code"], period_name(a["period"]) if a["period"] else None,
              a["description"], a["owner"], a["due"], a["status"]]
