@@ -300,7 +300,8 @@ def export(df: pd.DataFrame, fmt: str, path: Path, semicolon: bool = False, shee
 
 def for_people(df: pd.DataFrame) -> pd.DataFrame:
     """What a person opens in Excel: Swedish column headings, periods and what a conclusion is about in
-    words (halvår, kontrollpunkt), ja/nej for yes and no. The views and `--raw` keep the stable English names and codes for scripts and BI."""
+    words (halvår, kontrollpunkt), ja/nej for yes and no. The views and `--raw` keep the stable English
+    names and codes for scripts and BI."""
     out = df.copy()
     for col, sv in (("period", words.PERIOD_SV), ("subject_type", words.SUBJECT_SV)):
         if col in out.columns:

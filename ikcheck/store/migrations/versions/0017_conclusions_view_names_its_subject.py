@@ -4,9 +4,10 @@ The view gave a conclusion's subject as a type and an id ("result", 412), and it
 a revisor reading the rules' conclusions could not tell which unit, kontrollpunkt or risk one was about
 or what it said without tracing each. It now gives the unit, the risk or kontrollpunkt (by code), the
 result and its period, the value concluded (a result's bedömning) and the rule's own words (`why`:
-the conclusion's message, or its reason), and puts them first; the run's columns follow. The columns are the old ones plus these, so a BI report
-that names its columns reads on. On PostgreSQL a reader role (`db create-reader`) keeps reading the
-new view: its SELECT comes with the default privileges granted on what the owner creates.
+the conclusion's message, or its reason), and puts them first; the run's columns follow. The columns
+are the old ones plus these, so a BI report that names its columns reads on. On PostgreSQL a reader
+role (`db create-reader`) keeps reading the new view: its SELECT comes with the default privileges
+granted on what the owner creates.
 
 Revision ID: 0017
 Revises: 0016
