@@ -485,14 +485,17 @@ def result_page(app: App, actor: Actor, result_id: int) -> dict:
         lineage = select(ControlResult.id).where(ControlResult.lineage_id == res.lineage_id,
                                                  ControlResult.period == res.period)
         acts = [{"kod": a.code, "åtgärd": a.description, "ansvarig": a.owner or "", "klart senast": a.due_date,
-                 "status": actions_svc.action_status(a)}  # written from any version of the result
+                 "status": actions_svc.action_status(a),  # written from any version of the result
+                 "may_open": access.can(actor, "view", Resource("action", a.org_id, a.unit_id, a.owner))}
                 for a in s.scalars(select(Action).where(Action.result_id.in_(lineage)).order_by(Action.code))]
         versions = [{"id": r.id, "version": r.version, "gällande": r.is_current, "rättelse": r.correction_reason or "",
                      "rapporterad": r.reported_at, "av": r.reported_by}
                     for r in s.scalars(select(ControlResult).where(ControlResult.lineage_id == res.lineage_id,
                                                                    ControlResult.period == res.period)
                                        .order_by(ControlResult.version))]
-        return {"id": res.id, "unit": {"code": unit.code, "name": unit.name}, "year": plan.year,
+        return {"id": res.id, "unit": {"code": unit.code, "name": unit.name,
+                                       "may_open": access.can(actor, "view", Resource("unit", unit.org_id, unit.id))},
+                "year": plan.year,
                 "plan_version": plan.version, "point": {"kod": cp.code, "kontrollmoment": cp.title,
                                                         "metod": cp.method, "omfattning": cp.sample_size,
                                                         "omfattning_text": planning.sample_text(app, s, cp),
@@ -527,6 +530,19 @@ def _result_points(s, org_id: int, ids: list[int], what: str = "period") -> dict
                 .where(ControlResult.org_id == org_id, ControlResult.id.in_(ids[i:i + 500])))}
 
 
+def _openable_results(s, actor: Actor, ids: list[int]) -> set[int]:
+    """The results among `ids` whose page the person may open: a kontrollansvarig sees those of their
+    own kontrollpunkter only, though an åtgärd of theirs may stem from another's result."""
+    ids = sorted(set(ids))
+    return {rid for i in range(0, len(ids), 500)
+            for rid, unit_id, owner in s.execute(
+                select(ControlResult.id, ControlPlan.unit_id, ControlPoint.owner)
+                .join(ControlPoint, ControlPoint.id == ControlResult.control_point_id)
+                .join(ControlPlan, ControlPlan.id == ControlPoint.plan_id)
+                .where(ControlResult.org_id == actor.org_id, ControlResult.id.in_(ids[i:i + 500])))
+            if access.can(actor, "view", Resource("result", actor.org_id, unit_id, owner))}
+
+
 def action_list(app: App, actor: Actor, *, unit: str | None = None, status: str | None = None,
                 owner: str | None = None) -> dict:
     """The åtgärder of the person's units (a kontrollansvarig: their own), the försenade first, then the
@@ -541,10 +557,16 @@ def action_list(app: App, actor: Actor, *, unit: str | None = None, status: str 
         rows = [r for r in rows if (r.get("owner") or "") == owner]
     rows.sort(key=lambda r: (ACTION_ORDER.get(r["status"], 9), r.get("due_date") or dt.date.max, r["action"]))
     # what each åtgärd concerns: the kontrollpunkt and period of its result, or the risk of a direktåtgärd
+    results = [int(r["result_id"]) for r in rows if r.get("result_id")]
     with app.session() as s:
-        source = _result_points(s, actor.org_id, [int(r["result_id"]) for r in rows if r.get("result_id")])
+        source = _result_points(s, actor.org_id, results)
+        openable = _openable_results(s, actor, results)
+    # a link only where the page opens: a kontrollansvarig reads neither the register nor others' results
+    risk_units = {u.code for u in units if access.can(actor, "view", Resource("risk", u.org_id, u.id))}
     for r in rows:
         r["concerns"] = source.get(int(r["result_id"])) if r.get("result_id") else None
+        r["result_link"] = bool(r.get("result_id")) and int(r["result_id"]) in openable
+        r["risk_link"] = r["unit"] in risk_units
     return {"rows": rows, "units": units, "statuses": [*actions_svc.STATUS, "försenad"], "owners": owners,
             "filters": {"enhet": unit or "", "status": status or "", "ansvarig": owner or ""}}
 
@@ -562,10 +584,12 @@ def action_page(app: App, actor: Actor, code: str) -> dict:
                 "may_update": a.status != "klar" and access.can(actor, "update",
                                                                Resource("action", a.org_id, a.unit_id, a.owner)),
                 "statuses": actions_svc.STATUS, "concerns": None, "risk": None}
-        if a.result_id:  # what it concerns, as the lists name it
+        if a.result_id:  # what it concerns, as the lists name it, linked where the person may open it
             data["concerns"] = _result_points(s, a.org_id, [a.result_id]).get(a.result_id)
+            data["result_link"] = a.result_id in _openable_results(s, actor, [a.result_id])
         elif a.risk_id and (risk := s.get(Risk, a.risk_id)) is not None:
-            data["risk"] = {"code": risk.code, "title": risk.title}
+            data["risk"] = {"code": risk.code, "title": risk.title,
+                            "may_open": access.can(actor, "view", Resource("risk", risk.org_id, risk.unit_id))}
     data["history"] = actions_svc.history(app, code, org_code=actor.org_code)
     return data
 

@@ -589,6 +589,64 @@ def test_a_direktatgard_page_names_its_risk(web_db, tmp_path):
             in page), page
 
 
+SKIP_LINKS = re.compile(r"\.(pdf|docx|xlsx|csv|ics)(\?|$)|format=|/logga-ut|/static/|^https?://|^mailto:|^#")
+
+
+def _crawl(client: TestClient, limit: int = 80) -> dict[str, tuple[int, str]]:
+    """Every page reached from Att göra by following the links a page shows (one page per shape of
+    address, ids counted alike, at most `limit`): address -> (status, the page that linked to it)."""
+    seen, queue, out = set(), [("/", "")], {}
+    while queue and len(out) < limit:
+        path, came_from = queue.pop(0)
+        shape = re.sub(r"\d+", "N", path.split("#")[0])
+        if shape in seen:
+            continue
+        seen.add(shape)
+        r = client.get(path.split("#")[0])
+        out[path] = (r.status_code, came_from)
+        if r.status_code == 200 and r.headers.get("content-type", "").startswith("text/html"):
+            for href in re.findall(r'<a [^>]*href="([^"]+)"', r.text):
+                href = href.replace("&amp;", "&")
+                if not SKIP_LINKS.search(href) and href.startswith("/"):
+                    queue.append((href, path))
+    return out
+
+
+def test_every_link_a_role_is_shown_opens(web_db, tmp_path):
+    """A link is shown only where its page opens to the person: a kontrollansvarig was offered the
+    register's risk of a direktåtgärd, the unit page above their result and another's result behind
+    their own åtgärd, each "Din roll ger inte tillgång". Every role follows every link it is shown."""
+    from ikcheck import actions
+    from ikcheck.store.db import dispose_all
+    from tests.conftest import copy_of
+    from tests.web_support import OWN
+
+    with copy_of(web_db[0], tmp_path) as url:
+        app = App(load_settings(url, "testare"))
+        actions.add(app, "Attestordningen ses över", owner=OWN, due="2025-10-31", risk_code="SN-R001", year=2025,
+                    org_code="exempelby")  # a direktåtgärd of theirs: its risk is in the register
+        with app.session() as s:
+            others = s.scalar(select(ControlResult.id).join(ControlPoint).join(ControlPlan).join(Unit)
+                              .where(Unit.code == "SN", ControlPlan.year == 2025, ControlPoint.owner != OWN,
+                                     ControlResult.is_current.is_(True)).limit(1))
+        theirs = actions.add(app, "Stickprovet utökas", owner=OWN, due="2025-12-31", result_id=others,
+                             org_code="exempelby")  # their åtgärd on another's result
+        found = {}
+        for role in ROLES:
+            c = TestClient(create_app(app))
+            assert login(c, role).status_code == 303, role
+            found[role] = _crawl(c)
+        direct = TestClient(create_app(app))
+        login(direct, "kontrollansvarig")
+        page = direct.get(f"/atgarder/{theirs}").text
+        dispose_all()
+    broken = {role: {path: hit for path, hit in pages.items() if hit[0] != 200} for role, pages in found.items()}
+    assert not any(broken.values()), broken
+    assert len(found["kontrollansvarig"]) >= 10 and all(len(pages) >= 5 for pages in found.values())
+    assert "/atgarder" in found["kontrollansvarig"] and "Resultatet för SN-2025-" in page
+    assert f'href="/resultat/{others}"' not in page  # named, not linked
+
+
 def test_stored_times_are_shown_in_swedish_time(clients):
     """Rows are stamped in UTC; a page says the time as a clock in Sweden reads it."""
     from ikcheck.web.app import shown_date
