@@ -813,6 +813,16 @@ def _swedish_time(at: dt.datetime) -> dt.datetime:
     return at.replace(tzinfo=dt.timezone.utc).astimezone(STOCKHOLM).replace(tzinfo=None)
 
 
+def receipt_file(app: App, actor: Actor) -> Path:
+    """`audit anchor` for the revisor in the browser: a receipt of the log's head as it is now, signed
+    with the server's key if it has one, to keep and upload at the next audit."""
+    from ikcheck import anchor
+
+    require(actor, "verify", access.org(actor.org_id))
+    path, _body = anchor.receipt(app, _download_dir() / "kvitto.json")
+    return path.rename(path.with_name(f"kvitto-granskningslogg-{_body['händelse']}.json"))
+
+
 def verify(app: App, actor: Actor, uploads: list[tuple[str, bytes]] | None = None, tokens: list[str] | None = None,
            public_key: tuple[str, bytes] | None = None):
     """audit verify, with anchors uploaded as files (a receipt or a document) or typed as NUMMER:HASH,

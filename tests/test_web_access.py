@@ -106,6 +106,7 @@ def expected_matrix(ids) -> list[tuple]:
         ("/spara/risk/SN-R001", WHOLE, 403),
         ("/spara/action/Å-00002", WHOLE, 403),
         ("/granskning/verifiera", {"revisor", "admin"}, 403),
+        ("/granskning/kvitto.json", {"revisor", "admin"}, 403),
         ("/granskning/handelser?post=action&visa=alla", {"revisor", "admin"}, 403),
         ("/granskning/handelser?post=action&format=xlsx", {"revisor", "admin"}, 403),
         ("/konton", {"admin"}, 403),
@@ -419,6 +420,35 @@ def test_verify_page_with_uploaded_anchors(web, web_db):
     assert "Granskningsloggen eller datan har ändrats" in r.text
     r = c.post("/granskning/verifiera", data={"csrf": token}, files=[("ankare", ("anteckning.txt", b"hej", "text/plain"))])
     assert r.status_code == 400 and "kan inte läsas som förankring" in r.text
+
+
+def test_a_revisor_takes_a_receipt_in_the_browser_and_verifies_with_it_later(web_db, tmp_path):
+    """`audit anchor` without a terminal: the receipt of the head as it is now, signed with the
+    server's key, proves at the next audit that the log was not rewritten since."""
+    import json
+
+    from ikcheck import register
+    from ikcheck.store.db import dispose_all
+    from tests.conftest import copy_of
+
+    keys = web_db[1] / "exempelby" / "nycklar"
+    with copy_of(web_db[0], tmp_path) as url:
+        app = App(make_settings(url, signing_key=keys / "ikcheck-signering.key"))
+        c = TestClient(create_app(app))
+        assert login(c, "revisor").status_code == 303
+        page = c.get("/granskning/verifiera").text
+        assert "Ladda ner ett kvitto på loggen som den är nu</a> (JSON, signerat med serverns nyckel)" in page
+        r = c.get("/granskning/kvitto.json")
+        receipt = json.loads(r.content)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+        name = f"kvitto-granskningslogg-{receipt['händelse']}.json"
+        assert f'filename="{name}"' in r.headers["content-disposition"] and receipt["signatur"] and receipt["nyckel"]
+        register.add_risk(app, "SN", "Ny risk efter kvittot", org_code="exempelby")  # the log goes on
+        r = c.post("/granskning/verifiera", data={"csrf": csrf_of(page)},
+                   files=[("ankare", (name, r.content, "application/json"))])
+        assert "Loggen är obruten och datan stämmer med den" in r.text and "1 förankring" in r.text, r.text[-2000:]
+        assert f"kvittot {name}" in r.text
+        dispose_all()
 
 
 def test_throttling_per_client_address_and_secure_cookie_under_https(web):

@@ -288,7 +288,16 @@ def events_page(ctx: Ctx) -> Response:
 
 def verify_page(ctx: Ctx) -> Response:
     portal.require(ctx.actor, "verify", portal.access.org(ctx.actor.org_id))
-    return render(ctx, "verify.html", "Verifiera granskningsloggen", result=None, errors=[])
+    return _verify_page(ctx)
+
+
+def _verify_page(ctx: Ctx, result=None, errors: list | None = None) -> Response:
+    return render(ctx, "verify.html", "Verifiera granskningsloggen", result=result, errors=errors or [],
+                  signed=ctx.app.settings.signing_key is not None)
+
+
+def receipt(ctx: Ctx) -> Response:
+    return web(ctx).file(portal.receipt_file(ctx.app, ctx.actor))
 
 
 def verify_submit(ctx: Ctx) -> Response:
@@ -303,10 +312,10 @@ def verify_submit(ctx: Ctx) -> Response:
         result = portal.verify(ctx.app, ctx.actor, uploads, tokens, public_key=key)
     except UserError as e:  # a key that is no key is the key field's; any other refusal the anchors'
         field = "nyckel" if isinstance(e, BadKey) else "ankare"
-        r = render(ctx, "verify.html", "Verifiera granskningsloggen", result=None, errors=[(field, str(e))])
+        r = _verify_page(ctx, errors=[(field, str(e))])
         r.status_code = 400
         return r
-    return render(ctx, "verify.html", "Verifiera granskningsloggen", result=result, errors=[])
+    return _verify_page(ctx, result)
 
 
 def account_list(ctx: Ctx, errors=None, values=None) -> Response:
@@ -1148,6 +1157,7 @@ ROUTES: list[R] = [
     R("/granskning/handelser", events_page),
     R("/granskning/verifiera", verify_page),
     R("/granskning/verifiera", verify_submit, ("POST",)),
+    R("/granskning/kvitto.json", receipt),
     R("/granskning/{what}", query_page),
     R("/spara/{kind}/{key}", trace_page),
     R("/konton", account_list),
