@@ -192,7 +192,7 @@ def test_a_result_with_underlag_and_an_atgard_approved_by_a_second_person(browse
     p = owner.page
     owner.menu("Resultat")
     p.get_by_role("link", name="Mina kontroller: rapportera resultat").click()
-    p.get_by_label("År", exact=True).fill("2026")
+    p.get_by_label("År", exact=True).select_option("2026")  # a choice, as on every other page
     p.get_by_label("Period", exact=True).select_option(label="halvår")
     p.get_by_role("button", name="Visa").click()
     assert owner.h1() == "Mina kontroller halvår 2026"

@@ -482,7 +482,7 @@ def _problems(e: UserError, labels: dict[str, str] | None = None, fallback: str 
 def my_controls(ctx: Ctx, errors=None, table=None, status: int = 200) -> Response:
     data = forms.my_controls(ctx.app, ctx.actor, ctx.int_arg("ar"), ctx.arg("period") or None)
     r = render(ctx, "controls.html", f"Mina kontroller {data['period_sv']} {data['year']}", d=data,
-               errors=errors or [], table=table or [])
+               errors=errors or [], table=table or [], years=portal.years(ctx.app, ctx.actor, data["year"]))
     r.status_code = status
     return r
 
