@@ -698,7 +698,7 @@ def test_the_ks_overview_says_what_each_deficiency_is(clients):
     says when the deficiency is escalated, as the KS summary's PDF does (it once ended at the colon)."""
     page = clients["ks"].get("/oversikt?ar=2025").text  # the årsrapporter
     part = page.split("Väsentliga brister och eskaleringar", 1)[1].split("</ul>", 1)[0]
-    lines = re.findall(r"<li><strong>(SN [\w-]+)</strong>: (.*?)</li>", part)
+    lines = re.findall(r"<li><strong>Socialnämnden, (SN-[\w-]+)</strong>: (.*?)</li>", part)  # the unit by name
     assert lines, part
     for code, text in lines:
         assert re.match(r"Granska .+ – \d+ avvikelser? av \d+ granskade", text), (code, text)
