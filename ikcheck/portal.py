@@ -254,13 +254,18 @@ def unit_page(app: App, actor: Actor, unit_code: str, year: int) -> dict:
                   "kontrollpunkter": sum(1 for c in p.points if c.status != "rejected")}
                  for p in s.scalars(select(ControlPlan).where(ControlPlan.unit_id == unit.id, ControlPlan.year == year)
                                     .order_by(ControlPlan.version))]
-        block = datasets._results_block(s, org, unit, year, datasets.report_periods(org, "ar"),
-                                        today()) if plans else None
+        periods = datasets.report_periods(org, "ar")
+        block = datasets._results_block(s, org, unit, year, periods, today()) if plans else None
+        # the rules' bedömning of the year so far, as the årsrapport would give it (none without a decided plan)
+        judgement = (datasets.year_judgement(app, s, org, unit, year, block["summary"])
+                     if block and block["plan"] else None)
         n_risks = s.scalar(select(func.count()).select_from(Risk).where(Risk.unit_id == unit.id,
                                                                         Risk.status == "active"))
         return {"unit": {"code": unit.code, "name": unit.name, "kind": UNIT_KIND_SV.get(unit.kind, unit.kind),
                          "forvaltning": unit.forvaltning or ""},
                 "year": year, "plans": plans, "summary": block["summary"] if block else None,
+                "judgement": judgement,
+                "year_over": today() > period_end(year, periods[-1], org.settings.get("periods", ["halvar", "helar"])),
                 "risks": n_risks, "reports": _reports(s, unit, year),
                 "may": {k: access.can(actor, "view", Resource(k, unit.org_id, unit.id))
                         for k in ("risk", "plan", "result", "action", "report")}}

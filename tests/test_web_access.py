@@ -834,6 +834,26 @@ def test_the_reports_page_says_whether_a_submitted_report_still_holds(web_db, tm
     assert "underlaget har ändrats sedan dess" in section
     assert "h-outdated" not in ks_start
 
+def test_the_unit_page_gives_the_years_bedomning_as_the_arsrapport_does(clients, web, monkeypatch):
+    """The controller and KS see the rules' colour and reason on the unit's page, the same as the
+    årsrapport gives them (2025 is over: not "hittills")."""
+    from ikcheck.reporting import datasets
+
+    app, _ = web
+    with app.session() as s:
+        org = s.scalar(select(Organisation).where(Organisation.code == "exempelby"))
+        want = {code: datasets.unit_report(app, s, org, s.scalar(select(Unit).where(
+            Unit.org_id == org.id, Unit.code == code)), 2025, "ar")["judgement"] for code in ("SN", "KFN", "BUN")}
+    assert len({j["colour"] for j in want.values()}) == 3  # röd, gul, grön in the demo
+    for code, j in want.items():
+        page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", clients["controller" if code == "SN" else "ks"].get(
+            f"/enheter/{code}?ar=2025").text))
+        assert (f"Bedömning av den interna kontrollen enligt kommunens regler: ● {j['colour'].capitalize()}. "
+                f"{j['text']}") in page, (code, page[-800:])
+    monkeypatch.setenv("IKCHECK_TODAY", "2025-10-01")  # during the year: so far
+    assert "enligt kommunens regler, hittills i år: " in clients["ks"].get("/enheter/SN?ar=2025").text
+
+
 def test_the_unit_page_names_each_plan_version_once_with_its_decision(clients):
     """"Version 2: beslutad 20 mars 2025 § 31, dnr …", not "beslutad, beslutad …"; a replaced version
     says so before its own decision."""

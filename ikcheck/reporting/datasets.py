@@ -236,6 +236,12 @@ def _judgement(app: App, unit: Unit, year: int, summary: dict, late: int) -> dic
             "ruleset": rs.label}
 
 
+def year_judgement(app: App, s: Session, org: Organisation, unit: Unit, year: int, summary: dict) -> dict:
+    """The bedömning of a unit's year as its årsrapport would give it now: the rules' colour and reason,
+    from the year's summary and the årshjul's late steps."""
+    return _judgement(app, unit, year, summary, _late_count(app, s, org, unit, year, "ar"))
+
+
 def last_submitted(s: Session, unit: Unit, year: int, kind: str) -> ReportRecord | None:
     """The newest version of a unit's report that was sent to KS."""
     return s.scalar(select(ReportRecord).where(ReportRecord.unit_id == unit.id, ReportRecord.year == year,
