@@ -646,7 +646,7 @@ def outdated_reports(app: App, actor: Actor, on: dt.date | None = None) -> list[
     submit them: a result corrected or reported late, or the förvaltning's text rewritten, since the
     newest version was submitted. A new version is due (the reports page says the same per report).
     Last year's and this year's reports, of each year the newest kind sent (a halvårsrapport is
-    history once the årsrapport is in); each check builds the report's data once (about 10 ms)."""
+    history once the årsrapport is in); each check builds the report's data once (about 20 ms)."""
     on = on or today()
     rows = []
     units = visible_units(app, actor, "report")
