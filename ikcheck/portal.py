@@ -824,8 +824,7 @@ def receipt_file(app: App, actor: Actor) -> Path:
     from ikcheck import anchor
 
     require(actor, "verify", access.org(actor.org_id))
-    path, _body = anchor.receipt(app, _download_dir() / "kvitto.json")
-    return path.rename(path.with_name(f"kvitto-granskningslogg-{_body['händelse']}.json"))
+    return anchor.receipt(app, _download_dir())[0]  # named by the head's number, as the command names it
 
 
 def verify(app: App, actor: Actor, uploads: list[tuple[str, bytes]] | None = None, tokens: list[str] | None = None,
