@@ -352,7 +352,7 @@ def test_a_report_written_previewed_submitted_decided_and_on_ks_oversikt(browser
     assert (f"Halvårsrapport 2026 för Socialnämnden, version 1 inlämnad {swedish_date(today())}: förvaltningens "
             "bedömning är omskriven sedan dess. En ny version behöver lämnas in till KS.") in due, due
     secretary.check("att-gora-ny-version")
-    s.get_by_role("link", name="Halvårsrapport 2026").click()
+    s.get_by_role("link", name="Halvårsrapport 2026", exact=True).click()
     text = " ".join(s.get_by_role("region", name="Socialnämnden").inner_text().split())
     assert "Förvaltningens bedömning är omskriven sedan inlämningen" in text and "Oförändrad" not in text, text
     secretary.done()
